@@ -1,1 +1,2 @@
+//! Verification benchmarks.
 fn main() {}

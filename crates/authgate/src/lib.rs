@@ -1,1 +1,114 @@
-//! x
+//! # authgate
+//!
+//! Framework-free verification of the access tokens and API keys a platform's identity
+//! service issues: JWKS key sets with correct rotation, an RFC 8725-strict JWT verifier,
+//! typed claims, permission requirements, API-key verification and a dual
+//! JWT-or-API-key authenticator for migrations. The `authgate-tower` and
+//! `authgate-actix` crates turn it into middleware and extractors; both answer with
+//! the same RFC 6750 statuses, challenges and bodies because every [`Error`] already
+//! knows them.
+//!
+//! ## A complete example
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), authgate::Error> {
+//! use authgate::{KeySet, KeySetConfig, Requirement, Verifier};
+//! use authgate_testkit::{MockJwksServer, TestKey, standard_claims};
+//!
+//! // An identity provider publishing its keys (here, the testkit's mock server).
+//! let idp = MockJwksServer::start().await;
+//! let key = TestKey::shared_rs256();
+//! idp.set_keys(&[&key]);
+//!
+//! // 1. Keys from a JWKS URL, fetched on first use and kept fresh.
+//! let keys = KeySet::from_jwks_url(&idp.jwks_url())?;
+//! let verifier = Verifier::builder()
+//!     .issuer(idp.issuer(), keys)
+//!     .audience("trading-platform")
+//!     .build()?;
+//!
+//! let token = key
+//!     .token()
+//!     .claims(standard_claims(&idp.issuer(), "trading-platform", "user-7", 900))
+//!     .claim("permissions", serde_json::json!(["admin:*"]))
+//!     .sign();
+//! let user = verifier.verify(&token).await?;
+//! assert_eq!(user.user_id(), "user-7");
+//!
+//! // 2. A requirement check (403 insufficient_scope when unmet).
+//! Requirement::permission("admin:delete").check(&user)?;
+//!
+//! // 3. OIDC discovery instead of a JWKS URL.
+//! let discovered = KeySet::from_oidc_issuer(&idp.issuer(), KeySetConfig::default()).await?;
+//! discovered.refresh().await?;
+//! assert!(discovered.is_ready());
+//! # Ok(()) }
+//! ```
+//!
+//! ## Several issuers
+//!
+//! The issuer is picked by the token's unverified `iss`, then the token is verified only
+//! with that issuer's keys and rules. An unknown issuer is rejected without any network
+//! call.
+//!
+//! ```
+//! # fn main() -> Result<(), authgate::Error> {
+//! use authgate::{Algorithm, Issuer, KeySet, Verifier};
+//! let verifier = Verifier::builder()
+//!     .issuer("http://127.0.0.1:8011", KeySet::from_jwks_url("http://127.0.0.1:8011/v1/auth/.well-known/jwks.json")?)
+//!     .add_issuer(
+//!         Issuer::new("https://partner.example", KeySet::from_jwks_url("https://partner.example/jwks")?)
+//!             .audiences(["partner-gateway"])
+//!             .algorithms([Algorithm::ES256]),
+//!     )
+//!     .audience("trading-platform")
+//!     .build()?;
+//! # let _ = verifier; Ok(()) }
+//! ```
+//!
+//! Custom claims: [`Verifier::verify_claims`] and [`Principal::claims_as`]. Dual
+//! authentication: [`Authenticator`]. API keys: [`api_key`].
+//!
+//! ## Feature flags
+//!
+//! None yet: the crate always uses aws-lc-rs for signatures and reqwest with rustls for
+//! fetching keys.
+//!
+//! ## Metrics
+//!
+//! Through the [`metrics`] facade: `authgate_verifications_total{method,outcome}`,
+//! `authgate_verify_seconds{method}`, `authgate_token_cache_total{result}`,
+//! `authgate_key_fetches_total{outcome}`, `authgate_key_fetch_seconds`. Tracing events
+//! carry rejection reasons, never tokens or keys.
+
+#![forbid(unsafe_code)]
+
+mod algorithm;
+pub mod api_key;
+mod authenticator;
+mod claims;
+mod clock;
+mod error;
+mod fetch;
+mod jose;
+mod jwks;
+mod key;
+mod keyset;
+mod principal;
+mod requirement;
+mod source;
+mod token_cache;
+mod verifier;
+
+pub use algorithm::Algorithm;
+pub use authenticator::{AuthMode, Authenticator, AuthenticatorBuilder};
+pub use claims::{AccessClaims, Audience, ScopeList};
+pub use clock::{Clock, SystemClock};
+pub use error::{Error, ErrorKind};
+pub use key::MIN_HMAC_SECRET_LEN;
+pub use keyset::{KeySet, KeySetConfig};
+pub use principal::{AuthMethod, Principal, PrincipalBuilder};
+pub use requirement::Requirement;
+pub use source::{CredentialSource, Credentials, TokenSources};
+pub use token_cache::TokenCacheConfig;
+pub use verifier::{Issuer, Verifier, VerifierBuilder};

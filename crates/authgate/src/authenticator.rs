@@ -1,0 +1,208 @@
+//! Dual authentication: a JWT, an API key, or either, during a migration.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::api_key::ApiKeyVerifier;
+use crate::error::{Error, ErrorKind};
+use crate::principal::Principal;
+use crate::source::{CredentialSource, Credentials, TokenSources};
+use crate::verifier::{Verifier, record_outcome};
+
+/// Which credentials an [`Authenticator`] accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AuthMode {
+    /// Bearer JWTs only; an `X-API-Key` header is ignored.
+    #[default]
+    JwtOnly,
+    /// API keys only; bearer tokens are ignored.
+    ApiKeyOnly,
+    /// Either; the principal says which was used ([`Principal::auth_method`]).
+    Either,
+}
+
+/// Authenticates requests: reads credentials with [`TokenSources`], verifies them with
+/// a [`Verifier`] and/or an [`ApiKeyVerifier`], and returns the [`Principal`].
+///
+/// When a request carries both a JWT and an API key (mode [`AuthMode::Either`]), both
+/// are verified and must name the same user; otherwise the request is a 400
+/// `invalid_request`, since a client mixing identities is a bug or an attack.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), authgate::Error> {
+/// use authgate::{AuthMethod, AuthMode, Authenticator, KeySet, Principal, Verifier};
+/// use authgate::api_key::{StaticApiKeys, format};
+/// use authgate_testkit::{TestKey, jwks, standard_claims};
+///
+/// let key = TestKey::shared_rs256();
+/// let verifier = Verifier::builder()
+///     .issuer("https://id.example", KeySet::from_jwks_json(&jwks(&[&key]).to_string())?)
+///     .audience("trading-platform")
+///     .build()?;
+/// let api_key = format::generate("test")?;
+/// let keys = StaticApiKeys::new().with_key(&api_key, Principal::builder("u1", AuthMethod::ApiKey).build());
+/// let auth = Authenticator::builder().jwt(verifier).api_keys(keys).mode(AuthMode::Either).build()?;
+///
+/// let token = key.token().claims(standard_claims("https://id.example", "trading-platform", "u1", 300)).sign();
+/// let with_jwt = http::Request::get("/api").header("authorization", format!("Bearer {token}")).body(())?;
+/// let with_key = http::Request::get("/api").header("x-api-key", &api_key).body(())?;
+/// assert_eq!(auth.authenticate(&with_jwt).await?.unwrap().auth_method(), AuthMethod::Jwt);
+/// assert_eq!(auth.authenticate(&with_key).await?.unwrap().auth_method(), AuthMethod::ApiKey);
+/// assert!(auth.authenticate(&http::Request::get("/").body(())?).await?.is_none());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Authenticator {
+    verifier: Option<Verifier>,
+    api_keys: Option<Arc<dyn ApiKeyVerifier>>,
+    mode: AuthMode,
+    sources: TokenSources,
+}
+
+/// Builds an [`Authenticator`].
+#[must_use]
+#[derive(Default)]
+pub struct AuthenticatorBuilder {
+    verifier: Option<Verifier>,
+    api_keys: Option<Arc<dyn ApiKeyVerifier>>,
+    mode: Option<AuthMode>,
+    sources: TokenSources,
+}
+
+impl AuthenticatorBuilder {
+    /// Verifies bearer JWTs with `verifier`.
+    pub fn jwt(mut self, verifier: Verifier) -> Self {
+        self.verifier = Some(verifier);
+        self
+    }
+    /// Verifies API keys with `verifier`.
+    pub fn api_keys(mut self, verifier: impl ApiKeyVerifier) -> Self {
+        self.api_keys = Some(Arc::new(verifier));
+        self
+    }
+    /// Sets the mode (default: [`AuthMode::JwtOnly`], or [`AuthMode::ApiKeyOnly`] when only
+    /// an API-key verifier is given).
+    pub fn mode(mut self, mode: AuthMode) -> Self {
+        self.mode = Some(mode);
+        self
+    }
+    /// Sets where credentials are read from.
+    pub fn sources(mut self, sources: TokenSources) -> Self {
+        self.sources = sources;
+        self
+    }
+    /// Checks that the mode has the verifiers it needs.
+    pub fn build(self) -> Result<Authenticator, Error> {
+        let mode = self.mode.unwrap_or(match (&self.verifier, &self.api_keys) {
+            (None, Some(_)) => AuthMode::ApiKeyOnly,
+            _ => AuthMode::JwtOnly,
+        });
+        let needs_jwt = matches!(mode, AuthMode::JwtOnly | AuthMode::Either);
+        let needs_keys = matches!(mode, AuthMode::ApiKeyOnly | AuthMode::Either);
+        if needs_jwt && self.verifier.is_none() {
+            return Err(Error::new(ErrorKind::Configuration, "this mode needs a JWT verifier"));
+        }
+        if needs_keys && self.api_keys.is_none() {
+            return Err(Error::new(ErrorKind::Configuration, "this mode needs an API-key verifier"));
+        }
+        Ok(Authenticator { verifier: self.verifier, api_keys: self.api_keys, mode, sources: self.sources })
+    }
+}
+
+impl Authenticator {
+    /// Starts a builder.
+    pub fn builder() -> AuthenticatorBuilder {
+        AuthenticatorBuilder::default()
+    }
+
+    /// A JWT-only authenticator reading the `Authorization` header.
+    pub fn jwt(verifier: Verifier) -> Authenticator {
+        Authenticator {
+            verifier: Some(verifier),
+            api_keys: None,
+            mode: AuthMode::JwtOnly,
+            sources: TokenSources::default(),
+        }
+    }
+
+    /// The same authenticator reading credentials from other places (e.g.
+    /// [`TokenSources::websocket`] for a WebSocket route).
+    #[must_use]
+    pub fn with_sources(&self, sources: TokenSources) -> Authenticator {
+        Authenticator { sources, ..self.clone() }
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> AuthMode {
+        self.mode
+    }
+
+    /// The credential sources.
+    pub fn sources(&self) -> &TokenSources {
+        &self.sources
+    }
+
+    /// The JWT verifier, if any (e.g. for its leeway or readiness).
+    pub fn verifier(&self) -> Option<&Verifier> {
+        self.verifier.as_ref()
+    }
+
+    /// True when every JWT issuer has usable keys (always true without JWTs).
+    pub fn is_ready(&self) -> bool {
+        self.verifier.as_ref().is_none_or(Verifier::is_ready)
+    }
+
+    /// Authenticates a request. `Ok(None)` means it carried no credentials this
+    /// authenticator reads; the adapter decides whether that is a 401 (required) or
+    /// fine (optional). Bad credentials are always an error.
+    pub async fn authenticate<R: CredentialSource + ?Sized>(
+        &self,
+        req: &R,
+    ) -> Result<Option<Principal>, Error> {
+        let credentials = self.sources.extract(req)?;
+        self.authenticate_credentials(credentials).await
+    }
+
+    /// Authenticates credentials already extracted.
+    pub async fn authenticate_credentials(
+        &self,
+        credentials: Credentials,
+    ) -> Result<Option<Principal>, Error> {
+        let Credentials { bearer, api_key } = credentials;
+        let bearer = bearer.filter(|_| self.mode != AuthMode::ApiKeyOnly);
+        let api_key = api_key.filter(|_| self.mode != AuthMode::JwtOnly);
+        let from_jwt = match (&bearer, &self.verifier) {
+            (Some(token), Some(verifier)) => Some(verifier.verify(token).await?),
+            _ => None,
+        };
+        let from_key = match (&api_key, &self.api_keys) {
+            (Some(key), Some(keys)) => {
+                let started = std::time::Instant::now();
+                let result = keys.verify(key).await;
+                record_outcome("api_key", &result, started);
+                Some(result?)
+            }
+            _ => None,
+        };
+        match (from_jwt, from_key) {
+            (Some(jwt), Some(key)) if jwt.user_id() != key.user_id() => Err(Error::new(
+                ErrorKind::InvalidRequest,
+                "the bearer token and the API key name different users",
+            )),
+            (Some(jwt), _) => Ok(Some(jwt)),
+            (None, key) => Ok(key),
+        }
+    }
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("mode", &self.mode)
+            .field("verifier", &self.verifier)
+            .field("api_keys", &self.api_keys.is_some())
+            .field("sources", &self.sources)
+            .finish()
+    }
+}

@@ -1,0 +1,278 @@
+//! The verified caller that adapters hand to handlers.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::claims::AccessClaims;
+use crate::error::{Error, ErrorKind};
+
+/// How the caller authenticated; services count it to see when API keys can go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// A bearer JWT.
+    Jwt,
+    /// A legacy API key.
+    ApiKey,
+}
+
+impl AuthMethod {
+    /// `"jwt"` or `"api_key"`, as used in responses and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Jwt => "jwt",
+            AuthMethod::ApiKey => "api_key",
+        }
+    }
+}
+
+impl fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A verified caller: user id, roles, permissions, scopes, how they authenticated and
+/// until when.
+///
+/// Cloning is cheap (one `Arc`), so adapters can put it in request extensions freely.
+///
+/// ```
+/// use authgate::{AuthMethod, Principal};
+/// let p = Principal::builder("user-42", AuthMethod::ApiKey)
+///     .email("a@example.com")
+///     .permissions(["positions:read"])
+///     .build();
+/// assert_eq!(p.user_id(), "user-42");
+/// assert!(p.has_permission("positions:read"));
+/// assert!(!p.has_permission("positions:write"));
+/// ```
+#[derive(Clone)]
+pub struct Principal(Arc<Inner>);
+
+struct Inner {
+    user_id: String,
+    method: AuthMethod,
+    claims: AccessClaims,
+    scopes: Vec<String>,
+    raw: Value,
+}
+
+impl Principal {
+    /// Starts a principal for `user_id` (API-key verifiers and tests use this; JWTs
+    /// become principals inside the verifier).
+    pub fn builder(user_id: impl Into<String>, method: AuthMethod) -> PrincipalBuilder {
+        PrincipalBuilder { user_id: user_id.into(), method, claims: AccessClaims::default(), raw: None }
+    }
+
+    pub(crate) fn from_jwt(claims: AccessClaims, raw: Value) -> Result<Principal, Error> {
+        let user_id = claims
+            .sub
+            .clone()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::new(ErrorKind::InvalidClaims, "sub is missing or empty"))?;
+        let scopes = claims.scopes();
+        Ok(Principal(Arc::new(Inner { user_id, method: AuthMethod::Jwt, claims, scopes, raw })))
+    }
+
+    /// The user id (`sub`).
+    pub fn user_id(&self) -> &str {
+        &self.0.user_id
+    }
+
+    /// The email address, if the token carries one.
+    pub fn email(&self) -> Option<&str> {
+        self.0.claims.email.as_deref()
+    }
+
+    /// The display name, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.0.claims.name.as_deref()
+    }
+
+    /// Role names.
+    pub fn roles(&self) -> &[String] {
+        &self.0.claims.roles
+    }
+
+    /// Granted permissions (may contain wildcards).
+    pub fn permissions(&self) -> &[String] {
+        &self.0.claims.permissions
+    }
+
+    /// OAuth scopes from `scope`/`scp`.
+    pub fn scopes(&self) -> &[String] {
+        &self.0.scopes
+    }
+
+    /// How the caller authenticated.
+    pub fn auth_method(&self) -> AuthMethod {
+        self.0.method
+    }
+
+    /// The issuer (`iss`), for JWTs.
+    pub fn issuer(&self) -> Option<&str> {
+        self.0.claims.iss.as_deref()
+    }
+
+    /// The login session id (`sid`), if any.
+    pub fn session_id(&self) -> Option<&str> {
+        self.0.claims.sid.as_deref()
+    }
+
+    /// Expiry in seconds since the epoch (`exp`), if the credential expires.
+    pub fn expires_at_unix(&self) -> Option<u64> {
+        self.0.claims.exp
+    }
+
+    /// Expiry as a [`SystemTime`].
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at_unix().map(|s| UNIX_EPOCH + Duration::from_secs(s))
+    }
+
+    /// The typed standard claims.
+    pub fn claims(&self) -> &AccessClaims {
+        &self.0.claims
+    }
+
+    /// The raw claims object (`Value::Null` for API-key principals).
+    pub fn raw_claims(&self) -> &Value {
+        &self.0.raw
+    }
+
+    /// Deserializes the raw claims into your own type.
+    ///
+    /// ```
+    /// # use authgate::{AuthMethod, Principal};
+    /// #[derive(serde::Deserialize)]
+    /// struct Tier { tier: String }
+    /// # let p = Principal::builder("u", AuthMethod::Jwt).raw_claims(serde_json::json!({"tier":"gold"})).build();
+    /// let tier: Tier = p.claims_as().unwrap();
+    /// assert_eq!(tier.tier, "gold");
+    /// ```
+    pub fn claims_as<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        T::deserialize(&self.0.raw)
+            .map_err(|e| Error::new(ErrorKind::InvalidClaims, format!("custom claims: {e}")))
+    }
+
+    /// Whether a granted permission covers `required` (see [`crate::Requirement`] for the
+    /// wildcard rules).
+    pub fn has_permission(&self, required: &str) -> bool {
+        self.permissions().iter().any(|g| crate::requirement::permission_matches(g, required))
+    }
+
+    /// Whether the principal has role `role` (exact match).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles().iter().any(|r| r == role)
+    }
+
+    /// Whether the principal has scope `scope` (exact match).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes().iter().any(|s| s == scope)
+    }
+
+    /// Time left until `exp + leeway`, measured on the system clock; `None` if the
+    /// credential never expires.
+    pub fn time_left(&self, leeway: Duration) -> Option<Duration> {
+        let exp = self.expires_at()? + leeway;
+        Some(exp.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    }
+
+    /// Resolves when the credential expires (plus `leeway`); never, if it does not.
+    /// WebSocket handlers select on it to close the socket with 1008 in time.
+    ///
+    /// ```
+    /// # use authgate::{AuthMethod, Principal};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let past = Principal::builder("u", AuthMethod::Jwt).expires_at_unix(1).build();
+    /// past.expired(std::time::Duration::ZERO).await; // already expired: resolves at once
+    /// # }
+    /// ```
+    pub fn expired(&self, leeway: Duration) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let left = self.time_left(leeway);
+        async move {
+            match left {
+                Some(left) => tokio::time::sleep(left).await,
+                None => std::future::pending::<()>().await,
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Principal")
+            .field("user_id", &self.0.user_id)
+            .field("method", &self.0.method)
+            .field("roles", &self.0.claims.roles)
+            .field("permissions", &self.0.claims.permissions)
+            .field("scopes", &self.0.scopes)
+            .field("exp", &self.0.claims.exp)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Principal`] by hand (API-key verifiers, tests).
+#[derive(Debug)]
+#[must_use]
+pub struct PrincipalBuilder {
+    user_id: String,
+    method: AuthMethod,
+    claims: AccessClaims,
+    raw: Option<Value>,
+}
+
+impl PrincipalBuilder {
+    /// Sets the email address.
+    pub fn email(mut self, email: impl Into<String>) -> Self {
+        self.claims.email = Some(email.into());
+        self
+    }
+    /// Sets the display name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.claims.name = Some(name.into());
+        self
+    }
+    /// Sets the roles.
+    pub fn roles<I: IntoIterator<Item = S>, S: Into<String>>(mut self, roles: I) -> Self {
+        self.claims.roles = roles.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets the permissions.
+    pub fn permissions<I: IntoIterator<Item = S>, S: Into<String>>(mut self, permissions: I) -> Self {
+        self.claims.permissions = permissions.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets the scopes.
+    pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        let scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
+        self.claims.scope = Some(scopes.join(" "));
+        self
+    }
+    /// Sets the expiry (seconds since the epoch).
+    pub fn expires_at_unix(mut self, exp: u64) -> Self {
+        self.claims.exp = Some(exp);
+        self
+    }
+    /// Sets the raw claims object returned by [`Principal::raw_claims`].
+    pub fn raw_claims(mut self, raw: Value) -> Self {
+        if let Ok(mut parsed) = serde_json::from_value::<AccessClaims>(raw.clone()) {
+            parsed.sub = Some(self.user_id.clone());
+            self.claims = AccessClaims { extra: parsed.extra, ..self.claims };
+        }
+        self.raw = Some(raw);
+        self
+    }
+    /// Finishes the principal.
+    pub fn build(self) -> Principal {
+        let mut claims = self.claims;
+        claims.sub = Some(self.user_id.clone());
+        let scopes = claims.scopes();
+        let raw = self.raw.unwrap_or(Value::Null);
+        Principal(Arc::new(Inner { user_id: self.user_id, method: self.method, claims, scopes, raw }))
+    }
+}

@@ -1,0 +1,95 @@
+//! The verified-token cache: repeated tokens skip signature verification.
+//!
+//! Entries are keyed by the SHA-256 of the whole token (so a token can only hit its own
+//! entry), live no longer than the token's `exp` (plus leeway) nor
+//! [`TokenCacheConfig::max_ttl`], and are ignored once their key has left the issuer's
+//! key set, so rotating a compromised key out takes effect at the next refresh.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
+use moka::sync::Cache;
+
+use crate::key::VerifyingKey;
+use crate::keyset::KeySet;
+use crate::principal::Principal;
+
+/// Tuning for the verified-token cache.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TokenCacheConfig {
+    /// Maximum number of cached tokens. Default 10 000.
+    pub max_entries: u64,
+    /// Longest an entry lives, whatever the token's `exp`. Default 5 min.
+    pub max_ttl: Duration,
+}
+
+impl Default for TokenCacheConfig {
+    fn default() -> Self {
+        TokenCacheConfig { max_entries: 10_000, max_ttl: Duration::from_secs(300) }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Entry {
+    pub(crate) principal: Principal,
+    pub(crate) key: Arc<VerifyingKey>,
+    pub(crate) keys: KeySet,
+    /// `exp + leeway`, seconds since the epoch.
+    pub(crate) valid_until: u64,
+    ttl: Duration,
+}
+
+struct PerEntryTtl;
+
+impl Expiry<[u8; 32], Entry> for PerEntryTtl {
+    fn expire_after_create(&self, _key: &[u8; 32], value: &Entry, _now: Instant) -> Option<Duration> {
+        Some(value.ttl)
+    }
+}
+
+pub(crate) struct TokenCache {
+    cache: Cache<[u8; 32], Entry>,
+    max_ttl: Duration,
+}
+
+impl TokenCache {
+    pub(crate) fn new(config: &TokenCacheConfig) -> TokenCache {
+        let cache = Cache::builder().max_capacity(config.max_entries).expire_after(PerEntryTtl).build();
+        TokenCache { cache, max_ttl: config.max_ttl }
+    }
+
+    pub(crate) fn digest(token: &str) -> [u8; 32] {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(digest.as_ref());
+        out
+    }
+
+    /// A still-valid principal for this token digest, if cached.
+    pub(crate) fn get(&self, digest: &[u8; 32], now: u64) -> Option<Principal> {
+        let entry = self.cache.get(digest)?;
+        if now > entry.valid_until || !entry.keys.still_has(&entry.key) {
+            self.cache.invalidate(digest);
+            return None;
+        }
+        Some(entry.principal)
+    }
+
+    pub(crate) fn insert(
+        &self,
+        digest: [u8; 32],
+        principal: Principal,
+        key: Arc<VerifyingKey>,
+        keys: KeySet,
+        valid_until: u64,
+        now: u64,
+    ) {
+        let ttl = Duration::from_secs(valid_until.saturating_sub(now)).min(self.max_ttl);
+        if ttl.is_zero() {
+            return;
+        }
+        self.cache.insert(digest, Entry { principal, key, keys, valid_until, ttl });
+    }
+}
