@@ -30,7 +30,7 @@ pub enum AuthMode {
 /// `invalid_request`, since a client mixing identities is a bug or an attack.
 ///
 /// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), authgate::Error> {
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use authgate::{AuthMethod, AuthMode, Authenticator, KeySet, Principal, Verifier};
 /// use authgate::api_key::{StaticApiKeys, format};
 /// use authgate_testkit::{TestKey, jwks, standard_claims};

@@ -273,6 +273,14 @@ impl KeySet {
         self.inner.snapshot().map(|s| s.table.kids().map(str::to_owned).collect()).unwrap_or_default()
     }
 
+    /// Whether a usable key with this `kid` is loaded now (no fetch is triggered).
+    pub fn has_kid(&self, kid: &str) -> bool {
+        self.inner.snapshot().is_some_and(|s| {
+            s.usable_at(Instant::now())
+                && matches!(s.table.lookup(Some(kid)), Lookup::Found(k) if k.kid.as_deref() == Some(kid))
+        })
+    }
+
     /// The number of usable keys currently loaded.
     pub fn len(&self) -> usize {
         self.inner.snapshot().map_or(0, |s| s.table.len())
