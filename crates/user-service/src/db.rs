@@ -1,0 +1,105 @@
+//! Connecting to SQLite or PostgreSQL (through sqlx's `Any` driver, so one set of queries
+//! serves both) and running the embedded migrations.
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, SqlSafeStr};
+
+use crate::config::Config;
+
+/// Which database the URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DbKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DbKind {
+    pub(crate) fn from_url(url: &str) -> Option<DbKind> {
+        if url.starts_with("sqlite:") {
+            Some(DbKind::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(DbKind::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why the database could not be opened or migrated.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL is neither `sqlite:` nor `postgres://`.
+    #[error("DATABASE_URL must start with sqlite: or postgres://")]
+    UnsupportedUrl,
+    /// Creating the SQLite file's directory failed.
+    #[error("creating the database directory: {0}")]
+    Io(#[from] std::io::Error),
+    /// Connecting or querying failed.
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The connection pool plus what it connects to.
+#[derive(Clone, Debug)]
+pub(crate) struct Db {
+    pub(crate) pool: AnyPool,
+    pub(crate) kind: DbKind,
+}
+
+impl Db {
+    /// Opens the pool; for SQLite, creates the file (and its directory) when missing.
+    pub(crate) async fn connect(config: &Config) -> Result<Db, DbError> {
+        install_default_drivers();
+        let mut url = config.database_url.expose().to_owned();
+        let kind = DbKind::from_url(&url).ok_or(DbError::UnsupportedUrl)?;
+        if kind == DbKind::Sqlite {
+            if let Some(path) = config.sqlite_path()
+                && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir)?;
+            }
+            if !url.contains('?') {
+                url.push_str("?mode=rwc");
+            }
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(if kind == DbKind::Sqlite { 8 } else { 10 })
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(&url)
+            .await?;
+        if kind == DbKind::Sqlite {
+            // WAL lets readers proceed while one writer writes; the setting persists in the file.
+            sqlx::query("PRAGMA journal_mode=WAL").execute(&pool).await?;
+        }
+        Ok(Db { pool, kind })
+    }
+
+    /// Applies the embedded migrations for this database (idempotent; sqlx takes a lock
+    /// on PostgreSQL so several instances can start together).
+    pub(crate) async fn migrate(&self) -> Result<(), DbError> {
+        let sql = match self.kind {
+            DbKind::Sqlite => include_str!("../migrations/sqlite/0001_init.sql"),
+            DbKind::Postgres => include_str!("../migrations/postgres/0001_init.sql"),
+        };
+        let migrator = Migrator::with_migrations(vec![Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            sql.into_sql_str(),
+            false,
+        )]);
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// `SELECT 1`, for `/health`.
+    pub(crate) async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+}

@@ -1,0 +1,133 @@
+//! The one error type handlers return: `{"error": code, "message": text}` with the right
+//! status. Internal causes are logged, never sent to the client.
+
+use axum::extract::FromRequest;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+/// A client-safe error response.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    retry_after: Option<u64>,
+    challenge: Option<String>,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into(), retry_after: None, challenge: None }
+    }
+
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 401 for a missing, invalid or expired access token (RFC 6750 challenge).
+    pub(crate) fn invalid_token() -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "The access token is invalid or expired",
+        );
+        e.challenge = Some(r#"Bearer error="invalid_token""#.into());
+        e
+    }
+
+    /// 401 when no credentials were sent at all.
+    pub(crate) fn missing_token() -> ApiError {
+        let mut e = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication is required");
+        e.challenge = Some("Bearer".into());
+        e
+    }
+
+    /// 401 for a failed login; identical for unknown email and wrong password.
+    pub(crate) fn invalid_credentials() -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Invalid email or password")
+    }
+
+    /// 403 for a missing permission.
+    pub(crate) fn insufficient_scope(permission: &str) -> ApiError {
+        let mut e = ApiError::new(StatusCode::FORBIDDEN, "insufficient_scope", "Missing permission");
+        e.challenge = Some(format!(r#"Bearer error="insufficient_scope", scope="{permission}""#));
+        e
+    }
+
+    pub(crate) fn not_found() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found")
+    }
+
+    pub(crate) fn too_many_requests(retry_after: u64) -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "Too many attempts, try again later",
+        );
+        e.retry_after = Some(retry_after.max(1));
+        e
+    }
+
+    /// 500 with a generic message; the cause goes to the log only.
+    pub(crate) fn internal(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %cause, "internal error");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error")
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> ApiError {
+        ApiError::internal(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": self.code, "message": self.message });
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}
+
+/// `axum::Json` whose rejections are our JSON errors instead of plain text.
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => {
+                tracing::debug!(reason = %rejection.body_text(), "rejected request body");
+                Err(match rejection {
+                    JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "unsupported_media_type",
+                        "Expected Content-Type: application/json",
+                    ),
+                    JsonRejection::JsonDataError(_) => ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid_request",
+                        "The request body is missing fields or has fields of the wrong type",
+                    ),
+                    _ => ApiError::bad_request("invalid_request", "The request body is not valid JSON"),
+                })
+            }
+        }
+    }
+}
+
+pub(crate) type ApiResult<T> = Result<T, ApiError>;

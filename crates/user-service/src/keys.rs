@@ -1,0 +1,245 @@
+//! Signing keys: RSA 2048 (RS256), kept in the database with the private key encrypted by
+//! the master key, so every instance signs with the same key and serves the same JWKS.
+//!
+//! Lifecycle. A key is *published* from its creation until `expires_at`, and *signs* once
+//! `activate_at` has passed (the most recently activated key signs). Rotation inserts a
+//! key that activates `key_publish_delay_secs` later (published before it signs, so
+//! verifiers that cached the JWKS already know it) and schedules the previous keys to
+//! leave the JWKS at `activate_at + access_token_ttl + jwks_max_age`: every token they
+//! signed has expired and every cached JWKS has been refreshed by then.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::KeyPair as _;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::{DecodingKey, EncodingKey};
+
+use crate::crypto::{MasterKey, sha256_b64url};
+use crate::db::Db;
+use crate::store::SigningKeyRow;
+
+/// The only algorithm issued today.
+pub(crate) const ALG: &str = "RS256";
+
+/// A key loaded into memory.
+pub(crate) struct LoadedKey {
+    pub(crate) kid: String,
+    pub(crate) activate_at: i64,
+    pub(crate) encoding: EncodingKey,
+    pub(crate) decoding: DecodingKey,
+    pub(crate) jwk: serde_json::Value,
+}
+
+struct Cache {
+    loaded_at: Instant,
+    keys: Arc<Vec<LoadedKey>>,
+}
+
+/// Why keys could not be created or loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Database failure.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A stored private key does not decrypt with this master key.
+    #[error("signing key {0} does not decrypt with the configured master key")]
+    Decrypt(String),
+    /// Key generation or parsing failed.
+    #[error("key material: {0}")]
+    Material(String),
+}
+
+/// Loads, caches, creates and rotates the signing keys.
+#[derive(Clone)]
+pub(crate) struct KeyManager {
+    db: Db,
+    master: MasterKey,
+    reload: Duration,
+    publish_delay: i64,
+    retire_after: i64,
+    cache: Arc<RwLock<Option<Cache>>>,
+    reload_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl KeyManager {
+    pub(crate) fn new(
+        db: Db,
+        master: MasterKey,
+        reload_secs: u64,
+        publish_delay_secs: u64,
+        access_ttl_secs: u64,
+        jwks_max_age_secs: u64,
+    ) -> KeyManager {
+        KeyManager {
+            db,
+            master,
+            reload: Duration::from_secs(reload_secs),
+            publish_delay: publish_delay_secs as i64,
+            retire_after: (access_ttl_secs + jwks_max_age_secs) as i64,
+            cache: Arc::new(RwLock::new(None)),
+            reload_lock: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// Creates the first key when the database has no key that can sign now.
+    pub(crate) async fn ensure_signing_key(&self, now: i64) -> Result<(), KeyError> {
+        let keys = self.db.published_signing_keys(now).await?;
+        if !keys.iter().any(|k| k.activate_at <= now) {
+            self.insert_new_key(now, now).await?;
+        }
+        self.reload(now).await?;
+        Ok(())
+    }
+
+    /// Rotates: publishes a new key that signs after the publish delay, and schedules the
+    /// current keys' removal. Returns the new `kid`.
+    pub(crate) async fn rotate(&self, now: i64) -> Result<String, KeyError> {
+        let activate_at = now + self.publish_delay;
+        let kid = self.insert_new_key(now, activate_at).await?;
+        self.db.expire_signing_keys(&kid, activate_at + self.retire_after).await?;
+        self.reload(now).await?;
+        Ok(kid)
+    }
+
+    async fn insert_new_key(&self, now: i64, activate_at: i64) -> Result<String, KeyError> {
+        let (pkcs8, jwk, kid) = tokio::task::spawn_blocking(generate_rsa)
+            .await
+            .map_err(|e| KeyError::Material(e.to_string()))??;
+        let row = SigningKeyRow {
+            private_key_enc: self.master.encrypt(&pkcs8, &kid),
+            public_jwk: jwk.to_string(),
+            kid: kid.clone(),
+            activate_at,
+            expires_at: None,
+        };
+        self.db.insert_signing_key(&row, ALG, now).await?;
+        tracing::info!(kid = %kid, activate_at, "created signing key");
+        Ok(kid)
+    }
+
+    /// Re-reads the keys from the database.
+    pub(crate) async fn reload(&self, now: i64) -> Result<Arc<Vec<LoadedKey>>, KeyError> {
+        let _guard = self.reload_lock.lock().await;
+        let rows = self.db.published_signing_keys(now).await?;
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in rows {
+            keys.push(self.load(&row)?);
+        }
+        let keys = Arc::new(keys);
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        *cache = Some(Cache { loaded_at: Instant::now(), keys: keys.clone() });
+        Ok(keys)
+    }
+
+    fn load(&self, row: &SigningKeyRow) -> Result<LoadedKey, KeyError> {
+        let pkcs8 = self
+            .master
+            .decrypt(&row.private_key_enc, &row.kid)
+            .map_err(|_| KeyError::Decrypt(row.kid.clone()))?;
+        let pem =
+            format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", STANDARD.encode(&pkcs8));
+        let encoding =
+            EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| KeyError::Material(e.to_string()))?;
+        let jwk: serde_json::Value =
+            serde_json::from_str(&row.public_jwk).map_err(|e| KeyError::Material(e.to_string()))?;
+        let (n, e) = (jwk["n"].as_str().unwrap_or_default(), jwk["e"].as_str().unwrap_or_default());
+        let decoding =
+            DecodingKey::from_rsa_components(n, e).map_err(|e| KeyError::Material(e.to_string()))?;
+        Ok(LoadedKey { kid: row.kid.clone(), activate_at: row.activate_at, encoding, decoding, jwk })
+    }
+
+    /// The published keys, re-read from the database when the cache is older than the
+    /// reload interval (so keys rotated by another instance show up).
+    pub(crate) async fn keys(&self, now: i64) -> Result<Arc<Vec<LoadedKey>>, KeyError> {
+        {
+            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = cache.as_ref().filter(|c| c.loaded_at.elapsed() < self.reload) {
+                return Ok(c.keys.clone());
+            }
+        }
+        self.reload(now).await
+    }
+
+    /// Finds a published key by `kid`, re-reading once on a miss (another instance may
+    /// have rotated).
+    pub(crate) async fn decoding_key(
+        &self,
+        kid: &str,
+        now: i64,
+    ) -> Result<Option<(Arc<Vec<LoadedKey>>, usize)>, KeyError> {
+        let keys = self.keys(now).await?;
+        if let Some(i) = keys.iter().position(|k| k.kid == kid) {
+            return Ok(Some((keys, i)));
+        }
+        let keys = self.reload(now).await?;
+        Ok(keys.iter().position(|k| k.kid == kid).map(|i| (keys.clone(), i)))
+    }
+
+    /// The JWKS document.
+    pub(crate) async fn jwks(&self, now: i64) -> Result<serde_json::Value, KeyError> {
+        let keys = self.keys(now).await?;
+        Ok(serde_json::json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() }))
+    }
+}
+
+/// Index of the key that signs at `now`: the most recently activated one.
+pub(crate) fn signer_index(keys: &[LoadedKey], now: i64) -> Option<usize> {
+    keys.iter()
+        .enumerate()
+        .filter(|(_, k)| k.activate_at <= now)
+        .max_by(|(_, a), (_, b)| a.activate_at.cmp(&b.activate_at).then_with(|| a.kid.cmp(&b.kid)))
+        .map(|(i, _)| i)
+}
+
+/// Generates an RSA 2048 key: `(pkcs8 der, public jwk, kid)`; kid is the RFC 7638
+/// SHA-256 thumbprint.
+fn generate_rsa() -> Result<(Vec<u8>, serde_json::Value, String), KeyError> {
+    let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|e| KeyError::Material(e.to_string()))?;
+    let pkcs8 = pair.as_der().map_err(|e| KeyError::Material(e.to_string()))?.as_ref().to_vec();
+    let public = pair.public_key();
+    let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
+    let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
+    let kid = thumbprint(&n, &e);
+    let jwk = serde_json::json!({ "kty": "RSA", "use": "sig", "alg": ALG, "kid": kid, "n": n, "e": e });
+    Ok((pkcs8, jwk, kid))
+}
+
+/// RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace.
+pub(crate) fn thumbprint(n: &str, e: &str) -> String {
+    sha256_b64url(format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#).as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc7638_thumbprint_example() {
+        // The example key of RFC 7638 section 3.1.
+        let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        assert_eq!(thumbprint(n, "AQAB"), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+    }
+
+    #[test]
+    fn generated_keys_sign_tokens_that_verify_with_the_published_jwk() {
+        let (pkcs8, jwk, kid) = generate_rsa().unwrap();
+        let pem =
+            format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", STANDARD.encode(&pkcs8));
+        let enc = EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
+        let dec =
+            DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap()).unwrap();
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(kid.clone());
+        let token =
+            jsonwebtoken::encode(&header, &serde_json::json!({"sub": "x", "exp": 4_000_000_000u64}), &enc)
+                .unwrap();
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        v.validate_aud = false;
+        jsonwebtoken::decode::<serde_json::Value>(&token, &dec, &v).unwrap();
+        assert_eq!(kid.len(), 43);
+    }
+}

@@ -1,0 +1,126 @@
+//! `user-service` binary: a thin CLI over the library.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use user_service::{Application, Config};
+
+/// The platform's identity service.
+#[derive(Parser)]
+#[command(name = "user-service", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create an admin account (or grant admin to an existing one).
+    CreateAdmin {
+        /// The admin's email.
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input instead of ADMIN_PASSWORD.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Signing-key operations.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Configuration operations.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Publish a new signing key; it signs after KEY_PUBLISH_DELAY_SECS.
+    Rotate,
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Print the effective configuration (secrets redacted) and what production would refuse.
+    Check,
+}
+
+fn out(text: &str) {
+    let _ = writeln!(std::io::stdout(), "{text}");
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    user_service::init_tracing(&config);
+    let result: Result<(), String> = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => user_service::migrate(&config)
+            .await
+            .map(|()| out("migrations applied"))
+            .map_err(|e| e.to_string()),
+        Command::CreateAdmin { email, password_stdin } => {
+            let password = if password_stdin {
+                let mut s = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .map(|_| s.trim_end_matches(['\r', '\n']).to_owned())
+                    .map_err(|e| e.to_string())
+            } else {
+                std::env::var("ADMIN_PASSWORD")
+                    .map_err(|_| "set ADMIN_PASSWORD or pass --password-stdin".to_owned())
+            };
+            match password {
+                Ok(p) => user_service::create_admin(config, &email, &p)
+                    .await
+                    .map(|m| out(&m))
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            }
+        }
+        Command::Keys { action: KeysAction::Rotate } => user_service::rotate_keys(config)
+            .await
+            .map(|kid| out(&format!("published signing key {kid}")))
+            .map_err(|e| e.to_string()),
+        Command::Config { action: ConfigAction::Check } => {
+            out(&config.redacted_summary());
+            let problems = config.production_problems();
+            if problems.is_empty() {
+                out("\nproduction would accept this configuration");
+            } else {
+                out("\nproduction would refuse to start:");
+                for p in problems {
+                    out(&format!("  - {p}"));
+                }
+            }
+            config.validate().map_err(|e| e.to_string())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let app = Application::build(config).await.map_err(|e| e.to_string())?;
+    app.run_until_stopped().await.map_err(|e| e.to_string())
+}

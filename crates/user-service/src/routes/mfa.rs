@@ -1,0 +1,134 @@
+//! `/v1/users/me/mfa/*`: TOTP setup, enable, disable and recovery codes.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::auth::verify_second_factor;
+use super::{Client, audit};
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::startup::AppState;
+use crate::totp;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/users/me/mfa/totp/setup", post(setup))
+        .route("/v1/users/me/mfa/totp/enable", post(enable))
+        .route("/v1/users/me/mfa/totp/disable", post(disable))
+        .route("/v1/users/me/mfa/recovery-codes", post(regenerate_recovery_codes))
+}
+
+/// Creates a pending secret (stored encrypted, inactive until confirmed: I13).
+async fn setup(
+    State(state): State<AppState>,
+    Client(client): Client,
+    me: CurrentUser,
+) -> ApiResult<Json<serde_json::Value>> {
+    if me.user.mfa_enabled {
+        return Err(ApiError::new(StatusCode::CONFLICT, "mfa_already_enabled", "TOTP is already enabled"));
+    }
+    let secret = totp::new_secret();
+    let enc = state.master.encrypt(&secret, &me.user.id);
+    state.db.set_totp_pending(&me.user.id, &enc, crate::now()).await?;
+    audit(&state, "mfa_setup_started", Some(&me.user.id), Some(&me.user.id), &client, None).await;
+    let issuer_name = "authgate";
+    Ok(Json(serde_json::json!({
+        "secret": totp::base32(&secret),
+        "otpauth_uri": totp::otpauth_uri(&secret, issuer_name, &me.user.email),
+    })))
+}
+
+#[derive(Deserialize)]
+struct EnableBody {
+    code: String,
+}
+
+async fn enable(
+    State(state): State<AppState>,
+    Client(client): Client,
+    me: CurrentUser,
+    ApiJson(body): ApiJson<EnableBody>,
+) -> ApiResult<Json<serde_json::Value>> {
+    if me.user.mfa_enabled {
+        return Err(ApiError::new(StatusCode::CONFLICT, "mfa_already_enabled", "TOTP is already enabled"));
+    }
+    let Some(pending) = me.user.totp_pending_enc.as_deref() else {
+        return Err(ApiError::bad_request("mfa_not_set_up", "Call the setup endpoint first"));
+    };
+    let secret = state.master.decrypt(pending, &me.user.id).map_err(ApiError::internal)?;
+    let now = crate::now();
+    let Some(step) = totp::matching_step(&secret, &body.code, now) else {
+        return Err(ApiError::bad_request("invalid_code", "The code is not valid"));
+    };
+    if !state.db.enable_totp(&me.user.id, pending, step, now).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "mfa_setup_changed",
+            "The setup changed; start again",
+        ));
+    }
+    let codes = store_new_recovery_codes(&state, &me.user.id).await?;
+    audit(&state, "mfa_enabled", Some(&me.user.id), Some(&me.user.id), &client, None).await;
+    Ok(Json(serde_json::json!({ "recovery_codes": codes })))
+}
+
+async fn store_new_recovery_codes(state: &AppState, user_id: &str) -> ApiResult<Vec<String>> {
+    let codes = totp::new_recovery_codes();
+    let hashes: Vec<String> = codes.iter().map(|c| totp::recovery_code_hash(c)).collect();
+    state.db.replace_recovery_codes(user_id, &hashes, crate::now()).await?;
+    Ok(codes)
+}
+
+#[derive(Deserialize)]
+struct DisableBody {
+    password: String,
+    code: String,
+}
+
+/// Needs the password and a current code (I20).
+async fn disable(
+    State(state): State<AppState>,
+    Client(client): Client,
+    me: CurrentUser,
+    ApiJson(body): ApiJson<DisableBody>,
+) -> ApiResult<Response> {
+    if !me.user.mfa_enabled {
+        return Err(ApiError::bad_request("mfa_not_enabled", "TOTP is not enabled"));
+    }
+    if !state.passwords.verify(body.password, Some(me.user.password_hash.clone())).await {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid_password", "The password is wrong"));
+    }
+    if verify_second_factor(&state, &me.user, &body.code, &client).await?.is_none() {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid_code", "The code is not valid"));
+    }
+    state.db.disable_totp(&me.user.id, crate::now()).await?;
+    audit(&state, "mfa_disabled", Some(&me.user.id), Some(&me.user.id), &client, None).await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct PasswordBody {
+    password: String,
+}
+
+/// A new set of recovery codes; the old set stops working (I19, I20).
+async fn regenerate_recovery_codes(
+    State(state): State<AppState>,
+    Client(client): Client,
+    me: CurrentUser,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> ApiResult<Json<serde_json::Value>> {
+    if !me.user.mfa_enabled {
+        return Err(ApiError::bad_request("mfa_not_enabled", "TOTP is not enabled"));
+    }
+    if !state.passwords.verify(body.password, Some(me.user.password_hash.clone())).await {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid_password", "The password is wrong"));
+    }
+    let codes = store_new_recovery_codes(&state, &me.user.id).await?;
+    audit(&state, "recovery_codes_regenerated", Some(&me.user.id), Some(&me.user.id), &client, None).await;
+    Ok(Json(serde_json::json!({ "recovery_codes": codes })))
+}

@@ -1,0 +1,205 @@
+//! HTTP routes, one file per resource, each exposing `router()`; plus the helpers they
+//! share (client info, the refresh cookie, issuing a token pair).
+
+mod admin;
+mod auth;
+mod health;
+mod mfa;
+mod users;
+mod wellknown;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header::{COOKIE, SET_COOKIE, USER_AGENT};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::crypto::{hash_token, new_id, random_token};
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::store::{ClientInfo, Session, User};
+use crate::tokens::issue_access_token;
+
+/// Name of the refresh-token cookie.
+pub(crate) const REFRESH_COOKIE: &str = "refresh_token";
+
+/// The whole router.
+pub(crate) fn router(state: AppState) -> Router {
+    let cors = cors_layer(&state.config.cors_allowed_origins);
+    let mut app = Router::new()
+        .merge(health::router())
+        .merge(wellknown::router())
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(mfa::router())
+        .merge(admin::router());
+    if state.config.environment == crate::config::Environment::Dev {
+        app = app.merge(health::dev_router());
+    }
+    app.fallback(|| async { ApiError::not_found() })
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(cors)
+        .with_state(state)
+}
+
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let base = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::PUT, Method::DELETE])
+        .allow_headers([axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE]);
+    if origins.iter().any(|o| o == "*") {
+        return base.allow_origin(AllowOrigin::any());
+    }
+    let list: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    base.allow_origin(AllowOrigin::list(list)).allow_credentials(true)
+}
+
+/// Basic email shape check: one `@`, something on both sides, a dot in the domain.
+pub(crate) fn valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else { return false };
+    !local.is_empty()
+        && email.len() <= 254
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.contains(char::is_whitespace)
+        && !domain.contains('@')
+}
+
+/// Where a request came from (peer address and user agent), for audit and sessions.
+pub(crate) struct Client(pub(crate) ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(256).collect::<String>());
+        Ok(Client(ClientInfo { ip, user_agent }))
+    }
+}
+
+/// The refresh token from the cookie, if any.
+pub(crate) fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
+    headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
+        |pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == REFRESH_COOKIE && !value.is_empty()).then(|| value.to_owned())
+        },
+    )
+}
+
+fn cookie_header(state: &AppState, value: &str, max_age: u64) -> HeaderValue {
+    let mut c = format!(
+        "{REFRESH_COOKIE}={value}; Path=/v1/auth; HttpOnly; SameSite={}; Max-Age={max_age}",
+        state.config.cookie_samesite.as_str()
+    );
+    if state.config.cookie_secure {
+        c.push_str("; Secure");
+    }
+    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("refresh_token=; Max-Age=0"))
+}
+
+/// A `Set-Cookie` that removes the refresh cookie.
+pub(crate) fn clear_cookie(state: &AppState) -> (axum::http::HeaderName, HeaderValue) {
+    (SET_COOKIE, cookie_header(state, "", 0))
+}
+
+/// Body of a successful login or refresh.
+#[derive(Serialize)]
+pub(crate) struct TokenPair {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    refresh_token: String,
+}
+
+/// Answers with a token pair and the refresh cookie.
+pub(crate) fn token_response(state: &AppState, pair: TokenPair) -> Response {
+    let cookie = cookie_header(state, &pair.refresh_token, state.config.refresh_token_ttl_secs);
+    (StatusCode::OK, [(SET_COOKIE, cookie)], axum::Json(pair)).into_response()
+}
+
+/// Starts a session (a new refresh-token family) and issues its first pair (I12: a new
+/// pair on every login).
+pub(crate) async fn start_session(
+    state: &AppState,
+    user: &User,
+    amr: Vec<String>,
+    client: &ClientInfo,
+) -> Result<TokenPair, ApiError> {
+    let now = crate::now();
+    let session = Session {
+        id: new_id(),
+        user_id: user.id.clone(),
+        amr,
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
+        created_at: now,
+        last_used_at: now,
+        expires_at: now + state.config.refresh_token_ttl_secs as i64,
+        revoked_at: None,
+    };
+    state.db.create_session(&session).await?;
+    issue_pair(state, user, &session).await
+}
+
+/// Issues an access token and a new refresh token within an existing session.
+pub(crate) async fn issue_pair(
+    state: &AppState,
+    user: &User,
+    session: &Session,
+) -> Result<TokenPair, ApiError> {
+    let now = crate::now();
+    let refresh = random_token();
+    state.db.insert_refresh_token(&hash_token(&refresh), &session.id, now, session.expires_at).await?;
+    let (access, expires_in) = issue_access_token(state, user, &session.id, &session.amr).await?;
+    Ok(TokenPair { access_token: access, token_type: "Bearer", expires_in, refresh_token: refresh })
+}
+
+/// Records an audit event; failures are logged, never shown to the client.
+pub(crate) async fn audit(
+    state: &AppState,
+    event: &str,
+    user_id: Option<&str>,
+    actor_id: Option<&str>,
+    client: &ClientInfo,
+    details: Option<serde_json::Value>,
+) {
+    if let Err(e) =
+        state.db.insert_audit(event, user_id, actor_id, client, details.as_ref(), crate::now()).await
+    {
+        tracing::error!(error = %e, event, "writing audit event failed");
+    }
+}
+
+/// RFC 3339 rendering of a Unix time.
+pub(crate) fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// Public view of a user.
+pub(crate) fn user_json(user: &User) -> serde_json::Value {
+    serde_json::json!({
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "roles": user.roles,
+        "permissions": crate::tokens::permissions_for(&user.roles),
+        "status": user.status,
+        "mfa_enabled": user.mfa_enabled,
+        "created_at": rfc3339(user.created_at),
+    })
+}

@@ -1,0 +1,287 @@
+//! Wiring: shared state, [`Application::build`] (binds the listener, exposes the port) and
+//! the administrative operations behind the CLI subcommands.
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::config::{Config, ConfigError, Environment, MasterKeySource};
+use crate::crypto::{MasterKey, decode_master_key, new_dev_master_key, new_id};
+use crate::db::{Db, DbError};
+use crate::keys::{KeyError, KeyManager};
+use crate::metrics::Metrics;
+use crate::password::{Passwords, check_policy};
+use crate::throttle::Throttle;
+
+/// Why the service could not start or a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Invalid or refused configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Database connection or migration.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Signing keys.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// Binding the listener or serving.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    /// A command's own failure (e.g. a weak admin password).
+    #[error("{0}")]
+    Command(String),
+}
+
+impl From<sqlx::Error> for StartupError {
+    fn from(e: sqlx::Error) -> StartupError {
+        StartupError::Db(DbError::Sqlx(e))
+    }
+}
+
+/// Everything handlers share.
+pub(crate) struct StateInner {
+    pub(crate) config: Config,
+    pub(crate) issuer: String,
+    pub(crate) db: Db,
+    pub(crate) keys: KeyManager,
+    pub(crate) passwords: Passwords,
+    pub(crate) master: MasterKey,
+    pub(crate) metrics: Metrics,
+    pub(crate) throttle: Throttle,
+}
+
+/// Cheaply cloneable handle to [`StateInner`].
+#[derive(Clone)]
+pub(crate) struct AppState(Arc<StateInner>);
+
+impl Deref for AppState {
+    type Target = StateInner;
+    fn deref(&self) -> &StateInner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Connects, migrates, loads the master key and makes sure a signing key exists.
+    pub(crate) async fn init(config: Config, issuer: String) -> Result<AppState, StartupError> {
+        let master = MasterKey::new(&load_master_key(&config)?);
+        let db = Db::connect(&config).await?;
+        db.migrate().await?;
+        let keys = KeyManager::new(
+            db.clone(),
+            master.clone(),
+            config.key_reload_secs,
+            config.key_publish_delay_secs,
+            config.access_token_ttl_secs,
+            config.jwks_max_age_secs,
+        );
+        keys.ensure_signing_key(crate::now()).await?;
+        let passwords = Passwords::new(config.argon2, config.hash_concurrency);
+        let throttle = Throttle {
+            max_failures: i64::from(config.login_max_failures),
+            window_secs: config.throttle_window_secs as i64,
+        };
+        Ok(AppState(Arc::new(StateInner {
+            config,
+            issuer,
+            db,
+            keys,
+            passwords,
+            master,
+            metrics: Metrics::default(),
+            throttle,
+        })))
+    }
+
+    /// Creates an admin, or grants `admin` to an existing account. Returns what happened.
+    pub(crate) async fn create_admin(&self, email: &str, password: &str) -> Result<String, StartupError> {
+        let email = email.trim().to_lowercase();
+        if !crate::routes::valid_email(&email) {
+            return Err(StartupError::Command("invalid email".into()));
+        }
+        let now = crate::now();
+        if let Some(user) = self.db.user_by_email(&email).await? {
+            let mut roles = user.roles.clone();
+            if !roles.iter().any(|r| r == "admin") {
+                roles.push("admin".into());
+            }
+            self.db.set_roles(&user.id, &roles, now).await?;
+            return Ok(format!("{email} already existed; it now has the admin role (password unchanged)"));
+        }
+        check_policy(password, self.config.password_min_chars)
+            .map_err(|e| StartupError::Command(e.message()))?;
+        let hash = self
+            .passwords
+            .hash(password.to_owned())
+            .await
+            .map_err(|e| StartupError::Command(e.to_string()))?;
+        let roles = vec!["user".to_owned(), "admin".to_owned()];
+        self.db.insert_user(&new_id(), &email, "Administrator", &hash, &roles, now).await?;
+        self.db
+            .insert_audit(
+                "admin_created",
+                None,
+                None,
+                &Default::default(),
+                Some(&serde_json::json!({"email": email})),
+                now,
+            )
+            .await?;
+        Ok(format!("created admin {email}"))
+    }
+}
+
+fn load_master_key(config: &Config) -> Result<[u8; 32], StartupError> {
+    let invalid =
+        |reason: &str| ConfigError::Invalid { name: "MASTER_ENCRYPTION_KEY", reason: reason.to_owned() };
+    match &config.master_key {
+        MasterKeySource::Env(secret) => {
+            decode_master_key(secret.expose()).map_err(|_| invalid("must be base64 of 32 bytes").into())
+        }
+        MasterKeySource::Missing => Err(invalid("required outside dev").into()),
+        MasterKeySource::DevFile(path) => {
+            if config.environment != Environment::Dev {
+                return Err(invalid("the generated development key is only for dev").into());
+            }
+            let value = match std::fs::read_to_string(path) {
+                Ok(v) => v,
+                Err(_) => {
+                    let v = new_dev_master_key();
+                    write_private_file(path, &v)?;
+                    v
+                }
+            };
+            tracing::warn!(
+                path = %path.display(),
+                "!!! USING A GENERATED DEVELOPMENT MASTER KEY. Anyone with this file can decrypt the \
+                 signing keys and TOTP secrets. Set MASTER_ENCRYPTION_KEY outside development. !!!"
+            );
+            decode_master_key(&value).map_err(|_| invalid("the dev key file is corrupt").into())
+        }
+    }
+}
+
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+        // Keep generated development state out of version control.
+        let ignore = dir.join(".gitignore");
+        if !ignore.exists() {
+            std::fs::write(ignore, "*\n")?;
+        }
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    use std::io::Write;
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+/// A built service: listener bound, database migrated, keys ready.
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    state: AppState,
+}
+
+impl Application {
+    /// Validates the configuration (production refuses insecure settings), binds
+    /// `host:port` (port 0 picks a free one), opens and migrates the database, makes sure a
+    /// signing key exists and creates the bootstrap admin.
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        config.validate()?;
+        let listener = TcpListener::bind((config.host.as_str(), config.port)).await?;
+        let port = listener.local_addr()?.port();
+        let issuer = config.issuer_for_port(port);
+        let bootstrap = config.bootstrap_admin.clone();
+        let state = AppState::init(config, issuer).await?;
+        if let Some((email, password)) = bootstrap
+            && state.db.user_by_email(&email.trim().to_lowercase()).await?.is_none()
+        {
+            let outcome = state.create_admin(&email, password.expose()).await?;
+            tracing::info!("{outcome}");
+        }
+        Ok(Application { listener, port, state })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The issuer (`iss`) of the tokens this instance signs.
+    pub fn issuer(&self) -> &str {
+        &self.state.issuer
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then finishes in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tracing::info!(port = self.port, issuer = %self.state.issuer, env = self.state.config.environment.as_str(), "user-service listening");
+        let app = crate::routes::router(self.state);
+        axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// `migrate`: applies the migrations and exits.
+pub async fn migrate(config: &Config) -> Result<(), StartupError> {
+    config.validate()?;
+    let db = Db::connect(config).await?;
+    db.migrate().await?;
+    Ok(())
+}
+
+/// `create-admin`: creates an admin account (or grants the role to an existing one).
+pub async fn create_admin(config: Config, email: &str, password: &str) -> Result<String, StartupError> {
+    config.validate()?;
+    let issuer = config.issuer_for_port(config.port);
+    let state = AppState::init(config, issuer).await?;
+    state.create_admin(email, password).await
+}
+
+/// `keys rotate`: publishes a new signing key; returns its `kid`.
+pub async fn rotate_keys(config: Config) -> Result<String, StartupError> {
+    config.validate()?;
+    let issuer = config.issuer_for_port(config.port);
+    let state = AppState::init(config, issuer).await?;
+    let kid = state.keys.rotate(crate::now()).await?;
+    state
+        .db
+        .insert_audit(
+            "signing_key_rotated",
+            None,
+            None,
+            &Default::default(),
+            Some(&serde_json::json!({"kid": kid})),
+            crate::now(),
+        )
+        .await?;
+    Ok(kid)
+}

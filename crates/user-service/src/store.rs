@@ -1,0 +1,751 @@
+//! Every SQL statement of the service. Placeholders are `$n`, which both SQLite and
+//! PostgreSQL accept; state changes that must happen once (rotating a refresh token,
+//! consuming a reset token or an MFA challenge, accepting a TOTP step) are single
+//! conditional `UPDATE`s whose affected-row count says who won.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use crate::crypto::new_id;
+use crate::db::Db;
+
+type Result<T> = std::result::Result<T, sqlx::Error>;
+
+/// A user row.
+#[derive(Debug, Clone)]
+pub(crate) struct User {
+    pub(crate) id: String,
+    pub(crate) email: String,
+    pub(crate) name: String,
+    pub(crate) password_hash: String,
+    pub(crate) roles: Vec<String>,
+    pub(crate) status: String,
+    pub(crate) mfa_enabled: bool,
+    pub(crate) totp_secret_enc: Option<String>,
+    pub(crate) totp_pending_enc: Option<String>,
+    pub(crate) created_at: i64,
+}
+
+impl User {
+    pub(crate) fn is_active(&self) -> bool {
+        self.status == "active"
+    }
+}
+
+const USER_COLUMNS: &str = "id, email, name, password_hash, roles, status, mfa_enabled, totp_secret_enc, \
+     totp_pending_enc, created_at";
+
+fn user_from_row(row: &AnyRow) -> Result<User> {
+    let roles: String = row.try_get("roles")?;
+    Ok(User {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        password_hash: row.try_get("password_hash")?,
+        roles: roles.split(',').filter(|r| !r.is_empty()).map(str::to_owned).collect(),
+        status: row.try_get("status")?,
+        mfa_enabled: row.try_get::<i64, _>("mfa_enabled")? != 0,
+        totp_secret_enc: row.try_get("totp_secret_enc")?,
+        totp_pending_enc: row.try_get("totp_pending_enc")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// A session (one refresh-token family).
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub(crate) id: String,
+    pub(crate) user_id: String,
+    pub(crate) amr: Vec<String>,
+    pub(crate) ip: Option<String>,
+    pub(crate) user_agent: Option<String>,
+    pub(crate) created_at: i64,
+    pub(crate) last_used_at: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) revoked_at: Option<i64>,
+}
+
+fn session_from_row(row: &AnyRow) -> Result<Session> {
+    let amr: String = row.try_get("amr")?;
+    Ok(Session {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        amr: amr.split(',').filter(|r| !r.is_empty()).map(str::to_owned).collect(),
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+        created_at: row.try_get("created_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+/// A stored signing key.
+#[derive(Debug, Clone)]
+pub(crate) struct SigningKeyRow {
+    pub(crate) kid: String,
+    pub(crate) private_key_enc: String,
+    pub(crate) public_jwk: String,
+    pub(crate) activate_at: i64,
+    pub(crate) expires_at: Option<i64>,
+}
+
+/// A stored MFA challenge.
+#[derive(Debug, Clone)]
+pub(crate) struct MfaChallenge {
+    pub(crate) user_id: String,
+    pub(crate) expires_at: i64,
+    pub(crate) attempts: i64,
+    pub(crate) consumed_at: Option<i64>,
+}
+
+/// An audit event.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct AuditEvent {
+    pub(crate) id: String,
+    pub(crate) user_id: Option<String>,
+    pub(crate) actor_id: Option<String>,
+    pub(crate) event: String,
+    pub(crate) ip: Option<String>,
+    pub(crate) user_agent: Option<String>,
+    pub(crate) details: Option<serde_json::Value>,
+    pub(crate) created_at: i64,
+}
+
+/// Who did something, and from where (for audit records and sessions).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ClientInfo {
+    pub(crate) ip: Option<String>,
+    pub(crate) user_agent: Option<String>,
+}
+
+/// A message in the development outbox.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct OutboxMessage {
+    pub(crate) id: String,
+    pub(crate) recipient: String,
+    pub(crate) subject: String,
+    pub(crate) body: String,
+    pub(crate) created_at: i64,
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+impl Db {
+    // ---- users -------------------------------------------------------------------------
+
+    /// Inserts a user; `Ok(false)` when the email is taken.
+    pub(crate) async fn insert_user(
+        &self,
+        id: &str,
+        email: &str,
+        name: &str,
+        password_hash: &str,
+        roles: &[String],
+        now: i64,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO users (id, email, name, password_hash, roles, status, mfa_enabled, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'active', 0, $6, $6)",
+        )
+        .bind(id)
+        .bind(email)
+        .bind(name)
+        .bind(password_hash)
+        .bind(roles.join(","))
+        .bind(now)
+        .execute(&self.pool)
+        .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(email).fetch_optional(&self.pool).await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    pub(crate) async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    pub(crate) async fn list_users(&self, limit: i64, offset: i64) -> Result<Vec<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2");
+        let rows =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).bind(offset).fetch_all(&self.pool).await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    pub(crate) async fn update_user_name(&self, id: &str, name: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE users SET name = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(name)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn update_password(&self, id: &str, hash: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(hash)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn set_roles(&self, id: &str, roles: &[String], now: i64) -> Result<()> {
+        sqlx::query("UPDATE users SET roles = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(roles.join(","))
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn set_status(&self, id: &str, status: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE users SET status = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(status)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- TOTP and recovery codes ------------------------------------------------------
+
+    pub(crate) async fn set_totp_pending(&self, id: &str, secret_enc: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE users SET totp_pending_enc = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(secret_enc)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Activates the pending secret, remembering the step that confirmed it.
+    pub(crate) async fn enable_totp(&self, id: &str, pending_enc: &str, step: i64, now: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE users SET totp_secret_enc = totp_pending_enc, totp_pending_enc = NULL, mfa_enabled = 1, \
+             totp_last_step = $3, updated_at = $4 WHERE id = $1 AND totp_pending_enc = $2",
+        )
+        .bind(id)
+        .bind(pending_enc)
+        .bind(step)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub(crate) async fn disable_totp(&self, id: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE users SET totp_secret_enc = NULL, totp_pending_enc = NULL, mfa_enabled = 0, \
+             totp_last_step = NULL, updated_at = $2 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Accepts TOTP step `step` only if it is later than every step accepted before (I15).
+    pub(crate) async fn advance_totp_step(&self, id: &str, step: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE users SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
+        )
+        .bind(id)
+        .bind(step)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Replaces the user's recovery codes: the old set stops working (I19).
+    pub(crate) async fn replace_recovery_codes(
+        &self,
+        user_id: &str,
+        hashes: &[String],
+        now: i64,
+    ) -> Result<()> {
+        let mut tx: Transaction<'_, Any> = self.pool.begin().await?;
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+        for hash in hashes {
+            sqlx::query(
+                "INSERT INTO recovery_codes (id, user_id, code_hash, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(new_id())
+            .bind(user_id)
+            .bind(hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// Marks a recovery code used; `false` if unknown or already used.
+    pub(crate) async fn use_recovery_code(&self, user_id: &str, hash: &str, now: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub(crate) async fn unused_recovery_codes(&self, user_id: &str) -> Result<i64> {
+        sqlx::query("SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")
+    }
+
+    // ---- sessions and refresh tokens --------------------------------------------------
+
+    pub(crate) async fn create_session(&self, s: &Session) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, amr, ip, user_agent, created_at, last_used_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
+        )
+        .bind(&s.id)
+        .bind(&s.user_id)
+        .bind(s.amr.join(","))
+        .bind(s.ip.as_deref())
+        .bind(s.user_agent.as_deref())
+        .bind(s.created_at)
+        .bind(s.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn session_by_id(&self, id: &str) -> Result<Option<Session>> {
+        let row =
+            sqlx::query("SELECT * FROM sessions WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    pub(crate) async fn active_sessions(&self, user_id: &str, now: i64) -> Result<Vec<Session>> {
+        let rows = sqlx::query(
+            "SELECT * FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+             ORDER BY created_at DESC, id",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    pub(crate) async fn touch_session(&self, id: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE sessions SET last_used_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes one session; `false` if it was not active.
+    pub(crate) async fn revoke_session(&self, id: &str, reason: &str, now: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Revokes every active session of a user except `keep`.
+    pub(crate) async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        reason: &str,
+        now: i64,
+    ) -> Result<u64> {
+        let r = sqlx::query(
+            "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
+             WHERE user_id = $1 AND revoked_at IS NULL AND id <> $4",
+        )
+        .bind(user_id)
+        .bind(now)
+        .bind(reason)
+        .bind(keep.unwrap_or(""))
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    pub(crate) async fn insert_refresh_token(
+        &self,
+        hash: &str,
+        session_id: &str,
+        now: i64,
+        exp: i64,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(hash)
+            .bind(session_id)
+            .bind(now)
+            .bind(exp)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// `(session_id, expires_at, used_at)` of a refresh token.
+    pub(crate) async fn refresh_token(&self, hash: &str) -> Result<Option<(String, i64, Option<i64>)>> {
+        let row =
+            sqlx::query("SELECT session_id, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1")
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| Ok((r.try_get("session_id")?, r.try_get("expires_at")?, r.try_get("used_at")?)))
+            .transpose()
+    }
+
+    /// Marks a refresh token used; exactly one concurrent caller gets `true` (I09).
+    pub(crate) async fn use_refresh_token(&self, hash: &str, now: i64) -> Result<bool> {
+        let r =
+            sqlx::query("UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL")
+                .bind(hash)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    // ---- signing keys ------------------------------------------------------------------
+
+    pub(crate) async fn insert_signing_key(&self, k: &SigningKeyRow, alg: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_key_enc, public_jwk, created_at, activate_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&k.kid)
+        .bind(alg)
+        .bind(&k.private_key_enc)
+        .bind(&k.public_jwk)
+        .bind(now)
+        .bind(k.activate_at)
+        .bind(k.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Keys still published (not expired), oldest activation first.
+    pub(crate) async fn published_signing_keys(&self, now: i64) -> Result<Vec<SigningKeyRow>> {
+        let rows = sqlx::query(
+            "SELECT kid, private_key_enc, public_jwk, activate_at, expires_at FROM signing_keys \
+             WHERE expires_at IS NULL OR expires_at > $1 ORDER BY activate_at, kid",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SigningKeyRow {
+                    kid: r.try_get("kid")?,
+                    private_key_enc: r.try_get("private_key_enc")?,
+                    public_jwk: r.try_get("public_jwk")?,
+                    activate_at: r.try_get("activate_at")?,
+                    expires_at: r.try_get("expires_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Schedules the removal of every key without an expiry other than `except`.
+    pub(crate) async fn expire_signing_keys(&self, except: &str, expires_at: i64) -> Result<()> {
+        sqlx::query("UPDATE signing_keys SET expires_at = $2 WHERE expires_at IS NULL AND kid <> $1")
+            .bind(except)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- MFA challenges ----------------------------------------------------------------
+
+    pub(crate) async fn insert_mfa_challenge(
+        &self,
+        hash: &str,
+        user_id: &str,
+        now: i64,
+        exp: i64,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO mfa_challenges (token_hash, user_id, created_at, expires_at, attempts, ip, user_agent) \
+             VALUES ($1, $2, $3, $4, 0, $5, $6)",
+        )
+        .bind(hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(exp)
+        .bind(client.ip.as_deref())
+        .bind(client.user_agent.as_deref())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn mfa_challenge(&self, hash: &str) -> Result<Option<MfaChallenge>> {
+        let row = sqlx::query(
+            "SELECT user_id, expires_at, attempts, consumed_at FROM mfa_challenges WHERE token_hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(MfaChallenge {
+                user_id: r.try_get("user_id")?,
+                expires_at: r.try_get("expires_at")?,
+                attempts: r.try_get("attempts")?,
+                consumed_at: r.try_get("consumed_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Counts a wrong code; returns the attempts after this one.
+    pub(crate) async fn fail_mfa_challenge(&self, hash: &str) -> Result<i64> {
+        sqlx::query("UPDATE mfa_challenges SET attempts = attempts + 1 WHERE token_hash = $1")
+            .bind(hash)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("SELECT attempts FROM mfa_challenges WHERE token_hash = $1")
+            .bind(hash)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("attempts")
+    }
+
+    /// Consumes a challenge once; `false` if it was consumed, locked or expired meanwhile.
+    pub(crate) async fn consume_mfa_challenge(
+        &self,
+        hash: &str,
+        max_attempts: i64,
+        now: i64,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE mfa_challenges SET consumed_at = $2 \
+             WHERE token_hash = $1 AND consumed_at IS NULL AND attempts < $3 AND expires_at > $2",
+        )
+        .bind(hash)
+        .bind(now)
+        .bind(max_attempts)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    // ---- password resets ---------------------------------------------------------------
+
+    /// Voids the user's outstanding reset tokens and stores a new one (I21).
+    pub(crate) async fn replace_reset_token(
+        &self,
+        user_id: &str,
+        hash: &str,
+        now: i64,
+        exp: i64,
+    ) -> Result<()> {
+        sqlx::query("UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
+            .bind(user_id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(hash)
+            .bind(user_id)
+            .bind(now)
+            .bind(exp)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Consumes a valid reset token once and returns its user.
+    pub(crate) async fn consume_reset_token(&self, hash: &str, now: i64) -> Result<Option<String>> {
+        let Some(row) = sqlx::query("SELECT user_id FROM password_resets WHERE token_hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let user_id: String = row.try_get("user_id")?;
+        let r = sqlx::query(
+            "UPDATE password_resets SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok((r.rows_affected() == 1).then_some(user_id))
+    }
+
+    // ---- outbox ------------------------------------------------------------------------
+
+    pub(crate) async fn insert_outbox(
+        &self,
+        recipient: &str,
+        subject: &str,
+        body: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO outbox (id, recipient, subject, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(new_id())
+        .bind(recipient)
+        .bind(subject)
+        .bind(body)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn outbox(&self, limit: i64) -> Result<Vec<OutboxMessage>> {
+        let rows = sqlx::query("SELECT * FROM outbox ORDER BY created_at DESC, id LIMIT $1")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxMessage {
+                    id: r.try_get("id")?,
+                    recipient: r.try_get("recipient")?,
+                    subject: r.try_get("subject")?,
+                    body: r.try_get("body")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    // ---- audit -------------------------------------------------------------------------
+
+    pub(crate) async fn insert_audit(
+        &self,
+        event: &str,
+        user_id: Option<&str>,
+        actor_id: Option<&str>,
+        client: &ClientInfo,
+        details: Option<&serde_json::Value>,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO audit_events (id, user_id, actor_id, event, ip, user_agent, details, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(new_id())
+        .bind(user_id)
+        .bind(actor_id)
+        .bind(event)
+        .bind(client.ip.as_deref())
+        .bind(client.user_agent.as_deref())
+        .bind(details.map(|d| d.to_string()))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn audit_events(
+        &self,
+        user_id: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<AuditEvent>> {
+        let rows = match user_id {
+            Some(u) => {
+                sqlx::query(
+                    "SELECT * FROM audit_events WHERE user_id = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
+                )
+                .bind(u)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query("SELECT * FROM audit_events ORDER BY created_at DESC, id LIMIT $1 OFFSET $2")
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter()
+            .map(|r| {
+                let details: Option<String> = r.try_get("details")?;
+                Ok(AuditEvent {
+                    id: r.try_get("id")?,
+                    user_id: r.try_get("user_id")?,
+                    actor_id: r.try_get("actor_id")?,
+                    event: r.try_get("event")?,
+                    ip: r.try_get("ip")?,
+                    user_agent: r.try_get("user_agent")?,
+                    details: details.and_then(|d| serde_json::from_str(&d).ok()),
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    // ---- throttling --------------------------------------------------------------------
+
+    pub(crate) async fn record_login_failure(&self, key: &str, now: i64) -> Result<()> {
+        sqlx::query("INSERT INTO login_failures (id, scope_key, created_at) VALUES ($1, $2, $3)")
+            .bind(new_id())
+            .bind(key)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// `(count, oldest)` of failures for `key` since `since`.
+    pub(crate) async fn login_failures_since(&self, key: &str, since: i64) -> Result<(i64, Option<i64>)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM login_failures WHERE scope_key = $1 AND created_at > $2",
+        )
+        .bind(key)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get("n")?, row.try_get("oldest")?))
+    }
+
+    pub(crate) async fn clear_login_failures(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE scope_key = $1").bind(key).execute(&self.pool).await?;
+        Ok(())
+    }
+}

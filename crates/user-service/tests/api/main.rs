@@ -1,0 +1,3 @@
+//! Integration tests of the user-service HTTP API.
+
+fn main() {}
