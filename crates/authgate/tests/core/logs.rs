@@ -1,0 +1,64 @@
+//! I27 / W04 for the core: rejection reasons reach the logs, secrets never do.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use authgate::api_key::{ApiKeyVerifier, RemoteApiKeyVerifier, format};
+use authgate::{Algorithm, AuthMode, Authenticator};
+use authgate_testkit::TestKey;
+
+use crate::helpers::{good, verifier};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn i27_tokens_and_api_keys_never_reach_the_logs() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let key = TestKey::shared_rs256();
+    let v = verifier(&[&key], &[Algorithm::RS256]);
+    let canary_sub = "canary-7f3a9c";
+    let expired = good(&key).claim("sub", canary_sub).claim("exp", 1000).sign();
+    let forged = good(&TestKey::rs256().with_kid(key.kid())).claim("sub", canary_sub).sign();
+    let api_key = format::generate("live").unwrap();
+    let auth = Authenticator::builder()
+        .jwt(v.clone())
+        .api_keys(RemoteApiKeyVerifier::new("http://127.0.0.1:9").unwrap())
+        .mode(AuthMode::Either)
+        .build()
+        .unwrap();
+
+    assert!(v.verify(&expired).await.is_err());
+    assert!(v.verify(&forged).await.is_err());
+    let with_key = http::Request::get("/").header("x-api-key", &api_key).body(()).unwrap();
+    assert!(auth.authenticate(&with_key).await.is_err());
+    let in_query = http::Request::get(format!("/?api_key={api_key}")).body(()).unwrap();
+    assert!(auth.authenticate(&in_query).await.is_err());
+    assert!(RemoteApiKeyVerifier::new("http://127.0.0.1:9").unwrap().verify(&api_key).await.is_err());
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("expired"), "the reason is logged: {logs}");
+    for secret in [expired.as_str(), forged.as_str(), api_key.as_str()] {
+        // Neither the whole secret nor its signature segment may appear.
+        assert!(!logs.contains(secret));
+        assert!(!logs.contains(secret.rsplit('.').next().unwrap()));
+    }
+    assert!(!logs.contains(&api_key[8..]));
+}
