@@ -45,6 +45,7 @@
 //!
 //! | Module | Use it for |
 //! |---|---|
+//! | [`conformance`] | The status/challenge/body table every authgate framework adapter must pass |
 //! | [`keys`] | RSA, ECDSA, Ed25519 and HMAC keys with their JWK, DER and PEM forms |
 //! | [`token`] | Building and signing compact JWS tokens, including lying headers |
 //! | [`malformed`] | String surgery on tokens for negative tests |
@@ -55,6 +56,7 @@
 //! This crate has no cargo features. It needs a tokio runtime only for [`server`].
 #![forbid(unsafe_code)]
 
+pub mod conformance;
 pub mod keys;
 pub mod malformed;
 pub mod server;

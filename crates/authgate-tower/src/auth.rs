@@ -1,0 +1,382 @@
+//! [`AuthLayer`]: authenticates every request and puts the [`Principal`] in its
+//! extensions.
+//!
+//! | request | required mode | optional mode |
+//! |---|---|---|
+//! | no credentials | 401, bare `Bearer realm=".."` challenge | passes, no principal |
+//! | bad or expired token, bad API key | 401 `invalid_token` | 401 `invalid_token` |
+//! | conflicting or malformed credentials | 400 `invalid_request` | 400 `invalid_request` |
+//! | key source unreachable, nothing cached | 503 + `Retry-After` | 503 + `Retry-After` |
+//! | valid credentials | passes with the principal | passes with the principal |
+//! | CORS preflight, when allowed | passes untouched | passes untouched |
+//!
+//! Rejections are responses (status, challenge and JSON body from [`authgate::Error`]);
+//! the inner service's error type is untouched. The detailed reason is logged at DEBUG
+//! (WARN for 5xx), never sent.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use authgate::{AuthMethod, Authenticator, Error, ErrorKind, Principal};
+use bytes::Bytes;
+use http::{Method, Request, Response};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::body::AuthBody;
+use crate::context::{AuthContext, Deferred};
+use crate::migration::{ApiKeyDeprecation, DeprecationHeaders};
+use crate::response::{ErrorBody, Responder, log_rejection};
+use crate::ws::WsPolicy;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Configuration shared by every clone of a layer and its services.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) authenticator: Arc<Authenticator>,
+    pub(crate) required: bool,
+    pub(crate) responder: Responder,
+    pub(crate) preflight: bool,
+    pub(crate) deprecation: Option<DeprecationHeaders>,
+    pub(crate) ws: Option<WsPolicy>,
+}
+
+impl Shared {
+    pub(crate) fn new(authenticator: Authenticator, required: bool) -> Shared {
+        Shared {
+            authenticator: Arc::new(authenticator),
+            required,
+            responder: Responder::default(),
+            preflight: false,
+            deprecation: None,
+            ws: None,
+        }
+    }
+
+    fn context(&self) -> AuthContext {
+        AuthContext {
+            responder: self.responder.clone(),
+            leeway: self.authenticator.verifier().map(authgate::Verifier::leeway).unwrap_or_default(),
+            protocol_marker: None,
+        }
+    }
+}
+
+/// Authenticates requests with an [`Authenticator`] (a [`tower_layer::Layer`]).
+///
+/// Required mode ([`AuthLayer::new`]) rejects requests without valid credentials;
+/// optional mode ([`AuthLayer::optional`]) lets anonymous requests through and still
+/// rejects bad credentials. Handlers read the caller with
+/// [`CurrentUser`](crate::CurrentUser) or from the request extensions
+/// (`req.extensions().get::<authgate::Principal>()`).
+///
+/// ```
+/// # fn main() -> Result<(), authgate::Error> {
+/// use authgate::{Authenticator, KeySet, Verifier};
+/// use authgate_tower::AuthLayer;
+/// use http::HeaderValue;
+///
+/// let verifier = Verifier::builder()
+///     .issuer("http://127.0.0.1:8011", KeySet::from_jwks_url("http://127.0.0.1:8011/v1/auth/.well-known/jwks.json")?)
+///     .audience("trading-platform")
+///     .build()?;
+/// let auth = Authenticator::jwt(verifier);
+///
+/// // Every route needs a token; browsers' CORS preflights pass.
+/// let required = AuthLayer::new(auth.clone()).realm("trading").allow_cors_preflight();
+///
+/// // Anonymous callers pass; errors as RFC 9457 problem documents.
+/// let optional = AuthLayer::optional(auth).error_body(|e: &authgate::Error| {
+///     let body = serde_json::json!({"title": e.kind().description(), "status": e.status().as_u16()});
+///     (HeaderValue::from_static("application/problem+json"), body.to_string().into())
+/// });
+/// # let _ = (required, optional); Ok(()) }
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct AuthLayer {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl AuthLayer {
+    /// Required mode: requests without valid credentials are rejected.
+    pub fn new(authenticator: Authenticator) -> Self {
+        AuthLayer { shared: Arc::new(Shared::new(authenticator, true)) }
+    }
+
+    /// Optional mode: requests without credentials pass with no principal; requests
+    /// with bad credentials are still rejected (a bad token is never "anonymous").
+    pub fn optional(authenticator: Authenticator) -> Self {
+        AuthLayer { shared: Arc::new(Shared::new(authenticator, false)) }
+    }
+
+    /// The realm named in `WWW-Authenticate` challenges (default `"api"`).
+    pub fn realm(mut self, realm: &str) -> Self {
+        Arc::make_mut(&mut self.shared).responder.set_realm(realm);
+        self
+    }
+
+    /// Shapes rejection bodies; status, `WWW-Authenticate` and `Retry-After` stay as the
+    /// error says. Guards and extractors behind this layer use the same hook.
+    pub fn error_body(mut self, hook: impl ErrorBody) -> Self {
+        Arc::make_mut(&mut self.shared).responder.set_body(Arc::new(hook));
+        self
+    }
+
+    /// Lets CORS preflight requests (`OPTIONS` with `Access-Control-Request-Method`)
+    /// through without credentials, since browsers never send credentials on them. Put
+    /// the CORS layer outside this one, or let the inner service answer them.
+    pub fn allow_cors_preflight(mut self) -> Self {
+        Arc::make_mut(&mut self.shared).preflight = true;
+        self
+    }
+
+    /// Marks API keys as deprecated: responses to API-key requests carry the
+    /// `Deprecation` (and optional `Sunset` and `Link`) headers. See
+    /// [`crate::migration`].
+    pub fn deprecate_api_keys(mut self, notice: ApiKeyDeprecation) -> Self {
+        Arc::make_mut(&mut self.shared).deprecation = Some(DeprecationHeaders::new(&notice));
+        self
+    }
+
+    pub(crate) fn from_shared(shared: Shared) -> Self {
+        AuthLayer { shared: Arc::new(shared) }
+    }
+}
+
+impl std::fmt::Debug for AuthLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthLayer")
+            .field("authenticator", &self.shared.authenticator)
+            .field("required", &self.shared.required)
+            .field("preflight", &self.shared.preflight)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+
+    fn layer(&self, inner: S) -> Auth<S> {
+        Auth { inner, shared: self.shared.clone() }
+    }
+}
+
+/// The service made by [`AuthLayer`] (and [`WsAuthLayer`](crate::WsAuthLayer)).
+#[derive(Clone)]
+pub struct Auth<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> std::fmt::Debug for Auth<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").field("required", &self.shared.required).finish_non_exhaustive()
+    }
+}
+
+fn is_preflight<B>(req: &Request<B>) -> bool {
+    req.method() == Method::OPTIONS && req.headers().contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+impl<S, ReqB, ResB> Service<Request<ReqB>> for Auth<S>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>> + Clone + Send + 'static,
+    ReqB: Send + 'static,
+{
+    type Response = Response<AuthBody<ResB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqB>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqB>) -> Self::Future {
+        let shared = &self.shared;
+        if shared.preflight && is_preflight(&req) {
+            return ResponseFuture::calling(self.inner.call(req));
+        }
+        let mut context = shared.context();
+        if let Some(ws) = &shared.ws {
+            if let Some(response) = ws.check_origin(&req) {
+                return ResponseFuture::rejected(response);
+            }
+            context.protocol_marker = ws.offered_marker(&req);
+        }
+        req.extensions_mut().insert(context);
+
+        let credentials = match shared.authenticator.sources().extract(&req) {
+            Ok(credentials) => credentials,
+            Err(error) => return self.fail(req, error),
+        };
+        if credentials.is_empty() {
+            return self.no_credentials(req);
+        }
+        // The clone is not ready; the ready one moves into the future (tower's rule).
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        let auth = self.shared.authenticator.clone();
+        let fut: BoxFuture<_> = Box::pin(async move { auth.authenticate_credentials(credentials).await });
+        ResponseFuture { state: State::Authenticating { fut, req: Some(req), inner, shared } }
+    }
+}
+
+impl<S> Auth<S> {
+    fn no_credentials<ReqB>(&mut self, req: Request<ReqB>) -> ResponseFuture<S, ReqB>
+    where
+        S: Service<Request<ReqB>>,
+    {
+        if self.shared.required {
+            self.fail(req, missing_credentials())
+        } else {
+            ResponseFuture::calling(self.inner.call(req))
+        }
+    }
+
+    fn fail<ReqB>(&mut self, req: Request<ReqB>, error: Error) -> ResponseFuture<S, ReqB>
+    where
+        S: Service<Request<ReqB>>,
+    {
+        match reject_or_defer(&self.shared, req, error) {
+            Ok(req) => ResponseFuture::calling(self.inner.call(req)),
+            Err(response) => ResponseFuture::rejected(*response),
+        }
+    }
+}
+
+fn missing_credentials() -> Error {
+    Error::new(ErrorKind::MissingCredentials, "no credentials in the request")
+}
+
+/// Either the rejection, or (WebSocket accept-then-close) the request carrying the
+/// failure for the handler.
+fn reject_or_defer<B>(
+    shared: &Shared,
+    mut req: Request<B>,
+    error: Error,
+) -> Result<Request<B>, Box<Response<Bytes>>> {
+    log_rejection(&error);
+    let defer = shared.ws.as_ref().is_some_and(|ws| ws.close_on_invalid)
+        && error.kind() != ErrorKind::KeySourceUnavailable;
+    if defer {
+        req.extensions_mut().insert(Deferred(error));
+        Ok(req)
+    } else {
+        Err(Box::new(shared.responder.respond(&error)))
+    }
+}
+
+fn count(principal: &Principal) {
+    metrics::counter!("authgate_requests_total", "method" => principal.auth_method().as_str()).increment(1);
+}
+
+pin_project! {
+    /// The future of [`Auth`]: authenticates, then calls the inner service.
+    pub struct ResponseFuture<S, ReqB>
+    where
+        S: Service<Request<ReqB>>,
+    {
+        #[pin]
+        state: State<S, ReqB>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, ReqB>
+    where
+        S: Service<Request<ReqB>>,
+    {
+        Authenticating {
+            fut: BoxFuture<Result<Option<Principal>, Error>>,
+            req: Option<Request<ReqB>>,
+            inner: S,
+            shared: Arc<Shared>,
+        },
+        Calling {
+            #[pin]
+            fut: S::Future,
+            deprecation: Option<DeprecationHeaders>,
+        },
+        Rejected {
+            response: Option<Response<Bytes>>,
+        },
+    }
+}
+
+impl<S, ReqB> ResponseFuture<S, ReqB>
+where
+    S: Service<Request<ReqB>>,
+{
+    fn calling(fut: S::Future) -> Self {
+        ResponseFuture { state: State::Calling { fut, deprecation: None } }
+    }
+
+    fn rejected(response: Response<Bytes>) -> Self {
+        ResponseFuture { state: State::Rejected { response: Some(response) } }
+    }
+}
+
+impl<S, ReqB> std::fmt::Debug for ResponseFuture<S, ReqB>
+where
+    S: Service<Request<ReqB>>,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqB, ResB> Future for ResponseFuture<S, ReqB>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>>,
+{
+    type Output = Result<Response<AuthBody<ResB>>, S::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let mut this = self.as_mut().project();
+            let next = match this.state.as_mut().project() {
+                StateProj::Authenticating { fut, req, inner, shared } => {
+                    let outcome = ready!(fut.as_mut().poll(cx));
+                    let mut req = req.take().expect("request taken only once");
+                    let forward = match outcome {
+                        Ok(Some(principal)) => {
+                            count(&principal);
+                            let deprecation = match principal.auth_method() {
+                                AuthMethod::ApiKey => shared.deprecation.clone(),
+                                _ => None,
+                            };
+                            req.extensions_mut().insert(principal);
+                            Ok((req, deprecation))
+                        }
+                        Ok(None) if !shared.required => Ok((req, None)),
+                        Ok(None) => reject_or_defer(shared, req, missing_credentials()).map(|r| (r, None)),
+                        Err(error) => reject_or_defer(shared, req, error).map(|r| (r, None)),
+                    };
+                    match forward {
+                        Ok((req, deprecation)) => State::Calling { fut: inner.call(req), deprecation },
+                        Err(response) => State::Rejected { response: Some(*response) },
+                    }
+                }
+                StateProj::Calling { fut, deprecation } => {
+                    let mut response = ready!(fut.poll(cx))?;
+                    if let Some(headers) = deprecation {
+                        headers.apply(response.headers_mut());
+                    }
+                    return Poll::Ready(Ok(response.map(AuthBody::inner)));
+                }
+                StateProj::Rejected { response } => {
+                    let response = response.take().expect("polled after completion");
+                    return Poll::Ready(Ok(response.map(AuthBody::rejection)));
+                }
+            };
+            this.state.set(next);
+        }
+    }
+}
