@@ -1,0 +1,103 @@
+//! # authgate-actix
+//!
+//! [actix-web](https://actix.rs) middleware, extractors, guards and WebSocket
+//! authentication on top of the framework-free [`authgate`] core: verified JWTs from a
+//! JWKS with safe key rotation, API keys during a migration, and the same RFC 6750
+//! answers as `authgate-tower` (both build every error from [`authgate::Error`]).
+//!
+//! | Need | Use |
+//! |---|---|
+//! | authenticate every request | [`AuthMiddleware`] (`new` or `optional`) |
+//! | the caller in a handler | [`CurrentUser`], [`MaybeCurrentUser`], [`UserId`], [`Claims`] |
+//! | a permission, role or scope | [`require_permission`] / [`RequireMiddleware`], or the [`Require`] extractor |
+//! | move clients off API keys | [`AuthMiddleware::deprecate_api_keys`] + the [`REQUESTS_METRIC`] counter |
+//! | WebSockets ([`actix_ws`]) | [`WebSocketAuth`] |
+//! | tokens out of access logs | [`redact`] |
+//!
+//! ## A complete example
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # actix_web::rt::System::new().block_on(async {
+//! use actix_web::{App, HttpResponse, test, web};
+//! use authgate::{Authenticator, KeySet, Verifier};
+//! use authgate_actix::{AuthMiddleware, UserId, require_permission};
+//!
+//! // In a service: KeySet::from_jwks_url("http://127.0.0.1:8011/v1/auth/.well-known/jwks.json")
+//! let keys = KeySet::from_jwks_json(r#"{"keys":[]}"#)?;
+//! let verifier = Verifier::builder()
+//!     .issuer("http://127.0.0.1:8011", keys)
+//!     .audience("trading-platform")
+//!     .build()?;
+//!
+//! async fn my_alerts(UserId(user): UserId) -> HttpResponse {
+//!     HttpResponse::Ok().json(serde_json::json!({ "user_id": user }))
+//! }
+//!
+//! let app = test::init_service(
+//!     App::new()
+//!         .route("/alerts", web::get().to(my_alerts))
+//!         .service(
+//!             web::scope("/admin")
+//!                 .wrap(require_permission("admin:delete"))
+//!                 .route("/data/{id}", web::delete().to(HttpResponse::Ok)),
+//!         )
+//!         .wrap(AuthMiddleware::new(Authenticator::jwt(verifier)).realm("alerts")),
+//! )
+//! .await;
+//!
+//! // No token: 401 with the bare challenge (RFC 6750 §3.1) and a JSON body.
+//! let res = test::call_service(&app, test::TestRequest::get().uri("/alerts").to_request()).await;
+//! assert_eq!(res.status(), 401);
+//! assert_eq!(res.headers().get("www-authenticate").unwrap(), r#"Bearer realm="alerts""#);
+//! let body = test::read_body(res).await;
+//! assert_eq!(body, r#"{"error":"unauthorized","error_description":"authentication required"}"#);
+//!
+//! // A malformed token: 401 invalid_token.
+//! let req = test::TestRequest::get().uri("/alerts").insert_header(("authorization", "Bearer abc"));
+//! let res = test::call_service(&app, req.to_request()).await;
+//! assert_eq!(res.status(), 401);
+//! assert!(res.headers().get("www-authenticate").unwrap().to_str()?.contains(r#"error="invalid_token""#));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })
+//! # }
+//! ```
+//!
+//! ## Ordering
+//!
+//! In actix the last `.wrap()` runs first. [`AuthMiddleware`] must run before any
+//! guard, so register it last (or on the `App` when guards sit on scopes). Extractors
+//! and guards used on a route it does not wrap answer 500 and log an error naming it,
+//! rather than letting the request through.
+//!
+//! ## Feature flags
+//!
+//! None: the crate uses actix-web with only its `macros` feature, plus `actix-ws`.
+//!
+//! ## Metrics and logs
+//!
+//! [`REQUESTS_METRIC`] (`authgate_requests_total{method}`) counts authenticated
+//! requests by method; the core adds verification metrics. Rejections are logged at
+//! DEBUG with their detailed reason (WARN for 503), never with the token.
+
+#![forbid(unsafe_code)]
+
+mod extract;
+mod guard;
+mod middleware;
+pub mod migration;
+pub mod redact;
+mod reply;
+mod source;
+pub mod ws;
+
+pub use extract::{AuthRejection, Claims, CurrentUser, MaybeCurrentUser, Permission, Require, UserId};
+pub use guard::{
+    RequireMiddleware, RequireService, require_all, require_any, require_permission, require_role,
+    require_scope,
+};
+pub use middleware::{AuthMiddleware, AuthService, REQUESTS_METRIC};
+pub use migration::ApiKeyDeprecation;
+pub use reply::{DEFAULT_REALM, ErrorBody};
+pub use source::RequestSource;
+pub use ws::{AuthenticatedSocket, WebSocketAuth, WsRejection};

@@ -1,0 +1,45 @@
+//! Reading credentials from an actix-web request.
+//!
+//! actix-web 4 has its own header types (from `http` 0.2), so the core crate's
+//! [`CredentialSource`] impls for `http` 1 requests do not apply; this wrapper bridges
+//! the two without copying headers.
+
+use actix_web::HttpRequest;
+use authgate::CredentialSource;
+
+/// An actix-web request seen as an [`authgate::CredentialSource`], so any
+/// [`authgate::Authenticator`] can read it.
+///
+/// The middleware and [`crate::WebSocketAuth`] use it internally; it is public for
+/// handlers that want to run an authenticator themselves.
+///
+/// ```
+/// use actix_web::test::TestRequest;
+/// use authgate::TokenSources;
+/// use authgate_actix::RequestSource;
+///
+/// let req = TestRequest::get().insert_header(("authorization", "Bearer abc")).to_http_request();
+/// let credentials = TokenSources::default().extract(&RequestSource::new(&req)).unwrap();
+/// assert_eq!(credentials.bearer.as_deref(), Some("abc"));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct RequestSource<'a> {
+    req: &'a HttpRequest,
+}
+
+impl<'a> RequestSource<'a> {
+    /// Wraps `req`.
+    pub fn new(req: &'a HttpRequest) -> Self {
+        RequestSource { req }
+    }
+}
+
+impl CredentialSource for RequestSource<'_> {
+    fn header_values(&self, name: &str) -> Vec<&[u8]> {
+        self.req.headers().get_all(name).map(|v| v.as_bytes()).collect()
+    }
+
+    fn query(&self) -> Option<&str> {
+        self.req.uri().query()
+    }
+}
