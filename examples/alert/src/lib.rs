@@ -1,0 +1,129 @@
+//! # example-alert
+//!
+//! A price-alert service on actix-web whose handlers get the caller from a verified
+//! token through `authgate-actix`: one middleware on the `/alerts` scope and a
+//! [`authgate_actix::UserId`] in each handler signature.
+//!
+//! | route | auth | answer |
+//! |---|---|---|
+//! | `GET /health` | none | 200 `{"status":"ok"}` |
+//! | `POST /alerts` | JWT (or API key) | 201 with the alert, `user_id` = the token's `sub` |
+//! | `GET /alerts` | JWT (or API key) | 200, the caller's alerts only |
+//! | `DELETE /alerts/{id}` | JWT (or API key) | 204 for the owner, 404 for anyone else |
+//!
+//! Without credentials: 401 with `WWW-Authenticate: Bearer realm="alerts"`.
+//!
+//! Tests and end-to-end suites run it in-process: [`Application::build_with`] on port 0
+//! with any [`Authenticator`], then [`Application::port`].
+
+#![forbid(unsafe_code)]
+
+pub mod alerts;
+pub mod config;
+pub mod routes;
+
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, HttpServer, web};
+use authgate::api_key::RemoteApiKeyVerifier;
+use authgate::{AuthMode, Authenticator, KeySet, Verifier};
+use authgate_actix::{AuthMiddleware, redact};
+
+pub use alerts::AlertStore;
+pub use config::Config;
+
+/// The realm named in this service's challenges.
+pub const REALM: &str = "alerts";
+
+/// The authenticator `config` describes: JWTs from the user-service's JWKS and, during
+/// the migration, API keys checked against the user-service (cached for
+/// `API_KEY_CACHE_TTL_SECS`).
+pub fn authenticator(config: &Config) -> Result<Authenticator, authgate::Error> {
+    let verifier = Verifier::builder()
+        .issuer(config.jwt_issuer.clone(), KeySet::from_jwks_url(&config.jwks_url)?)
+        .audience(config.jwt_audience.clone())
+        .algorithms(config.jwt_algorithms.iter().copied())
+        .leeway(config.jwt_leeway)
+        .build()?;
+    let api_keys =
+        RemoteApiKeyVerifier::new(&config.user_service_url)?.positive_ttl(config.api_key_cache_ttl);
+    Authenticator::builder().jwt(verifier).api_keys(api_keys).mode(AuthMode::Either).build()
+}
+
+/// The whole application: routes, authentication on `/alerts`, a redacting access log.
+pub fn app(
+    authenticator: Authenticator,
+    store: web::Data<AlertStore>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(store)
+        .app_data(web::JsonConfig::default().limit(16 * 1024).error_handler(routes::json_error))
+        .route("/health", web::get().to(routes::health))
+        .service(
+            web::scope("/alerts")
+                .wrap(AuthMiddleware::new(authenticator).realm(REALM))
+                .route("", web::post().to(routes::create))
+                .route("", web::get().to(routes::list))
+                .route("/{id}", web::delete().to(routes::delete)),
+        )
+        .wrap(redact::logger())
+}
+
+/// A bound server, serving once [`Application::run_until_stopped`] is awaited.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Authentication is misconfigured (bad URL, unknown algorithm...).
+    #[error("authentication setup: {0}")]
+    Auth(#[from] authgate::Error),
+    /// The port could not be bound.
+    #[error("listening: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Application {
+    /// Builds the authenticator from `config` and binds `0.0.0.0:{PORT}`.
+    pub fn build(config: &Config) -> Result<Application, StartError> {
+        let authenticator = authenticator(config)?;
+        Ok(Application::build_with(authenticator, ("0.0.0.0", config.port))?)
+    }
+
+    /// Binds `addr` (e.g. `("127.0.0.1", 0)`) with any authenticator and a fresh store.
+    pub fn build_with(
+        authenticator: Authenticator,
+        addr: impl std::net::ToSocketAddrs,
+    ) -> std::io::Result<Application> {
+        let store = web::Data::new(AlertStore::new());
+        let server = HttpServer::new(move || app(authenticator.clone(), store.clone())).bind(addr)?;
+        let port = server.addrs().first().map_or(0, std::net::SocketAddr::port);
+        Ok(Application { port, server: server.run() })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the process is stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
