@@ -51,27 +51,45 @@ use crate::source::RequestSource;
 
 /// Authenticates WebSocket upgrades and performs them with [`actix_ws`].
 ///
+/// Mount WebSocket routes outside [`crate::AuthMiddleware`]: the middleware reads only
+/// the `Authorization` header (J26), so a query token would be a 401 there.
+///
 /// ```
 /// # fn main() -> Result<(), authgate::Error> {
 /// use actix_web::{App, HttpRequest, HttpResponse, web};
-/// use actix_ws::Message;
+/// use actix_ws::{CloseCode, CloseReason, Message};
 /// use authgate::{Authenticator, KeySet, Verifier};
 /// use authgate_actix::WebSocketAuth;
+/// use authgate_actix::ws::{AuthenticatedSocket, EXPIRED_REASON};
 ///
 /// async fn quotes(
 ///     req: HttpRequest,
 ///     body: web::Payload,
 ///     ws: web::Data<WebSocketAuth>,
 /// ) -> actix_web::Result<HttpResponse> {
-///     let socket = ws.upgrade(&req, body).await?;
-///     socket.close_on_expiry(); // 1008 when the token runs out
-///     let (response, mut session, mut stream) = (socket.response, socket.session, socket.stream);
+///     let socket = ws.upgrade(&req, body).await?; // 403 / 401 / 503 before the upgrade
+///     let expired = socket.expired();
+///     let AuthenticatedSocket { response, mut session, mut stream, principal, .. } = socket;
 ///     actix_web::rt::spawn(async move {
-///         while let Some(Ok(msg)) = stream.recv().await {
-///             if let Message::Ping(bytes) = msg {
-///                 if session.pong(&bytes).await.is_err() {
+///         tokio::pin!(expired);
+///         let _ = session.text(format!("hello {}", principal.user_id())).await;
+///         loop {
+///             tokio::select! {
+///                 _ = &mut expired => {
+///                     // W03: the token ran out, close with 1008.
+///                     let reason = CloseReason { code: CloseCode::Policy, description: Some(EXPIRED_REASON.into()) };
+///                     let _ = session.close(Some(reason)).await;
 ///                     return;
 ///                 }
+///                 msg = stream.recv() => match msg {
+///                     Some(Ok(Message::Ping(bytes))) => {
+///                         if session.pong(&bytes).await.is_err() {
+///                             return;
+///                         }
+///                     }
+///                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+///                     Some(Ok(_)) => {}
+///                 },
 ///             }
 ///         }
 ///     });
@@ -89,7 +107,8 @@ use crate::source::RequestSource;
 /// ```
 ///
 /// Accept-then-close instead of a 401, for browser clients that cannot read upgrade
-/// failures, and the token in a custom query parameter:
+/// failures, and the token in a custom query parameter (a loop that does not need to
+/// select can call [`AuthenticatedSocket::close_on_expiry`] instead):
 ///
 /// ```
 /// # fn main() -> Result<(), authgate::Error> {
@@ -287,7 +306,9 @@ impl AuthenticatedSocket {
 
     /// Spawns a task that closes the socket with [`POLICY_VIOLATION`] and
     /// [`EXPIRED_REASON`] when [`Self::expired`] resolves. Closing an already closed
-    /// session is harmless.
+    /// session is harmless, but the task lives until the expiry even if the client left
+    /// earlier; with many short connections, select on [`Self::expired`] in the socket
+    /// loop instead (see [`WebSocketAuth`]).
     pub fn close_on_expiry(&self) {
         let expired = self.expired();
         let session = self.session.clone();

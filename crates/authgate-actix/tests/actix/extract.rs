@@ -104,3 +104,18 @@ async fn extractor_without_middleware_is_500_and_logs_the_missing_middleware() {
     let logs = captured_logs();
     assert!(logs.contains("ERROR") && logs.contains("AuthMiddleware does not wrap"), "{logs}");
 }
+
+#[actix_web::test]
+async fn option_of_current_user_works_in_optional_mode() {
+    async fn opt(user: Option<CurrentUser>) -> String {
+        user.map_or_else(|| "anonymous".to_owned(), |u| u.user_id().to_owned())
+    }
+    let (auth, _) = authenticator();
+    let svc =
+        test::init_service(App::new().route("/opt", web::get().to(opt)).wrap(AuthMiddleware::optional(auth)))
+            .await;
+    let res = test::call_service(&svc, test::TestRequest::get().uri("/opt").to_request()).await;
+    assert_eq!(answer(res).await.2, "anonymous");
+    let req = test::TestRequest::get().uri("/opt").insert_header(bearer(&user_token("u8"))).to_request();
+    assert_eq!(answer(test::call_service(&svc, req).await).await.2, "u8");
+}

@@ -200,3 +200,12 @@ async fn w03_token_expiring_mid_connection_closes_with_1008_within_exp_plus_leew
     // Not before the token actually expired (exp is in whole seconds).
     assert!(authgate_testkit::now() >= exp);
 }
+
+#[actix_web::test]
+async fn j26_query_token_on_a_plain_get_to_the_websocket_route_is_not_read() {
+    let addr = server(strict(Duration::from_secs(60)));
+    let url = format!("http://{addr}/ws/quotes?token={}", user_token("u6"));
+    let res = reqwest::Client::new().get(url).header("origin", APP_ORIGIN).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.headers()["www-authenticate"], r#"Bearer realm="api""#);
+}
