@@ -1,0 +1,16 @@
+//! `cargo run -p example-backend`: see the crate docs for routes and README for env.
+
+use example_backend::{Application, Config};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    let config = Config::from_env()?;
+    let app = Application::build(&config).await?;
+    tracing::info!(addr = %app.local_addr()?, jwks = %config.jwks_url, "example-backend listening");
+    app.run_until_stopped().await?;
+    Ok(())
+}

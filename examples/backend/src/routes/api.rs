@@ -1,0 +1,43 @@
+//! `GET /api/positions` (JWT or API key) and `GET /api/me` (JWT only).
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use authgate_tower::{ApiKeyDeprecation, AuthLayer, CurrentUser};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::auth::Auth;
+use crate::positions;
+
+/// API keys are deprecated since 2026-01-01; clients see it in every API-key answer.
+fn api_key_notice() -> ApiKeyDeprecation {
+    ApiKeyDeprecation::since(UNIX_EPOCH + Duration::from_secs(1_767_225_600))
+        .link("https://docs.example.com/trading-platform/migrate-to-jwt")
+}
+
+/// The `/api` routes.
+pub fn router(auth: &Auth) -> Router {
+    let either = Router::new()
+        .route("/api/positions", get(list_positions))
+        .layer(AuthLayer::new(auth.jwt_or_api_key.clone()).deprecate_api_keys(api_key_notice()));
+    let jwt_only = Router::new().route("/api/me", get(me)).layer(AuthLayer::new(auth.jwt.clone()));
+    either.merge(jwt_only)
+}
+
+async fn list_positions(user: CurrentUser) -> Json<Value> {
+    Json(json!({
+        "user_id": user.user_id(),
+        "auth_method": user.auth_method().as_str(),
+        "positions": positions::of_user(user.user_id()),
+    }))
+}
+
+async fn me(user: CurrentUser) -> Json<Value> {
+    Json(json!({
+        "user_id": user.user_id(),
+        "email": user.email(),
+        "roles": user.roles(),
+        "permissions": user.permissions(),
+    }))
+}

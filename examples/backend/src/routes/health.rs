@@ -1,0 +1,26 @@
+//! `GET /health` (liveness) and `GET /ready` (readiness: keys loaded).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::auth::Auth;
+
+/// The unauthenticated routes.
+pub fn router(auth: Auth) -> Router {
+    Router::new().route("/health", get(health)).route("/ready", get(ready)).with_state(auth)
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn ready(State(auth): State<Auth>) -> (StatusCode, Json<Value>) {
+    if auth.is_ready() {
+        (StatusCode::OK, Json(json!({"status": "ready"})))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "loading signing keys"})))
+    }
+}

@@ -1,0 +1,5 @@
+//! HTTP routes, grouped by resource.
+
+pub mod admin;
+pub mod api;
+pub mod health;

@@ -1,0 +1,100 @@
+//! The example ticker: a WebSocket quote feed protected by `authgate-tower`.
+//!
+//! | route | authentication |
+//! |---|---|
+//! | `GET /health` | none; `{"status":"ok"}` |
+//! | `GET /ready` | none; 200 once signing keys are loaded, else 503 |
+//! | `GET /ws/quotes?token=...` | WebSocket; token in `?token=`, `Sec-WebSocket-Protocol: bearer, <token>` or `Authorization`; Origin allow-list; closes with 1008 when the token expires |
+//! | `GET /subscription-status` | JWT; `{"user_id": ..., "status": "active"}` |
+//!
+//! Query tokens never reach logs: the trace layer records a redacted URI.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use authgate::{Authenticator, Issuer, KeySet, Verifier};
+use authgate_tower::redact::RedactedMakeSpan;
+use axum::Router;
+use tower_http::trace::TraceLayer;
+
+pub mod config;
+pub mod quotes;
+pub mod routes;
+
+pub use config::Config;
+
+/// The JWT authenticator from `JWKS_URL`, `JWT_ISSUER`, `JWT_AUDIENCE`,
+/// `JWT_ALGORITHMS` and `JWT_LEEWAY_SECS`.
+pub fn authenticator(config: &Config) -> Result<Authenticator, authgate::Error> {
+    let keys = KeySet::from_jwks_url(&config.jwks_url)?;
+    let verifier = Verifier::builder()
+        .add_issuer(Issuer::new(&config.jwt_issuer, keys).algorithms(config.jwt_algorithms.clone()))
+        .audience(&config.jwt_audience)
+        .leeway(config.jwt_leeway)
+        .build()?;
+    Ok(Authenticator::jwt(verifier))
+}
+
+/// The whole application, ready to serve.
+pub fn app(auth: Authenticator, allowed_origins: &[String]) -> Router {
+    Router::new()
+        .merge(routes::quotes::router(&auth, allowed_origins))
+        .merge(routes::subscription::router(&auth))
+        .merge(routes::health::router(auth))
+        .layer(TraceLayer::new_for_http().make_span_with(RedactedMakeSpan::new()))
+}
+
+/// Loads the signing keys, retrying every `retry` until it works (`/ready` turns 200).
+pub async fn warm_up(auth: Authenticator, retry: Duration) {
+    let Some(verifier) = auth.verifier() else { return };
+    while let Err(e) = verifier.refresh_keys().await {
+        tracing::warn!(reason = %e, "signing keys not loaded yet; retrying");
+        tokio::time::sleep(retry).await;
+    }
+    tracing::info!("signing keys loaded");
+}
+
+/// A bound, not yet running, ticker.
+#[derive(Debug)]
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    router: Router,
+}
+
+/// Why the ticker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad environment.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// Bad authentication settings.
+    #[error("authentication setup: {0}")]
+    Auth(#[from] authgate::Error),
+    /// The port could not be bound.
+    #[error("binding the port: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Application {
+    /// Binds `127.0.0.1:{port}` and starts loading the signing keys in the background.
+    pub async fn build(config: &Config) -> Result<Application, StartError> {
+        let auth = authenticator(config)?;
+        tokio::spawn(warm_up(auth.clone(), Duration::from_secs(2)));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
+        Ok(Application { listener, router: app(auth, &config.ws_allowed_origins) })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until Ctrl-C.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+    }
+}
