@@ -21,6 +21,7 @@
 //!   would blame the client.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -118,6 +119,8 @@ struct Inner {
     remote: Option<Remote>,
     config: KeySetConfig,
     current: RwLock<Option<Arc<Snapshot>>>,
+    /// Bumped on every install, so caches can tell "same set as before" with one load.
+    generation: AtomicU64,
     refresh: Mutex<RefreshState>,
 }
 
@@ -243,6 +246,7 @@ impl KeySet {
                 remote,
                 config,
                 current: RwLock::new(snapshot.map(Arc::new)),
+                generation: AtomicU64::new(0),
                 refresh: Mutex::new(RefreshState::default()),
             }),
         }
@@ -348,7 +352,22 @@ impl KeySet {
     /// Whether this exact key is still in the current set (the token cache drops hits
     /// whose key was rotated out).
     pub(crate) fn still_has(&self, key: &Arc<VerifyingKey>) -> bool {
-        self.inner.snapshot().is_some_and(|s| s.usable_at(Instant::now()) && s.table.contains(key))
+        self.membership(key).is_some()
+    }
+
+    /// If the current set holds this exact key: the set's generation and until when it is
+    /// usable. A cache can then re-check with [`Self::is_unchanged`], one atomic load,
+    /// instead of a lookup.
+    pub(crate) fn membership(&self, key: &Arc<VerifyingKey>) -> Option<(u64, Option<Instant>)> {
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        let snapshot = self.inner.snapshot()?;
+        (snapshot.usable_at(Instant::now()) && snapshot.table.contains(key))
+            .then_some((generation, snapshot.usable_until))
+    }
+
+    /// Whether no new set was installed since `generation` was read.
+    pub(crate) fn is_unchanged(&self, generation: u64) -> bool {
+        self.inner.generation.load(Ordering::Acquire) == generation
     }
 }
 
@@ -368,7 +387,9 @@ impl Inner {
     }
 
     fn install(&self, snapshot: Snapshot) {
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(snapshot));
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        *current = Some(Arc::new(snapshot));
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, RefreshState> {

@@ -31,15 +31,21 @@ impl Default for TokenCacheConfig {
     }
 }
 
-#[derive(Clone)]
-pub(crate) struct Entry {
-    pub(crate) principal: Principal,
-    pub(crate) key: Arc<VerifyingKey>,
-    pub(crate) keys: KeySet,
+/// One cached verification; shared behind an `Arc` so a hit clones one pointer.
+pub(crate) struct Hit {
+    principal: Principal,
+    key: Arc<VerifyingKey>,
+    keys: KeySet,
     /// `exp + leeway`, seconds since the epoch.
-    pub(crate) valid_until: u64,
+    valid_until: u64,
+    /// The key set's generation when the key was last seen in it, and until when that
+    /// set is usable: while the generation is unchanged the key is certainly still there.
+    generation: u64,
+    set_usable_until: Option<tokio::time::Instant>,
     ttl: Duration,
 }
+
+type Entry = Arc<Hit>;
 
 struct PerEntryTtl;
 
@@ -69,12 +75,17 @@ impl TokenCache {
 
     /// A still-valid principal for this token digest, if cached.
     pub(crate) fn get(&self, digest: &[u8; 32], now: u64) -> Option<Principal> {
-        let entry = self.cache.get(digest)?;
-        if now > entry.valid_until || !entry.keys.still_has(&entry.key) {
+        let hit = self.cache.get(digest)?;
+        let key_still_trusted = if hit.keys.is_unchanged(hit.generation) {
+            hit.set_usable_until.is_none_or(|until| tokio::time::Instant::now() < until)
+        } else {
+            hit.keys.still_has(&hit.key)
+        };
+        if now > hit.valid_until || !key_still_trusted {
             self.cache.invalidate(digest);
             return None;
         }
-        Some(entry.principal)
+        Some(hit.principal.clone())
     }
 
     pub(crate) fn insert(
@@ -87,9 +98,13 @@ impl TokenCache {
         now: u64,
     ) {
         let ttl = Duration::from_secs(valid_until.saturating_sub(now)).min(self.max_ttl);
+        let Some((generation, set_usable_until)) = keys.membership(&key) else {
+            return;
+        };
         if ttl.is_zero() {
             return;
         }
-        self.cache.insert(digest, Entry { principal, key, keys, valid_until, ttl });
+        let hit = Hit { principal, key, keys, valid_until, generation, set_usable_until, ttl };
+        self.cache.insert(digest, Arc::new(hit));
     }
 }

@@ -8,5 +8,4 @@ mod api_keys;
 mod authenticator;
 mod helpers;
 mod keyset;
-mod logs;
 mod verify;

@@ -1,4 +1,11 @@
 //! I27 / W04 for the core: rejection reasons reach the logs, secrets never do.
+//!
+//! Its own test binary on purpose: tracing caches per-callsite interest process-wide, so
+//! a capturing subscriber installed by one test among many misses events whose
+//! callsites other tests registered first.
+
+// Test code: a panic is a failed test.
+#![allow(clippy::unwrap_used)]
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -7,7 +14,22 @@ use authgate::api_key::{ApiKeyVerifier, RemoteApiKeyVerifier, format};
 use authgate::{Algorithm, AuthMode, Authenticator};
 use authgate_testkit::TestKey;
 
-use crate::helpers::{good, verifier};
+use authgate::{KeySet, Verifier};
+use authgate_testkit::{jwks, standard_claims};
+
+fn verifier(key: &TestKey) -> Verifier {
+    let keys = KeySet::from_jwks_json(&jwks(&[key]).to_string()).unwrap();
+    Verifier::builder()
+        .issuer("https://id.example", keys)
+        .audience("api")
+        .algorithms([Algorithm::RS256])
+        .build()
+        .unwrap()
+}
+
+fn good(key: &TestKey) -> authgate_testkit::TokenBuilder {
+    key.token().claims(standard_claims("https://id.example", "api", "user-1", 300))
+}
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -33,7 +55,7 @@ async fn i27_tokens_and_api_keys_never_reach_the_logs() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let key = TestKey::shared_rs256();
-    let v = verifier(&[&key], &[Algorithm::RS256]);
+    let v = verifier(&key);
     let canary_sub = "canary-7f3a9c";
     let expired = good(&key).claim("sub", canary_sub).claim("exp", 1000).sign();
     let forged = good(&TestKey::rs256().with_kid(key.kid())).claim("sub", canary_sub).sign();
