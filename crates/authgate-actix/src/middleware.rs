@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::Method;
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{Error as ActixError, HttpMessage};
 use authgate::{AuthMethod, Authenticator, Error, ErrorKind, Principal};
 use futures_util::future::LocalBoxFuture;
@@ -100,7 +100,8 @@ struct Config {
     optional: bool,
     responder: Responder,
     cors_preflight: bool,
-    deprecation: Option<ApiKeyDeprecation>,
+    /// The shim's headers, rendered once.
+    deprecation: Option<Arc<[(HeaderName, HeaderValue)]>>,
 }
 
 impl AuthMiddleware {
@@ -154,7 +155,7 @@ impl AuthMiddleware {
     /// `Deprecation` (and optionally `Sunset` and `Link`) headers, so clients learn
     /// about the migration from their own traffic. See [`crate::migration`].
     pub fn deprecate_api_keys(mut self, deprecation: ApiKeyDeprecation) -> Self {
-        Arc::make_mut(&mut self.config).deprecation = Some(deprecation);
+        Arc::make_mut(&mut self.config).deprecation = Some(deprecation.header_values().into());
         self
     }
 }
@@ -223,8 +224,8 @@ where
                 && let Some(deprecation) = &config.deprecation
             {
                 let headers = res.headers_mut();
-                for (name, value) in deprecation.header_values() {
-                    headers.append(name, value);
+                for (name, value) in deprecation.iter() {
+                    headers.append(name.clone(), value.clone());
                 }
             }
             Ok(res.map_into_left_body())
