@@ -94,8 +94,19 @@ impl Db {
             sql.into_sql_str(),
             false,
         )]);
-        migrator.run(&self.pool).await?;
-        Ok(())
+        // sqlx locks PostgreSQL during migrations but has no lock for SQLite: when two
+        // processes race on a new file, the loser fails and, retrying, finds it migrated.
+        let mut attempts = 0;
+        loop {
+            match migrator.run(&self.pool).await {
+                Ok(()) => return Ok(()),
+                Err(_) if self.kind == DbKind::Sqlite && attempts < 3 => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// `SELECT 1`, for `/health`.

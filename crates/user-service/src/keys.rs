@@ -29,6 +29,7 @@ pub(crate) const ALG: &str = "RS256";
 pub(crate) struct LoadedKey {
     pub(crate) kid: String,
     pub(crate) activate_at: i64,
+    pub(crate) expires_at: Option<i64>,
     pub(crate) encoding: EncodingKey,
     pub(crate) decoding: DecodingKey,
     pub(crate) jwk: serde_json::Value,
@@ -86,10 +87,16 @@ impl KeyManager {
     }
 
     /// Creates the first key when the database has no key that can sign now.
+    ///
+    /// Instances starting together on an empty database create one key between them: the
+    /// insert is conditional, and on PostgreSQL it runs under an advisory lock.
     pub(crate) async fn ensure_signing_key(&self, now: i64) -> Result<(), KeyError> {
         let keys = self.db.published_signing_keys(now).await?;
         if !keys.iter().any(|k| k.activate_at <= now) {
-            self.insert_new_key(now, now).await?;
+            let row = self.new_key_row(now).await?;
+            if self.db.insert_first_signing_key(&row, ALG, now).await? {
+                tracing::info!(kid = %row.kid, "created the first signing key");
+            }
         }
         self.reload(now).await?;
         Ok(())
@@ -105,20 +112,24 @@ impl KeyManager {
         Ok(kid)
     }
 
-    async fn insert_new_key(&self, now: i64, activate_at: i64) -> Result<String, KeyError> {
+    async fn new_key_row(&self, activate_at: i64) -> Result<SigningKeyRow, KeyError> {
         let (pkcs8, jwk, kid) = tokio::task::spawn_blocking(generate_rsa)
             .await
             .map_err(|e| KeyError::Material(e.to_string()))??;
-        let row = SigningKeyRow {
+        Ok(SigningKeyRow {
             private_key_enc: self.master.encrypt(&pkcs8, &kid),
             public_jwk: jwk.to_string(),
-            kid: kid.clone(),
+            kid,
             activate_at,
             expires_at: None,
-        };
+        })
+    }
+
+    async fn insert_new_key(&self, now: i64, activate_at: i64) -> Result<String, KeyError> {
+        let row = self.new_key_row(activate_at).await?;
         self.db.insert_signing_key(&row, ALG, now).await?;
-        tracing::info!(kid = %kid, activate_at, "created signing key");
-        Ok(kid)
+        tracing::info!(kid = %row.kid, activate_at, "created signing key");
+        Ok(row.kid)
     }
 
     /// Re-reads the keys from the database.
@@ -149,7 +160,14 @@ impl KeyManager {
         let (n, e) = (jwk["n"].as_str().unwrap_or_default(), jwk["e"].as_str().unwrap_or_default());
         let decoding =
             DecodingKey::from_rsa_components(n, e).map_err(|e| KeyError::Material(e.to_string()))?;
-        Ok(LoadedKey { kid: row.kid.clone(), activate_at: row.activate_at, encoding, decoding, jwk })
+        Ok(LoadedKey {
+            kid: row.kid.clone(),
+            activate_at: row.activate_at,
+            expires_at: row.expires_at,
+            encoding,
+            decoding,
+            jwk,
+        })
     }
 
     /// The published keys, re-read from the database when the cache is older than the
@@ -186,12 +204,20 @@ impl KeyManager {
     }
 }
 
-/// Index of the key that signs at `now`: the most recently activated one.
+/// Index of the key that signs at `now`: among activated keys, one not yet scheduled for
+/// retirement wins over retired ones, then the most recently activated (then by kid, so
+/// every instance picks the same key).
 pub(crate) fn signer_index(keys: &[LoadedKey], now: i64) -> Option<usize> {
     keys.iter()
         .enumerate()
         .filter(|(_, k)| k.activate_at <= now)
-        .max_by(|(_, a), (_, b)| a.activate_at.cmp(&b.activate_at).then_with(|| a.kid.cmp(&b.kid)))
+        .max_by(|(_, a), (_, b)| {
+            (a.expires_at.is_none(), a.activate_at, &a.kid).cmp(&(
+                b.expires_at.is_none(),
+                b.activate_at,
+                &b.kid,
+            ))
+        })
         .map(|(i, _)| i)
 }
 

@@ -458,6 +458,35 @@ impl Db {
         Ok(())
     }
 
+    /// Inserts the first key unless an unretired key exists (one winner among instances
+    /// starting together). Returns whether this call inserted it.
+    pub(crate) async fn insert_first_signing_key(
+        &self,
+        k: &SigningKeyRow,
+        alg: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let mut tx: Transaction<'_, Any> = self.pool.begin().await?;
+        if self.kind == crate::db::DbKind::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7638001)").execute(&mut *tx).await?;
+        }
+        let r = sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_key_enc, public_jwk, created_at, activate_at, expires_at) \
+             SELECT $1, $2, $3, $4, $5, $6, NULL \
+             WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE expires_at IS NULL AND activate_at <= $5)",
+        )
+        .bind(&k.kid)
+        .bind(alg)
+        .bind(&k.private_key_enc)
+        .bind(&k.public_jwk)
+        .bind(now)
+        .bind(k.activate_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// Keys still published (not expired), oldest activation first.
     pub(crate) async fn published_signing_keys(&self, now: i64) -> Result<Vec<SigningKeyRow>> {
         let rows = sqlx::query(

@@ -1,0 +1,173 @@
+//! Password forgot/reset through the dev outbox.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use crate::db_tests;
+use crate::helpers::{PASSWORD, TestApp, TestDb, assert_error, token_in, totp_code, unique, wait_for_mail};
+
+db_tests!(
+    i21_reset_flow_sets_the_password_revokes_sessions_and_does_not_log_in,
+    i05_forgot_password_always_answers_202,
+    i21_reset_tokens_are_single_use_hashed_and_expire,
+    i21_a_new_request_voids_older_tokens,
+    i21_mfa_is_still_required_after_a_reset,
+    i22_reset_links_use_the_public_url_not_the_host_header,
+    dev_outbox_lists_messages,
+);
+
+async fn forgot(app: &TestApp, email: &str) {
+    let r = app.post("/v1/auth/password/forgot", json!({"email": email})).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+}
+
+async fn i21_reset_flow_sets_the_password_revokes_sessions_and_does_not_log_in(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let (email, tokens) = app.new_user().await;
+    forgot(&app, &email).await;
+    let token = token_in(&wait_for_mail(&app, &email, None).await);
+    let r = app.post("/v1/auth/password/reset", json!({"token": token, "new_password": "short"})).await;
+    assert_error(r, StatusCode::BAD_REQUEST, "weak_password").await;
+    let r = app
+        .post("/v1/auth/password/reset", json!({"token": token, "new_password": "reset passphrase ok"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert!(body.get("access_token").is_none(), "no automatic login");
+    assert_eq!(app.refresh(&tokens.refresh).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get_auth("/v1/users/me", &tokens.access).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.login(&email, PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.login(&email, "reset passphrase ok").await.status(), StatusCode::OK);
+    let events = app.audit_events(&email).await;
+    assert!(
+        events.contains(&"password_reset".to_owned())
+            && events.contains(&"password_reset_requested".to_owned())
+    );
+}
+
+async fn i05_forgot_password_always_answers_202(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let (email, _) = app.new_user().await;
+    let known = app.post("/v1/auth/password/forgot", json!({"email": email})).await;
+    let unknown = app
+        .post("/v1/auth/password/forgot", json!({"email": format!("nobody{}@example.com", unique())}))
+        .await;
+    assert_eq!(known.status(), StatusCode::ACCEPTED);
+    assert_eq!(unknown.status(), StatusCode::ACCEPTED);
+    let (a, b): (Value, Value) = (known.json().await.unwrap(), unknown.json().await.unwrap());
+    assert_eq!(a, b);
+    wait_for_mail(&app, &email, None).await;
+    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM outbox").fetch_one(&app.pool).await.unwrap().get("n");
+    assert_eq!(n, 1, "only the real account gets mail");
+}
+
+async fn i21_reset_tokens_are_single_use_hashed_and_expire(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let (email, _) = app.new_user().await;
+    forgot(&app, &email).await;
+    let token = token_in(&wait_for_mail(&app, &email, None).await);
+    assert!(token.len() >= 22, ">= 128 bits");
+    let stored: Vec<String> = sqlx::query("SELECT token_hash FROM password_resets")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("token_hash"))
+        .collect();
+    assert!(!stored.contains(&token));
+    let ttl: i64 = sqlx::query("SELECT expires_at - created_at AS ttl FROM password_resets")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+        .get("ttl");
+    assert_eq!(ttl, 1800);
+    assert_eq!(
+        app.post("/v1/auth/password/reset", json!({"token": token, "new_password": "first new password"}))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let r = app
+        .post("/v1/auth/password/reset", json!({"token": token, "new_password": "second new password"}))
+        .await;
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_reset_token").await;
+    // Expired.
+    let previous = wait_for_mail(&app, &email, None).await;
+    forgot(&app, &email).await;
+    let token = token_in(&wait_for_mail(&app, &email, Some(&previous)).await);
+    sqlx::query("UPDATE password_resets SET expires_at = 1").execute(&app.pool).await.unwrap();
+    let r = app
+        .post("/v1/auth/password/reset", json!({"token": token, "new_password": "third new password"}))
+        .await;
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_reset_token").await;
+}
+
+async fn i21_a_new_request_voids_older_tokens(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let (email, _) = app.new_user().await;
+    forgot(&app, &email).await;
+    let first_mail = wait_for_mail(&app, &email, None).await;
+    forgot(&app, &email).await;
+    let second_mail = wait_for_mail(&app, &email, Some(&first_mail)).await;
+    let r = app
+        .post(
+            "/v1/auth/password/reset",
+            json!({"token": token_in(&first_mail), "new_password": "older token password"}),
+        )
+        .await;
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_reset_token").await;
+    let r = app
+        .post(
+            "/v1/auth/password/reset",
+            json!({"token": token_in(&second_mail), "new_password": "newer token password"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+async fn i21_mfa_is_still_required_after_a_reset(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let (email, tokens) = app.new_user().await;
+    let setup: Value =
+        app.post_auth("/v1/users/me/mfa/totp/setup", &tokens.access, json!({})).await.json().await.unwrap();
+    let secret = setup["secret"].as_str().unwrap();
+    let r = app
+        .post_auth("/v1/users/me/mfa/totp/enable", &tokens.access, json!({"code": totp_code(secret, 0)}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    forgot(&app, &email).await;
+    let token = token_in(&wait_for_mail(&app, &email, None).await);
+    app.post("/v1/auth/password/reset", json!({"token": token, "new_password": "after reset password"}))
+        .await;
+    let body: Value = app.login(&email, "after reset password").await.json().await.unwrap();
+    assert_eq!(body["mfa_required"], true);
+}
+
+async fn i22_reset_links_use_the_public_url_not_the_host_header(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let (email, _) = app.new_user().await;
+    let r = app
+        .client
+        .post(app.url("/v1/auth/password/forgot"))
+        .header("host", "evil.example")
+        .header("x-forwarded-host", "evil.example")
+        .json(&json!({"email": email}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let mail = wait_for_mail(&app, &email, None).await;
+    assert!(mail.contains(&format!("{}/reset-password?token=", app.issuer)), "{mail}");
+    assert!(!mail.contains("evil.example"));
+}
+
+async fn dev_outbox_lists_messages(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let (email, _) = app.new_user().await;
+    forgot(&app, &email).await;
+    wait_for_mail(&app, &email, None).await;
+    let body: Value = app.get("/v1/dev/outbox").await.json().await.unwrap();
+    assert_eq!(body["messages"][0]["recipient"], email);
+    assert!(body["messages"][0]["body"].as_str().unwrap().contains("token="));
+}

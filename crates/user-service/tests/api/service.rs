@@ -1,0 +1,117 @@
+//! Health, metrics, discovery, configuration refusals, error shape.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::db_tests;
+use crate::helpers::{TestApp, TestDb, assert_error};
+
+db_tests!(
+    health_reports_the_database,
+    metrics_are_prometheus_text,
+    jwks_is_served_at_both_paths_with_cache_control,
+    openid_configuration_points_at_the_jwks,
+    unknown_routes_and_bad_bodies_get_json_errors,
+);
+
+async fn health_reports_the_database(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let r = app.get("/health").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["database"], "ok");
+}
+
+async fn metrics_are_prometheus_text(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    app.new_user().await;
+    let r = app.get("/metrics").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = r.text().await.unwrap();
+    assert!(text.contains("# TYPE user_service_logins_total counter"), "{text}");
+    assert!(text.contains("user_service_logins_total{outcome=\"success\"} 1"), "{text}");
+    assert!(text.contains("user_service_registrations_total 1"), "{text}");
+}
+
+async fn jwks_is_served_at_both_paths_with_cache_control(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let a = app.get("/v1/auth/.well-known/jwks.json").await;
+    assert_eq!(a.status(), StatusCode::OK);
+    assert_eq!(a.headers()["cache-control"], "public, max-age=300");
+    let a: Value = a.json().await.unwrap();
+    let b: Value = app.get("/.well-known/jwks.json").await.json().await.unwrap();
+    assert_eq!(a, b);
+    let key = &a["keys"][0];
+    assert_eq!(key["kty"], "RSA");
+    assert_eq!(key["alg"], "RS256");
+    assert_eq!(key["use"], "sig");
+    assert!(key.get("d").is_none() && key.get("p").is_none(), "no private members");
+    // kid is the RFC 7638 thumbprint of the key.
+    let n = key["n"].as_str().unwrap();
+    let e = key["e"].as_str().unwrap();
+    let canon = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canon.as_bytes());
+    use base64::Engine;
+    assert_eq!(key["kid"], base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref()));
+    // 2048-bit modulus.
+    assert_eq!(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(n).unwrap().len(), 256);
+}
+
+async fn openid_configuration_points_at_the_jwks(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let body: Value = app.get("/.well-known/openid-configuration").await.json().await.unwrap();
+    assert_eq!(body["issuer"], app.issuer);
+    assert_eq!(body["jwks_uri"], format!("{}/v1/auth/.well-known/jwks.json", app.issuer));
+    assert_eq!(body["id_token_signing_alg_values_supported"][0], "RS256");
+}
+
+async fn unknown_routes_and_bad_bodies_get_json_errors(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    assert_error(app.get("/nope").await, StatusCode::NOT_FOUND, "not_found").await;
+    let r = app
+        .client
+        .post(app.url("/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let r = app.client.post(app.url("/v1/auth/login")).body("email=x").send().await.unwrap();
+    assert_error(r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
+    let r = app.post("/v1/auth/login", serde_json::json!({"email": "x@example.com"})).await;
+    assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn production_refuses_to_start_listing_every_problem() {
+    let vars = [
+        ("APP_ENV", "production"),
+        ("USER_SERVICE_PORT", "0"),
+        ("DATABASE_URL", "sqlite://unused.db"),
+        ("MASTER_ENCRYPTION_KEY", "change-me"),
+        ("SESSION_COOKIE_SECURE", "false"),
+        ("CORS_ALLOWED_ORIGINS", "*"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let config = user_service::Config::from_vars(&vars).unwrap();
+    let err = user_service::Application::build(config).await.err().expect("refused").to_string();
+    for needle in ["MASTER_ENCRYPTION_KEY", "SESSION_COOKIE_SECURE", "CORS_ALLOWED_ORIGINS", "SQLite"] {
+        assert!(err.contains(needle), "{needle} missing from: {err}");
+    }
+    assert!(!std::path::Path::new("unused.db").exists(), "nothing was created");
+}
+
+#[tokio::test]
+async fn dev_defaults_bind_8011_and_staging_production_ports_follow() {
+    for (env, port) in [("dev", 8011), ("staging", 8111), ("production", 8211)] {
+        let vars = [("APP_ENV".to_owned(), env.to_owned())].into_iter().collect();
+        let c = user_service::Config::from_vars(&vars).unwrap();
+        assert_eq!(c.port, port);
+        assert_eq!(c.host, "127.0.0.1");
+    }
+}
