@@ -40,9 +40,9 @@ impl Deref for CurrentUser {
 /// The caller if there is one: `None` only when the middleware runs in optional mode
 /// and the request carried no credentials.
 ///
-/// Prefer it to `Option<CurrentUser>`, which also compiles: actix turns any extractor
-/// error into `None` there, so a missing middleware would go unnoticed instead of
-/// answering 500.
+/// Prefer it to `Option<CurrentUser>`, which also works: actix turns any extractor
+/// error into `None` there, so on a route the middleware does not wrap that form only
+/// logs the wiring error (at ERROR) and runs anonymously instead of answering 500.
 ///
 /// ```
 /// use authgate_actix::MaybeCurrentUser;
