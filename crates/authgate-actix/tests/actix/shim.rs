@@ -49,7 +49,7 @@ async fn api_key_responses_carry_deprecation_sunset_and_link() {
 }
 
 #[actix_web::test]
-async fn jwt_responses_carry_no_deprecation_headers() {
+async fn jwt_answers_and_rejections_carry_no_deprecation_headers() {
     let (svc, _) = shim_app!();
     let req = test::TestRequest::get()
         .uri("/positions")
@@ -60,6 +60,12 @@ async fn jwt_responses_carry_no_deprecation_headers() {
     assert!(!res.headers().contains_key("deprecation"));
     assert!(!res.headers().contains_key("sunset"));
     assert_eq!(res.headers().get_all("link").count(), 1);
+    // Rejections carry none either: the notice is for working API-key clients.
+    let bad_key = authgate::api_key::format::generate("test").unwrap();
+    let req = test::TestRequest::get().uri("/positions").insert_header(("x-api-key", bad_key)).to_request();
+    let res = test::call_service(&svc, req).await;
+    assert_eq!(res.status(), 401);
+    assert!(!res.headers().contains_key("deprecation"));
 }
 
 #[actix_web::test]

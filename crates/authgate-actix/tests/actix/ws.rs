@@ -113,6 +113,10 @@ async fn w01_foreign_or_missing_origin_is_403_before_the_upgrade() {
     );
     let (status, _) = refused_status(connect(&addr, &q, &[]).await);
     assert_eq!(status, 403);
+    // The Origin is checked first: a bad token from a foreign origin is still a 403.
+    let (status, _) =
+        refused_status(connect(&addr, "?token=not-a-jwt", &[("origin", "https://evil.example")]).await);
+    assert_eq!(status, 403);
     // Case and a trailing slash do not matter.
     let (mut client, _) = connect(&addr, &q, &[("origin", "HTTPS://APP.EXAMPLE/")]).await.unwrap();
     assert_eq!(next_text(&mut client).await, "hello u1");
