@@ -16,7 +16,9 @@ use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{DecodingKey, EncodingKey};
+#[cfg(test)]
+use jsonwebtoken::DecodingKey;
+use jsonwebtoken::EncodingKey;
 
 use crate::crypto::{MasterKey, sha256_b64url};
 use crate::db::Db;
@@ -31,7 +33,6 @@ pub(crate) struct LoadedKey {
     pub(crate) activate_at: i64,
     pub(crate) expires_at: Option<i64>,
     pub(crate) encoding: EncodingKey,
-    pub(crate) decoding: DecodingKey,
     pub(crate) jwk: serde_json::Value,
 }
 
@@ -64,7 +65,13 @@ pub(crate) struct KeyManager {
     retire_after: i64,
     cache: Arc<RwLock<Option<Cache>>>,
     reload_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The same keys for the core crate's verifier, replaced on every reload.
+    verifier_keys: authgate::KeySet,
+    last_miss_reload: Arc<std::sync::Mutex<Option<Instant>>>,
 }
+
+/// Minimum time between re-reads caused by unknown kids.
+const MISS_RELOAD_COOLDOWN: Duration = Duration::from_secs(5);
 
 impl KeyManager {
     pub(crate) fn new(
@@ -83,7 +90,15 @@ impl KeyManager {
             retire_after: (access_ttl_secs + jwks_max_age_secs) as i64,
             cache: Arc::new(RwLock::new(None)),
             reload_lock: Arc::new(tokio::sync::Mutex::new(())),
+            verifier_keys: authgate::KeySet::from_jwks_json(r#"{"keys":[]}"#)
+                .expect("an empty JWKS is a valid key set"),
+            last_miss_reload: Arc::new(std::sync::Mutex::new(None)),
         }
+    }
+
+    /// The key set the service's own [`authgate::Verifier`] uses.
+    pub(crate) fn verifier_keys(&self) -> authgate::KeySet {
+        self.verifier_keys.clone()
     }
 
     /// Creates the first key when the database has no key that can sign now.
@@ -141,6 +156,10 @@ impl KeyManager {
             keys.push(self.load(&row)?);
         }
         let keys = Arc::new(keys);
+        let jwks = serde_json::json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() });
+        self.verifier_keys
+            .replace_jwks_json(&jwks.to_string())
+            .map_err(|e| KeyError::Material(e.to_string()))?;
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         *cache = Some(Cache { loaded_at: Instant::now(), keys: keys.clone() });
         Ok(keys)
@@ -157,15 +176,11 @@ impl KeyManager {
             EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| KeyError::Material(e.to_string()))?;
         let jwk: serde_json::Value =
             serde_json::from_str(&row.public_jwk).map_err(|e| KeyError::Material(e.to_string()))?;
-        let (n, e) = (jwk["n"].as_str().unwrap_or_default(), jwk["e"].as_str().unwrap_or_default());
-        let decoding =
-            DecodingKey::from_rsa_components(n, e).map_err(|e| KeyError::Material(e.to_string()))?;
         Ok(LoadedKey {
             kid: row.kid.clone(),
             activate_at: row.activate_at,
             expires_at: row.expires_at,
             encoding,
-            decoding,
             jwk,
         })
     }
@@ -182,19 +197,23 @@ impl KeyManager {
         self.reload(now).await
     }
 
-    /// Finds a published key by `kid`, re-reading once on a miss (another instance may
-    /// have rotated).
-    pub(crate) async fn decoding_key(
-        &self,
-        kid: &str,
-        now: i64,
-    ) -> Result<Option<(Arc<Vec<LoadedKey>>, usize)>, KeyError> {
+    /// Makes sure `kid` is loaded if it is published: on a miss (another instance may have
+    /// rotated) the keys are re-read, at most once per `MISS_RELOAD_COOLDOWN` so random
+    /// kids cannot turn into a database query each.
+    pub(crate) async fn ensure_kid_loaded(&self, kid: &str, now: i64) -> Result<(), KeyError> {
         let keys = self.keys(now).await?;
-        if let Some(i) = keys.iter().position(|k| k.kid == kid) {
-            return Ok(Some((keys, i)));
+        if keys.iter().any(|k| k.kid == kid) {
+            return Ok(());
         }
-        let keys = self.reload(now).await?;
-        Ok(keys.iter().position(|k| k.kid == kid).map(|i| (keys.clone(), i)))
+        {
+            let mut last = self.last_miss_reload.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|t| t.elapsed() < MISS_RELOAD_COOLDOWN) {
+                return Ok(());
+            }
+            *last = Some(Instant::now());
+        }
+        self.reload(now).await?;
+        Ok(())
     }
 
     /// The JWKS document.

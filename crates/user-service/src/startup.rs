@@ -48,6 +48,7 @@ pub(crate) struct StateInner {
     pub(crate) issuer: String,
     pub(crate) db: Db,
     pub(crate) keys: KeyManager,
+    pub(crate) verifier: authgate::Verifier,
     pub(crate) passwords: Passwords,
     pub(crate) master: MasterKey,
     pub(crate) metrics: Metrics,
@@ -80,6 +81,13 @@ impl AppState {
             config.jwks_max_age_secs,
         );
         keys.ensure_signing_key(crate::now()).await?;
+        let verifier = authgate::Verifier::builder()
+            .issuer(issuer.clone(), keys.verifier_keys())
+            .audience(config.audience.clone())
+            .require_at_jwt()
+            .leeway(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| StartupError::Command(format!("building the token verifier: {e}")))?;
         let passwords = Passwords::new(config.argon2, config.hash_concurrency);
         let throttle = Throttle {
             max_failures: i64::from(config.login_max_failures),
@@ -90,6 +98,7 @@ impl AppState {
             issuer,
             db,
             keys,
+            verifier,
             passwords,
             master,
             metrics: Metrics::default(),

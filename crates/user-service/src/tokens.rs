@@ -1,31 +1,12 @@
 //! Access tokens (RFC 9068 `at+jwt`, RS256) and the role-to-permission map.
 
 use jsonwebtoken::{Algorithm, Header};
-use serde::{Deserialize, Serialize};
 
 use crate::crypto::new_id;
 use crate::error::ApiError;
 use crate::keys::signer_index;
 use crate::startup::AppState;
 use crate::store::User;
-
-/// The claims of an access token. Other services read them through the core crate.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct AccessClaims {
-    pub(crate) iss: String,
-    pub(crate) sub: String,
-    pub(crate) aud: String,
-    pub(crate) exp: i64,
-    pub(crate) iat: i64,
-    pub(crate) nbf: i64,
-    pub(crate) jti: String,
-    pub(crate) sid: String,
-    pub(crate) email: String,
-    pub(crate) name: String,
-    pub(crate) roles: Vec<String>,
-    pub(crate) permissions: Vec<String>,
-    pub(crate) amr: Vec<String>,
-}
 
 /// Roles the service knows.
 pub(crate) const KNOWN_ROLES: &[&str] = &["user", "admin"];
@@ -68,20 +49,22 @@ pub(crate) async fn issue_access_token(
     let keys = state.keys.keys(now).await.map_err(ApiError::internal)?;
     let idx = signer_index(&keys, now).ok_or_else(|| ApiError::internal("no active signing key"))?;
     let key = &keys[idx];
-    let claims = AccessClaims {
-        iss: state.issuer.clone(),
-        sub: user.id.clone(),
-        aud: state.config.audience.clone(),
-        exp: now + ttl as i64,
-        iat: now,
-        nbf: now,
-        jti: new_id(),
-        sid: sid.to_owned(),
-        email: user.email.clone(),
-        name: user.name.clone(),
+    // The core crate's claims type: what the issuer writes is what verifiers read.
+    let claims = authgate::AccessClaims {
+        iss: Some(state.issuer.clone()),
+        sub: Some(user.id.clone()),
+        aud: Some(authgate::Audience::One(state.config.audience.clone())),
+        exp: Some(now as u64 + ttl),
+        iat: Some(now as u64),
+        nbf: Some(now as u64),
+        jti: Some(new_id()),
+        sid: Some(sid.to_owned()),
+        email: Some(user.email.clone()),
+        name: Some(user.name.clone()),
         roles: user.roles.clone(),
         permissions: permissions_for(&user.roles),
         amr: amr.to_vec(),
+        ..Default::default()
     };
     let mut header = Header::new(Algorithm::RS256);
     header.typ = Some("at+jwt".to_owned());

@@ -305,9 +305,10 @@ async fn logout(
     }
     if session.is_none()
         && let Some(token) = bearer_token_from_headers(&headers)
-        && let Ok(claims) = verify_access_token(&state, token).await
+        && let Ok(principal) = verify_access_token(&state, token).await
+        && let Some(sid) = principal.session_id()
     {
-        session = Some((claims.sid, claims.sub));
+        session = Some((sid.to_owned(), principal.user_id().to_owned()));
     }
     if let Some((sid, uid)) = session
         && state.db.revoke_session(&sid, "logout", now).await?
