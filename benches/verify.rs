@@ -83,5 +83,20 @@ fn key_lookup(c: &mut Criterion) {
     c.bench_function("key_lookup_8_keys", |b| b.iter(|| black_box(set.has_kid(black_box("key-5")))));
 }
 
-criterion_group!(benches, cold, cached, key_lookup);
+/// The parts of a cache hit, to see where its time goes.
+fn cache_hit_parts(c: &mut Criterion) {
+    let key = TestKey::shared_rs256();
+    let token = tokens(&key).swap_remove(0);
+    c.bench_function("part_sha256_token", |b| {
+        b.iter(|| {
+            black_box(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, black_box(token.as_bytes())))
+        })
+    });
+    let cache: moka::sync::Cache<[u8; 32], std::sync::Arc<u64>> = moka::sync::Cache::new(10_000);
+    cache.insert([7; 32], std::sync::Arc::new(1));
+    c.bench_function("part_moka_get", |b| b.iter(|| black_box(cache.get(black_box(&[7; 32])))));
+    c.bench_function("part_system_time_now", |b| b.iter(|| black_box(std::time::SystemTime::now())));
+}
+
+criterion_group!(benches, cold, cached, key_lookup, cache_hit_parts);
 criterion_main!(benches);

@@ -34,6 +34,7 @@ use crate::fetch::{self, FetchLimits};
 use crate::jose;
 use crate::jwks::{KeyTable, Lookup};
 use crate::key::{self, VerifyingKey};
+use crate::metric_names;
 
 /// Tuning for remote key sets. The defaults suit an identity provider that rotates keys
 /// every few days; tests shorten them.
@@ -506,16 +507,16 @@ impl Inner {
             Ok::<_, Error>((table, fetched.max_age))
         }
         .await;
-        metrics::histogram!("authgate_key_fetch_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!(metric_names::KEY_FETCH_SECONDS).record(started.elapsed().as_secs_f64());
         match result {
             Ok((table, max_age)) => {
-                metrics::counter!("authgate_key_fetches_total", "outcome" => "ok").increment(1);
+                metrics::counter!(metric_names::KEY_FETCHES, "outcome" => "ok").increment(1);
                 tracing::debug!(url = %remote.url, keys = table.len(), "key set refreshed");
                 self.install(self.fresh_snapshot(table, max_age, Instant::now()));
                 Ok(())
             }
             Err(e) => {
-                metrics::counter!("authgate_key_fetches_total", "outcome" => "error").increment(1);
+                metrics::counter!(metric_names::KEY_FETCHES, "outcome" => "error").increment(1);
                 tracing::warn!(error = %e, "key set refresh failed; keeping the last good keys");
                 Err(Error::key_source_unavailable(e.detail().to_owned(), self.config.min_backoff))
             }

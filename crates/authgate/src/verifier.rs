@@ -21,6 +21,7 @@ use crate::error::{Error, ErrorKind};
 use crate::jose::{self, Decoded};
 use crate::key::VerifyingKey;
 use crate::keyset::KeySet;
+use crate::metric_names;
 use crate::principal::Principal;
 use crate::token_cache::{TokenCache, TokenCacheConfig};
 
@@ -250,10 +251,10 @@ impl Verifier {
         let digest = self.inner.cache.as_ref().map(|cache| (cache, TokenCache::digest(token)));
         if let Some((cache, digest)) = &digest {
             if let Some(principal) = cache.get(digest, now) {
-                metrics::counter!("authgate_token_cache_total", "result" => "hit").increment(1);
+                metrics::counter!(metric_names::TOKEN_CACHE, "result" => "hit").increment(1);
                 return Ok(principal);
             }
-            metrics::counter!("authgate_token_cache_total", "result" => "miss").increment(1);
+            metrics::counter!(metric_names::TOKEN_CACHE, "result" => "miss").increment(1);
         }
         let verified = self.verify_raw(token, now).await?;
         let valid_until = verified.exp.saturating_add(self.inner.leeway);
@@ -456,13 +457,13 @@ pub(crate) fn record_outcome<T>(
     result: &Result<T, Error>,
     started: std::time::Instant,
 ) {
-    metrics::histogram!("authgate_verify_seconds", "method" => method)
+    metrics::histogram!(metric_names::VERIFY_SECONDS, "method" => method)
         .record(started.elapsed().as_secs_f64());
     let outcome = match result {
         Ok(_) => "ok",
         Err(e) => e.kind().as_str(),
     };
-    metrics::counter!("authgate_verifications_total", "method" => method, "outcome" => outcome).increment(1);
+    metrics::counter!(metric_names::VERIFICATIONS, "method" => method, "outcome" => outcome).increment(1);
     if let Err(e) = result {
         // The reason goes to logs; the token never does.
         tracing::debug!(method, reason = %e, "credential rejected");
