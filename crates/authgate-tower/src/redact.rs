@@ -173,21 +173,25 @@ impl RedactedMakeSpan {
 
 impl<B> MakeSpan<B> for RedactedMakeSpan {
     fn make_span(&mut self, req: &Request<B>) -> Span {
-        let uri = redact_with(req.uri(), &self.extra);
         let method = req.method();
         let version = req.version();
         macro_rules! span {
             ($level:expr) => {
-                tracing::span!($level, "request", %method, %uri, ?version)
+                tracing::span!($level, "request", %method, uri = tracing::field::Empty, ?version)
             };
         }
-        match self.level {
+        let span = match self.level {
             Level::ERROR => span!(Level::ERROR),
             Level::WARN => span!(Level::WARN),
             Level::INFO => span!(Level::INFO),
             Level::DEBUG => span!(Level::DEBUG),
             _ => span!(Level::TRACE),
+        };
+        // Redacting allocates: only pay for it when the span is recorded.
+        if !span.is_disabled() {
+            span.record("uri", tracing::field::display(redact_with(req.uri(), &self.extra)));
         }
+        span
     }
 }
 
