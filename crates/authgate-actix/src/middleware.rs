@@ -19,7 +19,7 @@ use crate::source::RequestSource;
 
 /// The counter incremented once per authenticated request, labelled
 /// `method="jwt"|"api_key"`: when the `api_key` series stays flat, keys can go.
-pub const REQUESTS_METRIC: &str = "authgate_requests_total";
+pub const REQUESTS_METRIC: &str = authgate::metric_names::AUTHENTICATED_REQUESTS;
 
 /// What the middleware leaves in request extensions for extractors and guards.
 #[derive(Clone, Debug)]
@@ -155,7 +155,7 @@ impl AuthMiddleware {
     /// `Deprecation` (and optionally `Sunset` and `Link`) headers, so clients learn
     /// about the migration from their own traffic. See [`crate::migration`].
     pub fn deprecate_api_keys(mut self, deprecation: ApiKeyDeprecation) -> Self {
-        Arc::make_mut(&mut self.config).deprecation = Some(deprecation.header_values().into());
+        Arc::make_mut(&mut self.config).deprecation = Some(crate::migration::render(&deprecation).into());
         self
     }
 }

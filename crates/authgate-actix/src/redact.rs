@@ -27,39 +27,12 @@
 //! # let _ = logger;
 //! ```
 
-use std::borrow::Cow;
-
 use actix_web::dev::ServiceRequest;
 use actix_web::http::Uri;
 use actix_web::http::header::REFERER;
 use actix_web::middleware::Logger;
 
-/// What replaces a redacted value.
-pub const REDACTED: &str = "REDACTED";
-
-/// Query parameter names whose values are always redacted (compared
-/// case-insensitively, after percent-decoding; the same list as `authgate-tower`).
-pub const SENSITIVE_QUERY_PARAMS: &[&str] = &[
-    "token",
-    "access_token",
-    "id_token",
-    "refresh_token",
-    "jwt",
-    "bearer",
-    "auth",
-    "authorization",
-    "api_key",
-    "apikey",
-    "x-api-key",
-    "x_api_key",
-    "key",
-    "code",
-    "password",
-    "secret",
-    "client_secret",
-    "signature",
-    "sig",
-];
+pub use authgate::redact::{REDACTED, SENSITIVE_QUERY_PARAMS};
 
 /// The access-log format of [`logger`]: actix's default with `%r` and the Referer
 /// replaced by their redacted forms.
@@ -107,7 +80,8 @@ pub fn redact_uri(uri: &Uri) -> String {
 }
 
 /// `query` (without `?`) with credential values replaced by [`REDACTED`]; other
-/// parameters are kept byte for byte.
+/// parameters are kept byte for byte. The rules are the core's
+/// ([`authgate::redact`]), shared with `authgate-tower`.
 ///
 /// ```
 /// use authgate_actix::redact::redact_query;
@@ -117,40 +91,6 @@ pub fn redact_uri(uri: &Uri) -> String {
 /// assert_eq!(redact_query("t=eyJhbGciOi.eyJzdWIi.c2ln"), "t=REDACTED");
 /// assert_eq!(redact_query("page=2"), "page=2");
 /// ```
-pub fn redact_query(query: &str) -> Cow<'_, str> {
-    if !query.split('&').any(is_sensitive) {
-        return Cow::Borrowed(query);
-    }
-    let parts: Vec<Cow<'_, str>> = query
-        .split('&')
-        .map(|pair| {
-            if !is_sensitive(pair) {
-                return Cow::Borrowed(pair);
-            }
-            match pair.split_once('=') {
-                Some((name, _)) => Cow::Owned(format!("{name}={REDACTED}")),
-                None => Cow::Borrowed(REDACTED),
-            }
-        })
-        .collect();
-    Cow::Owned(parts.join("&"))
-}
-
-/// Whether one `name=value` pair carries a credential.
-fn is_sensitive(pair: &str) -> bool {
-    let Some((name, value)) = url::form_urlencoded::parse(pair.as_bytes()).next() else {
-        return false;
-    };
-    if value.is_empty() && !pair.contains('=') {
-        // A bare word: redact it if it looks like a credential on its own.
-        return looks_like_credential(&name);
-    }
-    SENSITIVE_QUERY_PARAMS.iter().any(|s| name.eq_ignore_ascii_case(s)) || looks_like_credential(&value)
-}
-
-/// A JWT (`eyJ...`), an authgate API key (`ak_live_`/`ak_test_`) or a whole
-/// `Bearer ...` credential, as `authgate-tower` recognizes them.
-fn looks_like_credential(value: &str) -> bool {
-    let value = value.trim();
-    ["eyJ", "ak_live_", "ak_test_", "Bearer "].iter().any(|prefix| value.starts_with(prefix))
+pub fn redact_query(query: &str) -> String {
+    authgate::redact::redact_query(query, &[])
 }

@@ -24,8 +24,7 @@ pub mod routes;
 
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpServer, web};
-use authgate::api_key::RemoteApiKeyVerifier;
-use authgate::{AuthMode, Authenticator, KeySet, Verifier};
+use authgate::{AuthMode, Authenticator};
 use authgate_actix::{AuthMiddleware, redact};
 
 pub use alerts::AlertStore;
@@ -38,15 +37,7 @@ pub const REALM: &str = "alerts";
 /// the migration, API keys checked against the user-service (cached for
 /// `API_KEY_CACHE_TTL_SECS`).
 pub fn authenticator(config: &Config) -> Result<Authenticator, authgate::Error> {
-    let verifier = Verifier::builder()
-        .issuer(config.jwt_issuer.clone(), KeySet::from_jwks_url(&config.jwks_url)?)
-        .audience(config.jwt_audience.clone())
-        .algorithms(config.jwt_algorithms.iter().copied())
-        .leeway(config.jwt_leeway)
-        .build()?;
-    let api_keys =
-        RemoteApiKeyVerifier::new(&config.user_service_url)?.positive_ttl(config.api_key_cache_ttl);
-    Authenticator::builder().jwt(verifier).api_keys(api_keys).mode(AuthMode::Either).build()
+    config.authenticator(AuthMode::Either)
 }
 
 /// The whole application: routes, authentication on `/alerts`, a redacting access log.
