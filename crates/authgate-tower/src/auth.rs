@@ -380,3 +380,37 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tower::{ServiceBuilder, ServiceExt};
+
+    use super::*;
+    use crate::test_helpers::{authenticator, bearer, body_text, echo, request};
+
+    #[tokio::test]
+    async fn required_mode_rejects_anonymous_with_the_bare_challenge() {
+        let svc = ServiceBuilder::new().layer(AuthLayer::new(authenticator())).service_fn(echo);
+        let response = svc.oneshot(request(None)).await.expect("infallible");
+        assert_eq!(response.status(), 401);
+        assert_eq!(response.headers()[http::header::WWW_AUTHENTICATE], r#"Bearer realm="api""#);
+        assert!(body_text(response).await.contains(r#""error":"unauthorized""#));
+    }
+
+    #[tokio::test]
+    async fn valid_token_puts_the_principal_in_extensions() {
+        let svc = ServiceBuilder::new().layer(AuthLayer::new(authenticator())).service_fn(echo);
+        let response = svc.oneshot(request(Some(&bearer("u1", &[])))).await.expect("infallible");
+        assert_eq!(response.status(), 200);
+        assert_eq!(body_text(response).await, "u1");
+    }
+
+    #[tokio::test]
+    async fn optional_mode_passes_anonymous_without_a_principal() {
+        let svc = ServiceBuilder::new().layer(AuthLayer::optional(authenticator())).service_fn(echo);
+        let response = svc.clone().oneshot(request(None)).await.expect("infallible");
+        assert_eq!((response.status().as_u16(), body_text(response).await.as_str()), (200, "-"));
+        let response = svc.oneshot(request(Some("Bearer not.a.token"))).await.expect("infallible");
+        assert_eq!(response.status(), 401);
+    }
+}

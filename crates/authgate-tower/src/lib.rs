@@ -88,6 +88,8 @@ pub mod migration;
 pub mod redact;
 pub mod require;
 mod response;
+#[cfg(test)]
+mod test_helpers;
 pub mod ws;
 
 pub use auth::AuthLayer;

@@ -163,3 +163,38 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tower::{ServiceBuilder, ServiceExt};
+
+    use super::*;
+    use crate::AuthLayer;
+    use crate::test_helpers::{authenticator, bearer, body_text, echo, request};
+
+    #[tokio::test]
+    async fn unmet_requirement_is_403_naming_it_and_met_passes() {
+        let svc = ServiceBuilder::new()
+            .layer(AuthLayer::new(authenticator()))
+            .layer(require_permission("admin:delete"))
+            .service_fn(echo);
+        let response = svc.clone().oneshot(request(Some(&bearer("u1", &[])))).await.expect("infallible");
+        assert_eq!(response.status(), 403);
+        let challenge = response.headers()[http::header::WWW_AUTHENTICATE].to_str().unwrap_or_default();
+        assert!(
+            challenge.contains(r#"error="insufficient_scope""#)
+                && challenge.ends_with(r#"scope="admin:delete""#)
+        );
+        let admin = bearer("boss", &[("permissions", serde_json::json!(["admin:*"]))]);
+        let response = svc.oneshot(request(Some(&admin))).await.expect("infallible");
+        assert_eq!(body_text(response).await, "boss");
+    }
+
+    #[tokio::test]
+    async fn guard_without_auth_layer_is_500_never_a_pass() {
+        let svc = ServiceBuilder::new().layer(require_role("admin")).service_fn(echo);
+        let response = svc.oneshot(request(Some(&bearer("u1", &[])))).await.expect("infallible");
+        assert_eq!(response.status(), 500);
+        assert!(body_text(response).await.contains("server_error"));
+    }
+}
