@@ -8,4 +8,5 @@ mod api_keys;
 mod authenticator;
 mod helpers;
 mod keyset;
+mod observability;
 mod verify;

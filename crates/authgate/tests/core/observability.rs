@@ -1,0 +1,76 @@
+//! What the core records through the `metrics` facade: verifications by outcome and
+//! method, cache hits and misses, verify latency.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use authgate::Algorithm;
+use authgate::metric_names::{TOKEN_CACHE, VERIFICATIONS, VERIFY_SECONDS};
+use authgate_testkit::TestKey;
+use futures_util::FutureExt as _;
+use metrics::{
+    Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+};
+
+use crate::helpers::{good, verifier};
+
+/// Sums counters and counts histogram samples, by name and sorted labels.
+#[derive(Default, Clone)]
+struct Tally(Arc<Mutex<HashMap<String, u64>>>);
+
+struct Handle(String, Tally);
+
+impl CounterFn for Handle {
+    fn increment(&self, value: u64) {
+        *self.1.0.lock().unwrap().entry(self.0.clone()).or_default() += value;
+    }
+    fn absolute(&self, _value: u64) {}
+}
+
+impl HistogramFn for Handle {
+    fn record(&self, _value: f64) {
+        *self.1.0.lock().unwrap().entry(self.0.clone()).or_default() += 1;
+    }
+}
+
+fn name(key: &Key) -> String {
+    let mut labels: Vec<String> = key.labels().map(|l| format!("{}={}", l.key(), l.value())).collect();
+    labels.sort();
+    format!("{}{{{}}}", key.name(), labels.join(","))
+}
+
+impl Recorder for Tally {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        Counter::from_arc(Arc::new(Handle(name(key), self.clone())))
+    }
+    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::noop()
+    }
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::from_arc(Arc::new(Handle(name(key), self.clone())))
+    }
+}
+
+#[test]
+fn verifications_cache_results_and_latency_are_recorded() {
+    let key = TestKey::shared_rs256();
+    let v = verifier(&[&key], &[Algorithm::RS256]);
+    let token = good(&key).sign();
+    let expired = good(&key).claim("exp", 1000).sign();
+    let tally = Tally::default();
+    metrics::with_local_recorder(&tally, || {
+        for t in [&token, &token, &expired] {
+            let _ = v.verify(t).now_or_never().expect("static keys never wait");
+        }
+    });
+    let seen = tally.0.lock().unwrap().clone();
+    let get = |k: &str| seen.get(k).copied().unwrap_or(0);
+    assert_eq!(get(&format!("{VERIFICATIONS}{{method=jwt,outcome=ok}}")), 2, "{seen:?}");
+    assert_eq!(get(&format!("{VERIFICATIONS}{{method=jwt,outcome=expired}}")), 1, "{seen:?}");
+    assert_eq!(get(&format!("{TOKEN_CACHE}{{result=hit}}")), 1, "{seen:?}");
+    assert_eq!(get(&format!("{TOKEN_CACHE}{{result=miss}}")), 2, "{seen:?}");
+    assert_eq!(get(&format!("{VERIFY_SECONDS}{{method=jwt}}")), 3, "{seen:?}");
+}
