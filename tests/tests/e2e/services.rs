@@ -1,0 +1,184 @@
+//! The consuming services: the backend's dual authentication and admin guard, the
+//! ticker's WebSocket, the alert service's per-user data.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::e2e_tests;
+use crate::harness::{APP_ORIGIN, Platform, next_text};
+
+e2e_tests!(
+    positions_answer_a_jwt_and_an_api_key_with_their_auth_method,
+    admin_data_is_forbidden_to_a_user_and_allowed_to_an_admin,
+    ticker_streams_quotes_to_a_query_token_from_an_allowed_origin,
+    alerts_are_created_with_the_users_id_and_invisible_to_other_users,
+);
+
+async fn positions_answer_a_jwt_and_an_api_key_with_their_auth_method(p: Platform) {
+    let user = p.new_user().await;
+    let positions = format!("{}/api/positions", p.backend);
+
+    let r = p.get_with(&positions, &user.tokens.access).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("deprecation").is_none(), "JWT answers carry no deprecation notice");
+    let by_jwt: Value = r.json().await.unwrap();
+    assert_eq!((by_jwt["user_id"].as_str(), by_jwt["auth_method"].as_str()), (Some(&*user.id), Some("jwt")));
+
+    let key = p.api_key_for(&user).await;
+    let r = p.positions_with_key(&key).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // The backend deprecates API keys since 2026-01-01 (RFC 9745) and links the guide.
+    assert_eq!(r.headers()["deprecation"], "@1767225600");
+    let link = r.headers()["link"].to_str().unwrap().to_owned();
+    assert!(link.contains(r#"rel="deprecation""#), "{link}");
+    let by_key: Value = r.json().await.unwrap();
+    assert_eq!(
+        (by_key["user_id"].as_str(), by_key["auth_method"].as_str()),
+        (Some(&*user.id), Some("api_key"))
+    );
+    assert_eq!(by_key["positions"], by_jwt["positions"], "same data whichever credential");
+
+    // The alert service accepts the same key during the migration.
+    let r = p
+        .http
+        .post(format!("{}/alerts", p.alert))
+        .header("x-api-key", &key)
+        .json(&json!({"symbol": "ACME", "condition": "below", "price": 90.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.json::<Value>().await.unwrap()["user_id"], user.id);
+
+    // A well-formed key nobody issued, and a malformed one: 401 invalid_token.
+    let unknown = authgate::api_key::format::generate("test").unwrap();
+    for bad in [unknown.as_str(), "not-an-api-key"] {
+        let r = p.positions_with_key(bad).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{bad}");
+        assert_eq!(
+            r.headers()["www-authenticate"],
+            r#"Bearer realm="api", error="invalid_token", error_description="the API key is invalid""#
+        );
+    }
+    // `/api/me` takes JWTs only: a key there is no credential at all.
+    let r = p.http.get(format!("{}/api/me", p.backend)).header("x-api-key", &key).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["www-authenticate"], r#"Bearer realm="api""#);
+
+    let r = p.http.get(&positions).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["www-authenticate"], r#"Bearer realm="api""#);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"error": "unauthorized", "error_description": "authentication required"})
+    );
+}
+
+async fn admin_data_is_forbidden_to_a_user_and_allowed_to_an_admin(p: Platform) {
+    let user = p.new_user().await;
+    let delete = |token: String| {
+        let req = p.http.delete(format!("{}/admin/data/42", p.backend)).bearer_auth(token);
+        async move { req.send().await.unwrap() }
+    };
+
+    let r = delete(user.tokens.access.clone()).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.contains(r#"error="insufficient_scope""#), "{challenge}");
+    assert!(challenge.contains(r#"scope="admin:delete""#), "{challenge}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        (body["error"].as_str(), body["scope"].as_str()),
+        (Some("insufficient_scope"), Some("admin:delete"))
+    );
+
+    // The bootstrap admin (BOOTSTRAP_ADMIN_EMAIL) holds `*`.
+    let admin = p.admin().await;
+    let r = delete(admin.access.clone()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"deleted": "42"}));
+
+    // Granting a role is an admin act at user-service; users cannot do it themselves.
+    let roles = format!("/v1/admin/users/{}/roles", user.id);
+    let put = |token: String| {
+        let req =
+            p.http.put(p.users.url(&roles)).bearer_auth(token).json(&json!({"roles": ["user", "admin"]}));
+        async move { req.send().await.unwrap() }
+    };
+    let r = put(user.tokens.access.clone()).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "insufficient_scope");
+    let r = put(admin.access.clone()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["roles"], json!(["user", "admin"]));
+
+    // Roles travel in the token: the old one still says `user`, the next one `admin`.
+    assert_eq!(delete(user.tokens.access.clone()).await.status(), StatusCode::FORBIDDEN);
+    let r = p.refresh(&user.tokens.refresh).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let promoted = r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(delete(promoted).await.status(), StatusCode::OK);
+}
+
+async fn ticker_streams_quotes_to_a_query_token_from_an_allowed_origin(p: Platform) {
+    let user = p.new_user().await;
+    let mut ws = p.open_quotes(&user.tokens.access, Some(APP_ORIGIN)).await.expect("upgrade accepted");
+    for _ in 0..2 {
+        let quote = tokio::time::timeout(Duration::from_millis(1500), next_text(&mut ws))
+            .await
+            .expect("a quote at least once a second");
+        assert_eq!(quote["type"], "quote");
+        assert!(quote["symbol"].is_string(), "{quote}");
+        assert!(quote["bid"].as_f64().unwrap() < quote["ask"].as_f64().unwrap(), "{quote}");
+    }
+    ws.close(None).await.unwrap();
+
+    // Refused before the upgrade: another site's page (403), no Origin at all (403, since
+    // an allow-list is set), no token or a bad one (401).
+    let token = user.tokens.access.as_str();
+    assert_eq!(p.open_quotes(token, Some("https://evil.example")).await.err(), Some(403));
+    assert_eq!(p.open_quotes(token, None).await.err(), Some(403));
+    assert_eq!(p.open_quotes("", Some(APP_ORIGIN)).await.err(), Some(401));
+    assert_eq!(p.open_quotes("not.a.token", Some(APP_ORIGIN)).await.err(), Some(401));
+
+    let r = p.get_with(&format!("http://{}/subscription-status", p.ticker), token).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"user_id": user.id, "status": "active"}));
+}
+
+async fn alerts_are_created_with_the_users_id_and_invisible_to_other_users(p: Platform) {
+    let (alice, bob) = (p.new_user().await, p.new_user().await);
+    let (status, alert) = p.create_alert(&alice.tokens.access, "ACME").await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(alert["user_id"], alice.id, "the owner is the token's subject, not a client field");
+    assert_eq!((alert["symbol"].as_str(), alert["price"].as_f64()), (Some("ACME"), Some(101.5)));
+    let id = alert["id"].as_u64().unwrap();
+
+    let list = |token: String| {
+        let req = p.http.get(format!("{}/alerts", p.alert)).bearer_auth(token);
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<Vec<Value>>().await.unwrap()
+        }
+    };
+    assert_eq!(list(alice.tokens.access.clone()).await, vec![alert.clone()]);
+    assert_eq!(list(bob.tokens.access.clone()).await, Vec::<Value>::new());
+
+    let delete = |token: String| {
+        let req = p.http.delete(format!("{}/alerts/{id}", p.alert)).bearer_auth(token);
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(
+        delete(bob.tokens.access.clone()).await,
+        StatusCode::NOT_FOUND,
+        "not even its existence leaks"
+    );
+    assert_eq!(delete(alice.tokens.access.clone()).await, StatusCode::NO_CONTENT);
+
+    let r = p.http.get(format!("{}/alerts", p.alert)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["www-authenticate"], r#"Bearer realm="alerts""#);
+}
