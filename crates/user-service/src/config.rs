@@ -489,7 +489,7 @@ pub(crate) fn is_dev_default_key(value: &str) -> bool {
 fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("[redacted]"));
+            let _ = u.set_password(Some("REDACTED"));
             u.to_string()
         }
         _ => url.to_owned(),

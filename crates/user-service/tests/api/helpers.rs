@@ -1,7 +1,7 @@
 //! Spawning the service on 127.0.0.1:0 against a fresh database, and small HTTP helpers.
 //!
-//! Every test in [`db_tests!`] runs twice: on a new SQLite file, and on a new PostgreSQL
-//! database created from `TEST_DATABASE_URL` (skipped, with a notice, when it is unset).
+//! Every test in [`db_tests!`] runs twice: on a new SQLite file, and on a new schema in
+//! the PostgreSQL database of `TEST_DATABASE_URL` (skipped, with a notice, when it is unset).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -107,12 +107,14 @@ where
     };
     sqlx::any::install_default_drivers();
     let admin = AnyPool::connect(&base).await.expect("connect to TEST_DATABASE_URL");
-    let name = format!("us_test_{}", unique().replace('-', ""));
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&admin).await.unwrap();
+    // A fresh schema per test (much faster than a database per test), selected through
+    // the connection's search_path.
+    let name = format!("us_test_{}", unique().replace('-', "_"));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{name}\""))).execute(&admin).await.unwrap();
     let mut url = url::Url::parse(&base).unwrap();
-    url.set_path(&name);
+    url.query_pairs_mut().append_pair("options", &format!("-c search_path={name}"));
     test(TestDb { url: url.to_string() }).await;
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE")))
         .execute(&admin)
         .await;
 }

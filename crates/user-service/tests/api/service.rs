@@ -12,6 +12,8 @@ db_tests!(
     jwks_is_served_at_both_paths_with_cache_control,
     openid_configuration_points_at_the_jwks,
     unknown_routes_and_bad_bodies_get_json_errors,
+    cors_allows_only_configured_origins,
+    cookie_flags_follow_the_configuration,
 );
 
 async fn health_reports_the_database(db: TestDb) {
@@ -114,4 +116,36 @@ async fn dev_defaults_bind_8011_and_staging_production_ports_follow() {
         assert_eq!(c.port, port);
         assert_eq!(c.host, "127.0.0.1");
     }
+}
+
+async fn cors_allows_only_configured_origins(db: TestDb) {
+    let app =
+        TestApp::spawn_with(&db, |c| c.cors_allowed_origins = vec!["http://localhost:3001".into()]).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/v1/auth/login"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let ok = preflight("http://localhost:3001").await.unwrap();
+    assert_eq!(ok.headers()["access-control-allow-origin"], "http://localhost:3001");
+    assert_eq!(ok.headers()["access-control-allow-credentials"], "true");
+    let denied = preflight("http://evil.example").await.unwrap();
+    assert!(denied.headers().get("access-control-allow-origin").is_none());
+}
+
+async fn cookie_flags_follow_the_configuration(db: TestDb) {
+    let app = TestApp::spawn_with(&db, |c| {
+        c.cookie_secure = true;
+        c.cookie_samesite = user_service::config::SameSite::Strict;
+    })
+    .await;
+    let (email, _) = app.new_user().await;
+    let r = app.login(&email, crate::helpers::PASSWORD).await;
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("SameSite=Strict") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
 }
