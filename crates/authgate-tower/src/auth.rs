@@ -29,7 +29,8 @@ use tower_service::Service;
 use crate::body::AuthBody;
 use crate::context::{AuthContext, Deferred};
 use crate::migration::{ApiKeyDeprecation, DeprecationHeaders};
-use crate::response::{ErrorBody, Responder, log_rejection};
+pub use crate::response::ErrorBody;
+use crate::response::{Responder, log_rejection};
 use crate::ws::WsPolicy;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
