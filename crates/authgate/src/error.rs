@@ -48,10 +48,11 @@ pub enum ErrorKind {
     InvalidType,
     /// A registered claim is missing or has the wrong type (`exp` as a string...).
     InvalidClaims,
-    /// The API key is malformed, fails its checksum, is unknown, revoked or expired.
+    /// The API key is malformed, fails its checksum, is unknown, revoked or expired, or
+    /// was sent in the query string (where it has already leaked into logs; I24).
     InvalidApiKey,
     /// The request itself is malformed: duplicate `Authorization` headers, several
-    /// credentials for different users, an API key in the query string. 400.
+    /// different bearer tokens, a JWT and an API key naming different users. 400.
     InvalidRequest,
     /// The principal lacks a required permission, role or scope. 403.
     InsufficientScope,

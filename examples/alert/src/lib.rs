@@ -91,10 +91,11 @@ pub enum StartError {
 }
 
 impl Application {
-    /// Builds the authenticator from `config` and binds `0.0.0.0:{PORT}`.
+    /// Builds the authenticator from `config` and binds `127.0.0.1:{PORT}`, like the
+    /// other examples (put a reverse proxy in front to expose it).
     pub fn build(config: &Config) -> Result<Application, StartError> {
         let authenticator = authenticator(config)?;
-        Ok(Application::build_with(authenticator, ("0.0.0.0", config.port))?)
+        Ok(Application::build_with(authenticator, ("127.0.0.1", config.port))?)
     }
 
     /// Binds `addr` (e.g. `("127.0.0.1", 0)`) with any authenticator and a fresh store.
