@@ -1,8 +1,16 @@
-//! `/v1/admin/*`: user administration, audit log, key rotation. Each handler requires a
-//! permission (`admin` holds `*`); a missing one is 403 `insufficient_scope`.
+//! `/v1/admin/*`: user administration, audit log, key rotation.
+//!
+//! Guarded twice: the tower crate's `AuthLayer` + `require_permission` check the token's
+//! permissions before the handler runs, and each handler checks the permission again
+//! against the user's current roles (a demotion applies at once). A missing permission
+//! is 403 `insufficient_scope` (`admin` holds `*`).
 
+use authgate::Authenticator;
+use authgate_tower::{AuthLayer, require_permission};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post, put};
+use axum::http::HeaderValue;
+use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -14,13 +22,37 @@ use crate::startup::AppState;
 use crate::throttle::account_key;
 use crate::tokens::KNOWN_ROLES;
 
-pub(crate) fn router() -> Router<AppState> {
+const USERS_READ: &str = "admin:users:read";
+const USERS_WRITE: &str = "admin:users:write";
+const ROLES_WRITE: &str = "admin:roles:write";
+const AUDIT_READ: &str = "admin:audit:read";
+const KEYS_ROTATE: &str = "admin:keys:rotate";
+
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
+    // The same keys as the service's own verifier (replaced in place on reload).
+    let verifier = authgate::Verifier::builder()
+        .issuer(state.issuer.clone(), state.keys.verifier_keys())
+        .audience(state.config.audience.clone())
+        .require_at_jwt()
+        .leeway(std::time::Duration::from_secs(30))
+        .build()
+        .expect("the admin verifier uses the same settings as the service verifier");
+    let auth = AuthLayer::new(Authenticator::jwt(verifier)).error_body(|e: &authgate::Error| {
+        let body = serde_json::json!({ "error": e.kind().body_code(), "message": e.kind().description() });
+        (HeaderValue::from_static("application/json"), Bytes::from(body.to_string()))
+    });
     Router::new()
-        .route("/v1/admin/users", get(list_users))
-        .route("/v1/admin/users/{id}", get(get_user).patch(update_user))
-        .route("/v1/admin/users/{id}/roles", put(set_roles))
-        .route("/v1/admin/audit-events", get(audit_events))
-        .route("/v1/admin/keys/rotate", post(rotate_keys))
+        .route("/v1/admin/users", get(list_users).layer(require_permission(USERS_READ)))
+        .route(
+            "/v1/admin/users/{id}",
+            get(get_user)
+                .layer(require_permission(USERS_READ))
+                .merge(patch(update_user).layer(require_permission(USERS_WRITE))),
+        )
+        .route("/v1/admin/users/{id}/roles", put(set_roles).layer(require_permission(ROLES_WRITE)))
+        .route("/v1/admin/audit-events", get(audit_events).layer(require_permission(AUDIT_READ)))
+        .route("/v1/admin/keys/rotate", post(rotate_keys).layer(require_permission(KEYS_ROTATE)))
+        .layer(auth)
 }
 
 async fn list_users(
@@ -28,7 +60,7 @@ async fn list_users(
     me: CurrentUser,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    me.require("admin:users:read")?;
+    me.require(USERS_READ)?;
     let users = state.db.list_users(page.limit(), page.offset()).await?;
     Ok(Json(serde_json::json!({ "users": users.iter().map(user_json).collect::<Vec<_>>() })))
 }
@@ -38,7 +70,7 @@ async fn get_user(
     me: CurrentUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    me.require("admin:users:read")?;
+    me.require(USERS_READ)?;
     let user = state.db.user_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(user_json(&user)))
 }
@@ -59,7 +91,7 @@ async fn update_user(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateUser>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    me.require("admin:users:write")?;
+    me.require(USERS_WRITE)?;
     let user = state.db.user_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
     let now = crate::now();
     if let Some(status) = body.status.as_deref() {
@@ -95,7 +127,7 @@ async fn set_roles(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RolesBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    me.require("admin:roles:write")?;
+    me.require(ROLES_WRITE)?;
     state.db.user_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
     let mut roles: Vec<String> = Vec::new();
     for role in body.roles {
@@ -128,7 +160,7 @@ async fn audit_events(
     me: CurrentUser,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    me.require("admin:audit:read")?;
+    me.require(AUDIT_READ)?;
     let events = state.db.audit_events(None, page.limit(), page.offset()).await?;
     Ok(Json(audit_json(events)))
 }
@@ -138,7 +170,7 @@ async fn rotate_keys(
     Client(client): Client,
     me: CurrentUser,
 ) -> ApiResult<Json<serde_json::Value>> {
-    me.require("admin:keys:rotate")?;
+    me.require(KEYS_ROTATE)?;
     let now = crate::now();
     let kid = state.keys.rotate(now).await.map_err(ApiError::internal)?;
     audit(

@@ -38,7 +38,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(users::router())
         .merge(mfa::router())
-        .merge(admin::router());
+        .merge(admin::router(&state));
     if state.config.environment == crate::config::Environment::Dev {
         app = app.merge(health::dev_router());
     }

@@ -110,9 +110,14 @@ async fn admin_sets_roles_and_rejects_unknown_ones(db: TestDb) {
     assert_error(put(json!(["superuser"])).await.unwrap(), StatusCode::BAD_REQUEST, "unknown_role").await;
     let r = put(json!(["user", "admin"])).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    // The promotion applies to the user's next token and at once here.
-    assert_eq!(app.get_auth("/v1/admin/users", &user.access).await.status(), StatusCode::OK);
+    // The promotion applies from the user's next token: admin routes need the permission
+    // in the token (tower guard) and in the current roles.
+    assert_eq!(app.get_auth("/v1/admin/users", &user.access).await.status(), StatusCode::FORBIDDEN);
     let fresh = Tokens::from_body(&app.login(&email, PASSWORD).await.json().await.unwrap());
+    assert_eq!(app.get_auth("/v1/admin/users", &fresh.access).await.status(), StatusCode::OK);
+    // A demotion applies at once, even to a token that still says admin.
+    assert_eq!(put(json!(["user"])).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(app.get_auth("/v1/admin/users", &fresh.access).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         crate::helpers::claims_of(&fresh.access)["permissions"],
         json!(["positions:read", "alerts:read", "alerts:write", "api_keys:manage", "*"])
