@@ -216,7 +216,7 @@ where
             };
             let method = principal.as_ref().map(Principal::auth_method);
             if let Some(method) = method {
-                metrics::counter!(REQUESTS_METRIC, "method" => method.as_str()).increment(1);
+                authgate::metric_names::record_authenticated_request(method);
             }
             req.extensions_mut().insert(AuthState { principal, responder });
             let mut res = service.call(req).await?;

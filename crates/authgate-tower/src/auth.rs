@@ -274,7 +274,7 @@ fn reject_or_defer<B>(
 }
 
 fn count(principal: &Principal) {
-    metrics::counter!("authgate_requests_total", "method" => principal.auth_method().as_str()).increment(1);
+    authgate::metric_names::record_authenticated_request(principal.auth_method());
 }
 
 pin_project! {

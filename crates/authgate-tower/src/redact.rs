@@ -26,112 +26,27 @@
 //! # let _ = (trace, quiet);
 //! ```
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::{Request, Uri};
 use tower_http::trace::MakeSpan;
 use tracing::{Level, Span};
 
-/// Query parameter names whose values are always redacted.
-pub const SENSITIVE_QUERY_PARAMS: &[&str] = &[
-    "token",
-    "access_token",
-    "id_token",
-    "refresh_token",
-    "jwt",
-    "bearer",
-    "auth",
-    "authorization",
-    "api_key",
-    "apikey",
-    "x-api-key",
-    "x_api_key",
-    "key",
-    "password",
-    "secret",
-    "client_secret",
-    "code",
-    "signature",
-    "sig",
-];
+pub use authgate::redact::{REDACTED, SENSITIVE_QUERY_PARAMS};
 
-/// What replaces a redacted value.
-pub const REDACTED: &str = "REDACTED";
-
-/// The URI's path and query with sensitive query values replaced by `REDACTED`.
+/// The URI's path and query with sensitive query values replaced by `REDACTED` (the
+/// core's rules, shared with `authgate-actix`).
 pub fn redact_uri(uri: &Uri) -> String {
     redact_with(uri, &[])
 }
 
 fn redact_with(uri: &Uri, extra: &[String]) -> String {
-    let path = uri.path();
-    let Some(query) = uri.query() else { return path.to_owned() };
-    let mut out = String::with_capacity(path.len() + query.len() + 1);
-    out.push_str(path);
-    out.push('?');
-    for (i, pair) in query.split('&').enumerate() {
-        if i > 0 {
-            out.push('&');
+    match uri.query() {
+        Some(query) => {
+            let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+            format!("{}?{}", uri.path(), authgate::redact::redact_query(query, &extra))
         }
-        let (name, value) = match pair.split_once('=') {
-            Some((n, v)) => (n, Some(v)),
-            None => (pair, None),
-        };
-        let decoded = percent_decode(name).to_ascii_lowercase();
-        let sensitive = SENSITIVE_QUERY_PARAMS.contains(&decoded.as_str())
-            || extra.iter().any(|e| e.eq_ignore_ascii_case(&decoded))
-            || value.is_some_and(looks_like_secret);
-        match value {
-            Some(_) if sensitive => {
-                out.push_str(name);
-                out.push('=');
-                out.push_str(REDACTED);
-            }
-            _ => out.push_str(pair),
-        }
-    }
-    out
-}
-
-/// JWTs (`eyJ...`, in any percent-encoding) and authgate API keys (`ak_live_`,
-/// `ak_test_`).
-fn looks_like_secret(value: &str) -> bool {
-    let value = percent_decode(value);
-    let v = value.trim();
-    v.starts_with("eyJ") || v.starts_with("ak_live_") || v.starts_with("ak_test_") || v.starts_with("Bearer ")
-}
-
-fn percent_decode(s: &str) -> Cow<'_, str> {
-    if !s.contains(['%', '+']) {
-        return Cow::Borrowed(s);
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
+        None => uri.path().to_owned(),
     }
 }
 

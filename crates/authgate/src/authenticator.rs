@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::api_key::ApiKeyVerifier;
 use crate::error::{Error, ErrorKind};
-use crate::principal::Principal;
+use crate::principal::{AuthMethod, Principal};
 use crate::source::{CredentialSource, Credentials, TokenSources};
 use crate::verifier::{Verifier, record_outcome};
 
@@ -180,7 +180,7 @@ impl Authenticator {
             (Some(key), Some(keys)) => {
                 let started = std::time::Instant::now();
                 let result = keys.verify(key).await;
-                record_outcome("api_key", &result, started);
+                record_outcome(AuthMethod::ApiKey, &result, started);
                 Some(result?)
             }
             _ => None,

@@ -14,3 +14,15 @@ pub const TOKEN_CACHE: &str = "authgate_token_cache_total";
 pub const KEY_FETCHES: &str = "authgate_key_fetches_total";
 /// Histogram of key-set fetch duration in seconds.
 pub const KEY_FETCH_SECONDS: &str = "authgate_key_fetch_seconds";
+
+/// Counts one authenticated request in [`AUTHENTICATED_REQUESTS`]. Both adapters call
+/// this, so the series and its labels are the same whatever the framework; literal
+/// label values keep it allocation-free.
+pub fn record_authenticated_request(method: crate::AuthMethod) {
+    match method {
+        crate::AuthMethod::ApiKey => {
+            metrics::counter!(AUTHENTICATED_REQUESTS, "method" => "api_key").increment(1)
+        }
+        _ => metrics::counter!(AUTHENTICATED_REQUESTS, "method" => "jwt").increment(1),
+    }
+}

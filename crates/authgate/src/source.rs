@@ -168,7 +168,8 @@ impl TokenSources {
                 && scheme.eq_ignore_ascii_case("bearer")
             {
                 let token = token.trim();
-                if token.is_empty() || token.contains(char::is_whitespace) {
+                // RFC 6750 b64token: printable ASCII; a byte scan, this runs on every request.
+                if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
                     return Err(invalid("malformed Bearer credentials"));
                 }
                 add(token.to_owned())?;

@@ -22,7 +22,7 @@ use crate::jose::{self, Decoded};
 use crate::key::VerifyingKey;
 use crate::keyset::KeySet;
 use crate::metric_names;
-use crate::principal::Principal;
+use crate::principal::{AuthMethod, Principal};
 use crate::token_cache::{TokenCache, TokenCacheConfig};
 
 /// Largest `exp`/`nbf`/`iat` accepted (year ~5138): bigger values are type confusion.
@@ -241,7 +241,7 @@ impl Verifier {
     pub async fn verify(&self, token: &str) -> Result<Principal, Error> {
         let started = std::time::Instant::now();
         let result = self.verify_access(token).await;
-        record_outcome("jwt", &result, started);
+        record_outcome(AuthMethod::Jwt, &result, started);
         result
     }
 
@@ -298,7 +298,7 @@ impl Verifier {
                 .map_err(|e| Error::new(ErrorKind::InvalidClaims, format!("claims: {e}")))
         }
         .await;
-        record_outcome("jwt", &result, started);
+        record_outcome(AuthMethod::Jwt, &result, started);
         result
     }
 
@@ -452,21 +452,26 @@ fn normalize_typ(typ: &str) -> String {
     lower.strip_prefix("application/").map(str::to_owned).unwrap_or(lower)
 }
 
-pub(crate) fn record_outcome<T>(
-    method: &'static str,
-    result: &Result<T, Error>,
-    started: std::time::Instant,
-) {
-    metrics::histogram!(metric_names::VERIFY_SECONDS, "method" => method)
-        .record(started.elapsed().as_secs_f64());
-    let outcome = match result {
-        Ok(_) => "ok",
-        Err(e) => e.kind().as_str(),
-    };
-    metrics::counter!(metric_names::VERIFICATIONS, "method" => method, "outcome" => outcome).increment(1);
-    if let Err(e) = result {
-        // The reason goes to logs; the token never does.
-        tracing::debug!(method, reason = %e, "credential rejected");
+/// Records one verification. Literal label values keep the common case free of
+/// allocations (the `metrics` macros build static keys for them).
+pub(crate) fn record_outcome<T>(method: AuthMethod, result: &Result<T, Error>, started: std::time::Instant) {
+    use metric_names::{VERIFICATIONS, VERIFY_SECONDS};
+    use metrics::{counter, histogram};
+    let seconds = started.elapsed().as_secs_f64();
+    match method {
+        AuthMethod::ApiKey => histogram!(VERIFY_SECONDS, "method" => "api_key").record(seconds),
+        _ => histogram!(VERIFY_SECONDS, "method" => "jwt").record(seconds),
+    }
+    match (method, result) {
+        (AuthMethod::ApiKey, Ok(_)) => {
+            counter!(VERIFICATIONS, "method" => "api_key", "outcome" => "ok").increment(1)
+        }
+        (_, Ok(_)) => counter!(VERIFICATIONS, "method" => "jwt", "outcome" => "ok").increment(1),
+        (method, Err(e)) => {
+            counter!(VERIFICATIONS, "method" => method.as_str(), "outcome" => e.kind().as_str()).increment(1);
+            // The reason goes to logs; the credential never does.
+            tracing::debug!(method = method.as_str(), reason = %e, "credential rejected");
+        }
     }
 }
 
