@@ -5,7 +5,7 @@
 //! - [`StaticApiKeys`]: SHA-256 hashes from configuration, compared in constant time.
 //! - [`RemoteApiKeyVerifier`]: asks user-service (`GET /v1/users/me` with `X-API-Key`)
 //!   and caches answers briefly.
-//! - [`format`]: the key format user-service issues (`ak_live_…`/`ak_test_…`, 190 random
+//! - [`format`](mod@format): the key format user-service issues (`ak_live_…`/`ak_test_…`, 190 random
 //!   bits, CRC32 checksum), checked locally so typos and garbage never cost a network
 //!   call or a database lookup.
 
