@@ -41,6 +41,23 @@ impl CurrentUser {
     }
 }
 
+/// The core crate's verifier for this service's tokens: its own issuer and audience,
+/// `typ: at+jwt` required, the algorithms the service can sign with.
+pub(crate) fn build_verifier(
+    issuer: &str,
+    keys: authgate::KeySet,
+    audience: &str,
+) -> Result<authgate::Verifier, authgate::Error> {
+    use authgate::Algorithm;
+    authgate::Verifier::builder()
+        .issuer(issuer, keys)
+        .audience(audience)
+        .algorithms([Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA])
+        .require_at_jwt()
+        .leeway(std::time::Duration::from_secs(30))
+        .build()
+}
+
 /// Extracts the bearer token (scheme matched case-insensitively; never from the query).
 pub(crate) fn bearer_token_from_headers(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;

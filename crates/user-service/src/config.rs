@@ -24,6 +24,7 @@
 //! | `LOG_FORMAT` | `text` or `json` | `text` (dev), `json` otherwise |
 //! | `JWKS_MAX_AGE_SECS` | `Cache-Control: max-age` of the JWKS | 300 |
 //! | `KEY_PUBLISH_DELAY_SECS` | how long a rotated-in key is published before it signs | `JWKS_MAX_AGE_SECS` |
+//! | `SIGNING_ALG` | algorithm of new signing keys: `RS256`, `ES256` or `EdDSA` | `RS256` |
 //! | `BOOTSTRAP_ADMIN_EMAIL`, `BOOTSTRAP_ADMIN_PASSWORD` | create this admin on first start | none |
 //!
 //! Policy by environment: passwords of at least 12 characters (14 in production) and
@@ -92,6 +93,38 @@ impl SameSite {
             SameSite::Lax => "Lax",
             SameSite::Strict => "Strict",
             SameSite::None => "None",
+        }
+    }
+}
+
+/// The algorithm of newly created signing keys (`SIGNING_ALG`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys (the default: every JWT library has it).
+    RS256,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// Ed25519.
+    EdDSA,
+}
+
+impl SigningAlg {
+    /// The JOSE `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::RS256 => "RS256",
+            SigningAlg::ES256 => "ES256",
+            SigningAlg::EdDSA => "EdDSA",
+        }
+    }
+
+    /// Parses a JOSE `alg` name.
+    pub fn parse(value: &str) -> Option<SigningAlg> {
+        match value {
+            "RS256" => Some(SigningAlg::RS256),
+            "ES256" => Some(SigningAlg::ES256),
+            "EdDSA" => Some(SigningAlg::EdDSA),
+            _ => None,
         }
     }
 }
@@ -208,6 +241,8 @@ pub struct Config {
     pub jwks_max_age_secs: u64,
     /// Delay between publishing a new key and signing with it (`KEY_PUBLISH_DELAY_SECS`).
     pub key_publish_delay_secs: u64,
+    /// Algorithm of new signing keys (`SIGNING_ALG`: `RS256`, `ES256` or `EdDSA`).
+    pub signing_alg: SigningAlg,
     /// How often an instance re-reads the signing keys from the database.
     pub key_reload_secs: u64,
     /// MFA-pending token lifetime (300 s at most).
@@ -370,6 +405,13 @@ impl Config {
                 Some(v) => parse_num("KEY_PUBLISH_DELAY_SECS", &v)?,
                 None => jwks_max_age_secs,
             },
+            signing_alg: match get("SIGNING_ALG") {
+                None => SigningAlg::RS256,
+                Some(v) => SigningAlg::parse(&v).ok_or(ConfigError::Invalid {
+                    name: "SIGNING_ALG",
+                    reason: format!("{v:?} is not RS256, ES256 or EdDSA"),
+                })?,
+            },
             key_reload_secs: 30,
             mfa_token_ttl_secs: 300,
             reset_token_ttl_secs: 1800,
@@ -456,6 +498,7 @@ impl Config {
             format!("login_max_failures={}", self.login_max_failures),
             format!("JWKS_MAX_AGE_SECS={}", self.jwks_max_age_secs),
             format!("KEY_PUBLISH_DELAY_SECS={}", self.key_publish_delay_secs),
+            format!("SIGNING_ALG={}", self.signing_alg.as_str()),
         ];
         lines.join("\n")
     }

@@ -20,16 +20,15 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::EncodingKey;
 
+use crate::config::SigningAlg;
 use crate::crypto::{MasterKey, sha256_b64url};
 use crate::db::Db;
 use crate::store::SigningKeyRow;
 
-/// The only algorithm issued today.
-pub(crate) const ALG: &str = "RS256";
-
 /// A key loaded into memory.
 pub(crate) struct LoadedKey {
     pub(crate) kid: String,
+    pub(crate) alg: jsonwebtoken::Algorithm,
     pub(crate) activate_at: i64,
     pub(crate) expires_at: Option<i64>,
     pub(crate) encoding: EncodingKey,
@@ -61,6 +60,7 @@ pub(crate) struct KeyManager {
     db: Db,
     master: MasterKey,
     reload: Duration,
+    alg: SigningAlg,
     publish_delay: i64,
     retire_after: i64,
     cache: Arc<RwLock<Option<Cache>>>,
@@ -77,6 +77,7 @@ impl KeyManager {
     pub(crate) fn new(
         db: Db,
         master: MasterKey,
+        alg: SigningAlg,
         reload_secs: u64,
         publish_delay_secs: u64,
         access_ttl_secs: u64,
@@ -86,6 +87,7 @@ impl KeyManager {
             db,
             master,
             reload: Duration::from_secs(reload_secs),
+            alg,
             publish_delay: publish_delay_secs as i64,
             retire_after: (access_ttl_secs + jwks_max_age_secs) as i64,
             cache: Arc::new(RwLock::new(None)),
@@ -109,7 +111,7 @@ impl KeyManager {
         let keys = self.db.published_signing_keys(now).await?;
         if !keys.iter().any(|k| k.activate_at <= now) {
             let row = self.new_key_row(now).await?;
-            if self.db.insert_first_signing_key(&row, ALG, now).await? {
+            if self.db.insert_first_signing_key(&row, now).await? {
                 tracing::info!(kid = %row.kid, "created the first signing key");
             }
         }
@@ -128,13 +130,15 @@ impl KeyManager {
     }
 
     async fn new_key_row(&self, activate_at: i64) -> Result<SigningKeyRow, KeyError> {
-        let (pkcs8, jwk, kid) = tokio::task::spawn_blocking(generate_rsa)
+        let alg = self.alg;
+        let (pkcs8, jwk, kid) = tokio::task::spawn_blocking(move || generate(alg))
             .await
             .map_err(|e| KeyError::Material(e.to_string()))??;
         Ok(SigningKeyRow {
             private_key_enc: self.master.encrypt(&pkcs8, &kid),
             public_jwk: jwk.to_string(),
             kid,
+            alg: alg.as_str().to_owned(),
             activate_at,
             expires_at: None,
         })
@@ -142,7 +146,7 @@ impl KeyManager {
 
     async fn insert_new_key(&self, now: i64, activate_at: i64) -> Result<String, KeyError> {
         let row = self.new_key_row(activate_at).await?;
-        self.db.insert_signing_key(&row, ALG, now).await?;
+        self.db.insert_signing_key(&row, now).await?;
         tracing::info!(kid = %row.kid, activate_at, "created signing key");
         Ok(row.kid)
     }
@@ -170,14 +174,25 @@ impl KeyManager {
             .master
             .decrypt(&row.private_key_enc, &row.kid)
             .map_err(|_| KeyError::Decrypt(row.kid.clone()))?;
-        let pem =
-            format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", STANDARD.encode(&pkcs8));
-        let encoding =
-            EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| KeyError::Material(e.to_string()))?;
+        let (alg, encoding) = match row.alg.as_str() {
+            "RS256" => {
+                let pem = format!(
+                    "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+                    STANDARD.encode(&pkcs8)
+                );
+                let key = EncodingKey::from_rsa_pem(pem.as_bytes())
+                    .map_err(|e| KeyError::Material(e.to_string()))?;
+                (jsonwebtoken::Algorithm::RS256, key)
+            }
+            "ES256" => (jsonwebtoken::Algorithm::ES256, EncodingKey::from_ec_der(&pkcs8)),
+            "EdDSA" => (jsonwebtoken::Algorithm::EdDSA, EncodingKey::from_ed_der(&pkcs8)),
+            other => return Err(KeyError::Material(format!("unsupported algorithm {other}"))),
+        };
         let jwk: serde_json::Value =
             serde_json::from_str(&row.public_jwk).map_err(|e| KeyError::Material(e.to_string()))?;
         Ok(LoadedKey {
             kid: row.kid.clone(),
+            alg,
             activate_at: row.activate_at,
             expires_at: row.expires_at,
             encoding,
@@ -240,20 +255,49 @@ pub(crate) fn signer_index(keys: &[LoadedKey], now: i64) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
-/// Generates an RSA 2048 key: `(pkcs8 der, public jwk, kid)`; kid is the RFC 7638
-/// SHA-256 thumbprint.
-fn generate_rsa() -> Result<(Vec<u8>, serde_json::Value, String), KeyError> {
-    let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|e| KeyError::Material(e.to_string()))?;
-    let pkcs8 = pair.as_der().map_err(|e| KeyError::Material(e.to_string()))?.as_ref().to_vec();
-    let public = pair.public_key();
-    let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
-    let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
-    let kid = thumbprint(&n, &e);
-    let jwk = serde_json::json!({ "kty": "RSA", "use": "sig", "alg": ALG, "kid": kid, "n": n, "e": e });
+/// Generates a key: `(pkcs8 der, public jwk, kid)`; kid is the RFC 7638 SHA-256
+/// thumbprint of the public JWK.
+fn generate(alg: SigningAlg) -> Result<(Vec<u8>, serde_json::Value, String), KeyError> {
+    let material = |e: &dyn std::fmt::Display| KeyError::Material(e.to_string());
+    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    let (pkcs8, mut jwk, canonical) = match alg {
+        SigningAlg::RS256 => {
+            let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|e| material(&e))?;
+            let pkcs8 = pair.as_der().map_err(|e| material(&e))?.as_ref().to_vec();
+            let public = pair.public_key();
+            let n = b64(public.modulus().big_endian_without_leading_zero());
+            let e = b64(public.exponent().big_endian_without_leading_zero());
+            let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+            (pkcs8, serde_json::json!({ "kty": "RSA", "n": n, "e": e }), canonical)
+        }
+        SigningAlg::ES256 => {
+            use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+            let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(|e| material(&e))?;
+            let pkcs8 = pair.to_pkcs8v1().map_err(|e| material(&e))?.as_ref().to_vec();
+            // Uncompressed point: 0x04 || X || Y.
+            let point = pair.public_key().as_ref();
+            let (x, y) = (b64(&point[1..33]), b64(&point[33..65]));
+            let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+            (pkcs8, serde_json::json!({ "kty": "EC", "crv": "P-256", "x": x, "y": y }), canonical)
+        }
+        SigningAlg::EdDSA => {
+            use aws_lc_rs::signature::Ed25519KeyPair;
+            let pair = Ed25519KeyPair::generate().map_err(|e| material(&e))?;
+            let pkcs8 = pair.to_pkcs8v1().map_err(|e| material(&e))?.as_ref().to_vec();
+            let x = b64(pair.public_key().as_ref());
+            let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+            (pkcs8, serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": x }), canonical)
+        }
+    };
+    let kid = sha256_b64url(canonical.as_bytes());
+    jwk["use"] = "sig".into();
+    jwk["alg"] = alg.as_str().into();
+    jwk["kid"] = kid.clone().into();
     Ok((pkcs8, jwk, kid))
 }
 
 /// RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace.
+#[cfg(test)]
 pub(crate) fn thumbprint(n: &str, e: &str) -> String {
     sha256_b64url(format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#).as_bytes())
 }
@@ -271,7 +315,8 @@ mod tests {
 
     #[test]
     fn generated_keys_sign_tokens_that_verify_with_the_published_jwk() {
-        let (pkcs8, jwk, kid) = generate_rsa().unwrap();
+        let (pkcs8, jwk, kid) = generate(SigningAlg::RS256).unwrap();
+        assert_eq!(kid, thumbprint(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap()));
         let pem =
             format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", STANDARD.encode(&pkcs8));
         let enc = EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();

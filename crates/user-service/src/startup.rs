@@ -75,18 +75,14 @@ impl AppState {
         let keys = KeyManager::new(
             db.clone(),
             master.clone(),
+            config.signing_alg,
             config.key_reload_secs,
             config.key_publish_delay_secs,
             config.access_token_ttl_secs,
             config.jwks_max_age_secs,
         );
         keys.ensure_signing_key(crate::now()).await?;
-        let verifier = authgate::Verifier::builder()
-            .issuer(issuer.clone(), keys.verifier_keys())
-            .audience(config.audience.clone())
-            .require_at_jwt()
-            .leeway(std::time::Duration::from_secs(30))
-            .build()
+        let verifier = crate::auth::build_verifier(&issuer, keys.verifier_keys(), &config.audience)
             .map_err(|e| StartupError::Command(format!("building the token verifier: {e}")))?;
         let passwords = Passwords::new(config.argon2, config.hash_concurrency);
         let throttle = Throttle {

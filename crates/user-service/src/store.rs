@@ -84,6 +84,7 @@ fn session_from_row(row: &AnyRow) -> Result<Session> {
 #[derive(Debug, Clone)]
 pub(crate) struct SigningKeyRow {
     pub(crate) kid: String,
+    pub(crate) alg: String,
     pub(crate) private_key_enc: String,
     pub(crate) public_jwk: String,
     pub(crate) activate_at: i64,
@@ -441,13 +442,13 @@ impl Db {
 
     // ---- signing keys ------------------------------------------------------------------
 
-    pub(crate) async fn insert_signing_key(&self, k: &SigningKeyRow, alg: &str, now: i64) -> Result<()> {
+    pub(crate) async fn insert_signing_key(&self, k: &SigningKeyRow, now: i64) -> Result<()> {
         sqlx::query(
             "INSERT INTO signing_keys (kid, alg, private_key_enc, public_jwk, created_at, activate_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&k.kid)
-        .bind(alg)
+        .bind(&k.alg)
         .bind(&k.private_key_enc)
         .bind(&k.public_jwk)
         .bind(now)
@@ -460,12 +461,7 @@ impl Db {
 
     /// Inserts the first key unless an unretired key exists (one winner among instances
     /// starting together). Returns whether this call inserted it.
-    pub(crate) async fn insert_first_signing_key(
-        &self,
-        k: &SigningKeyRow,
-        alg: &str,
-        now: i64,
-    ) -> Result<bool> {
+    pub(crate) async fn insert_first_signing_key(&self, k: &SigningKeyRow, now: i64) -> Result<bool> {
         let mut tx: Transaction<'_, Any> = self.pool.begin().await?;
         if self.kind == crate::db::DbKind::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(7638001)").execute(&mut *tx).await?;
@@ -476,7 +472,7 @@ impl Db {
              WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE expires_at IS NULL AND activate_at <= $5)",
         )
         .bind(&k.kid)
-        .bind(alg)
+        .bind(&k.alg)
         .bind(&k.private_key_enc)
         .bind(&k.public_jwk)
         .bind(now)
@@ -490,7 +486,7 @@ impl Db {
     /// Keys still published (not expired), oldest activation first.
     pub(crate) async fn published_signing_keys(&self, now: i64) -> Result<Vec<SigningKeyRow>> {
         let rows = sqlx::query(
-            "SELECT kid, private_key_enc, public_jwk, activate_at, expires_at FROM signing_keys \
+            "SELECT kid, alg, private_key_enc, public_jwk, activate_at, expires_at FROM signing_keys \
              WHERE expires_at IS NULL OR expires_at > $1 ORDER BY activate_at, kid",
         )
         .bind(now)
@@ -500,6 +496,7 @@ impl Db {
             .map(|r| {
                 Ok(SigningKeyRow {
                     kid: r.try_get("kid")?,
+                    alg: r.try_get("alg")?,
                     private_key_enc: r.try_get("private_key_enc")?,
                     public_jwk: r.try_get("public_jwk")?,
                     activate_at: r.try_get("activate_at")?,

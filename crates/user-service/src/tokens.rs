@@ -1,6 +1,6 @@
 //! Access tokens (RFC 9068 `at+jwt`, RS256) and the role-to-permission map.
 
-use jsonwebtoken::{Algorithm, Header};
+use jsonwebtoken::Header;
 
 use crate::crypto::new_id;
 use crate::error::ApiError;
@@ -66,7 +66,7 @@ pub(crate) async fn issue_access_token(
         amr: amr.to_vec(),
         ..Default::default()
     };
-    let mut header = Header::new(Algorithm::RS256);
+    let mut header = Header::new(key.alg);
     header.typ = Some("at+jwt".to_owned());
     header.kid = Some(key.kid.clone());
     let token = jsonwebtoken::encode(&header, &claims, &key.encoding).map_err(ApiError::internal)?;

@@ -30,13 +30,9 @@ const KEYS_ROTATE: &str = "admin:keys:rotate";
 
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
     // The same keys as the service's own verifier (replaced in place on reload).
-    let verifier = authgate::Verifier::builder()
-        .issuer(state.issuer.clone(), state.keys.verifier_keys())
-        .audience(state.config.audience.clone())
-        .require_at_jwt()
-        .leeway(std::time::Duration::from_secs(30))
-        .build()
-        .expect("the admin verifier uses the same settings as the service verifier");
+    let verifier =
+        crate::auth::build_verifier(&state.issuer, state.keys.verifier_keys(), &state.config.audience)
+            .expect("the admin verifier uses the same settings as the service verifier");
     let auth = AuthLayer::new(Authenticator::jwt(verifier)).error_body(|e: &authgate::Error| {
         let body = serde_json::json!({ "error": e.kind().body_code(), "message": e.kind().description() });
         (HeaderValue::from_static("application/json"), Bytes::from(body.to_string()))

@@ -31,7 +31,7 @@ async fn openid_configuration(State(state): State<AppState>) -> impl IntoRespons
         "userinfo_endpoint": format!("{iss}/v1/users/me"),
         "response_types_supported": ["token"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [crate::keys::ALG],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
         "token_endpoint_auth_methods_supported": ["none"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid", "email", "name", "roles", "permissions", "amr"],
     });

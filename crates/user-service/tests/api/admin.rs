@@ -15,6 +15,7 @@ db_tests!(
     admin_reads_the_audit_log,
     rotation_publishes_the_next_key_before_it_signs,
     rotation_keeps_old_tokens_verifiable_and_signs_with_the_new_key,
+    es256_and_eddsa_keys_are_selectable_and_verify_with_a_standard_library,
 );
 
 async fn admin_routes_need_the_permission_403_insufficient_scope(db: TestDb) {
@@ -172,4 +173,31 @@ async fn rotation_keeps_old_tokens_verifiable_and_signs_with_the_new_key(db: Tes
     let kept =
         row.get::<i64, _>("expires_at") - crate::helpers::claims_of(&user.access)["iat"].as_i64().unwrap();
     assert!(kept >= 900 + 300 - 5, "retired key published for access TTL + JWKS max-age, got {kept}s");
+}
+
+async fn es256_and_eddsa_keys_are_selectable_and_verify_with_a_standard_library(db: TestDb) {
+    use user_service::config::SigningAlg;
+    for (alg, kty) in [(SigningAlg::ES256, "EC"), (SigningAlg::EdDSA, "OKP")] {
+        // One database for both: after each rotation the new algorithm signs while the
+        // earlier keys stay published (a mixed JWKS).
+        let app = TestApp::spawn_with(&db, |c| c.signing_alg = alg).await;
+        let (_, admin) = app.new_admin().await;
+        // Rotating publishes a key of the configured algorithm, which then signs.
+        let r = app.post_auth("/v1/admin/keys/rotate", &admin.access, json!({})).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let (_, user) = app.new_user().await;
+        let header = header_of(&user.access);
+        assert_eq!(header["alg"], alg.as_str());
+        let jwks: jsonwebtoken::jwk::JwkSet =
+            app.get("/v1/auth/.well-known/jwks.json").await.json().await.unwrap();
+        let jwk = jwks.find(header["kid"].as_str().unwrap()).expect("published");
+        let raw: Value = serde_json::to_value(jwk).unwrap();
+        assert_eq!(raw["kty"], kty);
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+        let alg_jwt: jsonwebtoken::Algorithm = alg.as_str().parse().unwrap();
+        let mut v = jsonwebtoken::Validation::new(alg_jwt);
+        v.set_audience(&["trading-platform"]);
+        jsonwebtoken::decode::<Value>(&user.access, &key, &v).unwrap();
+        assert_eq!(app.get_auth("/v1/users/me", &user.access).await.status(), StatusCode::OK);
+    }
 }
