@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use authgate::api_key::{ApiKeyVerifier, RemoteApiKeyVerifier};
-use authgate::{AuthMode, Authenticator, Issuer, KeySet, Verifier};
+use authgate::api_key::ApiKeyVerifier;
+use authgate::{AuthMode, Authenticator, Verifier};
 
 use crate::config::Config;
 
@@ -20,15 +20,7 @@ pub struct Auth {
 impl Auth {
     /// Keys from `JWKS_URL`, API keys checked with the user-service.
     pub fn from_config(config: &Config) -> Result<Auth, authgate::Error> {
-        let keys = KeySet::from_jwks_url(&config.jwks_url)?;
-        let verifier = Verifier::builder()
-            .add_issuer(Issuer::new(&config.jwt_issuer, keys).algorithms(config.jwt_algorithms.clone()))
-            .audience(&config.jwt_audience)
-            .leeway(config.jwt_leeway)
-            .build()?;
-        let api_keys =
-            RemoteApiKeyVerifier::new(&config.user_service_url)?.positive_ttl(config.api_key_cache_ttl);
-        Auth::new(verifier, api_keys)
+        Auth::new(config.verifier()?, config.api_keys()?)
     }
 
     /// From a verifier and any API-key verifier (tests use static keys).

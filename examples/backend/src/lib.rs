@@ -42,11 +42,8 @@ pub struct Application {
 /// Why the backend could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// Bad environment.
-    #[error(transparent)]
-    Config(#[from] config::ConfigError),
-    /// Bad authentication settings.
-    #[error("authentication setup: {0}")]
+    /// Bad environment or authentication settings.
+    #[error("configuration: {0}")]
     Auth(#[from] authgate::Error),
     /// The port could not be bound.
     #[error("binding the port: {0}")]

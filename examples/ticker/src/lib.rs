@@ -12,7 +12,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use authgate::{Authenticator, Issuer, KeySet, Verifier};
+use authgate::Authenticator;
 use authgate_tower::redact::RedactedMakeSpan;
 use axum::Router;
 use tower_http::trace::TraceLayer;
@@ -26,13 +26,7 @@ pub use config::Config;
 /// The JWT authenticator from `JWKS_URL`, `JWT_ISSUER`, `JWT_AUDIENCE`,
 /// `JWT_ALGORITHMS` and `JWT_LEEWAY_SECS`.
 pub fn authenticator(config: &Config) -> Result<Authenticator, authgate::Error> {
-    let keys = KeySet::from_jwks_url(&config.jwks_url)?;
-    let verifier = Verifier::builder()
-        .add_issuer(Issuer::new(&config.jwt_issuer, keys).algorithms(config.jwt_algorithms.clone()))
-        .audience(&config.jwt_audience)
-        .leeway(config.jwt_leeway)
-        .build()?;
-    Ok(Authenticator::jwt(verifier))
+    Ok(Authenticator::jwt(config.verifier()?))
 }
 
 /// The whole application, ready to serve.
@@ -64,11 +58,8 @@ pub struct Application {
 /// Why the ticker could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// Bad environment.
-    #[error(transparent)]
-    Config(#[from] config::ConfigError),
-    /// Bad authentication settings.
-    #[error("authentication setup: {0}")]
+    /// Bad environment or authentication settings.
+    #[error("configuration: {0}")]
     Auth(#[from] authgate::Error),
     /// The port could not be bound.
     #[error("binding the port: {0}")]
