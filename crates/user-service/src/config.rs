@@ -11,7 +11,8 @@
 //! | `USER_SERVICE_HOST` | address to bind | `127.0.0.1` |
 //! | `USER_SERVICE_PORT` | port to bind | 8011 / 8111 / 8211 |
 //! | `DATABASE_URL` | `sqlite://...` or `postgres://...` | `sqlite://.user-service-dev/{env}.db` |
-//! | `REDIS_URL` | accepted but not used yet: throttling counters live in the database | none |
+//! | `REDIS_URL` | throttling counters in Redis (else in the database) | none |
+//! | `REDIS_KEY_PREFIX` | prefix of the Redis keys | `user-service:{env}:throttle:` |
 //! | `PUBLIC_URL` | the issuer and the base of links in mails | `http://127.0.0.1:{port}` |
 //! | `JWT_AUDIENCE` | `aud` of access tokens | `trading-platform` |
 //! | `ACCESS_TOKEN_TTL_SECS` | access token lifetime, at most 900 | 900 |
@@ -203,8 +204,10 @@ pub struct Config {
     pub port: u16,
     /// `sqlite://...` or `postgres://...` (`DATABASE_URL`).
     pub database_url: Secret,
-    /// Optional Redis (`REDIS_URL`); accepted, not used yet.
+    /// Optional Redis (`REDIS_URL`) for throttling counters.
     pub redis_url: Option<Secret>,
+    /// Prefix of every Redis key (`REDIS_KEY_PREFIX`), so environments can share a Redis.
+    pub redis_key_prefix: String,
     /// Issuer and base of links (`PUBLIC_URL`). `None` means `http://127.0.0.1:{bound port}`.
     pub public_url: Option<String>,
     /// `aud` of access tokens (`JWT_AUDIENCE`).
@@ -376,6 +379,8 @@ impl Config {
             port,
             database_url: Secret::new(database_url),
             redis_url: get("REDIS_URL").map(Secret::new),
+            redis_key_prefix: get("REDIS_KEY_PREFIX")
+                .unwrap_or_else(|| format!("user-service:{}:throttle:", environment.as_str())),
             public_url: get("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
             audience: get("JWT_AUDIENCE").unwrap_or_else(|| "trading-platform".into()),
             access_token_ttl_secs,

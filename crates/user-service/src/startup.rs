@@ -14,7 +14,7 @@ use crate::db::{Db, DbError};
 use crate::keys::{KeyError, KeyManager};
 use crate::metrics::Metrics;
 use crate::password::{Passwords, check_policy};
-use crate::throttle::Throttle;
+use crate::throttle::{Counters, Throttle};
 
 /// Why the service could not start or a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +31,9 @@ pub enum StartupError {
     /// Binding the listener or serving.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// Connecting to Redis.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
     /// A command's own failure (e.g. a weak admin password).
     #[error("{0}")]
     Command(String),
@@ -85,9 +88,21 @@ impl AppState {
         let verifier = crate::auth::build_verifier(&issuer, keys.verifier_keys(), &config.audience)
             .map_err(|e| StartupError::Command(format!("building the token verifier: {e}")))?;
         let passwords = Passwords::new(config.argon2, config.hash_concurrency);
+        let counters = match &config.redis_url {
+            Some(url) => {
+                let client = redis::Client::open(url.expose())?;
+                Counters::Redis {
+                    conn: client.get_connection_manager().await?,
+                    prefix: config.redis_key_prefix.clone(),
+                }
+            }
+            None => Counters::Database(db.clone()),
+        };
+        tracing::info!(store = counters.describe(), "login throttling counters");
         let throttle = Throttle {
             max_failures: i64::from(config.login_max_failures),
             window_secs: config.throttle_window_secs as i64,
+            counters,
         };
         Ok(AppState(Arc::new(StateInner {
             config,

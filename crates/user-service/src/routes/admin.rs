@@ -101,7 +101,7 @@ async fn update_user(
         audit(&state, &format!("user_{status}"), Some(&id), Some(&me.user.id), &client, None).await;
     }
     if body.unlock == Some(true) {
-        state.db.clear_login_failures(&account_key(&user.email)).await?;
+        state.throttle.counters.clear(&account_key(&user.email)).await?;
         audit(&state, "user_unlocked", Some(&id), Some(&me.user.id), &client, None).await;
     }
     if let Some(name) = body.name {

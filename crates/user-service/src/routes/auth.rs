@@ -91,7 +91,7 @@ async fn login(
     let now = crate::now();
     let key = account_key(&email);
     let ip = client.ip.as_deref();
-    if let Some(retry) = state.throttle.check(&state.db, &key, ip, now).await? {
+    if let Some(retry) = state.throttle.check(&key, ip, now).await? {
         Metrics::inc(&state.metrics.login_throttled);
         return Err(ApiError::too_many_requests(retry));
     }
@@ -103,7 +103,7 @@ async fn login(
             Metrics::inc(&state.metrics.login_failure);
             let uid = user.as_ref().map(|u| u.id.as_str());
             audit(&state, "login_failed", uid, None, &client, None).await;
-            if state.throttle.record_failure(&state.db, &key, ip, now).await? {
+            if state.throttle.record_failure(&key, ip, now).await? {
                 audit(&state, "account_locked", uid, None, &client, None).await;
             }
             return Err(ApiError::invalid_credentials());
@@ -121,7 +121,7 @@ async fn login(
         .await;
         return Err(ApiError::new(StatusCode::FORBIDDEN, "account_disabled", "This account is disabled"));
     }
-    state.db.clear_login_failures(&key).await?;
+    state.throttle.counters.clear(&key).await?;
     if user.mfa_enabled {
         let token = random_token();
         let exp = now + state.config.mfa_token_ttl_secs as i64;
@@ -412,7 +412,7 @@ async fn reset_password(
     let hash = state.passwords.hash(body.new_password).await.map_err(ApiError::internal)?;
     state.db.update_password(&user.id, &hash, now).await?;
     state.db.revoke_user_sessions(&user.id, None, "password_reset", now).await?;
-    state.db.clear_login_failures(&account_key(&user.email)).await?;
+    state.throttle.counters.clear(&account_key(&user.email)).await?;
     Metrics::inc(&state.metrics.password_resets);
     audit(&state, "password_reset", Some(&user.id), Some(&user.id), &client, None).await;
     Ok(Json(serde_json::json!({ "status": "password_reset" })).into_response())

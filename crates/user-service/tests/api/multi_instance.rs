@@ -74,3 +74,47 @@ async fn i27_no_secret_appears_in_the_logs(db: TestDb) {
         assert!(!text.contains(secret), "a secret leaked into the logs");
     }
 }
+
+/// Two instances on separate databases share throttling through Redis alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn i07_throttling_counters_are_shared_through_redis() {
+    let Ok(redis_url) = std::env::var("TEST_REDIS_URL") else {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nNOTICE: TEST_REDIS_URL is not set: the Redis throttling test was SKIPPED.\n"
+        );
+        return;
+    };
+    let dir = std::env::temp_dir().join("user-service-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = |n: &str| TestDb {
+        url: format!("sqlite://{}/{}-{n}.db?mode=rwc", dir.display(), crate::helpers::unique()),
+    };
+    let prefix = format!("user-service-test:{}:", crate::helpers::unique());
+    let with_redis = |c: &mut user_service::Config| {
+        c.redis_url = Some(user_service::config::Secret::new(redis_url.clone()));
+        c.redis_key_prefix = prefix.clone();
+    };
+    let a = TestApp::spawn_with(&db("a"), with_redis).await;
+    let b = TestApp::spawn_with(&db("b"), with_redis).await;
+    let email = format!("shared{}@example.com", crate::helpers::unique());
+    assert_eq!(a.register(&email, PASSWORD).await.status(), StatusCode::CREATED);
+    assert_eq!(b.register(&email, PASSWORD).await.status(), StatusCode::CREATED);
+    for _ in 0..5 {
+        assert_eq!(a.login(&email, "wrong password 123").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = b.login(&email, PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "B sees A's failures");
+    assert!(r.headers().contains_key("retry-after"));
+    use sqlx::Row;
+    let n: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM login_failures").fetch_one(&a.pool).await.unwrap().get("n");
+    assert_eq!(n, 0, "counters are in Redis, not in the database");
+    let client = redis::Client::open(redis_url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut conn).await.unwrap();
+    assert!(!keys.is_empty());
+    let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
+}
