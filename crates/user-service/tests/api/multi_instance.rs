@@ -23,6 +23,17 @@ async fn two_instances_share_keys_tokens_and_sessions(db: TestDb) {
     );
     let t = Tokens::from_body(&a2.login(&email, PASSWORD).await.json().await.unwrap());
     assert_eq!(b2.get_auth("/v1/users/me", &t.access).await.status(), StatusCode::OK);
+    // A's token verifies with the core crate against B's published JWKS.
+    let b_jwks = b2.get("/v1/auth/.well-known/jwks.json").await.text().await.unwrap();
+    let verifier = authgate::Verifier::builder()
+        .issuer(shared.clone(), authgate::KeySet::from_jwks_json(&b_jwks).unwrap())
+        .audience("trading-platform")
+        .require_at_jwt()
+        .build()
+        .unwrap();
+    let principal = verifier.verify(&t.access).await.unwrap();
+    assert_eq!(principal.email(), Some(email.as_str()));
+    assert_eq!(principal.permissions(), ["positions:read", "alerts:read", "alerts:write", "api_keys:manage"]);
     let r = b2.refresh(&t.refresh).await;
     assert_eq!(r.status(), StatusCode::OK, "A's refresh token refreshes at B");
     let t2 = Tokens::from_body(&r.json().await.unwrap());
