@@ -119,6 +119,8 @@ pub(crate) struct Decoded<'t> {
     pub(crate) kid: Option<String>,
     pub(crate) typ: Option<String>,
     pub(crate) claims: Map<String, Value>,
+    /// The decoded payload JSON, kept so callers can re-read the exact claims later.
+    pub(crate) payload_json: Vec<u8>,
     /// `base64url(header) "." base64url(payload)`: the bytes the signature covers.
     pub(crate) signing_input: &'t str,
     pub(crate) signature: Vec<u8>,
@@ -145,8 +147,9 @@ pub(crate) struct Jws<'t> {
 /// Splits and decodes a compact JWS, checking the header before anything else.
 pub(crate) fn decode(token: &str) -> Result<Decoded<'_>, Error> {
     let Jws { alg, kid, typ, payload, signing_input, signature } = decode_jws(token)?;
-    let claims = parse_object(&b64_decode(payload)?, "payload")?;
-    Ok(Decoded { alg, kid, typ, claims, signing_input, signature })
+    let payload_json = b64_decode(payload)?;
+    let claims = parse_object(&payload_json, "payload")?;
+    Ok(Decoded { alg, kid, typ, claims, payload_json, signing_input, signature })
 }
 
 /// The JWS layer alone (RFC 7515): segments, header rules, signature bytes. The payload

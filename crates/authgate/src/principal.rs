@@ -1,7 +1,7 @@
 //! The verified caller that adapters hand to handlers.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
@@ -59,7 +59,10 @@ struct Inner {
     method: AuthMethod,
     claims: AccessClaims,
     scopes: Vec<String>,
-    raw: Value,
+    /// The claims as a JSON object, parsed on first use from `payload_json` (JWTs) or
+    /// given (builder), so the verify path builds the claims only once.
+    raw: OnceLock<Value>,
+    payload_json: Box<[u8]>,
 }
 
 impl Principal {
@@ -69,14 +72,16 @@ impl Principal {
         PrincipalBuilder { user_id: user_id.into(), method, claims: AccessClaims::default(), raw: None }
     }
 
-    pub(crate) fn from_jwt(claims: AccessClaims, raw: Value) -> Result<Principal, Error> {
+    pub(crate) fn from_jwt(claims: AccessClaims, payload_json: Vec<u8>) -> Result<Principal, Error> {
         let user_id = claims
             .sub
             .clone()
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Error::new(ErrorKind::InvalidClaims, "sub is missing or empty"))?;
         let scopes = claims.scopes();
-        Ok(Principal(Arc::new(Inner { user_id, method: AuthMethod::Jwt, claims, scopes, raw })))
+        let payload_json = payload_json.into_boxed_slice();
+        let method = AuthMethod::Jwt;
+        Ok(Principal(Arc::new(Inner { user_id, method, claims, scopes, raw: OnceLock::new(), payload_json })))
     }
 
     /// The user id (`sub`).
@@ -139,9 +144,14 @@ impl Principal {
         &self.0.claims
     }
 
-    /// The raw claims object (`Value::Null` for API-key principals).
+    /// All claims as a JSON object (for a JWT, its payload; for an API-key principal,
+    /// what its verifier filled in).
     pub fn raw_claims(&self) -> &Value {
-        &self.0.raw
+        self.0.raw.get_or_init(|| {
+            serde_json::from_slice(&self.0.payload_json)
+                .or_else(|_| serde_json::to_value(&self.0.claims))
+                .unwrap_or(Value::Null)
+        })
     }
 
     /// Deserializes the raw claims into your own type.
@@ -155,7 +165,7 @@ impl Principal {
     /// assert_eq!(tier.tier, "gold");
     /// ```
     pub fn claims_as<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        T::deserialize(&self.0.raw)
+        T::deserialize(self.raw_claims())
             .map_err(|e| Error::new(ErrorKind::InvalidClaims, format!("custom claims: {e}")))
     }
 
@@ -272,7 +282,18 @@ impl PrincipalBuilder {
         let mut claims = self.claims;
         claims.sub = Some(self.user_id.clone());
         let scopes = claims.scopes();
-        let raw = self.raw.unwrap_or(Value::Null);
-        Principal(Arc::new(Inner { user_id: self.user_id, method: self.method, claims, scopes, raw }))
+        let raw = OnceLock::new();
+        if let Some(given) = self.raw {
+            let _ = raw.set(given);
+        }
+        let payload_json = Box::default();
+        Principal(Arc::new(Inner {
+            user_id: self.user_id,
+            method: self.method,
+            claims,
+            scopes,
+            raw,
+            payload_json,
+        }))
     }
 }

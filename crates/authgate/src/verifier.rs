@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -258,10 +257,9 @@ impl Verifier {
         }
         let verified = self.verify_raw(token, now).await?;
         let valid_until = verified.exp.saturating_add(self.inner.leeway);
-        let raw = Value::Object(verified.claims);
-        let claims = AccessClaims::deserialize(&raw)
+        let claims = AccessClaims::from_map(verified.claims)
             .map_err(|e| Error::new(ErrorKind::InvalidClaims, format!("claims: {e}")))?;
-        let principal = Principal::from_jwt(claims, raw)?;
+        let principal = Principal::from_jwt(claims, verified.payload_json)?;
         if let Some((cache, digest)) = digest {
             cache.insert(digest, principal.clone(), verified.key, verified.keys, valid_until, now);
         }
@@ -331,7 +329,7 @@ impl Verifier {
     }
 
     async fn verify_raw(&self, token: &str, now: u64) -> Result<Verified, Error> {
-        let Decoded { alg, kid, typ, claims, signing_input, signature } = jose::decode(token)?;
+        let Decoded { alg, kid, typ, claims, payload_json, signing_input, signature } = jose::decode(token)?;
         self.check_typ(typ.as_deref())?;
 
         let iss = match claims.get("iss") {
@@ -364,7 +362,7 @@ impl Verifier {
         if !key.verify(alg, signing_input.as_bytes(), &signature) {
             return Err(Error::new(ErrorKind::InvalidSignature, "signature does not verify"));
         }
-        Ok(Verified { claims, exp, key, keys: rules.keys.clone() })
+        Ok(Verified { claims, payload_json, exp, key, keys: rules.keys.clone() })
     }
 
     fn check_typ(&self, typ: Option<&str>) -> Result<(), Error> {
@@ -408,6 +406,7 @@ impl Verifier {
 
 struct Verified {
     claims: Map<String, Value>,
+    payload_json: Vec<u8>,
     exp: u64,
     key: Arc<VerifyingKey>,
     keys: KeySet,

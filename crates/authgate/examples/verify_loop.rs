@@ -1,0 +1,64 @@
+//! Cold RS256 verification: authgate (token cache off, so every call checks the
+//! signature) against a bare `jsonwebtoken::decode` with a pre-built key, interleaved in
+//! one process. Each round times a block of each; the fastest block per side counts, since
+//! background load only ever slows a block down. Prints both and their ratio.
+//!
+//! ```text
+//! cargo run --release -p authgate --example verify_loop [rounds] [block]
+//! ```
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use authgate::{KeySet, Verifier};
+use authgate_testkit::{TestKey, jwks, standard_claims};
+use futures_util::FutureExt as _;
+
+#[allow(clippy::print_stdout)] // this example reports on stdout
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(30);
+    let block: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
+
+    let key = TestKey::shared_rs256();
+    let tokens: Vec<String> = (0..512)
+        .map(|i| {
+            key.token().claims(standard_claims("https://id.example", "api", &format!("u{i}"), 3600)).sign()
+        })
+        .collect();
+    let keys = KeySet::from_jwks_json(&jwks(&[&key]).to_string()).expect("jwks");
+    let verifier = Verifier::builder()
+        .issuer("https://id.example", keys)
+        .audience("api")
+        .without_token_cache()
+        .build()
+        .expect("verifier");
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.jwk()).expect("jwk");
+    let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("key");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&["api"]);
+    validation.set_issuer(&["https://id.example"]);
+
+    let mut best_authgate = Duration::MAX;
+    let mut best_jsonwebtoken = Duration::MAX;
+    for round in 0..rounds {
+        let started = Instant::now();
+        for i in 0..block {
+            let token = &tokens[(round * block + i) % tokens.len()];
+            black_box(verifier.verify(token).now_or_never().expect("ready").expect("valid"));
+        }
+        best_authgate = best_authgate.min(started.elapsed() / block as u32);
+
+        let started = Instant::now();
+        for i in 0..block {
+            let token = &tokens[(round * block + i) % tokens.len()];
+            black_box(
+                jsonwebtoken::decode::<authgate::AccessClaims>(token, &decoding, &validation).expect("valid"),
+            );
+        }
+        best_jsonwebtoken = best_jsonwebtoken.min(started.elapsed() / block as u32);
+    }
+    println!("authgate verify (cold, RS256):        {best_authgate:?}");
+    println!("jsonwebtoken::decode (pre-built key): {best_jsonwebtoken:?}");
+    println!("ratio: {:.2}", best_authgate.as_secs_f64() / best_jsonwebtoken.as_secs_f64());
+}
