@@ -12,6 +12,7 @@
 //! | `USER_SERVICE_PORT` | port to bind | 8011 / 8111 / 8211 |
 //! | `DATABASE_URL` | `sqlite://...` or `postgres://...` | `sqlite://.user-service-dev/{env}.db` |
 //! | `REDIS_URL` | throttling counters in Redis (else in the database) | none |
+//! | `SMTP_URL`, `SMTP_FROM` | plain SMTP relay for mail (else the outbox table) | none, `no-reply@localhost` |
 //! | `REDIS_KEY_PREFIX` | prefix of the Redis keys | `user-service:{env}:throttle:` |
 //! | `PUBLIC_URL` | the issuer and the base of links in mails | `http://127.0.0.1:{port}` |
 //! | `JWT_AUDIENCE` | `aud` of access tokens | `trading-platform` |
@@ -206,6 +207,11 @@ pub struct Config {
     pub database_url: Secret,
     /// Optional Redis (`REDIS_URL`) for throttling counters.
     pub redis_url: Option<Secret>,
+    /// Plain SMTP relay for outgoing mail (`SMTP_URL`, `smtp://host[:port]`); without it,
+    /// mail goes to the outbox table.
+    pub smtp_url: Option<String>,
+    /// Sender address (`SMTP_FROM`).
+    pub smtp_from: String,
     /// Prefix of every Redis key (`REDIS_KEY_PREFIX`), so environments can share a Redis.
     pub redis_key_prefix: String,
     /// Issuer and base of links (`PUBLIC_URL`). `None` means `http://127.0.0.1:{bound port}`.
@@ -379,6 +385,8 @@ impl Config {
             port,
             database_url: Secret::new(database_url),
             redis_url: get("REDIS_URL").map(Secret::new),
+            smtp_url: get("SMTP_URL"),
+            smtp_from: get("SMTP_FROM").unwrap_or_else(|| "no-reply@localhost".into()),
             redis_key_prefix: get("REDIS_KEY_PREFIX")
                 .unwrap_or_else(|| format!("user-service:{}:throttle:", environment.as_str())),
             public_url: get("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),

@@ -24,6 +24,7 @@ mod crypto;
 mod db;
 mod error;
 mod keys;
+mod mailer;
 mod metrics;
 mod password;
 mod routes;

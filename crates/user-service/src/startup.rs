@@ -12,6 +12,7 @@ use crate::config::{Config, ConfigError, Environment, MasterKeySource};
 use crate::crypto::{MasterKey, decode_master_key, new_dev_master_key, new_id};
 use crate::db::{Db, DbError};
 use crate::keys::{KeyError, KeyManager};
+use crate::mailer::Mailer;
 use crate::metrics::Metrics;
 use crate::password::{Passwords, check_policy};
 use crate::throttle::{Counters, Throttle};
@@ -56,6 +57,7 @@ pub(crate) struct StateInner {
     pub(crate) master: MasterKey,
     pub(crate) metrics: Metrics,
     pub(crate) throttle: Throttle,
+    pub(crate) mailer: Mailer,
 }
 
 /// Cheaply cloneable handle to [`StateInner`].
@@ -104,6 +106,9 @@ impl AppState {
             window_secs: config.throttle_window_secs as i64,
             counters,
         };
+        let mailer = Mailer::new(db.clone(), config.smtp_url.as_deref(), &config.smtp_from)
+            .map_err(StartupError::Command)?;
+        tracing::info!(mailer = mailer.describe(), "outgoing mail");
         Ok(AppState(Arc::new(StateInner {
             config,
             issuer,
@@ -114,6 +119,7 @@ impl AppState {
             master,
             metrics: Metrics::default(),
             throttle,
+            mailer,
         })))
     }
 

@@ -367,7 +367,7 @@ async fn send_reset_link(
     state: &AppState,
     email: &str,
     client: &crate::store::ClientInfo,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), crate::mailer::MailError> {
     let Some(user) = state.db.user_by_email(email).await?.filter(User::is_active) else { return Ok(()) };
     let now = crate::now();
     let token = random_token();
@@ -380,7 +380,7 @@ async fn send_reset_link(
          password:\n{link}\n\nIf it was not you, ignore this message.",
         state.config.reset_token_ttl_secs / 60
     );
-    state.db.insert_outbox(&user.email, "Reset your password", &body, now).await?;
+    state.mailer.send(&user.email, "Reset your password", &body).await?;
     audit(state, "password_reset_requested", Some(&user.id), None, client, None).await;
     Ok(())
 }

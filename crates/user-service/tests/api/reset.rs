@@ -171,3 +171,65 @@ async fn dev_outbox_lists_messages(db: TestDb) {
     assert_eq!(body["messages"][0]["recipient"], email);
     assert!(body["messages"][0]["body"].as_str().unwrap().contains("token="));
 }
+
+/// With `SMTP_URL`, the reset mail goes over SMTP (to a fake relay here), not the outbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_mail_goes_through_smtp_when_configured() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let (read, mut write) = stream.into_split();
+        let mut read = BufReader::new(read);
+        write.write_all(b"220 fake ESMTP\r\n").await.unwrap();
+        let mut transcript = String::new();
+        let mut in_data = false;
+        loop {
+            let mut line = String::new();
+            if read.read_line(&mut line).await.unwrap() == 0 {
+                break;
+            }
+            transcript.push_str(&line);
+            let reply: &[u8] = if in_data {
+                if line == ".\r\n" {
+                    in_data = false;
+                    b"250 queued\r\n"
+                } else {
+                    continue;
+                }
+            } else if line.starts_with("EHLO") {
+                b"250-fake\r\n250 8BITMIME\r\n"
+            } else if line.starts_with("DATA") {
+                in_data = true;
+                b"354 go ahead\r\n"
+            } else if line.starts_with("QUIT") {
+                write.write_all(b"221 bye\r\n").await.unwrap();
+                break;
+            } else {
+                b"250 ok\r\n"
+            };
+            write.write_all(reply).await.unwrap();
+        }
+        let _ = tx.send(transcript);
+    });
+    crate::helpers::run_sqlite(|db| async move {
+        let app = TestApp::spawn_with(&db, |c| {
+            c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+            c.smtp_from = "auth@example.com".into();
+        })
+        .await;
+        let (email, _) = app.new_user().await;
+        forgot(&app, &email).await;
+        let transcript = tokio::time::timeout(std::time::Duration::from_secs(10), rx).await.unwrap().unwrap();
+        assert!(transcript.contains("MAIL FROM:<auth@example.com>"), "{transcript}");
+        assert!(transcript.contains(&format!("RCPT TO:<{email}>")), "{transcript}");
+        assert!(transcript.contains("Subject: Reset your password"), "{transcript}");
+        assert!(transcript.contains(&format!("{}/reset-password?token=", app.issuer)), "{transcript}");
+        let n: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM outbox").fetch_one(&app.pool).await.unwrap().get("n");
+        assert_eq!(n, 0, "nothing in the outbox");
+    })
+    .await
+}
