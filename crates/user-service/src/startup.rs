@@ -109,6 +109,9 @@ impl AppState {
         let mailer = Mailer::new(db.clone(), config.smtp_url.as_deref(), &config.smtp_from)
             .map_err(StartupError::Command)?;
         tracing::info!(mailer = mailer.describe(), "outgoing mail");
+        if config.environment == Environment::Production && config.smtp_url.is_none() {
+            tracing::warn!("SMTP_URL is not set: password-reset mail goes to the outbox table only");
+        }
         Ok(AppState(Arc::new(StateInner {
             config,
             issuer,

@@ -109,6 +109,18 @@ impl Counters {
         }
     }
 
+    /// `None` for the database (checked by `/health` anyway), else whether Redis answers.
+    pub(crate) async fn redis_ok(&self) -> Option<bool> {
+        match self {
+            Counters::Database(_) => None,
+            Counters::Redis { conn, .. } => {
+                let mut conn = conn.clone();
+                let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
+                Some(pong.is_ok())
+            }
+        }
+    }
+
     /// Which store is in use, for logs.
     pub(crate) fn describe(&self) -> &'static str {
         match self {

@@ -21,12 +21,17 @@ pub(crate) fn dev_router() -> Router<AppState> {
 
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let db_ok = state.db.ping().await;
-    let status = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = serde_json::json!({
-        "status": if db_ok { "ok" } else { "degraded" },
+    let redis = state.throttle.counters.redis_ok().await;
+    let ok = db_ok && redis != Some(false);
+    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let mut body = serde_json::json!({
+        "status": if ok { "ok" } else { "degraded" },
         "database": if db_ok { "ok" } else { "unavailable" },
         "environment": state.config.environment.as_str(),
     });
+    if let Some(r) = redis {
+        body["redis"] = (if r { "ok" } else { "unavailable" }).into();
+    }
     (status, Json(body))
 }
 

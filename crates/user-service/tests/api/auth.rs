@@ -203,7 +203,7 @@ async fn i05_unknown_email_costs_the_same_hash_time_as_a_wrong_password() {
         let (email, _) = app.new_user().await;
         let mut known = Vec::new();
         let mut unknown = Vec::new();
-        for i in 0..3 {
+        for i in 0..5 {
             let t = Instant::now();
             app.login(&email, "wrong password here").await;
             known.push(t.elapsed());
@@ -213,8 +213,8 @@ async fn i05_unknown_email_costs_the_same_hash_time_as_a_wrong_password() {
         }
         known.sort();
         unknown.sort();
-        let (k, u) = (known[1].as_secs_f64(), unknown[1].as_secs_f64());
-        assert!(u > k * 0.5 && u < k * 2.0, "known {k:.4}s vs unknown {u:.4}s");
+        let (k, u) = (known[2].as_secs_f64(), unknown[2].as_secs_f64());
+        assert!(u > k * 0.4 && u < k * 2.5, "known {k:.4}s vs unknown {u:.4}s");
     })
     .await
 }

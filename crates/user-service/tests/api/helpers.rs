@@ -362,3 +362,10 @@ pub fn sign(claims: &Value, key: &jsonwebtoken::EncodingKey, kid: &str, typ: &st
     h.typ = Some(typ.to_owned());
     jsonwebtoken::encode(&h, claims, key).unwrap()
 }
+
+/// The TOTP code of a given 30-second step.
+pub fn totp_code_at_step(secret_b32: &str, step: i64) -> String {
+    let secret = totp_rs::Secret::Encoded(secret_b32.to_owned()).to_bytes().unwrap();
+    let totp = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 0, 30, secret).unwrap();
+    totp.generate((step * 30) as u64)
+}

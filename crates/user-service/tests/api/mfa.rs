@@ -5,7 +5,9 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use crate::db_tests;
-use crate::helpers::{PASSWORD, TestApp, TestDb, Tokens, assert_error, claims_of, totp_code};
+use crate::helpers::{
+    PASSWORD, TestApp, TestDb, Tokens, assert_error, claims_of, totp_code, totp_code_at_step,
+};
 
 db_tests!(
     totp_setup_enable_and_login_with_a_code,
@@ -88,19 +90,25 @@ async fn i13_totp_secret_is_160_bits_stored_encrypted_and_inactive_until_confirm
 async fn i15_a_totp_code_or_an_earlier_step_is_never_accepted_twice(db: TestDb) {
     let app = TestApp::spawn(&db).await;
     let (email, _, secret, _) = mfa_user(&app).await;
-    // The current step was consumed by enabling.
+    // Work in steps relative to the one enabling consumed, so a 30-second boundary
+    // crossed during the test changes nothing.
+    let used: i64 = sqlx::query("SELECT totp_last_step FROM users WHERE email = $1")
+        .bind(&email)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+        .get("totp_last_step");
+    let code = |step: i64| totp_code_at_step(&secret, step);
     let token = mfa_token(&app, &email).await;
-    let r = app.post("/v1/auth/login/mfa", json!({"mfa_token": token, "code": totp_code(&secret, 0)})).await;
+    let r = app.post("/v1/auth/login/mfa", json!({"mfa_token": token, "code": code(used)})).await;
     assert_error(r, StatusCode::UNAUTHORIZED, "invalid_code").await;
-    let r = app.post("/v1/auth/login/mfa", json!({"mfa_token": token, "code": totp_code(&secret, 1)})).await;
+    let r = app.post("/v1/auth/login/mfa", json!({"mfa_token": token, "code": code(used + 1)})).await;
     assert_eq!(r.status(), StatusCode::OK);
-    // The same code again, and an earlier step, on a new challenge.
+    // The same code again, and earlier steps, on a new challenge.
     let token = mfa_token(&app, &email).await;
-    for offset in [1, 0, -1] {
-        let r = app
-            .post("/v1/auth/login/mfa", json!({"mfa_token": token, "code": totp_code(&secret, offset)}))
-            .await;
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "offset {offset}");
+    for step in [used + 1, used, used - 1] {
+        let r = app.post("/v1/auth/login/mfa", json!({"mfa_token": token, "code": code(step)})).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "step {step}");
     }
     assert!(app.audit_events(&email).await.contains(&"totp_replay".to_owned()));
 }

@@ -149,3 +149,50 @@ async fn cookie_flags_follow_the_configuration(db: TestDb) {
         "{cookie}"
     );
 }
+
+db_tests!(
+    cli_migrate_create_admin_and_rotate_keys_work_on_the_database,
+    bootstrap_admin_is_created_on_first_start,
+);
+
+async fn cli_migrate_create_admin_and_rotate_keys_work_on_the_database(db: TestDb) {
+    let config = crate::helpers::test_config(&db);
+    user_service::migrate(&config).await.unwrap();
+    user_service::migrate(&config).await.unwrap();
+    let email = format!("Root{}@Example.com", crate::helpers::unique());
+    let err = user_service::create_admin(config.clone(), &email, "short").await.unwrap_err();
+    assert!(err.to_string().contains("at least 12"), "{err}");
+    let out = user_service::create_admin(config.clone(), &email, "root passphrase 1").await.unwrap();
+    assert!(out.contains("created admin"), "{out}");
+    let kid = user_service::rotate_keys(config.clone()).await.unwrap();
+    let app = TestApp::spawn(&db).await;
+    let r = app.login(&email.to_lowercase(), "root passphrase 1").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let access = r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        crate::helpers::header_of(&access)["kid"],
+        kid,
+        "the rotated key signs (no publish delay in tests)"
+    );
+    assert_eq!(app.get_auth("/v1/admin/users", &access).await.status(), StatusCode::OK);
+    // An existing account is promoted, its password unchanged.
+    let (user, _) = app.new_user().await;
+    let out = user_service::create_admin(config, &user, "ignored password").await.unwrap();
+    assert!(out.contains("already existed"), "{out}");
+    assert_eq!(app.login(&user, crate::helpers::PASSWORD).await.status(), StatusCode::OK);
+}
+
+async fn bootstrap_admin_is_created_on_first_start(db: TestDb) {
+    let email = format!("boot{}@example.com", crate::helpers::unique());
+    let app = TestApp::spawn_with(&db, |c| {
+        c.bootstrap_admin = Some((email.clone(), user_service::config::Secret::new("bootstrap passphrase")));
+    })
+    .await;
+    let r = app.login(&email, "bootstrap passphrase").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        crate::helpers::claims_of(body["access_token"].as_str().unwrap())["roles"],
+        serde_json::json!(["user", "admin"])
+    );
+}
