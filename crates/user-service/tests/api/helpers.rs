@@ -74,24 +74,42 @@ impl Write for LogWriter {
     }
 }
 
+/// Runs the test body as a task so cleanup happens even when it panics, then re-raises.
+async fn run_and_cleanup<Fut: Future<Output = ()> + Send + 'static>(
+    body: Fut,
+    cleanup: impl Future<Output = ()>,
+) {
+    let outcome = tokio::spawn(body).await;
+    cleanup.await;
+    if let Err(e) = outcome {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
+        }
+        panic!("test task failed: {e}");
+    }
+}
+
 pub async fn run_sqlite<F, Fut>(test: F)
 where
     F: FnOnce(TestDb) -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future<Output = ()> + Send + 'static,
 {
     let dir = std::env::temp_dir().join("user-service-tests");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{}.db", unique()));
-    test(TestDb { url: format!("sqlite://{}?mode=rwc", path.display()) }).await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    let body = test(TestDb { url: format!("sqlite://{}?mode=rwc", path.display()) });
+    run_and_cleanup(body, async {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    })
+    .await;
 }
 
 pub async fn run_postgres<F, Fut>(test: F)
 where
     F: FnOnce(TestDb) -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future<Output = ()> + Send + 'static,
 {
     let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
         static NOTICE: Once = Once::new();
@@ -113,10 +131,12 @@ where
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{name}\""))).execute(&admin).await.unwrap();
     let mut url = url::Url::parse(&base).unwrap();
     url.query_pairs_mut().append_pair("options", &format!("-c search_path={name}"));
-    test(TestDb { url: url.to_string() }).await;
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE")))
-        .execute(&admin)
-        .await;
+    let body = test(TestDb { url: url.to_string() });
+    run_and_cleanup(body, async {
+        let drop = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
+        let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&admin).await;
+    })
+    .await;
 }
 
 pub fn unique() -> String {

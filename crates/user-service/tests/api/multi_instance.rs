@@ -99,9 +99,8 @@ async fn i07_throttling_counters_are_shared_through_redis() {
     };
     let dir = std::env::temp_dir().join("user-service-tests");
     std::fs::create_dir_all(&dir).unwrap();
-    let db = |n: &str| TestDb {
-        url: format!("sqlite://{}/{}-{n}.db?mode=rwc", dir.display(), crate::helpers::unique()),
-    };
+    let id = crate::helpers::unique();
+    let db = |n: &str| TestDb { url: format!("sqlite://{}/{id}-{n}.db?mode=rwc", dir.display()) };
     let prefix = format!("user-service-test:{}:", crate::helpers::unique());
     let with_redis = |c: &mut user_service::Config| {
         c.redis_url = Some(user_service::config::Secret::new(redis_url.clone()));
@@ -130,4 +129,9 @@ async fn i07_throttling_counters_are_shared_through_redis() {
         redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut conn).await.unwrap();
     assert!(!keys.is_empty());
     let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
+    for n in ["a", "b"] {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.join(format!("{id}-{n}.db{suffix}")));
+        }
+    }
 }
