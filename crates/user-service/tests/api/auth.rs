@@ -25,6 +25,7 @@ db_tests!(
     i07_account_is_throttled_after_five_failures_with_retry_after,
     i07_unknown_accounts_are_throttled_too,
     i07_ip_is_throttled_across_accounts,
+    i07_throttled_attempts_are_not_counted_so_an_account_stays_under_100_failures_an_hour,
     i26_login_success_and_failure_are_audited_with_ip_and_user_agent,
     disabled_accounts_cannot_log_in,
 );
@@ -293,4 +294,25 @@ async fn disabled_accounts_cannot_log_in(db: TestDb) {
         .unwrap();
     assert_error(app.login(&email, PASSWORD).await, StatusCode::FORBIDDEN, "account_disabled").await;
     assert_eq!(app.get_auth("/v1/users/me", &tokens.access).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn i07_throttled_attempts_are_not_counted_so_an_account_stays_under_100_failures_an_hour(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let (email, _) = app.new_user().await;
+    for _ in 0..5 {
+        app.login(&email, "wrong password 123").await;
+    }
+    for _ in 0..10 {
+        assert_eq!(app.login(&email, "wrong password 123").await.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+    use sqlx::Row;
+    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM login_failures WHERE scope_key LIKE 'acct:%'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+        .get("n");
+    // 5 per 15-minute window: at most 20 an hour.
+    assert_eq!(n, 5);
+    let events = app.audit_events(&email).await;
+    assert_eq!(events.iter().filter(|e| *e == "login_failed").count(), 5);
 }
