@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::jose::Payload;
+
 /// The `aud` claim: one audience or several (RFC 7519 §4.1.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -123,15 +125,15 @@ impl AccessClaims {
     /// moved into their fields, the rest stays in `extra`. Equivalent to deserializing
     /// (same type rules: `null` means absent, wrong types are errors) without serde's
     /// buffering of flattened maps, which dominated the non-crypto cost of a verify.
-    pub(crate) fn from_map(mut map: Map<String, Value>) -> Result<AccessClaims, String> {
-        fn string(map: &mut Map<String, Value>, name: &str) -> Result<Option<String>, String> {
+    pub(crate) fn from_payload(mut map: Payload) -> Result<AccessClaims, String> {
+        fn string(map: &mut Payload, name: &str) -> Result<Option<String>, String> {
             match map.remove(name) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s)),
                 Some(_) => Err(format!("{name} is not a string")),
             }
         }
-        fn number(map: &mut Map<String, Value>, name: &str) -> Result<Option<u64>, String> {
+        fn number(map: &mut Payload, name: &str) -> Result<Option<u64>, String> {
             match map.remove(name) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::Number(n)) => {
@@ -152,7 +154,7 @@ impl AccessClaims {
                 _ => Err(format!("{name} is not an array")),
             }
         }
-        fn list(map: &mut Map<String, Value>, name: &str) -> Result<Vec<String>, String> {
+        fn list(map: &mut Payload, name: &str) -> Result<Vec<String>, String> {
             match map.remove(name) {
                 None => Ok(Vec::new()),
                 Some(v) => strings(v, name),
@@ -194,7 +196,7 @@ impl AccessClaims {
             scope: string(&mut map, "scope")?,
             scp,
             amr: list(&mut map, "amr")?,
-            extra: map,
+            extra: map.extra,
         })
     }
 }
@@ -204,7 +206,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn from_map_agrees_with_serde() {
+    fn from_payload_agrees_with_serde() {
         let docs = [
             r#"{"sub":"u","aud":["a","b"],"exp":5,"roles":["r"],"scp":"x y","tier":"gold","nested":{"a":1}}"#,
             r#"{"sub":null,"aud":"a","scope":"s","amr":["pwd"],"permissions":[]}"#,
@@ -212,7 +214,7 @@ mod tests {
         ];
         for doc in docs {
             let map: Map<String, Value> = serde_json::from_str(doc).unwrap();
-            let fast = AccessClaims::from_map(map).unwrap();
+            let fast = AccessClaims::from_payload(Payload::from_map(map)).unwrap();
             let serde: AccessClaims = serde_json::from_str(doc).unwrap();
             assert_eq!(fast, serde, "{doc}");
         }
@@ -220,7 +222,7 @@ mod tests {
             [r#"{"roles":"admin"}"#, r#"{"sub":5}"#, r#"{"aud":[1]}"#, r#"{"exp":"1"}"#, r#"{"roles":null}"#]
         {
             let map: Map<String, Value> = serde_json::from_str(bad).unwrap();
-            assert!(AccessClaims::from_map(map).is_err(), "{bad}");
+            assert!(AccessClaims::from_payload(Payload::from_map(map)).is_err(), "{bad}");
             assert!(serde_json::from_str::<AccessClaims>(bad).is_err(), "{bad}");
         }
     }

@@ -11,13 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::algorithm::Algorithm;
 use crate::claims::AccessClaims;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, ErrorKind};
-use crate::jose::{self, Decoded};
+use crate::jose::{self, Decoded, Payload};
 use crate::key::VerifyingKey;
 use crate::keyset::KeySet;
 use crate::metric_names;
@@ -257,7 +257,7 @@ impl Verifier {
         }
         let verified = self.verify_raw(token, now).await?;
         let valid_until = verified.exp.saturating_add(self.inner.leeway);
-        let claims = AccessClaims::from_map(verified.claims)
+        let claims = AccessClaims::from_payload(verified.claims)
             .map_err(|e| Error::new(ErrorKind::InvalidClaims, format!("claims: {e}")))?;
         let principal = Principal::from_jwt(claims, verified.payload_json)?;
         if let Some((cache, digest)) = digest {
@@ -292,7 +292,7 @@ impl Verifier {
         let result = async {
             self.check_size(token)?;
             let verified = self.verify_raw(token, self.inner.clock.now_unix()).await?;
-            C::deserialize(&Value::Object(verified.claims))
+            C::deserialize(&Value::Object(verified.claims.into_map()))
                 .map_err(|e| Error::new(ErrorKind::InvalidClaims, format!("claims: {e}")))
         }
         .await;
@@ -383,7 +383,7 @@ impl Verifier {
     }
 
     /// Checks `exp` (required), `nbf` and `iat`; returns `exp`.
-    fn check_times(&self, claims: &Map<String, Value>, now: u64) -> Result<u64, Error> {
+    fn check_times(&self, claims: &Payload, now: u64) -> Result<u64, Error> {
         let leeway = self.inner.leeway;
         let exp = timestamp(claims, "exp")?
             .ok_or_else(|| Error::new(ErrorKind::InvalidClaims, "exp is missing"))?;
@@ -405,14 +405,14 @@ impl Verifier {
 }
 
 struct Verified {
-    claims: Map<String, Value>,
+    claims: Payload,
     payload_json: Vec<u8>,
     exp: u64,
     key: Arc<VerifyingKey>,
     keys: KeySet,
 }
 
-fn timestamp(claims: &Map<String, Value>, name: &str) -> Result<Option<u64>, Error> {
+fn timestamp(claims: &Payload, name: &str) -> Result<Option<u64>, Error> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::Number(n)) => match n.as_u64() {
@@ -425,7 +425,7 @@ fn timestamp(claims: &Map<String, Value>, name: &str) -> Result<Option<u64>, Err
     }
 }
 
-fn check_audience(claims: &Map<String, Value>, accepted: &[String]) -> Result<(), Error> {
+fn check_audience(claims: &Payload, accepted: &[String]) -> Result<(), Error> {
     let matches = |a: &str| accepted.iter().any(|ok| ok == a);
     let ok = match claims.get("aud") {
         Some(Value::String(aud)) => matches(aud),
