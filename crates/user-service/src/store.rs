@@ -185,56 +185,32 @@ impl Db {
         rows.iter().map(user_from_row).collect()
     }
 
-    pub(crate) async fn update_user_name(&self, id: &str, name: &str, now: i64) -> Result<()> {
-        sqlx::query("UPDATE users SET name = $2, updated_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(name)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+    /// Sets one text column of a user and `updated_at`.
+    async fn set_user_column(&self, id: &str, column: UserColumn, value: &str, now: i64) -> Result<()> {
+        sqlx::query(column.update_sql()).bind(id).bind(value).bind(now).execute(&self.pool).await?;
         Ok(())
+    }
+
+    pub(crate) async fn update_user_name(&self, id: &str, name: &str, now: i64) -> Result<()> {
+        self.set_user_column(id, UserColumn::Name, name, now).await
     }
 
     pub(crate) async fn update_password(&self, id: &str, hash: &str, now: i64) -> Result<()> {
-        sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(hash)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.set_user_column(id, UserColumn::PasswordHash, hash, now).await
     }
 
     pub(crate) async fn set_roles(&self, id: &str, roles: &[String], now: i64) -> Result<()> {
-        sqlx::query("UPDATE users SET roles = $2, updated_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(roles.join(","))
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.set_user_column(id, UserColumn::Roles, &roles.join(","), now).await
     }
 
     pub(crate) async fn set_status(&self, id: &str, status: &str, now: i64) -> Result<()> {
-        sqlx::query("UPDATE users SET status = $2, updated_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(status)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.set_user_column(id, UserColumn::Status, status, now).await
     }
 
     // ---- TOTP and recovery codes ------------------------------------------------------
 
     pub(crate) async fn set_totp_pending(&self, id: &str, secret_enc: &str, now: i64) -> Result<()> {
-        sqlx::query("UPDATE users SET totp_pending_enc = $2, updated_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(secret_enc)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.set_user_column(id, UserColumn::TotpPending, secret_enc, now).await
     }
 
     /// Activates the pending secret, remembering the step that confirmed it.
@@ -773,5 +749,30 @@ impl Db {
     pub(crate) async fn clear_login_failures(&self, key: &str) -> Result<()> {
         sqlx::query("DELETE FROM login_failures WHERE scope_key = $1").bind(key).execute(&self.pool).await?;
         Ok(())
+    }
+}
+
+/// The user columns [`Db::set_user_column`] may set, each with its fixed statement, so
+/// no SQL is ever assembled at run time.
+#[derive(Debug, Clone, Copy)]
+enum UserColumn {
+    Name,
+    PasswordHash,
+    Roles,
+    Status,
+    TotpPending,
+}
+
+impl UserColumn {
+    fn update_sql(self) -> &'static str {
+        match self {
+            UserColumn::Name => "UPDATE users SET name = $2, updated_at = $3 WHERE id = $1",
+            UserColumn::PasswordHash => "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
+            UserColumn::Roles => "UPDATE users SET roles = $2, updated_at = $3 WHERE id = $1",
+            UserColumn::Status => "UPDATE users SET status = $2, updated_at = $3 WHERE id = $1",
+            UserColumn::TotpPending => {
+                "UPDATE users SET totp_pending_enc = $2, updated_at = $3 WHERE id = $1"
+            }
+        }
     }
 }
