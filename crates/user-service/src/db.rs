@@ -45,6 +45,27 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// Embeds one migration for both databases.
+macro_rules! migration {
+    ($version:literal, $name:literal) => {
+        (
+            $version,
+            $name,
+            include_str!(concat!("../migrations/sqlite/000", $version, "_", $name, ".sql")),
+            include_str!(concat!("../migrations/postgres/000", $version, "_", $name, ".sql")),
+        )
+    };
+}
+
+/// `(version, name, SQLite script, PostgreSQL script)`, applied in order.
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    migration!(1, "init"),
+    migration!(2, "roles"),
+    migration!(3, "api_keys"),
+    migration!(4, "trading_accounts"),
+    migration!(5, "service_clients"),
+];
+
 /// The connection pool plus what it connects to.
 #[derive(Clone, Debug)]
 pub(crate) struct Db {
@@ -83,17 +104,18 @@ impl Db {
     /// Applies the embedded migrations for this database (idempotent; sqlx takes a lock
     /// on PostgreSQL so several instances can start together).
     pub(crate) async fn migrate(&self) -> Result<(), DbError> {
-        let sql = match self.kind {
-            DbKind::Sqlite => include_str!("../migrations/sqlite/0001_init.sql"),
-            DbKind::Postgres => include_str!("../migrations/postgres/0001_init.sql"),
-        };
-        let migrator = Migrator::with_migrations(vec![Migration::new(
-            1,
-            "init".into(),
-            MigrationType::Simple,
-            sql.into_sql_str(),
-            false,
-        )]);
+        let migrator = Migrator::with_migrations(
+            MIGRATIONS
+                .iter()
+                .map(|&(version, name, sqlite, postgres)| {
+                    let sql = match self.kind {
+                        DbKind::Sqlite => sqlite,
+                        DbKind::Postgres => postgres,
+                    };
+                    Migration::new(version, name.into(), MigrationType::Simple, sql.into_sql_str(), false)
+                })
+                .collect(),
+        );
         // sqlx locks PostgreSQL during migrations but has no lock for SQLite: when two
         // processes race on a new file, the loser fails and, retrying, finds it migrated.
         let mut attempts = 0;

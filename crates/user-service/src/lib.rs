@@ -18,7 +18,9 @@
 //! # Ok(()) }
 //! ```
 
+mod accounts;
 mod auth;
+mod clients;
 pub mod config;
 mod crypto;
 mod db;
@@ -27,17 +29,21 @@ mod keys;
 mod mailer;
 mod metrics;
 mod password;
+mod roles;
 mod routes;
 mod startup;
 mod store;
 mod throttle;
 mod tokens;
 mod totp;
+mod usage;
 
 pub use config::{Config, Environment};
 pub use db::DbError;
 pub use keys::KeyError;
-pub use startup::{Application, StartupError, create_admin, migrate, rotate_keys};
+pub use startup::{
+    Application, StartupError, create_admin, create_client, migrate, rotate_keys, rotate_master_key,
+};
 
 /// Current Unix time in seconds.
 pub(crate) fn now() -> i64 {

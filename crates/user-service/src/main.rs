@@ -34,6 +34,11 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Service clients (OAuth 2.0 client credentials).
+    Clients {
+        #[command(subcommand)]
+        action: ClientsAction,
+    },
     /// Configuration operations.
     Config {
         #[command(subcommand)]
@@ -45,6 +50,21 @@ enum Command {
 enum KeysAction {
     /// Publish a new signing key; it signs after KEY_PUBLISH_DELAY_SECS.
     Rotate,
+    /// Start a new master-key version for encrypted data; old versions still decrypt.
+    RotateMaster,
+}
+
+#[derive(Subcommand)]
+enum ClientsAction {
+    /// Register a client; prints its id and secret (shown once).
+    Create {
+        /// A name for the client, e.g. `ticker`.
+        #[arg(long)]
+        name: String,
+        /// Scopes the client may request, comma separated.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -97,6 +117,17 @@ async fn main() -> ExitCode {
             .await
             .map(|kid| out(&format!("published signing key {kid}")))
             .map_err(|e| e.to_string()),
+        Command::Keys { action: KeysAction::RotateMaster } => {
+            user_service::rotate_master_key(config).await.map(|m| out(&m)).map_err(|e| e.to_string())
+        }
+        Command::Clients { action: ClientsAction::Create { name, scopes } } => {
+            user_service::create_client(config, &name, &scopes)
+                .await
+                .map(|(id, secret)| {
+                    out(&format!("client_id: {id}\nclient_secret: {secret}\n(the secret is shown only once)"))
+                })
+                .map_err(|e| e.to_string())
+        }
         Command::Config { action: ConfigAction::Check } => {
             out(&config.redacted_summary());
             let problems = config.production_problems();

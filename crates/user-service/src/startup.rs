@@ -15,7 +15,9 @@ use crate::keys::{KeyError, KeyManager};
 use crate::mailer::Mailer;
 use crate::metrics::Metrics;
 use crate::password::{Passwords, check_policy};
+use crate::roles::RoleCatalog;
 use crate::throttle::{Counters, Throttle};
+use crate::usage::UsageLog;
 
 /// Why the service could not start or a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,9 @@ pub(crate) struct StateInner {
     pub(crate) metrics: Metrics,
     pub(crate) throttle: Throttle,
     pub(crate) mailer: Mailer,
+    pub(crate) usage: UsageLog,
+    #[expect(dead_code, reason = "read once custom roles land")]
+    pub(crate) roles: RoleCatalog,
 }
 
 /// Cheaply cloneable handle to [`StateInner`].
@@ -112,6 +117,8 @@ impl AppState {
         if config.environment == Environment::Production && config.smtp_url.is_none() {
             tracing::warn!("SMTP_URL is not set: password-reset mail goes to the outbox table only");
         }
+        let usage = UsageLog::new(db.clone());
+        let roles = RoleCatalog::new(db.clone());
         Ok(AppState(Arc::new(StateInner {
             config,
             issuer,
@@ -123,6 +130,8 @@ impl AppState {
             metrics: Metrics::default(),
             throttle,
             mailer,
+            usage,
+            roles,
         })))
     }
 
@@ -254,10 +263,14 @@ impl Application {
     /// Serves until Ctrl-C or SIGTERM, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(port = self.port, issuer = %self.state.issuer, env = self.state.config.environment.as_str(), "user-service listening");
+        let state = self.state.clone();
         let app = crate::routes::router(self.state);
-        axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
-            .await
+            .await;
+        // Usage records still buffered would otherwise be lost on a clean stop.
+        state.usage.flush().await;
+        served
     }
 }
 
@@ -313,4 +326,24 @@ pub async fn rotate_keys(config: Config) -> Result<String, StartupError> {
         )
         .await?;
     Ok(kid)
+}
+
+/// `keys rotate-master`: starts a new master-key version (old versions still decrypt).
+pub async fn rotate_master_key(config: Config) -> Result<String, StartupError> {
+    config.validate()?;
+    let issuer = config.issuer_for_port(config.port);
+    let state = AppState::init(config, issuer).await?;
+    crate::accounts::rotate_master(&state).await
+}
+
+/// `clients create`: registers a service client; returns `(client_id, client_secret)`.
+pub async fn create_client(
+    config: Config,
+    name: &str,
+    scopes: &[String],
+) -> Result<(String, String), StartupError> {
+    config.validate()?;
+    let issuer = config.issuer_for_port(config.port);
+    let state = AppState::init(config, issuer).await?;
+    crate::clients::create(&state, name, scopes).await
 }

@@ -3,6 +3,11 @@
 //! consuming a reset token or an MFA challenge, accepting a TOTP step) are single
 //! conditional `UPDATE`s whose affected-row count says who won.
 
+mod accounts;
+mod api_keys;
+mod clients;
+mod roles;
+
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 

@@ -1,10 +1,15 @@
 //! HTTP routes, one file per resource, each exposing `router()`; plus the helpers they
 //! share (client info, the refresh cookie, issuing a token pair).
 
+mod accounts;
 mod admin;
+mod api_keys;
 mod auth;
+mod clients;
 mod health;
 mod mfa;
+mod openapi;
+mod roles;
 mod users;
 mod wellknown;
 
@@ -38,7 +43,12 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(users::router())
         .merge(mfa::router())
-        .merge(admin::router(&state));
+        .merge(admin::router(&state))
+        .merge(api_keys::router(&state))
+        .merge(accounts::router(&state))
+        .merge(clients::router(&state))
+        .merge(roles::router(&state))
+        .merge(openapi::router());
     if state.config.environment == crate::config::Environment::Dev {
         app = app.merge(health::dev_router());
     }

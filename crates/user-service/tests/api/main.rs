@@ -5,11 +5,16 @@
 
 mod helpers;
 
+mod accounts;
 mod admin;
+mod api_keys;
 mod auth;
+mod clients;
 mod mfa;
 mod multi_instance;
+mod openapi;
 mod refresh;
 mod reset;
+mod roles;
 mod service;
 mod users;

@@ -1,0 +1,13 @@
+//! `/v1/api-keys`: API keys of the calling user.
+
+use axum::Router;
+
+use crate::startup::AppState;
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+pub(crate) struct Api;
+
+pub(crate) fn router(_state: &AppState) -> Router<AppState> {
+    Router::new()
+}

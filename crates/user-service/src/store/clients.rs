@@ -1,0 +1,4 @@
+//! SQL for service clients.
+
+#[allow(unused_imports)]
+use super::*;

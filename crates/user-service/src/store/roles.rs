@@ -1,0 +1,4 @@
+//! SQL for the role catalog.
+
+#[allow(unused_imports)]
+use super::*;

@@ -1,0 +1,1 @@
+//! Trading accounts, sharing and credentials (I25, I28, I29).

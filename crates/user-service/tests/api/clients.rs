@@ -1,0 +1,1 @@
+//! Service clients and the internal credentials endpoint.
