@@ -18,6 +18,7 @@
 //! | `JWT_AUDIENCE` | `aud` of access tokens | `trading-platform` |
 //! | `ACCESS_TOKEN_TTL_SECS` | access token lifetime, at most 900 | 900 |
 //! | `REFRESH_TOKEN_TTL_SECS` | refresh token (session) lifetime | 2592000 (30 days) |
+//! | `CLIENT_TOKEN_TTL_SECS` | lifetime of service-client (client credentials) tokens, at most 900 | 300 |
 //! | `MASTER_ENCRYPTION_KEY` | base64 of 32 bytes; encrypts signing keys and TOTP secrets | dev: generated file |
 //! | `CORS_ALLOWED_ORIGINS` | comma-separated origins, or `*` (refused in production) | none |
 //! | `SESSION_COOKIE_SECURE` | `Secure` flag of the refresh-token cookie | false (dev), true otherwise |
@@ -222,6 +223,9 @@ pub struct Config {
     pub access_token_ttl_secs: u64,
     /// Refresh token / session lifetime in seconds (`REFRESH_TOKEN_TTL_SECS`).
     pub refresh_token_ttl_secs: u64,
+    /// Lifetime of service-client tokens in seconds (`CLIENT_TOKEN_TTL_SECS`, at most 900):
+    /// short, since a service fetches a new one whenever it needs it.
+    pub client_token_ttl_secs: u64,
     /// The master encryption key.
     pub master_key: MasterKeySource,
     /// Allowed CORS origins (`CORS_ALLOWED_ORIGINS`).
@@ -333,6 +337,16 @@ impl Config {
                 reason: "must be between 1 and 900 seconds".into(),
             });
         }
+        let client_token_ttl_secs: u64 = match get("CLIENT_TOKEN_TTL_SECS") {
+            Some(v) => parse_num("CLIENT_TOKEN_TTL_SECS", &v)?,
+            None => 300,
+        };
+        if client_token_ttl_secs == 0 || client_token_ttl_secs > 900 {
+            return Err(ConfigError::Invalid {
+                name: "CLIENT_TOKEN_TTL_SECS",
+                reason: "must be between 1 and 900 seconds".into(),
+            });
+        }
         let master_key = match get("MASTER_ENCRYPTION_KEY") {
             Some(v) => MasterKeySource::Env(Secret::new(v)),
             None if dev => MasterKeySource::DevFile(PathBuf::from(DEV_DIR).join("dev-master.key")),
@@ -396,6 +410,7 @@ impl Config {
                 Some(v) => parse_num("REFRESH_TOKEN_TTL_SECS", &v)?,
                 None => 30 * 24 * 3600,
             },
+            client_token_ttl_secs,
             master_key,
             cors_allowed_origins: get("CORS_ALLOWED_ORIGINS")
                 .map(|v| v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
@@ -490,6 +505,7 @@ impl Config {
             format!("JWT_AUDIENCE={}", self.audience),
             format!("ACCESS_TOKEN_TTL_SECS={}", self.access_token_ttl_secs),
             format!("REFRESH_TOKEN_TTL_SECS={}", self.refresh_token_ttl_secs),
+            format!("CLIENT_TOKEN_TTL_SECS={}", self.client_token_ttl_secs),
             format!(
                 "MASTER_ENCRYPTION_KEY={}",
                 match &self.master_key {

@@ -46,9 +46,6 @@ pub(crate) async fn issue_access_token(
 ) -> Result<(String, u64), ApiError> {
     let now = crate::now();
     let ttl = state.config.access_token_ttl_secs;
-    let keys = state.keys.keys(now).await.map_err(ApiError::internal)?;
-    let idx = signer_index(&keys, now).ok_or_else(|| ApiError::internal("no active signing key"))?;
-    let key = &keys[idx];
     // The core crate's claims type: what the issuer writes is what verifiers read.
     let claims = authgate::AccessClaims {
         iss: Some(state.issuer.clone()),
@@ -66,11 +63,23 @@ pub(crate) async fn issue_access_token(
         amr: amr.to_vec(),
         ..Default::default()
     };
+    Ok((sign_access_token(state, &claims, now).await?, ttl))
+}
+
+/// Signs `claims` as an access token (`typ: at+jwt`, `kid`) with the key that signs at
+/// `now`: user tokens and service-client tokens go through here alike.
+pub(crate) async fn sign_access_token(
+    state: &AppState,
+    claims: &authgate::AccessClaims,
+    now: i64,
+) -> Result<String, ApiError> {
+    let keys = state.keys.keys(now).await.map_err(ApiError::internal)?;
+    let idx = signer_index(&keys, now).ok_or_else(|| ApiError::internal("no active signing key"))?;
+    let key = &keys[idx];
     let mut header = Header::new(key.alg);
     header.typ = Some("at+jwt".to_owned());
     header.kid = Some(key.kid.clone());
-    let token = jsonwebtoken::encode(&header, &claims, &key.encoding).map_err(ApiError::internal)?;
-    Ok((token, ttl))
+    jsonwebtoken::encode(&header, claims, &key.encoding).map_err(ApiError::internal)
 }
 
 #[cfg(test)]
