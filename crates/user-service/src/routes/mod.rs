@@ -69,6 +69,19 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
     base.allow_origin(AllowOrigin::list(list)).allow_credentials(true)
 }
 
+/// The tower crate's `AuthLayer` over the service's own verifier (same key set, replaced
+/// in place on reload), answering with the service's JSON error shape. Pair it with
+/// `require_permission` on each route, and re-check in the handler with
+/// `CurrentUser::require` so a demotion applies at once.
+pub(crate) fn auth_layer(state: &AppState) -> authgate_tower::AuthLayer {
+    use axum::body::Bytes;
+    let authenticator = authgate::Authenticator::jwt(state.verifier.clone());
+    authgate_tower::AuthLayer::new(authenticator).error_body(|e: &authgate::Error| {
+        let body = serde_json::json!({ "error": e.kind().body_code(), "message": e.kind().description() });
+        (HeaderValue::from_static("application/json"), Bytes::from(body.to_string()))
+    })
+}
+
 /// Basic email shape check: one `@`, something on both sides, a dot in the domain.
 pub(crate) fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else { return false };
