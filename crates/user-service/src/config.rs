@@ -12,7 +12,7 @@
 //! | `USER_SERVICE_PORT` | port to bind | 8011 / 8111 / 8211 |
 //! | `DATABASE_URL` | `sqlite://...` or `postgres://...` | `sqlite://.user-service-dev/{env}.db` |
 //! | `REDIS_URL` | throttling counters in Redis (else in the database) | none |
-//! | `SMTP_URL`, `SMTP_FROM` | plain SMTP relay for mail (else the outbox table) | none, `no-reply@localhost` |
+//! | `SMTP_URL`, `SMTP_FROM` | SMTP for mail, e.g. `smtps://user:pass@host`, `smtp://host:587?tls=required` (STARTTLS) or `smtp://127.0.0.1` (else the outbox table) | none, `no-reply@localhost` |
 //! | `REDIS_KEY_PREFIX` | prefix of the Redis keys | `user-service:{env}:throttle:` |
 //! | `PUBLIC_URL` | the issuer and the base of links in mails | `http://127.0.0.1:{port}` |
 //! | `JWT_AUDIENCE` | `aud` of access tokens | `trading-platform` |
@@ -208,9 +208,10 @@ pub struct Config {
     pub database_url: Secret,
     /// Optional Redis (`REDIS_URL`) for throttling counters.
     pub redis_url: Option<Secret>,
-    /// Plain SMTP relay for outgoing mail (`SMTP_URL`, `smtp://host[:port]`); without it,
-    /// mail goes to the outbox table.
-    pub smtp_url: Option<String>,
+    /// SMTP server for outgoing mail (`SMTP_URL`: `smtps://`, `smtp://...?tls=required`
+    /// for STARTTLS, or plain `smtp://` to a local relay; may carry credentials); without
+    /// it, mail goes to the outbox table.
+    pub smtp_url: Option<Secret>,
     /// Sender address (`SMTP_FROM`).
     pub smtp_from: String,
     /// Prefix of every Redis key (`REDIS_KEY_PREFIX`), so environments can share a Redis.
@@ -399,7 +400,7 @@ impl Config {
             port,
             database_url: Secret::new(database_url),
             redis_url: get("REDIS_URL").map(Secret::new),
-            smtp_url: get("SMTP_URL"),
+            smtp_url: get("SMTP_URL").map(Secret::new),
             smtp_from: get("SMTP_FROM").unwrap_or_else(|| "no-reply@localhost".into()),
             redis_key_prefix: get("REDIS_KEY_PREFIX")
                 .unwrap_or_else(|| format!("user-service:{}:throttle:", environment.as_str())),
@@ -474,6 +475,11 @@ impl Config {
         if self.argon2.below_minimum() {
             problems.push("Argon2id parameters are below m=19456 KiB, t=2".to_owned());
         }
+        if self.smtp_url.as_ref().is_some_and(|u| crate::mailer::smtp_url_is_cleartext_remote(u.expose())) {
+            problems.push(
+                "SMTP_URL sends mail unencrypted to a remote host: use smtps:// or ?tls=required".to_owned(),
+            );
+        }
         problems
     }
 
@@ -500,6 +506,10 @@ impl Config {
             format!(
                 "REDIS_URL={}",
                 self.redis_url.as_ref().map(|u| redact_url(u.expose())).unwrap_or_default()
+            ),
+            format!(
+                "SMTP_URL={}",
+                self.smtp_url.as_ref().map(|u| redact_url(u.expose())).unwrap_or_default()
             ),
             format!("PUBLIC_URL={}", self.issuer_for_port(self.port)),
             format!("JWT_AUDIENCE={}", self.audience),
@@ -632,6 +642,32 @@ mod tests {
         assert_eq!(problems.len(), 4, "{problems:?}");
         assert_eq!(c.password_min_chars, 14);
         assert_eq!(c.login_max_failures, 3);
+    }
+
+    #[test]
+    fn production_refuses_cleartext_smtp_to_a_remote_host_and_redacts_its_password() {
+        let base = [
+            ("APP_ENV", "production"),
+            ("MASTER_ENCRYPTION_KEY", "dGVzdC1tYXN0ZXIta2V5LWZvci1pbnRlZ3JhdGlvbnM="),
+            ("DATABASE_URL", "postgres://u:p@db/x"),
+        ];
+        let with = |smtp: &'static str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("SMTP_URL", smtp));
+            Config::from_vars(&vars(&pairs)).unwrap()
+        };
+        let plain = with("smtp://mailer:hunter2-pw@mail.example.com:25");
+        assert_eq!(
+            plain.production_problems(),
+            vec![
+                "SMTP_URL sends mail unencrypted to a remote host: use smtps:// or ?tls=required".to_owned()
+            ]
+        );
+        assert!(!plain.redacted_summary().contains("hunter2-pw"));
+        assert!(!format!("{plain:?}").contains("hunter2-pw"));
+        assert!(with("smtps://mailer:pw@mail.example.com").production_problems().is_empty());
+        assert!(with("smtp://mailer:pw@mail.example.com:587?tls=required").production_problems().is_empty());
+        assert!(with("smtp://127.0.0.1:25").production_problems().is_empty());
     }
 
     #[test]

@@ -1,22 +1,30 @@
 //! Outgoing mail: SMTP when `SMTP_URL` is set, otherwise the development outbox table
 //! (`GET /v1/dev/outbox` in dev).
 //!
-//! The SMTP client is deliberately small: plain SMTP (no STARTTLS or AUTH) to a relay the
-//! operator runs next to the service, such as a local Postfix or a mail-catcher in dev.
+//! SMTP goes through `lettre`, so the relay may ask for TLS and authentication:
+//! - `smtps://user:pass@host:465`: implicit TLS;
+//! - `smtp://user:pass@host:587?tls=required`: STARTTLS, and nothing (not even the
+//!   credentials) is sent if the server cannot upgrade the connection;
+//! - `smtp://host:25`: plain SMTP, for a relay next to the service (production refuses it
+//!   for a host other than loopback, see [`crate::config::Config::production_problems`]).
+//!
 //! Recipients are validated addresses and subjects are fixed, so no header injection.
 
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use lettre::message::{Mailbox, header::ContentType};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::db::Db;
+
+/// How long one message may take, connection included.
+const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Where mail goes.
 #[derive(Clone)]
 pub(crate) enum Mailer {
     Outbox(Db),
-    Smtp { host: String, port: u16, from: String },
+    Smtp { transport: AsyncSmtpTransport<Tokio1Executor>, from: Mailbox },
 }
 
 /// Why a message could not be sent.
@@ -24,24 +32,27 @@ pub(crate) enum Mailer {
 pub(crate) enum MailError {
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
-    #[error("smtp io: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("smtp server answered {0:?}")]
-    Rejected(String),
+    #[error("smtp: {0}")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+    #[error("building the message: {0}")]
+    Message(#[from] lettre::error::Error),
+    #[error("invalid recipient address")]
+    Recipient(#[from] lettre::address::AddressError),
     #[error("smtp timed out")]
     Timeout,
 }
 
 impl Mailer {
-    /// Builds the mailer from `SMTP_URL` (`smtp://host[:port]`, default port 25).
+    /// Builds the mailer from `SMTP_URL` (see the module docs) and `SMTP_FROM`.
     pub(crate) fn new(db: Db, smtp_url: Option<&str>, from: &str) -> Result<Mailer, String> {
         let Some(url) = smtp_url else { return Ok(Mailer::Outbox(db)) };
-        let parsed = url::Url::parse(url).map_err(|e| format!("SMTP_URL: {e}"))?;
-        if parsed.scheme() != "smtp" {
-            return Err("SMTP_URL must be smtp://host[:port] (plain SMTP to a local relay)".into());
-        }
-        let host = parsed.host_str().ok_or("SMTP_URL has no host")?.to_owned();
-        Ok(Mailer::Smtp { host, port: parsed.port().unwrap_or(25), from: from.to_owned() })
+        // lettre's own errors may quote the URL, credentials included: keep them out.
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|_| "SMTP_URL must be smtp://[user:pass@]host[:port][?tls=required] or smtps://...")?
+            .timeout(Some(SEND_TIMEOUT))
+            .build();
+        let from = from.parse::<Mailbox>().map_err(|e| format!("SMTP_FROM: {e}"))?;
+        Ok(Mailer::Smtp { transport, from })
     }
 
     pub(crate) fn describe(&self) -> &'static str {
@@ -54,73 +65,56 @@ impl Mailer {
     pub(crate) async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), MailError> {
         match self {
             Mailer::Outbox(db) => Ok(db.insert_outbox(to, subject, body, crate::now()).await?),
-            Mailer::Smtp { host, port, from } => {
-                tokio::time::timeout(Duration::from_secs(15), smtp_send(host, *port, from, to, subject, body))
+            Mailer::Smtp { transport, from } => {
+                let message = Message::builder()
+                    .from(from.clone())
+                    .to(to.parse::<Mailbox>()?)
+                    .subject(subject)
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(body.to_owned())?;
+                tokio::time::timeout(SEND_TIMEOUT, transport.send(message))
                     .await
-                    .map_err(|_| MailError::Timeout)?
+                    .map_err(|_| MailError::Timeout)??;
+                Ok(())
             }
         }
     }
 }
 
-async fn smtp_send(
-    host: &str,
-    port: u16,
-    from: &str,
-    to: &str,
-    subject: &str,
-    body: &str,
-) -> Result<(), MailError> {
-    let stream = TcpStream::connect((host, port)).await?;
-    let (read, mut write) = stream.into_split();
-    let mut read = BufReader::new(read);
-    expect(&mut read, "220").await?;
-    command(&mut write, &mut read, "EHLO user-service", "250").await?;
-    command(&mut write, &mut read, &format!("MAIL FROM:<{from}>"), "250").await?;
-    command(&mut write, &mut read, &format!("RCPT TO:<{to}>"), "25").await?;
-    command(&mut write, &mut read, "DATA", "354").await?;
-    let mut message = format!(
-        "From: <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-    );
-    for line in body.lines() {
-        // Dot-stuffing (RFC 5321 4.5.2).
-        if line.starts_with('.') {
-            message.push('.');
-        }
-        message.push_str(line);
-        message.push_str("\r\n");
+/// Whether `SMTP_URL` would send mail (and any credentials) in clear text to another
+/// machine: a plain `smtp://` URL without `tls=required` and a host other than loopback.
+pub(crate) fn smtp_url_is_cleartext_remote(smtp_url: &str) -> bool {
+    let Ok(url) = url::Url::parse(smtp_url) else { return false };
+    if url.scheme() != "smtp" {
+        return false;
     }
-    message.push_str(".\r\n");
-    write.write_all(message.as_bytes()).await?;
-    expect(&mut read, "250").await?;
-    let _ = write.write_all(b"QUIT\r\n").await;
-    Ok(())
+    let tls_required = url.query_pairs().any(|(k, v)| k == "tls" && v == "required");
+    // `smtp:` is not a "special" scheme to the URL parser, so an IPv4 address arrives as
+    // an opaque host name.
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost")
+                || d.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    !tls_required && !loopback
 }
 
-async fn command<R: tokio::io::AsyncBufRead + Unpin>(
-    write: &mut tokio::net::tcp::OwnedWriteHalf,
-    read: &mut R,
-    line: &str,
-    want: &str,
-) -> Result<(), MailError> {
-    write.write_all(format!("{line}\r\n").as_bytes()).await?;
-    expect(read, want).await
-}
+#[cfg(test)]
+mod tests {
+    use super::smtp_url_is_cleartext_remote;
 
-/// Reads one (possibly multi-line) reply and checks its code starts with `want`.
-async fn expect<R: tokio::io::AsyncBufRead + Unpin>(read: &mut R, want: &str) -> Result<(), MailError> {
-    loop {
-        let mut line = String::new();
-        if read.read_line(&mut line).await? == 0 {
-            return Err(MailError::Rejected("connection closed".into()));
-        }
-        if !line.starts_with(want) {
-            return Err(MailError::Rejected(line.trim_end().chars().take(200).collect()));
-        }
-        // "250-..." continues, "250 ..." ends the reply.
-        if line.as_bytes().get(3) != Some(&b'-') {
-            return Ok(());
-        }
+    #[test]
+    fn only_plain_smtp_to_another_host_is_cleartext_remote() {
+        assert!(smtp_url_is_cleartext_remote("smtp://user:pw@mail.example.com:25"));
+        assert!(smtp_url_is_cleartext_remote("smtp://10.0.0.5"));
+        assert!(!smtp_url_is_cleartext_remote("smtp://127.0.0.1:25"));
+        assert!(!smtp_url_is_cleartext_remote("smtp://localhost"));
+        assert!(!smtp_url_is_cleartext_remote("smtp://[::1]:2525"));
+        assert!(!smtp_url_is_cleartext_remote("smtp://mail.example.com:587?tls=required"));
+        assert!(!smtp_url_is_cleartext_remote("smtps://user:pw@mail.example.com"));
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::config::{Config, ConfigError, Environment, MasterKeySource};
+use crate::config::{Config, ConfigError, Environment, MasterKeySource, Secret};
 use crate::crypto::{MasterKey, decode_master_key, new_dev_master_key, new_id};
 use crate::db::{Db, DbError};
 use crate::keys::{KeyError, KeyManager};
@@ -111,7 +111,7 @@ impl AppState {
             window_secs: config.throttle_window_secs as i64,
             counters,
         };
-        let mailer = Mailer::new(db.clone(), config.smtp_url.as_deref(), &config.smtp_from)
+        let mailer = Mailer::new(db.clone(), config.smtp_url.as_ref().map(Secret::expose), &config.smtp_from)
             .map_err(StartupError::Command)?;
         tracing::info!(mailer = mailer.describe(), "outgoing mail");
         if config.environment == Environment::Production && config.smtp_url.is_none() {
