@@ -20,6 +20,7 @@
 //! | `REFRESH_TOKEN_TTL_SECS` | refresh token (session) lifetime | 2592000 (30 days) |
 //! | `CLIENT_TOKEN_TTL_SECS` | lifetime of service-client (client credentials) tokens, at most 900 | 300 |
 //! | `MASTER_ENCRYPTION_KEY` | base64 of 32 bytes; encrypts signing keys and TOTP secrets | dev: generated file |
+//! | `MASTER_ENCRYPTION_KEY_PREVIOUS` | the env master key being replaced: still unwraps master-key versions and decrypts credentials until `keys rotate-master` re-encrypts them | none |
 //! | `CORS_ALLOWED_ORIGINS` | comma-separated origins, or `*` (refused in production) | none |
 //! | `SESSION_COOKIE_SECURE` | `Secure` flag of the refresh-token cookie | false (dev), true otherwise |
 //! | `SESSION_COOKIE_SAMESITE` | `lax`, `strict` or `none` | `lax` (dev), `strict` otherwise |
@@ -229,6 +230,10 @@ pub struct Config {
     pub client_token_ttl_secs: u64,
     /// The master encryption key.
     pub master_key: MasterKeySource,
+    /// The master key being replaced (`MASTER_ENCRYPTION_KEY_PREVIOUS`): trading-account
+    /// credentials and master-key versions still decrypt with it until `keys
+    /// rotate-master` has re-encrypted them under the current key.
+    pub previous_master_key: Option<Secret>,
     /// Allowed CORS origins (`CORS_ALLOWED_ORIGINS`).
     pub cors_allowed_origins: Vec<String>,
     /// `Secure` flag of the refresh cookie (`SESSION_COOKIE_SECURE`).
@@ -413,6 +418,7 @@ impl Config {
             },
             client_token_ttl_secs,
             master_key,
+            previous_master_key: get("MASTER_ENCRYPTION_KEY_PREVIOUS").map(Secret::new),
             cors_allowed_origins: get("CORS_ALLOWED_ORIGINS")
                 .map(|v| v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
                 .unwrap_or_default(),
@@ -462,6 +468,13 @@ impl Config {
                     problems.push("MASTER_ENCRYPTION_KEY is not base64 of 32 bytes".to_owned());
                 }
             }
+        }
+        if self
+            .previous_master_key
+            .as_ref()
+            .is_some_and(|k| crate::crypto::decode_master_key(k.expose()).is_err())
+        {
+            problems.push("MASTER_ENCRYPTION_KEY_PREVIOUS is not base64 of 32 bytes".to_owned());
         }
         if !self.cookie_secure {
             problems.push("SESSION_COOKIE_SECURE must be true".to_owned());

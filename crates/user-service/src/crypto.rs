@@ -1,6 +1,6 @@
-//! Small crypto helpers: the master key (AES-256-GCM), random tokens, hashing of stored
-//! secrets and constant-time comparison. Randomness and digests come from aws-lc-rs, the
-//! workspace's only crypto backend.
+//! Small crypto helpers: the master key and its versions (AES-256-GCM), random tokens,
+//! hashing of stored secrets and constant-time comparison. Randomness and digests come
+//! from aws-lc-rs, the workspace's only crypto backend.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use subtle::ConstantTimeEq;
 
-/// Version prefix of ciphertexts written with the current master key.
+/// Version prefix of ciphertexts written directly with the env master key.
 const CIPHER_VERSION: &str = "v1";
 
 /// Fills a buffer from the system CSPRNG.
@@ -67,41 +67,146 @@ pub(crate) fn new_dev_master_key() -> String {
 #[error("decryption failed")]
 pub(crate) struct DecryptError;
 
-/// AES-256-GCM with the master key; each ciphertext has a random 96-bit nonce and binds
-/// associated data (the owning row's id) so ciphertexts cannot be moved between rows.
+/// `{prefix}:` + base64(nonce || ciphertext || tag) with a fresh random 96-bit nonce.
+fn seal(cipher: &Aes256Gcm, prefix: &str, plaintext: &[u8], aad: &str) -> String {
+    let nonce_bytes = random_bytes::<12>();
+    let nonce = Nonce::from_slice(&nonce_bytes);
+    let ct = cipher
+        .encrypt(nonce, Payload { msg: plaintext, aad: aad.as_bytes() })
+        .expect("AES-GCM encryption of an in-memory buffer cannot fail");
+    let mut out = nonce_bytes.to_vec();
+    out.extend_from_slice(&ct);
+    format!("{prefix}:{}", STANDARD.encode(out))
+}
+
+/// Opens the base64 part of a ciphertext (after its version prefix).
+fn open(cipher: &Aes256Gcm, b64: &str, aad: &str) -> Result<Vec<u8>, DecryptError> {
+    let raw = STANDARD.decode(b64).map_err(|_| DecryptError)?;
+    if raw.len() < 12 + 16 {
+        return Err(DecryptError);
+    }
+    let (nonce, ct) = raw.split_at(12);
+    cipher
+        .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: aad.as_bytes() })
+        .map_err(|_| DecryptError)
+}
+
+/// The key version of a stored ciphertext: `v7:...` is 7; `None` when malformed.
+pub(crate) fn ciphertext_version(stored: &str) -> Option<u32> {
+    let (prefix, _) = stored.split_once(':')?;
+    let digits = prefix.strip_prefix('v')?;
+    if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|v| *v >= 1)
+}
+
+/// A new random data key for a master-key version.
+pub(crate) fn new_data_key() -> [u8; 32] {
+    random_bytes::<32>()
+}
+
+/// Associated data binding a wrapped data key to its version, so a wrapped key cannot be
+/// moved to another version's row.
+fn data_key_aad(version: u32) -> String {
+    format!("master-key-version:{version}")
+}
+
+/// AES-256-GCM with the master key (`MASTER_ENCRYPTION_KEY`); each ciphertext has a
+/// random 96-bit nonce and binds associated data (the owning row's id) so ciphertexts
+/// cannot be moved between rows.
+///
+/// Its ciphertexts are version 1 (`v1:`): signing keys, TOTP secrets, the wrapped data
+/// keys of later versions (see [`Keyring`]) and credentials written before the first
+/// rotation. When the env key itself is replaced, the old one can be kept as the
+/// *previous* key: decryption tries the current key, then the previous one.
 #[derive(Clone)]
 pub(crate) struct MasterKey {
     cipher: Aes256Gcm,
+    previous: Option<Aes256Gcm>,
 }
 
 impl MasterKey {
     pub(crate) fn new(key: &[u8; 32]) -> MasterKey {
-        MasterKey { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)) }
+        MasterKey { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)), previous: None }
+    }
+
+    /// Also decrypts what the previous env master key encrypted (changing the env key).
+    pub(crate) fn with_previous(mut self, previous: &[u8; 32]) -> MasterKey {
+        self.previous = Some(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(previous)));
+        self
     }
 
     /// `v1:` + base64(nonce || ciphertext || tag).
     pub(crate) fn encrypt(&self, plaintext: &[u8], aad: &str) -> String {
-        let nonce_bytes = random_bytes::<12>();
-        let nonce = Nonce::from_slice(&nonce_bytes);
-        let ct = self
-            .cipher
-            .encrypt(nonce, Payload { msg: plaintext, aad: aad.as_bytes() })
-            .expect("AES-GCM encryption of an in-memory buffer cannot fail");
-        let mut out = nonce_bytes.to_vec();
-        out.extend_from_slice(&ct);
-        format!("{CIPHER_VERSION}:{}", STANDARD.encode(out))
+        seal(&self.cipher, CIPHER_VERSION, plaintext, aad)
     }
 
     pub(crate) fn decrypt(&self, stored: &str, aad: &str) -> Result<Vec<u8>, DecryptError> {
         let b64 = stored.strip_prefix("v1:").ok_or(DecryptError)?;
-        let raw = STANDARD.decode(b64).map_err(|_| DecryptError)?;
-        if raw.len() < 12 + 16 {
+        open(&self.cipher, b64, aad).or_else(|e| match &self.previous {
+            Some(previous) => open(previous, b64, aad),
+            None => Err(e),
+        })
+    }
+
+    /// Wraps the data key of master-key version `version` (stored in the database).
+    pub(crate) fn wrap_data_key(&self, version: u32, key: &[u8; 32]) -> String {
+        self.encrypt(key, &data_key_aad(version))
+    }
+}
+
+/// The master-key versions known at one moment: version 1 is the env [`MasterKey`]
+/// itself, versions 2 and up are data keys wrapped by it (envelope encryption). New
+/// ciphertexts use the newest version; any known version decrypts.
+///
+/// Rotating therefore never needs the env key to change, and changing the env key only
+/// needs the (few) wrapped data keys and `v1:` values re-encrypted, not every row.
+pub(crate) struct Keyring {
+    master: MasterKey,
+    data: std::collections::BTreeMap<u32, Aes256Gcm>,
+}
+
+impl Keyring {
+    /// A keyring with version 1 only.
+    pub(crate) fn new(master: MasterKey) -> Keyring {
+        Keyring { master, data: std::collections::BTreeMap::new() }
+    }
+
+    /// Adds version `version` (2 or more) from its wrapped data key.
+    pub(crate) fn add_wrapped(&mut self, version: u32, wrapped: &str) -> Result<(), DecryptError> {
+        if version < 2 {
             return Err(DecryptError);
         }
-        let (nonce, ct) = raw.split_at(12);
-        self.cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: aad.as_bytes() })
-            .map_err(|_| DecryptError)
+        let key = self.master.decrypt(wrapped, &data_key_aad(version))?;
+        let key: [u8; 32] = key.try_into().map_err(|_| DecryptError)?;
+        self.data.insert(version, Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key)));
+        Ok(())
+    }
+
+    /// The version new ciphertexts use.
+    pub(crate) fn newest(&self) -> u32 {
+        self.data.keys().next_back().copied().unwrap_or(1)
+    }
+
+    /// Encrypts with the newest version: `v{n}:` + base64(nonce || ciphertext || tag).
+    pub(crate) fn encrypt(&self, plaintext: &[u8], aad: &str) -> String {
+        match self.data.iter().next_back() {
+            Some((version, cipher)) => seal(cipher, &format!("v{version}"), plaintext, aad),
+            None => self.master.encrypt(plaintext, aad),
+        }
+    }
+
+    /// Decrypts a ciphertext of any version this keyring holds.
+    pub(crate) fn decrypt(&self, stored: &str, aad: &str) -> Result<Vec<u8>, DecryptError> {
+        match ciphertext_version(stored).ok_or(DecryptError)? {
+            1 => self.master.decrypt(stored, aad),
+            version => {
+                let cipher = self.data.get(&version).ok_or(DecryptError)?;
+                let (_, b64) = stored.split_once(':').ok_or(DecryptError)?;
+                open(cipher, b64, aad)
+            }
+        }
     }
 }
 
@@ -127,5 +232,54 @@ mod tests {
         assert!(decode_master_key(&new_dev_master_key()).is_ok());
         assert_eq!(new_id().len(), 36);
         assert_eq!(random_token().len(), 43);
+    }
+
+    #[test]
+    fn i29_keyring_writes_the_newest_version_and_reads_every_version() {
+        let master = MasterKey::new(&random_bytes::<32>());
+        let mut ring = Keyring::new(master.clone());
+        let old = ring.encrypt(b"before", "acct");
+        assert!(old.starts_with("v1:"));
+        assert_eq!(master.decrypt(&old, "acct").unwrap(), b"before", "v1 is the env key itself");
+        ring.add_wrapped(2, &master.wrap_data_key(2, &new_data_key())).unwrap();
+        ring.add_wrapped(3, &master.wrap_data_key(3, &new_data_key())).unwrap();
+        assert_eq!(ring.newest(), 3);
+        let new = ring.encrypt(b"after", "acct");
+        assert!(new.starts_with("v3:"));
+        assert_eq!(ring.decrypt(&old, "acct").unwrap(), b"before");
+        assert_eq!(ring.decrypt(&new, "acct").unwrap(), b"after");
+        assert!(ring.decrypt(&new, "other").is_err());
+        // A version this keyring has not loaded, or a wrapped key moved to another version.
+        assert!(Keyring::new(master.clone()).decrypt(&new, "acct").is_err());
+        let wrapped = master.wrap_data_key(4, &new_data_key());
+        assert!(ring.add_wrapped(5, &wrapped).is_err());
+        assert!(ring.add_wrapped(1, &wrapped).is_err());
+    }
+
+    #[test]
+    fn a_previous_env_key_still_decrypts_after_the_env_key_changes() {
+        let old_key = random_bytes::<32>();
+        let old = MasterKey::new(&old_key);
+        let wrapped = old.wrap_data_key(2, &new_data_key());
+        let secret = old.encrypt(b"totp", "user");
+        let new = MasterKey::new(&random_bytes::<32>());
+        assert!(new.decrypt(&secret, "user").is_err());
+        let both = new.clone().with_previous(&old_key);
+        assert_eq!(both.decrypt(&secret, "user").unwrap(), b"totp");
+        assert!(Keyring::new(both.clone()).add_wrapped(2, &wrapped).is_ok());
+        assert!(both.encrypt(b"x", "user").starts_with("v1:"));
+        assert!(new.decrypt(&both.encrypt(b"x", "user"), "user").is_ok(), "writes use the current key");
+    }
+
+    #[test]
+    fn malformed_ciphertexts_fail_cleanly() {
+        let ring = Keyring::new(MasterKey::new(&random_bytes::<32>()));
+        for stored in
+            ["", "v", "v:", "x1:abc", "v0:abc", "v1:", "v1:!!!", "v2:AAAA", "v99999999999:AAAA", "v1:AAAA"]
+        {
+            assert!(ring.decrypt(stored, "a").is_err(), "{stored}");
+        }
+        assert_eq!(ciphertext_version("v12:abc"), Some(12));
+        assert_eq!(ciphertext_version("v+1:abc"), None);
     }
 }
