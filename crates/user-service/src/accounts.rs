@@ -495,10 +495,8 @@ pub(crate) async fn rotate_master(state: &AppState) -> Result<String, StartupErr
     let master = env_master(state).map_err(|e| cmd(&e))?;
     let mut rewrapped = 0;
     for (version, wrapped) in state.db.master_key_versions().await? {
-        let key = master
-            .decrypt(&wrapped, &format!("master-key-version:{version}"))
-            .map_err(|_| cmd(&CredentialError::Unwrap(version)))?;
-        let key: [u8; 32] = key.try_into().map_err(|_| cmd(&CredentialError::Unwrap(version)))?;
+        let key =
+            master.unwrap_data_key(version, &wrapped).map_err(|_| cmd(&CredentialError::Unwrap(version)))?;
         if state.db.rewrap_master_key_version(version, &wrapped, &master.wrap_data_key(version, &key)).await?
         {
             rewrapped += 1;

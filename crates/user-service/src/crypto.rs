@@ -154,6 +154,11 @@ impl MasterKey {
     pub(crate) fn wrap_data_key(&self, version: u32, key: &[u8; 32]) -> String {
         self.encrypt(key, &data_key_aad(version))
     }
+
+    /// Unwraps the data key of master-key version `version`.
+    pub(crate) fn unwrap_data_key(&self, version: u32, wrapped: &str) -> Result<[u8; 32], DecryptError> {
+        self.decrypt(wrapped, &data_key_aad(version))?.try_into().map_err(|_| DecryptError)
+    }
 }
 
 /// The master-key versions known at one moment: version 1 is the env [`MasterKey`]
@@ -178,8 +183,7 @@ impl Keyring {
         if version < 2 {
             return Err(DecryptError);
         }
-        let key = self.master.decrypt(wrapped, &data_key_aad(version))?;
-        let key: [u8; 32] = key.try_into().map_err(|_| DecryptError)?;
+        let key = self.master.unwrap_data_key(version, wrapped)?;
         self.data.insert(version, Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key)));
         Ok(())
     }
