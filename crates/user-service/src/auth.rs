@@ -7,15 +7,27 @@
 //! Beyond the signature and claims, the token's session must still be active and its
 //! user enabled, so logout, session revocation and account disabling take effect at once
 //! here (other services see them when the 15-minute token expires).
+//!
+//! [`MeCaller`] also accepts an API key in `X-API-Key`: it is used only by
+//! `GET /v1/users/me`, the call the core crate's `RemoteApiKeyVerifier` makes. Every
+//! other endpoint takes [`CurrentUser`] and so stays JWT-only: a leaked key can identify
+//! its owner to other services but cannot manage keys or the account here.
 
-use axum::extract::FromRequestParts;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+
+use authgate::api_key::format;
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
+use crate::config::Environment;
+use crate::crypto::ct_eq;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::startup::AppState;
-use crate::store::User;
+use crate::store::{ApiKey, ApiKeyUsage, User};
 use crate::tokens::{permissions_for, permits};
 
 /// Tokens longer than this are refused before parsing (J25).
@@ -112,4 +124,116 @@ impl FromRequestParts<AppState> for CurrentUser {
         let permissions = permissions_for(&user.roles);
         Ok(CurrentUser { user, session_id: sid, permissions, amr: principal.claims().amr.clone() })
     }
+}
+
+/// The header that carries an API key. The query string is never read (I24): URLs end
+/// up in logs and browser histories.
+pub(crate) const API_KEY_HEADER: &str = "x-api-key";
+
+/// Keys longer than this are refused before any parsing (real ones are 46 bytes).
+const MAX_API_KEY_BYTES: usize = 128;
+
+/// The environment part of the keys this service issues and accepts: `live` in
+/// production, `test` elsewhere, so a test key never works in production and back.
+pub(crate) fn api_key_environment(environment: Environment) -> &'static str {
+    match environment {
+        Environment::Production => "live",
+        Environment::Dev | Environment::Staging => "test",
+    }
+}
+
+/// A caller authenticated by an API key.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiKeyCaller {
+    pub(crate) user: User,
+    pub(crate) key: ApiKey,
+    /// The key's permissions that its owner still holds (a demotion applies at once).
+    pub(crate) permissions: Vec<String>,
+}
+
+/// The caller of `GET /v1/users/me`: a bearer token, or an API key in `X-API-Key`.
+#[derive(Debug, Clone)]
+pub(crate) enum MeCaller {
+    Jwt(CurrentUser),
+    ApiKey(ApiKeyCaller),
+}
+
+impl FromRequestParts<AppState> for MeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let mut keys = parts.headers.get_all(API_KEY_HEADER).iter();
+        let Some(value) = keys.next() else {
+            return CurrentUser::from_request_parts(parts, state).await.map(MeCaller::Jwt);
+        };
+        // Two credentials could name two users; RFC 6750 section 3.1 calls that a bad request.
+        if keys.next().is_some() || parts.headers.contains_key(AUTHORIZATION) {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "Send either one API key or one bearer token",
+            ));
+        }
+        let key = value.to_str().map_err(|_| refuse(&state.metrics.api_key_malformed, "not ASCII"))?;
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+        let route = match parts.extensions.get::<MatchedPath>() {
+            Some(path) => path.as_str().to_owned(),
+            None => parts.uri.path().chars().take(200).collect(),
+        };
+        authenticate_api_key(state, key.trim(), ip, route).await.map(MeCaller::ApiKey)
+    }
+}
+
+fn refuse(counter: &AtomicU64, reason: &'static str) -> ApiError {
+    Metrics::inc(counter);
+    tracing::debug!(reason, "API key rejected");
+    ApiError::invalid_api_key()
+}
+
+/// Checks a presented key: format and checksum first, with no lookup at all (I24), then
+/// the stored SHA-256 (compared in constant time), revocation, expiry and the owner's
+/// status. Every use of a known key is queued for the usage log, whatever its outcome.
+pub(crate) async fn authenticate_api_key(
+    state: &AppState,
+    key: &str,
+    ip: Option<String>,
+    route: String,
+) -> Result<ApiKeyCaller, ApiError> {
+    let m = &state.metrics;
+    if key.len() > MAX_API_KEY_BYTES || format::check(key).is_err() {
+        return Err(refuse(&m.api_key_malformed, "malformed key or bad checksum"));
+    }
+    if format::environment(key) != Some(api_key_environment(state.config.environment)) {
+        return Err(refuse(&m.api_key_malformed, "key of another environment"));
+    }
+    let hash = format::hash_hex(key);
+    let Some(stored) = state.db.api_key_by_hash(&hash).await?.filter(|k| ct_eq(&k.key_hash, &hash)) else {
+        return Err(refuse(&m.api_key_unknown, "unknown key"));
+    };
+    let now = crate::now();
+    let owner = if stored.revoked_at.is_some() {
+        Err("revoked")
+    } else if stored.is_expired(now) {
+        Err("expired")
+    } else {
+        state.db.user_by_id(&stored.user_id).await?.filter(User::is_active).ok_or("owner_disabled")
+    };
+    let outcome = match &owner {
+        Ok(_) => "success",
+        Err(outcome) => outcome,
+    };
+    let usage = ApiKeyUsage { api_key_id: stored.id.clone(), at: now, ip, route, outcome };
+    if !state.usage.record(usage) {
+        Metrics::inc(&m.api_key_usage_dropped);
+    }
+    let user = match owner {
+        Ok(user) => user,
+        Err(reason) => {
+            tracing::debug!(key_id = %stored.id, reason, "API key refused");
+            return Err(refuse(&m.api_key_refused, reason));
+        }
+    };
+    Metrics::inc(&m.api_key_success);
+    let owner_permissions = permissions_for(&user.roles);
+    let permissions = stored.permissions.iter().filter(|p| permits(&owner_permissions, p)).cloned().collect();
+    Ok(ApiKeyCaller { user, key: stored, permissions })
 }

@@ -44,6 +44,18 @@ impl ApiError {
         e
     }
 
+    /// 401 for an API key that is malformed, unknown, revoked, expired or whose owner is
+    /// disabled; one answer for all, so a caller learns nothing about which (I24).
+    pub(crate) fn invalid_api_key() -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_api_key",
+            "The API key is invalid, expired or revoked",
+        );
+        e.challenge = Some(r#"Bearer error="invalid_token""#.into());
+        e
+    }
+
     /// 401 for a failed login; identical for unknown email and wrong password.
     pub(crate) fn invalid_credentials() -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Invalid email or password")

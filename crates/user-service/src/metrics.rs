@@ -15,6 +15,11 @@ pub(crate) struct Metrics {
     pub(crate) refresh_failure: AtomicU64,
     pub(crate) refresh_reuse: AtomicU64,
     pub(crate) password_resets: AtomicU64,
+    pub(crate) api_key_success: AtomicU64,
+    pub(crate) api_key_malformed: AtomicU64,
+    pub(crate) api_key_unknown: AtomicU64,
+    pub(crate) api_key_refused: AtomicU64,
+    pub(crate) api_key_usage_dropped: AtomicU64,
 }
 
 impl Metrics {
@@ -56,6 +61,21 @@ impl Metrics {
             "user_service_password_resets_total",
             "Completed password resets.",
             &[("", g(&self.password_resets))],
+        );
+        counter(
+            "user_service_api_key_auth_total",
+            "API-key authentications by outcome (malformed: refused before any lookup).",
+            &[
+                ("{outcome=\"success\"}", g(&self.api_key_success)),
+                ("{outcome=\"malformed\"}", g(&self.api_key_malformed)),
+                ("{outcome=\"unknown\"}", g(&self.api_key_unknown)),
+                ("{outcome=\"refused\"}", g(&self.api_key_refused)),
+            ],
+        );
+        counter(
+            "user_service_api_key_usage_dropped_total",
+            "API-key usage records dropped because the write buffer was full.",
+            &[("", g(&self.api_key_usage_dropped))],
         );
         out.push_str(&format!(
             "# HELP user_service_password_hash_waiting Requests waiting for a hashing slot.\n\

@@ -8,6 +8,8 @@ mod api_keys;
 mod clients;
 mod roles;
 
+pub(crate) use api_keys::{ApiKey, ApiKeyUsage, ApiKeyUsageRow};
+
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 

@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::{Client, audit, rfc3339, user_json};
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, MeCaller};
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::password::check_policy;
 use crate::startup::AppState;
@@ -22,7 +22,13 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/users/me/audit-events", get(audit_events))
 }
 
-async fn me(State(state): State<AppState>, me: CurrentUser) -> ApiResult<Json<serde_json::Value>> {
+/// The caller's profile. With `X-API-Key` (the verification call of the core crate's
+/// `RemoteApiKeyVerifier`) it answers the key's owner with the key's permissions.
+async fn me(State(state): State<AppState>, caller: MeCaller) -> ApiResult<Json<serde_json::Value>> {
+    let me = match caller {
+        MeCaller::Jwt(me) => me,
+        MeCaller::ApiKey(caller) => return Ok(Json(super::api_keys::me_json(&caller))),
+    };
     let mut body = user_json(&me.user);
     if me.user.mfa_enabled {
         body["recovery_codes_remaining"] = state.db.unused_recovery_codes(&me.user.id).await?.into();

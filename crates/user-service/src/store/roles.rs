@@ -1,4 +1,106 @@
-//! SQL for the role catalog.
+//! SQL for the role catalog. Permissions are stored comma-separated (no permission name
+//! contains a comma).
 
-#[allow(unused_imports)]
 use super::*;
+use crate::roles::Role;
+
+const ROLE_COLUMNS: &str = "id, name, description, permissions, system, created_at, updated_at";
+
+fn role_from_row(row: &AnyRow) -> Result<Role> {
+    let permissions: String = row.try_get("permissions")?;
+    Ok(Role {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        permissions: permissions.split(',').filter(|p| !p.is_empty()).map(str::to_owned).collect(),
+        system: row.try_get::<i64, _>("system")? != 0,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+impl Db {
+    /// Every role, system roles first, then by creation.
+    pub(crate) async fn list_roles(&self) -> Result<Vec<Role>> {
+        let sql = format!("SELECT {ROLE_COLUMNS} FROM roles ORDER BY system DESC, created_at, name");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        rows.iter().map(role_from_row).collect()
+    }
+
+    pub(crate) async fn role_by_id(&self, id: &str) -> Result<Option<Role>> {
+        let sql = format!("SELECT {ROLE_COLUMNS} FROM roles WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(role_from_row).transpose()
+    }
+
+    pub(crate) async fn role_names(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT name FROM roles").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| r.try_get("name")).collect()
+    }
+
+    /// Inserts a custom role; `Ok(false)` when the name is taken.
+    pub(crate) async fn insert_role(&self, role: &Role) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO roles (id, name, description, permissions, system, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 0, $5, $5)",
+        )
+        .bind(&role.id)
+        .bind(&role.name)
+        .bind(&role.description)
+        .bind(role.permissions.join(","))
+        .bind(role.created_at)
+        .execute(&self.pool)
+        .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sets description and permissions; `false` if the role is gone.
+    pub(crate) async fn update_role(
+        &self,
+        id: &str,
+        description: &str,
+        permissions: &[String],
+        now: i64,
+    ) -> Result<bool> {
+        let r =
+            sqlx::query("UPDATE roles SET description = $2, permissions = $3, updated_at = $4 WHERE id = $1")
+                .bind(id)
+                .bind(description)
+                .bind(permissions.join(","))
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Deletes a custom role (never a system one); `false` if there was none.
+    pub(crate) async fn delete_role(&self, id: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM roles WHERE id = $1 AND system = 0")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// How many users hold role `name`.
+    pub(crate) async fn users_with_role(&self, name: &str) -> Result<i64> {
+        // LIKE narrows the scan (role names are [a-z0-9_-], `_` only widens the match);
+        // the exact test is on the split list.
+        let rows = sqlx::query("SELECT roles FROM users WHERE roles LIKE $1")
+            .bind(format!("%{name}%"))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut n = 0;
+        for row in &rows {
+            let roles: String = row.try_get("roles")?;
+            if roles.split(',').any(|r| r == name) {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}

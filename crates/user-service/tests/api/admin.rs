@@ -108,7 +108,8 @@ async fn admin_sets_roles_and_rejects_unknown_ones(db: TestDb) {
             .json(&json!({"roles": roles}))
             .send()
     };
-    assert_error(put(json!(["superuser"])).await.unwrap(), StatusCode::BAD_REQUEST, "unknown_role").await;
+    assert_error(put(json!(["superuser"])).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "unknown_role")
+        .await;
     let r = put(json!(["user", "admin"])).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     // The promotion applies from the user's next token: admin routes need the permission
@@ -121,7 +122,15 @@ async fn admin_sets_roles_and_rejects_unknown_ones(db: TestDb) {
     assert_eq!(app.get_auth("/v1/admin/users", &fresh.access).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         crate::helpers::claims_of(&fresh.access)["permissions"],
-        json!(["positions:read", "alerts:read", "alerts:write", "api_keys:manage", "*"])
+        json!([
+            "positions:read",
+            "alerts:read",
+            "alerts:write",
+            "api_keys:manage",
+            "trading_accounts:read",
+            "trading_accounts:write",
+            "*"
+        ])
     );
 }
 

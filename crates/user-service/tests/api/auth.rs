@@ -166,7 +166,14 @@ async fn i12_access_token_is_an_rs256_at_jwt_with_every_claim_and_15_minutes(db:
     assert_eq!(claims["amr"], json!(["pwd"]));
     assert_eq!(
         claims["permissions"],
-        json!(["positions:read", "alerts:read", "alerts:write", "api_keys:manage"])
+        json!([
+            "positions:read",
+            "alerts:read",
+            "alerts:write",
+            "api_keys:manage",
+            "trading_accounts:read",
+            "trading_accounts:write"
+        ])
     );
     assert!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap() <= 900);
 }

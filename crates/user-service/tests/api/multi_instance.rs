@@ -33,7 +33,17 @@ async fn two_instances_share_keys_tokens_and_sessions(db: TestDb) {
         .unwrap();
     let principal = verifier.verify(&t.access).await.unwrap();
     assert_eq!(principal.email(), Some(email.as_str()));
-    assert_eq!(principal.permissions(), ["positions:read", "alerts:read", "alerts:write", "api_keys:manage"]);
+    assert_eq!(
+        principal.permissions(),
+        [
+            "positions:read",
+            "alerts:read",
+            "alerts:write",
+            "api_keys:manage",
+            "trading_accounts:read",
+            "trading_accounts:write"
+        ]
+    );
     let r = b2.refresh(&t.refresh).await;
     assert_eq!(r.status(), StatusCode::OK, "A's refresh token refreshes at B");
     let t2 = Tokens::from_body(&r.json().await.unwrap());

@@ -33,7 +33,14 @@ async fn me_returns_roles_permissions_mfa_status_and_auth_method(db: TestDb) {
     assert_eq!(me["roles"], json!(["user"]));
     assert_eq!(
         me["permissions"],
-        json!(["positions:read", "alerts:read", "alerts:write", "api_keys:manage"])
+        json!([
+            "positions:read",
+            "alerts:read",
+            "alerts:write",
+            "api_keys:manage",
+            "trading_accounts:read",
+            "trading_accounts:write"
+        ])
     );
     assert_eq!(me["mfa_enabled"], false);
     assert_eq!(me["auth_method"], "jwt");
