@@ -9,24 +9,45 @@ use authgate::Authenticator;
 use authgate_tower::{AuthLayer, require_permission};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, StatusCode};
 use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
-use super::users::{Page, audit_json};
+use super::openapi::{BodyErrors, ErrorBody, PermissionErrors};
+use super::users::{AuditEventList, Page, UserView, audit_json};
 use super::{Client, audit, user_json};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::startup::AppState;
 use crate::throttle::account_key;
-use crate::tokens::KNOWN_ROLES;
 
 const USERS_READ: &str = "admin:users:read";
 const USERS_WRITE: &str = "admin:users:write";
 const ROLES_WRITE: &str = "admin:roles:write";
 const AUDIT_READ: &str = "admin:audit:read";
 const KEYS_ROTATE: &str = "admin:keys:rotate";
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_users, get_user, update_user, set_roles, audit_events, rotate_keys))]
+pub(crate) struct Api;
+
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documents the JSON the handler builds")]
+struct UserList {
+    users: Vec<UserView>,
+}
+
+/// A new signing key.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documents the JSON the handler builds")]
+struct RotatedKey {
+    kid: String,
+    /// RFC 3339: the key is published now and signs from then on.
+    signs_from: String,
+}
 
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
     // The same keys as the service's own verifier (replaced in place on reload).
@@ -51,6 +72,15 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .layer(auth)
 }
 
+/// Users, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/users",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(Page),
+    responses((status = 200, description = "Users (needs `admin:users:read`)", body = UserList), PermissionErrors),
+)]
 async fn list_users(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -58,9 +88,25 @@ async fn list_users(
 ) -> ApiResult<Json<serde_json::Value>> {
     me.require(USERS_READ)?;
     let users = state.db.list_users(page.limit(), page.offset()).await?;
-    Ok(Json(serde_json::json!({ "users": users.iter().map(user_json).collect::<Vec<_>>() })))
+    let mut items = Vec::with_capacity(users.len());
+    for user in &users {
+        items.push(user_json(user, &state.roles.permissions_for(&user.roles).await?));
+    }
+    Ok(Json(serde_json::json!({ "users": items })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/users/{id}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user (needs `admin:users:read`)", body = UserView),
+        PermissionErrors,
+        (status = 404, description = "No such user", body = ErrorBody),
+    ),
+)]
 async fn get_user(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -68,10 +114,10 @@ async fn get_user(
 ) -> ApiResult<Json<serde_json::Value>> {
     me.require(USERS_READ)?;
     let user = state.db.user_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
-    Ok(Json(user_json(&user)))
+    Ok(Json(user_json(&user, &state.roles.permissions_for(&user.roles).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct UpdateUser {
     /// `active` or `disabled`.
     status: Option<String>,
@@ -80,6 +126,21 @@ struct UpdateUser {
     name: Option<String>,
 }
 
+/// Disables (revoking every session), enables, unlocks or renames a user.
+#[utoipa::path(
+    patch,
+    path = "/v1/admin/users/{id}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    request_body = UpdateUser,
+    responses(
+        (status = 200, description = "The user (needs `admin:users:write`)", body = UserView),
+        PermissionErrors,
+        BodyErrors,
+        (status = 404, description = "No such user", body = ErrorBody),
+    ),
+)]
 async fn update_user(
     State(state): State<AppState>,
     Client(client): Client,
@@ -108,14 +169,32 @@ async fn update_user(
         state.db.update_user_name(&id, name.trim(), now).await?;
     }
     let user = state.db.user_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
-    Ok(Json(user_json(&user)))
+    Ok(Json(user_json(&user, &state.roles.permissions_for(&user.roles).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RolesBody {
+    /// Role names from `GET /v1/roles`; replaces the user's roles.
+    #[schema(example = json!(["user", "support"]))]
     roles: Vec<String>,
 }
 
+/// Replaces a user's roles. Applies to the user's next access token, and at once to
+/// this service's own permission checks.
+#[utoipa::path(
+    put,
+    path = "/v1/admin/users/{id}/roles",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    request_body = RolesBody,
+    responses(
+        (status = 200, description = "The user (needs `admin:roles:write`)", body = UserView),
+        PermissionErrors,
+        BodyErrors,
+        (status = 404, description = "No such user", body = ErrorBody),
+    ),
+)]
 async fn set_roles(
     State(state): State<AppState>,
     Client(client): Client,
@@ -127,15 +206,18 @@ async fn set_roles(
     state.db.user_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
     let mut roles: Vec<String> = Vec::new();
     for role in body.roles {
-        if !KNOWN_ROLES.contains(&role.as_str()) {
-            return Err(ApiError::bad_request(
-                "unknown_role",
-                format!("Unknown role; known roles: {}", KNOWN_ROLES.join(", ")),
-            ));
-        }
         if !roles.contains(&role) {
             roles.push(role);
         }
+    }
+    // Read from the table, not the cache: a role created a moment ago on another
+    // instance can be assigned here.
+    if !state.roles.unknown_roles(&roles).await?.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_role",
+            "Unknown role; see GET /v1/roles",
+        ));
     }
     state.db.set_roles(&id, &roles, crate::now()).await?;
     audit(
@@ -148,9 +230,19 @@ async fn set_roles(
     )
     .await;
     let user = state.db.user_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
-    Ok(Json(user_json(&user)))
+    Ok(Json(user_json(&user, &state.roles.permissions_for(&user.roles).await?)))
 }
 
+/// Every audit event, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/audit-events",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(Page),
+    responses((status = 200, description = "Events (needs `admin:audit:read`)", body = AuditEventList),
+        PermissionErrors),
+)]
 async fn audit_events(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -161,6 +253,16 @@ async fn audit_events(
     Ok(Json(audit_json(events)))
 }
 
+/// Publishes a new signing key; it signs after the publish delay, the old key stays
+/// published until its last token expires.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/keys/rotate",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The new key (needs `admin:keys:rotate`)", body = RotatedKey),
+        PermissionErrors),
+)]
 async fn rotate_keys(
     State(state): State<AppState>,
     Client(client): Client,

@@ -6,8 +6,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
+use super::users::UserView;
 use super::{
     Client, audit, clear_cookie, refresh_cookie, start_session, token_response, user_json, valid_email,
 };
@@ -20,6 +23,11 @@ use crate::startup::AppState;
 use crate::store::User;
 use crate::throttle::account_key;
 use crate::totp;
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(register, login, login_mfa, refresh, logout, logout_all, forgot_password, reset_password))]
+pub(crate) struct Api;
 
 /// Wrong codes after which an MFA challenge is locked (I16).
 pub(crate) const MFA_MAX_ATTEMPTS: i64 = 5;
@@ -37,13 +45,26 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// Unknown fields (such as `roles`) are ignored (I25).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RegisterBody {
+    #[schema(example = "ada@example.com")]
     email: String,
     password: String,
     name: Option<String>,
 }
 
+/// Creates an account with the `user` role (no session: log in next).
+#[utoipa::path(
+    post,
+    path = "/v1/auth/register",
+    tag = "auth",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "Created", body = UserView),
+        BodyErrors,
+        (status = 409, description = "The email is taken (`email_taken`)", body = ErrorBody),
+    ),
+)]
 async fn register(
     State(state): State<AppState>,
     Client(client): Client,
@@ -73,15 +94,53 @@ async fn register(
     Metrics::inc(&state.metrics.registrations);
     audit(&state, "user_registered", Some(&id), Some(&id), &client, None).await;
     let user = state.db.user_by_id(&id).await?.ok_or_else(|| ApiError::internal("user vanished"))?;
-    Ok((StatusCode::CREATED, Json(user_json(&user))).into_response())
+    let permissions = state.roles.permissions_for(&user.roles).await?;
+    Ok((StatusCode::CREATED, Json(user_json(&user, &permissions))).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LoginBody {
+    #[schema(example = "ada@example.com")]
     email: String,
     password: String,
 }
 
+/// The second step a login with MFA needs (`POST /v1/auth/login/mfa`).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code, reason = "documents the JSON the handler builds")]
+struct MfaRequired {
+    /// Always `true`.
+    mfa_required: bool,
+    /// Single use; send it with a TOTP or recovery code.
+    mfa_token: String,
+    /// Seconds.
+    expires_in: u64,
+}
+
+/// A token pair, or the MFA step.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, reason = "documents the two bodies of a login")]
+enum LoginOutcome {
+    Tokens(super::TokenPair),
+    Mfa(MfaRequired),
+}
+
+/// Password login. Sets the `refresh_token` cookie (`Path=/v1/auth`, `HttpOnly`) with
+/// the pair, or asks for the second factor.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/login",
+    tag = "auth",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "A token pair, or `mfa_required`", body = LoginOutcome),
+        BodyErrors,
+        (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = ErrorBody),
+        (status = 403, description = "The account is disabled (`account_disabled`)", body = ErrorBody),
+        (status = 429, description = "Too many failures (`Retry-After`)", body = ErrorBody),
+    ),
+)]
 async fn login(
     State(state): State<AppState>,
     Client(client): Client,
@@ -141,12 +200,25 @@ async fn login(
     Ok(token_response(&state, pair))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct MfaBody {
     mfa_token: String,
     code: String,
 }
 
+/// The second login step: a TOTP code or a recovery code.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/login/mfa",
+    tag = "auth",
+    request_body = MfaBody,
+    responses(
+        (status = 200, description = "A token pair (and the refresh cookie)", body = super::TokenPair),
+        BodyErrors,
+        (status = 401, description = "Invalid MFA token or code, or locked (`invalid_mfa_token`, \
+            `invalid_code`, `mfa_locked`)", body = ErrorBody),
+    ),
+)]
 async fn login_mfa(
     State(state): State<AppState>,
     Client(client): Client,
@@ -225,7 +297,7 @@ pub(crate) async fn verify_second_factor(
     Ok(Some("otp"))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct RefreshBody {
     refresh_token: Option<String>,
 }
@@ -240,6 +312,19 @@ fn presented_refresh_token(headers: &HeaderMap, body: &Bytes) -> Option<String> 
     from_body.filter(|t| !t.is_empty()).or_else(|| refresh_cookie(headers))
 }
 
+/// Rotates the refresh token (from the body or the cookie): a new pair, the old token
+/// spent. Reusing a spent token revokes the whole session.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/refresh",
+    tag = "auth",
+    request_body(content = Option<RefreshBody>, description = "Optional: the cookie works too"),
+    responses(
+        (status = 200, description = "A new token pair", body = super::TokenPair),
+        (status = 401, description = "Invalid, expired or reused refresh token (`invalid_grant`)",
+            body = ErrorBody),
+    ),
+)]
 async fn refresh(
     State(state): State<AppState>,
     Client(client): Client,
@@ -289,6 +374,14 @@ async fn refresh(
 
 /// Revokes the session of the presented refresh token (body or cookie) or, failing that,
 /// of the bearer access token. Always 204, and clears the cookie.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/logout",
+    tag = "auth",
+    request_body(content = Option<RefreshBody>, description = "Optional: the cookie or a bearer token works too"),
+    security((), ("bearer" = [])),
+    responses((status = 204, description = "Logged out (always), cookie cleared")),
+)]
 async fn logout(
     State(state): State<AppState>,
     Client(client): Client,
@@ -319,6 +412,14 @@ async fn logout(
     Ok((StatusCode::NO_CONTENT, [clear_cookie(&state)]).into_response())
 }
 
+/// Revokes every session of the caller.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/logout-all",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 204, description = "Every session revoked, cookie cleared"), BearerErrors),
+)]
 async fn logout_all(
     State(state): State<AppState>,
     Client(client): Client,
@@ -337,13 +438,30 @@ async fn logout_all(
     Ok((StatusCode::NO_CONTENT, [clear_cookie(&state)]).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ForgotBody {
     email: String,
 }
 
+/// The answer to a reset request, the same whether the account exists or not.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code, reason = "documents the JSON the handler builds")]
+struct Accepted {
+    #[schema(example = "accepted")]
+    status: String,
+    message: String,
+}
+
 /// Always 202 with the same body; the lookup and mailing happen after the response, so
 /// neither the answer nor its timing says whether the account exists (I05).
+#[utoipa::path(
+    post,
+    path = "/v1/auth/password/forgot",
+    tag = "auth",
+    request_body = ForgotBody,
+    responses((status = 202, description = "Accepted (whether or not the account exists)", body = Accepted),
+        BodyErrors),
+)]
 async fn forgot_password(
     State(state): State<AppState>,
     Client(client): Client,
@@ -385,14 +503,32 @@ async fn send_reset_link(
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ResetBody {
     token: String,
     new_password: String,
 }
 
+/// The answer to a successful reset.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code, reason = "documents the JSON the handler builds")]
+struct ResetDone {
+    #[schema(example = "password_reset")]
+    status: String,
+}
+
 /// Sets a new password with a reset token: single use, expiring, revokes every session,
 /// does not log in (I21).
+#[utoipa::path(
+    post,
+    path = "/v1/auth/password/reset",
+    tag = "auth",
+    request_body = ResetBody,
+    responses(
+        (status = 200, description = "Password changed; every session revoked", body = ResetDone),
+        BodyErrors,
+    ),
+)]
 async fn reset_password(
     State(state): State<AppState>,
     Client(client): Client,

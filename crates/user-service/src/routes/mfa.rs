@@ -6,13 +6,37 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::auth::verify_second_factor;
+use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
 use super::{Client, audit};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::startup::AppState;
 use crate::totp;
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(setup, enable, disable, regenerate_recovery_codes))]
+pub(crate) struct Api;
+
+/// A pending TOTP secret, to add to an authenticator app.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documents the JSON the handler builds")]
+struct TotpSetup {
+    /// Base32.
+    secret: String,
+    /// `otpauth://totp/...` for a QR code.
+    otpauth_uri: String,
+}
+
+/// Single-use recovery codes, shown once.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documents the JSON the handlers build")]
+struct RecoveryCodes {
+    recovery_codes: Vec<String>,
+}
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -23,6 +47,17 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// Creates a pending secret (stored encrypted, inactive until confirmed: I13).
+#[utoipa::path(
+    post,
+    path = "/v1/users/me/mfa/totp/setup",
+    tag = "mfa",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The pending secret", body = TotpSetup),
+        BearerErrors,
+        (status = 409, description = "TOTP is already enabled (`mfa_already_enabled`)", body = ErrorBody),
+    ),
+)]
 async fn setup(
     State(state): State<AppState>,
     Client(client): Client,
@@ -42,11 +77,26 @@ async fn setup(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct EnableBody {
+    /// A current code of the pending secret.
     code: String,
 }
 
+/// Confirms the pending secret with a code; answers the recovery codes.
+#[utoipa::path(
+    post,
+    path = "/v1/users/me/mfa/totp/enable",
+    tag = "mfa",
+    security(("bearer" = [])),
+    request_body = EnableBody,
+    responses(
+        (status = 200, description = "Enabled", body = RecoveryCodes),
+        BearerErrors,
+        BodyErrors,
+        (status = 409, description = "Already enabled, or the setup changed meanwhile", body = ErrorBody),
+    ),
+)]
 async fn enable(
     State(state): State<AppState>,
     Client(client): Client,
@@ -83,13 +133,26 @@ async fn store_new_recovery_codes(state: &AppState, user_id: &str) -> ApiResult<
     Ok(codes)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct DisableBody {
     password: String,
     code: String,
 }
 
 /// Needs the password and a current code (I20).
+#[utoipa::path(
+    post,
+    path = "/v1/users/me/mfa/totp/disable",
+    tag = "mfa",
+    security(("bearer" = [])),
+    request_body = DisableBody,
+    responses(
+        (status = 204, description = "Disabled; recovery codes deleted"),
+        BearerErrors,
+        BodyErrors,
+        (status = 403, description = "Wrong password or code", body = ErrorBody),
+    ),
+)]
 async fn disable(
     State(state): State<AppState>,
     Client(client): Client,
@@ -110,12 +173,25 @@ async fn disable(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PasswordBody {
     password: String,
 }
 
 /// A new set of recovery codes; the old set stops working (I19, I20).
+#[utoipa::path(
+    post,
+    path = "/v1/users/me/mfa/recovery-codes",
+    tag = "mfa",
+    security(("bearer" = [])),
+    request_body = PasswordBody,
+    responses(
+        (status = 200, description = "The new codes", body = RecoveryCodes),
+        BearerErrors,
+        BodyErrors,
+        (status = 403, description = "Wrong password (`invalid_password`)", body = ErrorBody),
+    ),
+)]
 async fn regenerate_recovery_codes(
     State(state): State<AppState>,
     Client(client): Client,

@@ -1,21 +1,273 @@
 //! `/openapi.json` (OpenAPI 3.1, generated with utoipa) and `/docs` (Swagger UI from
-//! vendored files).
+//! vendored files, see `assets/swagger-ui/README.md`).
+//!
+//! Every route module documents its handlers with `#[utoipa::path]` and lists them in
+//! its own `Api`; [`document`] merges them. `tests/api/openapi.rs` checks that the
+//! document and the router list the same routes.
 
-use axum::Router;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::Path;
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
 use utoipa::OpenApi;
+use utoipa::openapi::response::{Response as OaResponse, ResponseBuilder};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::server::ServerBuilder;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 
+use crate::error::ApiError;
 use crate::startup::AppState;
+
+/// The body of every error response (`crate::error::ApiError`).
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({"error": "not_found", "message": "Not found"}))]
+#[allow(dead_code, reason = "documents the JSON ApiError writes")]
+pub(crate) struct ErrorBody {
+    /// A stable, machine-readable code (`invalid_token`, `insufficient_scope`, ...).
+    error: String,
+    /// A human-readable description, safe to show.
+    message: String,
+}
+
+fn error_response(description: &str) -> RefOr<OaResponse> {
+    let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+    ResponseBuilder::new().description(description).content("application/json", content).build().into()
+}
+
+/// Defines unit types that add a fixed set of error responses to an operation:
+/// `responses((status = 200, ...), BearerErrors)`.
+macro_rules! error_responses {
+    ($($(#[$meta:meta])* $name:ident { $($status:literal => $description:literal),+ $(,)? })*) => {$(
+        $(#[$meta])*
+        #[allow(dead_code, reason = "used as a type in #[utoipa::path] only")]
+        pub(crate) struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<OaResponse>> {
+                [$(($status, $description)),+]
+                    .into_iter()
+                    .map(|(status, description)| (status.to_owned(), error_response(description)))
+                    .collect()
+            }
+        }
+    )*};
+}
+
+error_responses! {
+    /// Endpoints that need an access token.
+    BearerErrors {
+        "401" => "Missing, invalid or expired access token (`WWW-Authenticate: Bearer`)",
+    }
+    /// Endpoints that need an access token with a permission.
+    PermissionErrors {
+        "401" => "Missing, invalid or expired access token (`WWW-Authenticate: Bearer`)",
+        "403" => "The token lacks the permission (`insufficient_scope`)",
+    }
+    /// Endpoints with a JSON body.
+    BodyErrors {
+        "400" => "The body is not JSON, or a value is invalid",
+        "415" => "`Content-Type` is not `application/json`",
+        "422" => "A field is missing or has the wrong type",
+    }
+}
+
+/// The document's frame: info, tags, security schemes and shared schemas.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "authgate user-service",
+        description = "The platform's identity service: accounts, password login with TOTP MFA, sessions \
+            with rotating refresh tokens, password reset, roles and permissions, API keys, trading accounts \
+            with encrypted broker credentials, and service clients (OAuth 2.0 client credentials).\n\n\
+            Access tokens are RS256/ES256/EdDSA JWTs (`typ: at+jwt`); other services verify them with the \
+            JWKS at `/v1/auth/.well-known/jwks.json`. Errors are `{\"error\": code, \"message\": text}`.",
+        license(name = "MIT OR Apache-2.0"),
+    ),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "auth", description = "Registration, login, MFA step, refresh, logout, password reset"),
+        (name = "users", description = "The caller's own account, sessions and audit events"),
+        (name = "mfa", description = "TOTP setup and recovery codes"),
+        (name = "admin", description = "User administration, audit log, signing-key rotation"),
+        (name = "roles", description = "Roles and the permission catalog"),
+        (name = "api-keys", description = "The caller's API keys"),
+        (name = "trading-accounts", description = "Trading accounts, their members and broker credentials"),
+        (name = "service-clients", description = "Service clients and the client-credentials grant"),
+        (name = "discovery", description = "JWKS and OpenID Provider metadata"),
+        (name = "operations", description = "Health, metrics, development helpers"),
+        (name = "docs", description = "This document and Swagger UI"),
+    ),
+    paths(openapi_json, docs_index, docs_asset),
+    modifiers(&SecuritySchemes),
+)]
+struct Frame;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from `/v1/auth/login` or `/v1/auth/token`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "An API key from `POST /v1/api-keys`",
+            ))),
+        );
+        components.add_security_scheme(
+            "client_basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some("A service client's id and secret (`/v1/auth/token`)"))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The whole document: every route module contributes its own `Api`.
 pub(crate) fn document() -> utoipa::openapi::OpenApi {
-    let mut doc = super::api_keys::Api::openapi();
+    let mut doc = Frame::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc.merge(super::health::Api::openapi());
+    doc.merge(super::wellknown::Api::openapi());
+    doc.merge(super::auth::Api::openapi());
+    doc.merge(super::users::Api::openapi());
+    doc.merge(super::mfa::Api::openapi());
+    doc.merge(super::admin::Api::openapi());
+    doc.merge(super::api_keys::Api::openapi());
     doc.merge(super::accounts::Api::openapi());
     doc.merge(super::clients::Api::openapi());
     doc.merge(super::roles::Api::openapi());
     doc
 }
 
-pub(crate) fn router() -> Router<AppState> {
-    let json = document().to_json().unwrap_or_default();
-    Router::new().route("/openapi.json", axum::routing::get(move || async move { json }))
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
+    let mut doc = document();
+    doc.servers =
+        Some(vec![ServerBuilder::new().url(&state.issuer).description(Some("This instance")).build()]);
+    // Generated once per instance; a failure would be a bug in a schema: answer 500, not panic.
+    let json: Arc<Option<String>> = Arc::new(
+        doc.to_json().map_err(|e| tracing::error!(error = %e, "serializing the OpenAPI document")).ok(),
+    );
+    Router::new()
+        .route("/openapi.json", get(openapi_json).layer(Extension(json)))
+        .route("/docs", get(docs_index))
+        .route("/docs/{file}", get(docs_asset))
+}
+
+/// The OpenAPI 3.1 document of this service.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "docs",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json",
+        body = Object)),
+)]
+async fn openapi_json(Extension(json): Extension<Arc<Option<String>>>) -> Response {
+    match json.as_ref() {
+        Some(json) => {
+            ([(CONTENT_TYPE, "application/json"), (CACHE_CONTROL, "no-cache")], json.clone()).into_response()
+        }
+        None => ApiError::internal("the OpenAPI document could not be serialized").into_response(),
+    }
+}
+
+/// Swagger UI's scripts run from this origin only; its inline styles and data: images
+/// need the two exceptions.
+const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Vendored files change only with a release; ours (HTML, init script) may change with any.
+const VENDORED_CACHE: &str = "public, max-age=86400";
+const OWN_CACHE: &str = "no-cache";
+
+/// `(name, content type, cache policy, bytes)` of every file under `/docs/`.
+const ASSETS: &[(&str, &str, &str, &[u8])] = &[
+    (
+        "swagger-ui-bundle.js",
+        "text/javascript; charset=utf-8",
+        VENDORED_CACHE,
+        include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js"),
+    ),
+    (
+        "swagger-ui.css",
+        "text/css; charset=utf-8",
+        VENDORED_CACHE,
+        include_bytes!("../../assets/swagger-ui/swagger-ui.css"),
+    ),
+    (
+        "favicon-32x32.png",
+        "image/png",
+        VENDORED_CACHE,
+        include_bytes!("../../assets/swagger-ui/favicon-32x32.png"),
+    ),
+    (
+        "swagger-initializer.js",
+        "text/javascript; charset=utf-8",
+        OWN_CACHE,
+        include_bytes!("../../assets/swagger-ui/swagger-initializer.js"),
+    ),
+    (
+        "LICENSE",
+        "text/plain; charset=utf-8",
+        VENDORED_CACHE,
+        include_bytes!("../../assets/swagger-ui/LICENSE"),
+    ),
+    ("NOTICE", "text/plain; charset=utf-8", VENDORED_CACHE, include_bytes!("../../assets/swagger-ui/NOTICE")),
+];
+
+fn static_file(content_type: &'static str, cache: &'static str, body: &'static [u8]) -> Response {
+    let headers: [(HeaderName, HeaderValue); 4] = [
+        (CONTENT_TYPE, HeaderValue::from_static(content_type)),
+        (CACHE_CONTROL, HeaderValue::from_static(cache)),
+        (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (CONTENT_SECURITY_POLICY, HeaderValue::from_static(DOCS_CSP)),
+    ];
+    (headers, body).into_response()
+}
+
+/// Swagger UI for `/openapi.json`.
+#[utoipa::path(
+    get,
+    path = "/docs",
+    tag = "docs",
+    responses((status = 200, description = "Swagger UI", content_type = "text/html", body = String)),
+)]
+async fn docs_index() -> Response {
+    static_file("text/html; charset=utf-8", OWN_CACHE, include_bytes!("../../assets/swagger-ui/index.html"))
+}
+
+/// Swagger UI's scripts, stylesheet and icon (vendored `swagger-ui-dist`).
+#[utoipa::path(
+    get,
+    path = "/docs/{file}",
+    tag = "docs",
+    params(("file" = String, Path, description = "e.g. `swagger-ui-bundle.js`")),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream", body = [u8]),
+        (status = 404, description = "No such file", body = ErrorBody),
+    ),
+)]
+async fn docs_asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, ..)| *name == file) {
+        Some(&(_, content_type, cache, body)) => static_file(content_type, cache, body),
+        None => ApiError::not_found().into_response(),
+    }
 }
