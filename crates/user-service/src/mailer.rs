@@ -24,7 +24,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 #[derive(Clone)]
 pub(crate) enum Mailer {
     Outbox(Db),
-    Smtp { transport: AsyncSmtpTransport<Tokio1Executor>, from: Mailbox },
+    // Boxed: the transport is large and the outbox variant is one pointer.
+    Smtp { transport: Box<AsyncSmtpTransport<Tokio1Executor>>, from: Mailbox },
 }
 
 /// Why a message could not be sent.
@@ -51,6 +52,7 @@ impl Mailer {
             .map_err(|_| "SMTP_URL must be smtp://[user:pass@]host[:port][?tls=required] or smtps://...")?
             .timeout(Some(SEND_TIMEOUT))
             .build();
+        let transport = Box::new(transport);
         let from = from.parse::<Mailbox>().map_err(|e| format!("SMTP_FROM: {e}"))?;
         Ok(Mailer::Smtp { transport, from })
     }
