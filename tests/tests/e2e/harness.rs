@@ -7,8 +7,6 @@
 //! - the backend, ticker and alert examples, built from their own `Config::from_lookup`
 //!   with the variables an operator would set (`JWKS_URL`, `JWT_ISSUER`,
 //!   `USER_SERVICE_URL`, `WS_ALLOWED_ORIGINS`), so their production wiring is what runs;
-//! - an API-key desk (see [`KeyDesk`]) standing in for user-service's API-key issuing,
-//!   which is not there yet (issue 6).
 //!
 //! Each flow runs on a fresh SQLite file and, when `TEST_DATABASE_URL` is set, on a fresh
 //! PostgreSQL database created for the run and dropped afterwards.
@@ -16,12 +14,9 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::Write;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::Once;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
-use axum::response::IntoResponse;
 use futures_util::StreamExt;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -240,42 +235,6 @@ impl Drop for UserService {
     }
 }
 
-/// API keys handed out for this run, each bound to the access token of the user it
-/// stands for.
-///
-/// The consuming services check keys with the real `RemoteApiKeyVerifier`, which asks
-/// `GET {USER_SERVICE_URL}/v1/users/me` with `X-API-Key`. user-service cannot issue or
-/// check API keys yet (issue 6), so the services' `USER_SERVICE_URL` points at this desk:
-/// for a key it issued, it asks the real user-service's `/v1/users/me` with the bound
-/// access token and returns that answer; any other key is passed through to user-service
-/// unchanged, so keys issued by user-service work as soon as it can issue them.
-#[derive(Clone, Default)]
-pub struct KeyDesk {
-    keys: Arc<Mutex<HashMap<String, String>>>,
-}
-
-async fn desk_me(
-    State((desk, user_service)): State<(KeyDesk, String)>,
-    headers: HeaderMap,
-) -> axum::response::Response {
-    let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) else {
-        return (AxumStatus::UNAUTHORIZED, "no key").into_response();
-    };
-    let bound = desk.keys.lock().unwrap().get(key).cloned();
-    let request = reqwest::Client::new().get(format!("{user_service}/v1/users/me"));
-    let request = match bound {
-        Some(access_token) => request.bearer_auth(access_token),
-        None => request.header("x-api-key", key),
-    };
-    match request.send().await {
-        Ok(r) => {
-            let status = AxumStatus::from_u16(r.status().as_u16()).unwrap();
-            (status, r.bytes().await.unwrap_or_default()).into_response()
-        }
-        Err(_) => (AxumStatus::BAD_GATEWAY, "user-service unreachable").into_response(),
-    }
-}
-
 /// A registered, logged-in user.
 #[derive(Debug, Clone)]
 pub struct User {
@@ -310,7 +269,6 @@ pub struct Platform {
     /// `http://127.0.0.1:{port}` of the alert service.
     pub alert: String,
     pub http: reqwest::Client,
-    desk: KeyDesk,
 }
 
 impl Platform {
@@ -319,17 +277,11 @@ impl Platform {
     pub async fn start(database_url: &str) -> Platform {
         let users = UserService::start(user_service_config(database_url)).await;
 
-        let desk = KeyDesk::default();
-        let desk_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let desk_url = format!("http://{}", desk_listener.local_addr().unwrap());
-        let router = axum::Router::new()
-            .route("/v1/users/me", axum::routing::get(desk_me))
-            .with_state((desk.clone(), users.url("")));
-        tokio::spawn(async move { axum::serve(desk_listener, router).await });
-
         let vars: HashMap<&str, String> = HashMap::from([
             ("PORT", "0".to_owned()),
-            ("USER_SERVICE_URL", desk_url),
+            ("USER_SERVICE_URL", users.url("")),
+            // Short, so a revoked key's rejection is observable within a test.
+            ("API_KEY_CACHE_TTL_SECS", "1".to_owned()),
             ("JWKS_URL", users.url("/v1/auth/.well-known/jwks.json")),
             ("JWT_ISSUER", users.issuer.clone()),
             ("WS_ALLOWED_ORIGINS", APP_ORIGIN.to_owned()),
@@ -358,7 +310,6 @@ impl Platform {
             ticker: ticker_addr.to_string(),
             alert: format!("http://127.0.0.1:{alert_port}"),
             http: reqwest::Client::new(),
-            desk,
         };
         for ready in [format!("{}/ready", platform.backend), format!("http://{}/ready", platform.ticker)] {
             platform.wait_for_200(&ready).await;
@@ -385,6 +336,11 @@ impl Platform {
             req = req.bearer_auth(t);
         }
         req.send().await.unwrap()
+    }
+
+    /// `DELETE` on user-service with a bearer token.
+    pub async fn delete_us(&self, path: &str, token: &str) -> Response {
+        self.http.delete(self.users.url(path)).bearer_auth(token).send().await.unwrap()
     }
 
     /// `GET` with a bearer token.
@@ -430,33 +386,12 @@ impl Platform {
         self.post_us("/v1/auth/refresh", None, json!({"refresh_token": refresh_token})).await
     }
 
-    /// An API key for `user`: issued by user-service when it can (`POST /v1/api-keys`),
-    /// otherwise by the [`KeyDesk`] (printed once).
+    /// A new API key of `user`, issued by user-service (`POST /v1/api-keys`).
     pub async fn api_key_for(&self, user: &User) -> String {
         let r = self.post_us("/v1/api-keys", Some(&user.tokens.access), json!({"name": "e2e"})).await;
-        let status = r.status();
-        if status.is_success() {
-            let body: Value = r.json().await.unwrap_or_default();
-            let issued = ["key", "api_key", "secret"]
-                .iter()
-                .find_map(|f| body[f].as_str().filter(|k| k.starts_with("ak_")).map(str::to_owned));
-            if let Some(key) = issued {
-                return key;
-            }
-        }
-        static NOTICE: Once = Once::new();
-        NOTICE.call_once(|| {
-            let _ = writeln!(
-                std::io::stderr(),
-                "\nNOTICE: user-service does not issue API keys yet (POST /v1/api-keys: {}); the \
-                 end-to-end flows use keys from the test's key desk, checked by the services' real \
-                 RemoteApiKeyVerifier.\n",
-                status
-            );
-        });
-        let key = authgate::api_key::format::generate("test").unwrap();
-        self.desk.keys.lock().unwrap().insert(key.clone(), user.tokens.access.clone());
-        key
+        assert_eq!(r.status(), StatusCode::CREATED, "issuing an API key");
+        let body: Value = r.json().await.unwrap();
+        body["key"].as_str().expect("the new key is shown once, in `key`").to_owned()
     }
 
     /// `GET /api/positions` on the backend with an `X-API-Key`.

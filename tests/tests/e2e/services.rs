@@ -11,6 +11,7 @@ use crate::harness::{APP_ORIGIN, Platform, next_text};
 
 e2e_tests!(
     positions_answer_a_jwt_and_an_api_key_with_their_auth_method,
+    a_revoked_api_key_stops_working_at_the_services_within_the_cache_ttl,
     admin_data_is_forbidden_to_a_user_and_allowed_to_an_admin,
     ticker_streams_quotes_to_a_query_token_from_an_allowed_origin,
     alerts_are_created_with_the_users_id_and_invisible_to_other_users,
@@ -74,6 +75,33 @@ async fn positions_answer_a_jwt_and_an_api_key_with_their_auth_method(p: Platfor
         r.json::<Value>().await.unwrap(),
         json!({"error": "unauthorized", "error_description": "authentication required"})
     );
+}
+
+async fn a_revoked_api_key_stops_working_at_the_services_within_the_cache_ttl(p: Platform) {
+    let user = p.new_user().await;
+    let r = p.post_us("/v1/api-keys", Some(&user.tokens.access), json!({"name": "to revoke"})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: Value = r.json().await.unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(p.positions_with_key(&key).await.status(), StatusCode::OK);
+
+    let r = p.delete_us(&format!("/v1/api-keys/{id}"), &user.tokens.access).await;
+    assert!(r.status().is_success(), "revoking: {}", r.status());
+    // user-service refuses it at once...
+    let r = p.http.get(p.users.url("/v1/users/me")).header("x-api-key", &key).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // ...and the backend once its cached answer (API_KEY_CACHE_TTL_SECS=1) expires.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = p.positions_with_key(&key).await.status();
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert_eq!(status, StatusCode::OK);
+        assert!(tokio::time::Instant::now() < deadline, "the revoked key still works after 10 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 async fn admin_data_is_forbidden_to_a_user_and_allowed_to_an_admin(p: Platform) {
