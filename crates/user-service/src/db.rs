@@ -118,11 +118,12 @@ impl Db {
         );
         // sqlx locks PostgreSQL during migrations but has no lock for SQLite: when two
         // processes race on a new file, the loser fails and, retrying, finds it migrated.
+        // Five migrations make that window a few hundred milliseconds on a loaded machine.
         let mut attempts = 0;
         loop {
             match migrator.run(&self.pool).await {
                 Ok(()) => return Ok(()),
-                Err(_) if self.kind == DbKind::Sqlite && attempts < 3 => {
+                Err(_) if self.kind == DbKind::Sqlite && attempts < 10 => {
                     attempts += 1;
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
