@@ -478,6 +478,28 @@ pub(crate) async fn account_credentials(
     })))
 }
 
+/// Re-seals every `v1:` value (signing keys, TOTP secrets) under the current env key;
+/// returns `(re-sealed, failed)`. Values already under the current key are re-sealed too
+/// (cheap: a handful of rows), which keeps the code free of a "which key opened it" branch.
+async fn reseal_env_values(state: &AppState) -> Result<(usize, usize), StartupError> {
+    let master = env_master(state).map_err(|e| StartupError::Command(e.to_string()))?;
+    let (mut resealed, mut failed) = (0, 0);
+    for sealed in state.db.env_sealed_values().await? {
+        match master.decrypt(&sealed.value, &sealed.id) {
+            Ok(plain) => {
+                if state.db.replace_env_sealed(&sealed, &master.encrypt(&plain, &sealed.id)).await? {
+                    resealed += 1;
+                }
+            }
+            Err(_) => {
+                tracing::warn!(column = ?sealed.column, "an env-sealed value did not decrypt; left as it was");
+                failed += 1;
+            }
+        }
+    }
+    Ok((resealed, failed))
+}
+
 /// Attempts at picking the next version number when other rotations race this one.
 const ROTATE_ATTEMPTS: usize = 5;
 
@@ -489,7 +511,9 @@ const ROTATE_ATTEMPTS: usize = 5;
 ///    uses for new writes from then on;
 /// 3. re-encrypts every account's credentials with the newest version. A row changed
 ///    meanwhile is left alone (it was just written with a current version anyway); a row
-///    that does not decrypt is reported and the command fails after finishing the others.
+///    that does not decrypt is reported and the command fails after finishing the others;
+/// 4. re-seals what the env key seals directly (private signing keys, TOTP secrets) under
+///    the current env key, so `MASTER_ENCRYPTION_KEY_PREVIOUS` can then be removed.
 pub(crate) async fn rotate_master(state: &AppState) -> Result<String, StartupError> {
     let cmd = |e: &dyn std::fmt::Display| StartupError::Command(e.to_string());
     let master = env_master(state).map_err(|e| cmd(&e))?;
@@ -535,6 +559,8 @@ pub(crate) async fn rotate_master(state: &AppState) -> Result<String, StartupErr
             }
         }
     }
+    let (resealed, reseal_failed) = reseal_env_values(state).await?;
+    failed += reseal_failed;
     state
         .db
         .insert_audit(
@@ -547,6 +573,7 @@ pub(crate) async fn rotate_master(state: &AppState) -> Result<String, StartupErr
                 "reencrypted": reencrypted,
                 "failed": failed,
                 "rewrapped": rewrapped,
+                "resealed": resealed,
             })),
             crate::now(),
         )
@@ -554,7 +581,8 @@ pub(crate) async fn rotate_master(state: &AppState) -> Result<String, StartupErr
     let summary = format!(
         "master-key version {version} created; new writes use it on every instance. Re-encrypted \
          {reencrypted} of {} trading-account credentials with it; {failed} did not decrypt; \
-         re-wrapped {rewrapped} older data keys under the current master key.",
+         re-wrapped {rewrapped} older data keys under the current master key; re-sealed \
+         {resealed} signing keys and TOTP secrets under it.",
         rows.len()
     );
     if failed > 0 {

@@ -61,7 +61,6 @@ pub(crate) struct StateInner {
     pub(crate) throttle: Throttle,
     pub(crate) mailer: Mailer,
     pub(crate) usage: UsageLog,
-    #[expect(dead_code, reason = "read once custom roles land")]
     pub(crate) roles: RoleCatalog,
 }
 
@@ -79,7 +78,15 @@ impl Deref for AppState {
 impl AppState {
     /// Connects, migrates, loads the master key and makes sure a signing key exists.
     pub(crate) async fn init(config: Config, issuer: String) -> Result<AppState, StartupError> {
-        let master = MasterKey::new(&load_master_key(&config)?);
+        let mut master = MasterKey::new(&load_master_key(&config)?);
+        // While the env key is being replaced, what the old one sealed still opens.
+        if let Some(previous) = &config.previous_master_key {
+            let key = decode_master_key(previous.expose()).map_err(|_| ConfigError::Invalid {
+                name: "MASTER_ENCRYPTION_KEY_PREVIOUS",
+                reason: "must be base64 of 32 bytes".to_owned(),
+            })?;
+            master = master.with_previous(&key);
+        }
         let db = Db::connect(&config).await?;
         db.migrate().await?;
         let keys = KeyManager::new(

@@ -9,7 +9,8 @@ use user_service::config::{MasterKeySource, Secret};
 
 use crate::db_tests;
 use crate::helpers::{
-    PASSWORD, TEST_MASTER_KEY, TestApp, TestDb, Tokens, assert_error, captured_logs, test_config, unique,
+    PASSWORD, TEST_MASTER_KEY, TestApp, TestDb, Tokens, assert_error, captured_logs, test_config, totp_code,
+    unique,
 };
 
 db_tests!(
@@ -701,16 +702,32 @@ async fn i29_a_previous_env_master_key_decrypts_until_rotate_master_re_encrypts(
     let t = Tokens::from_body(&app.login(&email, PASSWORD).await.json().await.unwrap());
     let (c1, c2) = (Canary::new(), Canary::new());
     let before = create(&app, &t.access, "v1", &c1).await["id"].as_str().unwrap().to_owned();
+    // A second user with TOTP on: that secret is sealed with the env key too.
+    let (mfa_email, mfa_tokens) = app.new_user().await;
+    let setup: Value = app
+        .post_auth("/v1/users/me/mfa/totp/setup", &mfa_tokens.access, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let totp_secret = setup["secret"].as_str().unwrap().to_owned();
+    let r = app
+        .post_auth(
+            "/v1/users/me/mfa/totp/enable",
+            &mfa_tokens.access,
+            json!({"code": totp_code(&totp_secret, 0)}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let jwks_before: Value = app.get("/v1/auth/.well-known/jwks.json").await.json().await.unwrap();
     let before_v1 = stored_enc(&app, &before).await;
     user_service::rotate_master_key(test_config(&db)).await.unwrap();
     set_stored_enc(&app, &before, &before_v1).await;
     let after = create(&app, &t.access, "v2", &c2).await["id"].as_str().unwrap().to_owned();
     assert!(stored_enc(&app, &after).await.starts_with("v2:"));
 
-    // The env key changes, the old one becomes the previous key. (Signing keys are still
-    // under the old key and the service loads them with the current key only, so this
-    // test lets the new instance create its own.)
-    sqlx::query("DELETE FROM signing_keys").execute(&app.pool).await.unwrap();
+    // The env key changes, the old one becomes the previous key: signing keys, TOTP secrets
+    // and credentials all still open.
     let new_env = |c: &mut user_service::Config| {
         c.master_key = MasterKeySource::Env(Secret::new(NEW_KEY));
     };
@@ -733,8 +750,18 @@ async fn i29_a_previous_env_master_key_decrypts_until_rotate_master_re_encrypts(
     assert!(out.contains("version 3"), "{out}");
     assert!(out.contains("re-wrapped 1"), "{out}");
     assert!(out.contains("Re-encrypted 2 of 2"), "{out}");
-    // Everything now decrypts under the new env key alone.
+    assert!(out.contains("0 did not decrypt"), "{out}");
+    // Everything now decrypts under the new env key alone: the same signing key signs,
+    // the TOTP secret checks codes, the credentials open.
     let only_new = TestApp::spawn_with(&db, new_env).await;
+    let jwks_after: Value = only_new.get("/v1/auth/.well-known/jwks.json").await.json().await.unwrap();
+    assert_eq!(jwks_after, jwks_before, "the signing key survived the env-key change");
+    let r = only_new.login(&mfa_email, PASSWORD).await;
+    let mfa_token = r.json::<Value>().await.unwrap()["mfa_token"].as_str().unwrap().to_owned();
+    let r = only_new
+        .post("/v1/auth/login/mfa", json!({"mfa_token": mfa_token, "code": totp_code(&totp_secret, 1)}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "the TOTP secret opens under the new key");
     let t = Tokens::from_body(&only_new.login(&email, PASSWORD).await.json().await.unwrap());
     for (id, c) in [(&before, &c1), (&after, &c2)] {
         assert!(stored_enc(&only_new, id).await.starts_with("v3:"));
