@@ -19,8 +19,8 @@
 //! | `ACCESS_TOKEN_TTL_SECS` | access token lifetime, at most 900 | 900 |
 //! | `REFRESH_TOKEN_TTL_SECS` | refresh token (session) lifetime | 2592000 (30 days) |
 //! | `CLIENT_TOKEN_TTL_SECS` | lifetime of service-client (client credentials) tokens, at most 900 | 300 |
-//! | `MASTER_ENCRYPTION_KEY` | base64 of 32 bytes; encrypts signing keys and TOTP secrets | dev: generated file |
-//! | `MASTER_ENCRYPTION_KEY_PREVIOUS` | the env master key being replaced: still unwraps master-key versions and decrypts credentials until `keys rotate-master` re-encrypts them | none |
+//! | `MASTER_ENCRYPTION_KEY` | base64 of 32 bytes; encrypts signing keys, TOTP secrets and (through versioned data keys) broker credentials | dev: generated file |
+//! | `MASTER_ENCRYPTION_KEY_PREVIOUS` | the env master key being replaced: what it sealed still opens until `keys rotate-master` has re-encrypted it under the current key | none |
 //! | `CORS_ALLOWED_ORIGINS` | comma-separated origins, or `*` (refused in production) | none |
 //! | `SESSION_COOKIE_SECURE` | `Secure` flag of the refresh-token cookie | false (dev), true otherwise |
 //! | `SESSION_COOKIE_SAMESITE` | `lax`, `strict` or `none` | `lax` (dev), `strict` otherwise |
@@ -230,9 +230,9 @@ pub struct Config {
     pub client_token_ttl_secs: u64,
     /// The master encryption key.
     pub master_key: MasterKeySource,
-    /// The master key being replaced (`MASTER_ENCRYPTION_KEY_PREVIOUS`): trading-account
-    /// credentials and master-key versions still decrypt with it until `keys
-    /// rotate-master` has re-encrypted them under the current key.
+    /// The master key being replaced (`MASTER_ENCRYPTION_KEY_PREVIOUS`): everything it
+    /// sealed (signing keys, TOTP secrets, master-key versions) still opens until `keys
+    /// rotate-master` has re-encrypted it under the current key.
     pub previous_master_key: Option<Secret>,
     /// Allowed CORS origins (`CORS_ALLOWED_ORIGINS`).
     pub cors_allowed_origins: Vec<String>,
