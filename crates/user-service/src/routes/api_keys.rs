@@ -68,7 +68,7 @@ pub(crate) struct CreateApiKey {
     /// Lifetime in days (1-3650); default: no expiry.
     #[serde(default)]
     expires_in_days: Option<i64>,
-    /// The trading account the key is meant for, if any.
+    /// The trading account the key is meant for, if any (one the caller is a member of).
     #[serde(default)]
     trading_account_id: Option<String>,
 }
@@ -291,6 +291,7 @@ fn refuse_revoked(key: &ApiKey) -> ApiResult<()> {
         (status = 400, description = "Invalid name, permissions, lifetime or account id"),
         (status = 401, description = "No valid bearer token"),
         (status = 403, description = "Missing api_keys:manage, or a permission the caller lacks"),
+        (status = 404, description = "The trading account is not one of the caller's"),
         (status = 409, description = "Too many active keys"),
     ),
     security(("bearer" = []))
@@ -317,6 +318,16 @@ async fn create_key(
         }
     };
     let trading_account_id = valid_trading_account_id(body.trading_account_id)?;
+    // Only an account the caller is a member of; any other is "not found" (I25).
+    if let Some(account) = &trading_account_id
+        && state.db.trading_account_for_member(account, &me.user.id).await?.is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "trading_account_not_found",
+            "No such trading account",
+        ));
+    }
     if state.db.live_api_key_count(&me.user.id, now).await? >= MAX_LIVE_KEYS {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

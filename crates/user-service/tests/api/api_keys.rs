@@ -25,6 +25,7 @@ db_tests!(
     rotation_shows_a_new_key_once_and_the_old_one_stops_at_once,
     usage_is_recorded_with_route_and_outcome_and_moves_last_used_at,
     invalid_input_is_a_json_error_never_a_panic,
+    i25_a_key_links_only_to_a_trading_account_of_its_owner,
     i25_remote_verifier_carries_the_keys_permissions_and_drops_a_revoked_key_within_its_ttl,
     i27_keys_and_their_hashes_never_appear_in_the_logs,
 );
@@ -532,14 +533,44 @@ async fn invalid_input_is_a_json_error_never_a_panic(db: TestDb) {
     assert_error(r, StatusCode::BAD_REQUEST, "invalid_request").await;
     let long = format!("ak_test_{}", "a".repeat(10_000));
     assert_error(me_with_key(&app, &long).await, StatusCode::UNAUTHORIZED, "invalid_api_key").await;
-    let linked = create_key(
-        &app,
-        &tokens.access,
-        json!({"name": "acct", "trading_account_id": "acc-1", "permissions": []}),
-    )
-    .await;
-    assert_eq!(linked["trading_account_id"], "acc-1");
-    assert_eq!(linked["permissions"], json!([]));
+    let empty = create_key(&app, &tokens.access, json!({"name": "identity only", "permissions": []})).await;
+    assert_eq!(empty["permissions"], json!([]));
+}
+
+async fn i25_a_key_links_only_to_a_trading_account_of_its_owner(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let (_, alice) = app.new_user().await;
+    let (_, bob) = app.new_user().await;
+    let credentials = json!({"api_key": "kite-api-key-0001", "api_secret": "kite-api-secret-0001"});
+    let r = app
+        .post_auth(
+            "/v1/trading-accounts",
+            &alice.access,
+            json!({"broker": "kite", "label": "main", "broker_user_id": "AB1234", "credentials": credentials}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let account: Value = r.json().await.unwrap();
+    let account_id = account["id"].as_str().unwrap();
+
+    let linked =
+        create_key(&app, &alice.access, json!({"name": "ticker", "trading_account_id": account_id})).await;
+    assert_eq!(linked["trading_account_id"], account_id);
+    let me: Value = me_with_key(&app, linked["key"].as_str().unwrap()).await.json().await.unwrap();
+    assert_eq!(me["api_key"]["trading_account_id"], account_id);
+
+    // Bob is not a member: Alice's account does not exist for him, nor does a made-up one.
+    for id in [account_id, "00000000-0000-4000-8000-000000000000"] {
+        let r = call(
+            &app,
+            Method::POST,
+            "/v1/api-keys",
+            &bob.access,
+            Some(json!({"name": "mine", "trading_account_id": id})),
+        )
+        .await;
+        assert_error(r, StatusCode::NOT_FOUND, "trading_account_not_found").await;
+    }
 }
 
 async fn i25_remote_verifier_carries_the_keys_permissions_and_drops_a_revoked_key_within_its_ttl(db: TestDb) {
