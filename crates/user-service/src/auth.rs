@@ -28,7 +28,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::startup::AppState;
 use crate::store::{ApiKey, ApiKeyUsage, User};
-use crate::tokens::{permissions_for, permits};
+use crate::tokens::permits;
 
 /// Tokens longer than this are refused before parsing (J25).
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -121,7 +121,7 @@ impl FromRequestParts<AppState> for CurrentUser {
                 ApiError::invalid_token()
             })?;
         // Permissions follow the user's current roles, so a demotion applies at once here.
-        let permissions = permissions_for(&user.roles);
+        let permissions = state.roles.permissions_for(&user.roles).await?;
         Ok(CurrentUser { user, session_id: sid, permissions, amr: principal.claims().amr.clone() })
     }
 }
@@ -233,7 +233,7 @@ pub(crate) async fn authenticate_api_key(
         }
     };
     Metrics::inc(&m.api_key_success);
-    let owner_permissions = permissions_for(&user.roles);
+    let owner_permissions = state.roles.permissions_for(&user.roles).await?;
     let permissions = stored.permissions.iter().filter(|p| permits(&owner_permissions, p)).cloned().collect();
     Ok(ApiKeyCaller { user, key: stored, permissions })
 }

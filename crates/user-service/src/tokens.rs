@@ -1,4 +1,5 @@
-//! Access tokens (RFC 9068 `at+jwt`, RS256) and the role-to-permission map.
+//! Access tokens (RFC 9068 `at+jwt`, RS256) and the permission check. Roles map to
+//! permissions in [`crate::roles::RoleCatalog`].
 
 use jsonwebtoken::Header;
 
@@ -7,28 +8,6 @@ use crate::error::ApiError;
 use crate::keys::signer_index;
 use crate::startup::AppState;
 use crate::store::User;
-
-/// Roles the service knows.
-pub(crate) const KNOWN_ROLES: &[&str] = &["user", "admin"];
-
-/// Permissions granted by roles: `user` gets the platform's everyday permissions, `admin`
-/// gets `*` (everything).
-pub(crate) fn permissions_for(roles: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for role in roles {
-        let granted: &[&str] = match role.as_str() {
-            "user" => &["positions:read", "alerts:read", "alerts:write", "api_keys:manage"],
-            "admin" => &["*"],
-            _ => &[],
-        };
-        for p in granted {
-            if !out.iter().any(|x| x == p) {
-                out.push((*p).to_owned());
-            }
-        }
-    }
-    out
-}
 
 /// True if `granted` covers `required` (`*` covers everything, `admin:*` covers `admin:x`).
 pub(crate) fn permits(granted: &[String], required: &str) -> bool {
@@ -59,7 +38,7 @@ pub(crate) async fn issue_access_token(
         email: Some(user.email.clone()),
         name: Some(user.name.clone()),
         roles: user.roles.clone(),
-        permissions: permissions_for(&user.roles),
+        permissions: state.roles.permissions_for(&user.roles).await?,
         amr: amr.to_vec(),
         ..Default::default()
     };
@@ -87,13 +66,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn roles_map_to_permissions() {
-        let user = permissions_for(&["user".to_owned()]);
-        assert_eq!(user, ["positions:read", "alerts:read", "alerts:write", "api_keys:manage"]);
-        let admin = permissions_for(&["user".to_owned(), "admin".to_owned()]);
-        assert!(permits(&admin, "admin:users"));
+    fn wildcards_cover_their_prefix_only() {
+        let user = ["positions:read".to_owned(), "alerts:read".to_owned()];
+        assert!(permits(&user, "alerts:read"));
         assert!(!permits(&user, "admin:users"));
+        assert!(permits(&["*".to_owned()], "admin:users"));
         assert!(permits(&["admin:*".to_owned()], "admin:keys"));
-        assert!(permissions_for(&["unknown".to_owned()]).is_empty());
+        assert!(!permits(&["admin:*".to_owned()], "alerts:read"));
     }
 }

@@ -21,7 +21,7 @@ use crate::crypto::new_id;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::startup::AppState;
 use crate::store::{ApiKey, ApiKeyUsageRow};
-use crate::tokens::{permissions_for, permits};
+use crate::tokens::permits;
 
 /// The permission every endpoint here requires.
 const MANAGE: &str = "api_keys:manage";
@@ -179,7 +179,7 @@ pub(crate) struct UsageQuery {
 /// The answer of `GET /v1/users/me` to an API key: the owner, with the key's permissions
 /// (not the owner's full set), as the core crate's `RemoteApiKeyVerifier` reads it.
 pub(crate) fn me_json(caller: &ApiKeyCaller) -> serde_json::Value {
-    let mut body = user_json(&caller.user);
+    let mut body = user_json(&caller.user, &caller.permissions);
     body["permissions"] = caller.permissions.clone().into();
     body["auth_method"] = "api_key".into();
     body["api_key"] = serde_json::json!({
@@ -304,7 +304,7 @@ async fn create_key(
 ) -> ApiResult<Response> {
     me.require(MANAGE)?;
     let name = valid_name(&body.name)?;
-    let owner_permissions = permissions_for(&me.user.roles);
+    let owner_permissions = state.roles.permissions_for(&me.user.roles).await?;
     let permissions = match &body.permissions {
         Some(requested) => valid_permissions(requested, &owner_permissions)?,
         None => owner_permissions,
@@ -438,7 +438,7 @@ async fn update_key(
         key.name = valid_name(name)?;
     }
     if let Some(requested) = &body.permissions {
-        key.permissions = valid_permissions(requested, &permissions_for(&me.user.roles))?;
+        key.permissions = valid_permissions(requested, &state.roles.permissions_for(&me.user.roles).await?)?;
     }
     state.db.update_api_key(&key.id, &key.name, &key.permissions).await?;
     audit(

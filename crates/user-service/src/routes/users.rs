@@ -6,12 +6,116 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
+use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
 use super::{Client, audit, rfc3339, user_json};
 use crate::auth::{CurrentUser, MeCaller};
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::password::check_policy;
 use crate::startup::AppState;
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(me, update_me, change_password, sessions, revoke_session, audit_events))]
+pub(crate) struct Api;
+
+/// A user as the API shows it (`super::user_json`).
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code, reason = "documents the JSON user_json builds")]
+pub(crate) struct UserView {
+    id: String,
+    #[schema(example = "ada@example.com")]
+    email: String,
+    name: String,
+    /// Role names (see `/v1/roles`).
+    #[schema(example = json!(["user"]))]
+    roles: Vec<String>,
+    /// What the roles grant.
+    #[schema(example = json!(["positions:read", "alerts:read"]))]
+    permissions: Vec<String>,
+    /// `active` or `disabled`.
+    status: String,
+    mfa_enabled: bool,
+    /// RFC 3339.
+    created_at: String,
+}
+
+/// `GET /v1/users/me`: the user plus how the caller authenticated.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code, reason = "documents the JSON the handler builds")]
+struct MeView {
+    #[serde(flatten)]
+    user: UserView,
+    /// `jwt` or `api_key`.
+    auth_method: String,
+    /// Authentication methods of the session (`pwd`, `mfa`, `otp`, ...); JWT only.
+    amr: Option<Vec<String>>,
+    /// JWT only.
+    session_id: Option<String>,
+    /// When MFA is on.
+    recovery_codes_remaining: Option<i64>,
+    /// The key that authenticated the call; API key only.
+    api_key: Option<MeApiKeyView>,
+}
+
+/// The API key behind a `GET /v1/users/me` made with `X-API-Key`.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code, reason = "documents the JSON the handler builds")]
+struct MeApiKeyView {
+    id: String,
+    name: String,
+    /// The key's first characters, to recognise it.
+    prefix: String,
+    trading_account_id: Option<String>,
+    expires_at: Option<String>,
+}
+
+/// A session of the caller.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documents the JSON the handler builds")]
+struct SessionView {
+    id: String,
+    created_at: String,
+    last_used_at: String,
+    expires_at: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    amr: Vec<String>,
+    /// The session of the token that asked.
+    current: bool,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documents the JSON the handler builds")]
+struct SessionList {
+    sessions: Vec<SessionView>,
+}
+
+/// An audit event.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documents the JSON audit_json builds")]
+pub(crate) struct AuditEventView {
+    id: String,
+    /// The user the event is about.
+    user_id: Option<String>,
+    /// Who did it (the user, an admin, or none for the system).
+    actor_id: Option<String>,
+    #[schema(example = "login_succeeded")]
+    event: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    details: Option<serde_json::Value>,
+    /// RFC 3339.
+    created_at: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documents the JSON audit_json builds")]
+pub(crate) struct AuditEventList {
+    events: Vec<AuditEventView>,
+}
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -24,12 +128,22 @@ pub(crate) fn router() -> Router<AppState> {
 
 /// The caller's profile. With `X-API-Key` (the verification call of the core crate's
 /// `RemoteApiKeyVerifier`) it answers the key's owner with the key's permissions.
+#[utoipa::path(
+    get,
+    path = "/v1/users/me",
+    tag = "users",
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The caller", body = MeView),
+        (status = 401, description = "Missing or invalid access token or API key", body = ErrorBody),
+    ),
+)]
 async fn me(State(state): State<AppState>, caller: MeCaller) -> ApiResult<Json<serde_json::Value>> {
     let me = match caller {
         MeCaller::Jwt(me) => me,
         MeCaller::ApiKey(caller) => return Ok(Json(super::api_keys::me_json(&caller))),
     };
-    let mut body = user_json(&me.user);
+    let mut body = user_json(&me.user, &me.permissions);
     if me.user.mfa_enabled {
         body["recovery_codes_remaining"] = state.db.unused_recovery_codes(&me.user.id).await?.into();
     }
@@ -39,12 +153,21 @@ async fn me(State(state): State<AppState>, caller: MeCaller) -> ApiResult<Json<s
     Ok(Json(body))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct UpdateMe {
+    /// At most 100 characters.
     name: Option<String>,
 }
 
 /// Only the display name can change here; unknown fields are ignored.
+#[utoipa::path(
+    patch,
+    path = "/v1/users/me",
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = UpdateMe,
+    responses((status = 200, description = "The changed user", body = UserView), BearerErrors, BodyErrors),
+)]
 async fn update_me(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -58,16 +181,29 @@ async fn update_me(
         state.db.update_user_name(&me.user.id, &name, crate::now()).await?;
     }
     let user = state.db.user_by_id(&me.user.id).await?.ok_or_else(ApiError::not_found)?;
-    Ok(Json(user_json(&user)))
+    Ok(Json(user_json(&user, &me.permissions)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ChangePassword {
     current_password: String,
     new_password: String,
 }
 
 /// Needs the current password; revokes every other session (I11).
+#[utoipa::path(
+    post,
+    path = "/v1/users/me/password",
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = ChangePassword,
+    responses(
+        (status = 204, description = "Changed; every other session revoked"),
+        BearerErrors,
+        BodyErrors,
+        (status = 403, description = "The current password is wrong (`invalid_password`)", body = ErrorBody),
+    ),
+)]
 async fn change_password(
     State(state): State<AppState>,
     Client(client): Client,
@@ -101,6 +237,14 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// The caller's active sessions.
+#[utoipa::path(
+    get,
+    path = "/v1/users/me/sessions",
+    tag = "users",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Active sessions, newest first", body = SessionList), BearerErrors),
+)]
 async fn sessions(State(state): State<AppState>, me: CurrentUser) -> ApiResult<Json<serde_json::Value>> {
     let list = state.db.active_sessions(&me.user.id, crate::now()).await?;
     let items: Vec<_> = list
@@ -122,6 +266,18 @@ async fn sessions(State(state): State<AppState>, me: CurrentUser) -> ApiResult<J
 }
 
 /// Another user's session is "not found" (I25).
+#[utoipa::path(
+    delete,
+    path = "/v1/users/me/sessions/{id}",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Session id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        BearerErrors,
+        (status = 404, description = "No such session of the caller", body = ErrorBody),
+    ),
+)]
 async fn revoke_session(
     State(state): State<AppState>,
     Client(client): Client,
@@ -148,9 +304,13 @@ async fn revoke_session(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Deserialize)]
+/// Pagination of a list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct Page {
+    /// 1-200, default 50.
     limit: Option<i64>,
+    /// Default 0.
     offset: Option<i64>,
 }
 
@@ -175,6 +335,15 @@ pub(crate) fn audit_json(events: Vec<crate::store::AuditEvent>) -> serde_json::V
     serde_json::json!({ "events": items })
 }
 
+/// The caller's own audit events, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/users/me/audit-events",
+    tag = "users",
+    security(("bearer" = [])),
+    params(Page),
+    responses((status = 200, description = "Events", body = AuditEventList), BearerErrors),
+)]
 async fn audit_events(
     State(state): State<AppState>,
     me: CurrentUser,

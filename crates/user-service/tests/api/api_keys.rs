@@ -220,6 +220,7 @@ async fn i24_unknown_revoked_expired_and_disabled_owner_keys_are_401(db: TestDb)
 }
 
 async fn i24_a_key_in_the_query_string_is_never_accepted(db: TestDb) {
+    let logs = crate::helpers::captured_logs();
     let app = TestApp::spawn(&db).await;
     let (_, tokens) = app.new_user().await;
     let created = create_key(&app, &tokens.access, json!({"name": "k"})).await;
@@ -230,6 +231,10 @@ async fn i24_a_key_in_the_query_string_is_never_accepted(db: TestDb) {
     }
     // Control: the same key in the header works.
     assert_eq!(me_with_key(&app, key).await.status(), StatusCode::OK);
+    // The request spans record the URI with the key redacted (I27).
+    let logs = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(logs.contains("/v1/users/me?api_key=REDACTED"), "the request was traced, redacted");
+    assert!(!logs.contains(key), "a key sent in the query string reached the logs");
 }
 
 async fn i24_only_users_me_accepts_a_key_so_a_key_cannot_mint_keys(db: TestDb) {

@@ -50,7 +50,7 @@ pub fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
         let buf = Arc::new(Mutex::new(Vec::new()));
         let writer_buf = buf.clone();
         let _ = tracing_subscriber::fmt()
-            .with_env_filter("user_service=trace,tower_http=debug")
+            .with_env_filter("user_service=trace,tower_http=debug,authgate_tower=debug")
             .with_writer(move || LogWriter(writer_buf.clone()))
             .with_ansi(false)
             .try_init();
