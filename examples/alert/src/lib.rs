@@ -7,11 +7,12 @@
 //! | route | auth | answer |
 //! |---|---|---|
 //! | `GET /health` | none | 200 `{"status":"ok"}` |
-//! | `POST /alerts` | JWT (or API key) | 201 with the alert, `user_id` = the token's `sub` |
-//! | `GET /alerts` | JWT (or API key) | 200, the caller's alerts only |
-//! | `DELETE /alerts/{id}` | JWT (or API key) | 204 for the owner, 404 for anyone else |
+//! | `POST /alerts` | JWT (or API key) with `alerts:write` | 201 with the alert, `user_id` = the token's `sub` |
+//! | `GET /alerts` | JWT (or API key) with `alerts:read` | 200, the caller's alerts only |
+//! | `DELETE /alerts/{id}` | JWT (or API key) with `alerts:write` | 204 for the owner, 404 for anyone else |
 //!
-//! Without credentials: 401 with `WWW-Authenticate: Bearer realm="alerts"`.
+//! Without credentials: 401 with `WWW-Authenticate: Bearer realm="alerts"`; without the
+//! permission: 403 `insufficient_scope` (so an API key limited to reading cannot write).
 //!
 //! Tests and end-to-end suites run it in-process: [`Application::build_with`] on port 0
 //! with any [`Authenticator`], then [`Application::port`].
@@ -25,7 +26,7 @@ pub mod routes;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpServer, web};
 use authgate::{AuthMode, Authenticator};
-use authgate_actix::{AuthMiddleware, redact};
+use authgate_actix::{AuthMiddleware, redact, require_permission};
 
 pub use alerts::AlertStore;
 pub use config::Config;
@@ -40,7 +41,13 @@ pub fn authenticator(config: &Config) -> Result<Authenticator, authgate::Error> 
     config.authenticator(AuthMode::Either)
 }
 
-/// The whole application: routes, authentication on `/alerts`, a redacting access log.
+/// Permission to list alerts (the platform's `user` role has it).
+pub const ALERTS_READ: &str = "alerts:read";
+/// Permission to create and delete alerts.
+pub const ALERTS_WRITE: &str = "alerts:write";
+
+/// The whole application: routes, authentication on `/alerts`, a permission per route,
+/// a redacting access log.
 pub fn app(
     authenticator: Authenticator,
     store: web::Data<AlertStore>,
@@ -60,9 +67,9 @@ pub fn app(
         .service(
             web::scope("/alerts")
                 .wrap(AuthMiddleware::new(authenticator).realm(REALM))
-                .route("", web::post().to(routes::create))
-                .route("", web::get().to(routes::list))
-                .route("/{id}", web::delete().to(routes::delete)),
+                .route("", web::post().to(routes::create).wrap(require_permission(ALERTS_WRITE)))
+                .route("", web::get().to(routes::list).wrap(require_permission(ALERTS_READ)))
+                .route("/{id}", web::delete().to(routes::delete).wrap(require_permission(ALERTS_WRITE))),
         )
         .wrap(redact::logger())
 }

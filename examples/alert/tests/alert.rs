@@ -30,8 +30,17 @@ fn spawn_app() -> TestApp {
     TestApp { base, http: reqwest::Client::new() }
 }
 
+/// A token with the `user` role's alert permissions.
 fn token_for(sub: &str) -> String {
-    TestKey::shared_rs256().token().claims(standard_claims(ISSUER, AUDIENCE, sub, 300)).sign()
+    token_with(sub, &["alerts:read", "alerts:write"])
+}
+
+fn token_with(sub: &str, permissions: &[&str]) -> String {
+    TestKey::shared_rs256()
+        .token()
+        .claims(standard_claims(ISSUER, AUDIENCE, sub, 300))
+        .claim("permissions", json!(permissions))
+        .sign()
 }
 
 impl TestApp {
@@ -134,6 +143,33 @@ async fn requests_without_a_token_are_401_with_the_challenge() {
     let (status, headers, _) = app.send(reqwest::Method::GET, "/alerts", Some("not-a-jwt"), None).await;
     assert_eq!(status, 401);
     assert!(headers["www-authenticate"].to_str().unwrap().contains(r#"error="invalid_token""#));
+}
+
+#[actix_web::test]
+async fn i25_reading_needs_alerts_read_and_writing_alerts_write() {
+    let app = spawn_app();
+    let owner = token_for("u-guard");
+    let created = app.create(&owner, "ACME").await;
+    let read_only = token_with("u-guard", &["alerts:read"]);
+    assert_eq!(app.list(&read_only).await.len(), 1, "reading needs alerts:read only");
+    let id = created["id"].as_u64().unwrap();
+    for (method, path) in
+        [(reqwest::Method::POST, "/alerts".to_owned()), (reqwest::Method::DELETE, format!("/alerts/{id}"))]
+    {
+        let body = json!({"symbol": "ACME", "condition": "above", "price": 1.0});
+        let (status, headers, text) = app.send(method, &path, Some(&read_only), Some(body)).await;
+        assert_eq!(status, 403, "{path}: {text}");
+        assert_eq!(
+            headers["www-authenticate"],
+            format!(
+                r#"Bearer realm="{REALM}", error="insufficient_scope", error_description="the credentials lack a required permission", scope="alerts:write""#
+            )
+        );
+    }
+    let (status, _, _) =
+        app.send(reqwest::Method::GET, "/alerts", Some(&token_with("u-guard", &[])), None).await;
+    assert_eq!(status, 403, "no permission, no list");
+    assert_eq!(app.list(&owner).await.len(), 1, "the refused delete deleted nothing");
 }
 
 #[actix_web::test]

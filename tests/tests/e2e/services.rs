@@ -53,6 +53,28 @@ async fn positions_answer_a_jwt_and_an_api_key_with_their_auth_method(p: Platfor
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(r.json::<Value>().await.unwrap()["user_id"], user.id);
 
+    // A key limited to reading positions reads them but cannot write alerts (I25).
+    let r = p
+        .post_us(
+            "/v1/api-keys",
+            Some(&user.tokens.access),
+            json!({"name": "read only", "permissions": ["positions:read"]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let read_only = r.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned();
+    assert_eq!(p.positions_with_key(&read_only).await.status(), StatusCode::OK);
+    let r = p
+        .http
+        .post(format!("{}/alerts", p.alert))
+        .header("x-api-key", &read_only)
+        .json(&json!({"symbol": "ACME", "condition": "below", "price": 90.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains(r#"scope="alerts:write""#));
+
     // A well-formed key nobody issued, and a malformed one: 401 invalid_token.
     let unknown = authgate::api_key::format::generate("test").unwrap();
     for bad in [unknown.as_str(), "not-an-api-key"] {
