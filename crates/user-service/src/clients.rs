@@ -68,6 +68,10 @@ pub(crate) enum InvalidClient {
          backslashes or wildcards)"
     )]
     Scopes,
+    #[error("unknown scope {0:?}: scopes are permissions listed at GET /v1/permissions")]
+    UnknownScope(String),
+    #[error("service clients cannot hold admin permissions ({0:?})")]
+    AdminScope(String),
 }
 
 /// A trimmed, non-empty name without control characters.
@@ -94,6 +98,15 @@ fn valid_scopes(scopes: &[String]) -> Result<Vec<String>, InvalidClient> {
     for scope in scopes.iter().flat_map(|s| s.split_whitespace()) {
         if !valid_scope(scope) {
             return Err(InvalidClient::Scopes);
+        }
+        // A typo would otherwise make a client whose tokens pass no guard; and a service
+        // acting for itself never administers the platform (other services' guards would
+        // honour `admin:delete`).
+        if !crate::roles::PERMISSIONS.iter().any(|p| p.name == scope) {
+            return Err(InvalidClient::UnknownScope(scope.to_owned()));
+        }
+        if scope.starts_with("admin:") {
+            return Err(InvalidClient::AdminScope(scope.to_owned()));
         }
         if !out.iter().any(|s| s == scope) {
             out.push(scope.to_owned());
@@ -126,9 +139,9 @@ impl From<RegisterError> for ApiError {
             RegisterError::Invalid(e @ InvalidClient::Name) => {
                 ApiError::bad_request("invalid_name", e.to_string())
             }
-            RegisterError::Invalid(e @ InvalidClient::Scopes) => {
-                ApiError::bad_request("invalid_scopes", e.to_string())
-            }
+            RegisterError::Invalid(
+                e @ (InvalidClient::Scopes | InvalidClient::UnknownScope(_) | InvalidClient::AdminScope(_)),
+            ) => ApiError::bad_request("invalid_scopes", e.to_string()),
             RegisterError::Db(e) => ApiError::internal(e),
         }
     }
@@ -395,9 +408,14 @@ mod tests {
 
     #[test]
     fn scopes_are_rfc6749_tokens_without_wildcards() {
-        let ok = valid_scopes(&["a:b".into(), "c d".into(), "a:b".into()]).unwrap();
-        assert_eq!(ok, ["a:b", "c", "d"]);
-        for bad in ["*", "admin:*", "a\"b", "a\\b", "é", "\u{7f}"] {
+        let ok = valid_scopes(&[
+            "positions:read".into(),
+            "alerts:read trading_accounts:credentials:read".into(),
+            "positions:read".into(),
+        ])
+        .unwrap();
+        assert_eq!(ok, ["positions:read", "alerts:read", "trading_accounts:credentials:read"]);
+        for bad in ["*", "admin:*", "a\"b", "a\\b", "é", "\u{7f}", "positions:raed", "admin:delete"] {
             assert!(valid_scopes(&[bad.into()]).is_err(), "{bad:?}");
         }
         assert!(valid_scopes(&[]).is_err());
@@ -405,6 +423,8 @@ mod tests {
         assert!(valid_scopes(&["x".repeat(129)]).is_err());
         let many: Vec<String> = (0..33).map(|i| format!("s{i}")).collect();
         assert!(valid_scopes(&many).is_err());
+        assert!(matches!(valid_scopes(&["positions:raed".into()]), Err(InvalidClient::UnknownScope(_))));
+        assert!(matches!(valid_scopes(&["admin:users:read".into()]), Err(InvalidClient::AdminScope(_))));
     }
 
     #[test]

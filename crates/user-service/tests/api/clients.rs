@@ -396,11 +396,17 @@ async fn client_token_verifies_with_the_core_verifier_against_the_jwks(db: TestD
 async fn client_tokens_are_never_user_tokens(db: TestDb) {
     let app = TestApp::spawn(&db).await;
     let (_, admin) = app.new_admin().await;
-    // Even a client holding an admin permission is no user: user routes need a session.
-    let (id, secret) = new_client(&app, &admin.access, &["admin:clients:read", "positions:read"]).await;
+    // A client token is no user: user routes need a session.
+    let (id, secret) = new_client(&app, &admin.access, &["positions:read"]).await;
     let token = client_token(&app, &id, &secret).await;
     assert_eq!(app.get_auth("/v1/users/me", &token).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(app.get_auth("/v1/admin/clients", &token).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get_auth("/v1/admin/clients", &token).await.status(), StatusCode::FORBIDDEN);
+    // And no client may hold an admin permission, nor a scope missing from the catalog.
+    for scopes in [json!(["admin:clients:read"]), json!(["admin:delete"]), json!(["positions:raed"])] {
+        let r =
+            app.post_auth("/v1/admin/clients", &admin.access, json!({"name": "x", "scopes": scopes})).await;
+        assert_error(r, StatusCode::BAD_REQUEST, "invalid_scopes").await;
+    }
 }
 
 async fn revoked_client_gets_no_token_and_its_token_is_refused(db: TestDb) {
