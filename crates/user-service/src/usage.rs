@@ -5,7 +5,8 @@
 //! one background task writes what arrived every second, or as soon as [`BATCH`] records
 //! are waiting, in one transaction. When the channel is full (the database is slower
 //! than the traffic) records are dropped and counted, rather than slowing the requests
-//! that carry keys.
+//! that carry keys. Records older than [`RETENTION_SECS`] (90 days) are deleted hourly, so
+//! the table does not grow for ever.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +23,10 @@ const CAPACITY: usize = 10_000;
 const BATCH: usize = 100;
 /// Records never wait longer than this before being written.
 const INTERVAL: Duration = Duration::from_secs(1);
+/// How long usage records are kept.
+pub(crate) const RETENTION_SECS: i64 = 90 * 24 * 3600;
+/// How often old records are deleted (every instance does it; the delete is idempotent).
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 /// How long [`UsageLog::flush`] waits for the writer.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -79,6 +84,8 @@ async fn write_batches(db: Db, mut rx: mpsc::Receiver<Message>) {
     let mut buffer: Vec<ApiKeyUsage> = Vec::with_capacity(BATCH);
     let mut tick = tokio::time::interval(INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut prune = tokio::time::interval_at(tokio::time::Instant::now() + PRUNE_INTERVAL, PRUNE_INTERVAL);
+    prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             message = rx.recv() => match message {
@@ -98,7 +105,16 @@ async fn write_batches(db: Db, mut rx: mpsc::Receiver<Message>) {
                 }
             },
             _ = tick.tick() => write(&db, &mut buffer).await,
+            _ = prune.tick() => prune_old(&db, crate::now()).await,
         }
+    }
+}
+
+async fn prune_old(db: &Db, now: i64) {
+    match db.prune_api_key_usage(now - RETENTION_SECS).await {
+        Ok(0) => {}
+        Ok(deleted) => tracing::info!(deleted, "pruned API-key usage records past their retention"),
+        Err(e) => tracing::warn!(error = %e, "pruning API-key usage records failed"),
     }
 }
 
@@ -168,5 +184,23 @@ mod tests {
         assert_eq!(n, 2);
         let key = db.api_key_by_hash("h").await.unwrap().unwrap();
         assert_eq!(key.last_used_at, Some(10), "only successful uses move last_used_at");
+    }
+
+    #[tokio::test]
+    async fn records_past_the_retention_are_pruned() {
+        let db = memory_db().await;
+        let now = 200 * 24 * 3600;
+        db.insert_api_key_usage(&[usage(now - RETENTION_SECS - 1, "success"), usage(now - 60, "success")])
+            .await
+            .unwrap();
+        prune_old(&db, now).await;
+        let kept: Vec<i64> = sqlx::query("SELECT created_at FROM api_key_usage_logs")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get("created_at"))
+            .collect();
+        assert_eq!(kept, [now - 60]);
     }
 }

@@ -167,6 +167,15 @@ impl Db {
         Ok(true)
     }
 
+    /// Deletes usage records older than `before`; returns how many.
+    pub(crate) async fn prune_api_key_usage(&self, before: i64) -> Result<u64> {
+        let r = sqlx::query("DELETE FROM api_key_usage_logs WHERE created_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
     /// Writes a batch of usage records and moves `last_used_at` forward for the keys
     /// used successfully, in one transaction.
     pub(crate) async fn insert_api_key_usage(&self, batch: &[ApiKeyUsage]) -> Result<()> {
