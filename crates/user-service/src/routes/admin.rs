@@ -237,6 +237,7 @@ async fn set_roles(
 #[utoipa::path(
     get,
     path = "/v1/admin/audit-events",
+    operation_id = "admin_audit_events",
     tag = "admin",
     security(("bearer" = [])),
     params(Page),

@@ -158,6 +158,31 @@ async fn the_document_is_openapi_3_1_with_responses_security_and_resolvable_refs
     .await;
 }
 
+/// An independent parser (`oas3`) reads the document as OpenAPI 3.1, and every
+/// `operationId` is unique (the specification requires it; clients generate method names
+/// from them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_parses_as_openapi_3_1_with_unique_operation_ids() {
+    run_sqlite(|db| async move {
+        let app = TestApp::spawn(&db).await;
+        let text = app.get("/openapi.json").await.text().await.unwrap();
+        let spec = oas3::from_json(&text).expect("a typed OpenAPI 3.1 document");
+        let version = spec.validate_version().expect("a supported OpenAPI version");
+        assert_eq!((version.major, version.minor), (3, 1));
+        let mut seen = BTreeSet::new();
+        let mut duplicates = Vec::new();
+        for (path, method, op) in spec.operations() {
+            let id = op.operation_id.clone().unwrap_or_else(|| panic!("{method} {path}: no operationId"));
+            if !seen.insert(id.clone()) {
+                duplicates.push(format!("{method} {path}: {id}"));
+            }
+        }
+        assert!(duplicates.is_empty(), "duplicate operationIds:\n{}", duplicates.join("\n"));
+        assert!(seen.len() > 50, "every operation is there ({})", seen.len());
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_documented_operation_is_served() {
     run_sqlite(|db| async move {
