@@ -218,6 +218,7 @@ where
         if credentials.is_empty() {
             return self.no_credentials(req);
         }
+        let credentials = credentials.into_owned();
         // The clone is not ready; the ready one moves into the future (tower's rule).
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);

@@ -167,7 +167,7 @@ impl Authenticator {
     /// Authenticates credentials already extracted.
     pub async fn authenticate_credentials(
         &self,
-        credentials: Credentials,
+        credentials: Credentials<'_>,
     ) -> Result<Option<Principal>, Error> {
         let Credentials { bearer, api_key } = credentials;
         let bearer = bearer.filter(|_| self.mode != AuthMode::ApiKeyOnly);
