@@ -2,10 +2,11 @@
 //!
 //! actix-web 4 has its own header types (from `http` 0.2), so the core crate's
 //! [`CredentialSource`] impls for `http` 1 requests do not apply; this wrapper bridges
-//! the two without copying headers.
+//! the two without copying headers (names are matched by their text).
 
 use actix_web::HttpRequest;
 use authgate::CredentialSource;
+use http::HeaderName;
 
 /// An actix-web request seen as an [`authgate::CredentialSource`], so any
 /// [`authgate::Authenticator`] can read it.
@@ -19,7 +20,8 @@ use authgate::CredentialSource;
 /// use authgate_actix::RequestSource;
 ///
 /// let req = TestRequest::get().insert_header(("authorization", "Bearer abc")).to_http_request();
-/// let credentials = TokenSources::default().extract(&RequestSource::new(&req)).unwrap();
+/// let source = RequestSource::new(&req);
+/// let credentials = TokenSources::default().extract(&source).unwrap();
 /// assert_eq!(credentials.bearer.as_deref(), Some("abc"));
 /// ```
 #[derive(Debug, Clone, Copy)]
@@ -35,8 +37,8 @@ impl<'a> RequestSource<'a> {
 }
 
 impl CredentialSource for RequestSource<'_> {
-    fn header_values(&self, name: &str) -> Vec<&[u8]> {
-        self.req.headers().get_all(name).map(|v| v.as_bytes()).collect()
+    fn header_values(&self, name: &HeaderName) -> impl Iterator<Item = &[u8]> {
+        self.req.headers().get_all(name.as_str()).map(|v| v.as_bytes())
     }
 
     fn query(&self) -> Option<&str> {

@@ -218,6 +218,16 @@ where
         if credentials.is_empty() {
             return self.no_credentials(req);
         }
+        // A token seen before: decided now, with no future and no copy of the token.
+        if let Some(principal) = shared.authenticator.authenticate_cached(&credentials) {
+            return match admit(shared, req, Ok(Some(principal))) {
+                Ok((req, deprecation)) => {
+                    ResponseFuture { state: State::Calling { fut: self.inner.call(req), deprecation } }
+                }
+                Err(response) => ResponseFuture::rejected(*response),
+            };
+        }
+        let credentials = credentials.into_owned();
         // The clone is not ready; the ready one moves into the future (tower's rule).
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
@@ -225,6 +235,28 @@ where
         let auth = self.shared.authenticator.clone();
         let fut: BoxFuture<_> = Box::pin(async move { auth.authenticate_credentials(credentials).await });
         ResponseFuture { state: State::Authenticating { fut, req: Some(req), inner, shared } }
+    }
+}
+
+/// The request to forward, with the principal in its extensions and the deprecation
+/// headers to add to the response, or the rejection.
+type Admitted<B> = Result<(Request<B>, Option<DeprecationHeaders>), Box<Response<Bytes>>>;
+
+/// Applies the outcome of authentication to the request.
+fn admit<B>(shared: &Shared, mut req: Request<B>, outcome: Result<Option<Principal>, Error>) -> Admitted<B> {
+    match outcome {
+        Ok(Some(principal)) => {
+            count(&principal);
+            let deprecation = match principal.auth_method() {
+                AuthMethod::ApiKey => shared.deprecation.clone(),
+                _ => None,
+            };
+            req.extensions_mut().insert(principal);
+            Ok((req, deprecation))
+        }
+        Ok(None) if !shared.required => Ok((req, None)),
+        Ok(None) => reject_or_defer(shared, req, missing_credentials()).map(|r| (r, None)),
+        Err(error) => reject_or_defer(shared, req, error).map(|r| (r, None)),
     }
 }
 
@@ -345,22 +377,8 @@ where
             let next = match this.state.as_mut().project() {
                 StateProj::Authenticating { fut, req, inner, shared } => {
                     let outcome = ready!(fut.as_mut().poll(cx));
-                    let mut req = req.take().expect("request taken only once");
-                    let forward = match outcome {
-                        Ok(Some(principal)) => {
-                            count(&principal);
-                            let deprecation = match principal.auth_method() {
-                                AuthMethod::ApiKey => shared.deprecation.clone(),
-                                _ => None,
-                            };
-                            req.extensions_mut().insert(principal);
-                            Ok((req, deprecation))
-                        }
-                        Ok(None) if !shared.required => Ok((req, None)),
-                        Ok(None) => reject_or_defer(shared, req, missing_credentials()).map(|r| (r, None)),
-                        Err(error) => reject_or_defer(shared, req, error).map(|r| (r, None)),
-                    };
-                    match forward {
+                    let req = req.take().expect("request taken only once");
+                    match admit(shared, req, outcome) {
                         Ok((req, deprecation)) => State::Calling { fut: inner.call(req), deprecation },
                         Err(response) => State::Rejected { response: Some(*response) },
                     }
@@ -404,6 +422,18 @@ mod tests {
         let response = svc.oneshot(request(Some(&bearer("u1", &[])))).await.expect("infallible");
         assert_eq!(response.status(), 200);
         assert_eq!(body_text(response).await, "u1");
+    }
+
+    #[tokio::test]
+    async fn a_repeated_token_is_answered_from_the_cache_with_the_principal() {
+        let svc = ServiceBuilder::new().layer(AuthLayer::new(authenticator())).service_fn(echo);
+        let token = bearer("u1", &[]);
+        for _ in 0..3 {
+            let response = svc.clone().oneshot(request(Some(&token))).await.expect("infallible");
+            assert_eq!((response.status().as_u16(), body_text(response).await.as_str()), (200, "u1"));
+        }
+        let response = svc.oneshot(request(Some(&format!("{token}x")))).await.expect("infallible");
+        assert_eq!(response.status(), 401, "a token differing from a cached one is verified");
     }
 
     #[tokio::test]

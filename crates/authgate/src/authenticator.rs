@@ -167,7 +167,7 @@ impl Authenticator {
     /// Authenticates credentials already extracted.
     pub async fn authenticate_credentials(
         &self,
-        credentials: Credentials,
+        credentials: Credentials<'_>,
     ) -> Result<Option<Principal>, Error> {
         let Credentials { bearer, api_key } = credentials;
         let bearer = bearer.filter(|_| self.mode != AuthMode::ApiKeyOnly);
@@ -193,6 +193,46 @@ impl Authenticator {
             (Some(jwt), _) => Ok(Some(jwt)),
             (None, key) => Ok(key),
         }
+    }
+}
+
+impl Authenticator {
+    /// The caller, answered at once from the verified-token cache: `Some` when the only
+    /// credential this authenticator reads is a bearer token verified before and still
+    /// valid (counted in the metrics like any verification). `None` means nothing is
+    /// decided yet: call [`Authenticator::authenticate_credentials`].
+    ///
+    /// Middleware use it to skip the future (and copying the token out of the request)
+    /// for the common case of a client repeating its token.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use authgate::{Authenticator, KeySet, TokenSources, Verifier};
+    /// # use authgate_testkit::{TestKey, jwks, standard_claims};
+    /// # let key = TestKey::shared_rs256();
+    /// # let verifier = Verifier::builder()
+    /// #     .issuer("https://id.example", KeySet::from_jwks_json(&jwks(&[&key]).to_string())?)
+    /// #     .audience("api").build()?;
+    /// let auth = Authenticator::jwt(verifier);
+    /// # let token = key.token().claims(standard_claims("https://id.example", "api", "u1", 300)).sign();
+    /// let req = http::Request::get("/").header("authorization", format!("Bearer {token}")).body(())?;
+    /// let credentials = auth.sources().extract(&req)?;
+    /// assert!(auth.authenticate_cached(&credentials).is_none()); // never seen: verify it
+    /// let user = match auth.authenticate_cached(&credentials) {
+    ///     Some(user) => Some(user),
+    ///     None => auth.authenticate_credentials(credentials).await?,
+    /// };
+    /// assert_eq!(user.map(|u| u.user_id().to_owned()).as_deref(), Some("u1"));
+    /// let again = auth.sources().extract(&req)?;
+    /// assert_eq!(auth.authenticate_cached(&again).map(|u| u.user_id().to_owned()).as_deref(), Some("u1"));
+    /// # Ok(()) }
+    /// ```
+    pub fn authenticate_cached(&self, credentials: &Credentials<'_>) -> Option<Principal> {
+        let reads_api_key = credentials.api_key.is_some() && self.mode != AuthMode::JwtOnly;
+        if reads_api_key || self.mode == AuthMode::ApiKeyOnly {
+            return None;
+        }
+        self.verifier.as_ref()?.verify_cached(credentials.bearer.as_deref()?)
     }
 }
 

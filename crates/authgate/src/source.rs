@@ -15,28 +15,59 @@
 //! [`http::request::Parts`] and [`http::Request`]; the actix adapter implements it for
 //! its own request type.
 
+use std::borrow::Cow;
+
+use http::HeaderName;
 use http::header::{AUTHORIZATION, COOKIE, SEC_WEBSOCKET_PROTOCOL, UPGRADE};
 
 use crate::error::{Error, ErrorKind};
 
 /// Read access to what credentials can be taken from.
+///
+/// Two methods to implement for a framework's own request type (the actix adapter
+/// does); header values are handed out as an iterator over the request's own bytes, so
+/// reading credentials allocates nothing.
+///
+/// ```
+/// use authgate::{CredentialSource, TokenSources};
+/// use http::HeaderName;
+///
+/// /// A request kept as (lowercase name, value) pairs.
+/// struct Raw {
+///     headers: Vec<(&'static str, Vec<u8>)>,
+///     query: Option<String>,
+/// }
+///
+/// impl CredentialSource for Raw {
+///     fn header_values(&self, name: &HeaderName) -> impl Iterator<Item = &[u8]> {
+///         self.headers.iter().filter(move |(n, _)| *n == name.as_str()).map(|(_, v)| v.as_slice())
+///     }
+///     fn query(&self) -> Option<&str> {
+///         self.query.as_deref()
+///     }
+/// }
+///
+/// let req = Raw { headers: vec![("authorization", b"Bearer abc".to_vec())], query: None };
+/// let credentials = TokenSources::default().extract(&req)?;
+/// assert_eq!(credentials.bearer.as_deref(), Some("abc"));
+/// # Ok::<(), authgate::Error>(())
+/// ```
 pub trait CredentialSource {
-    /// The values of header `name` (lowercase), in order.
-    fn header_values(&self, name: &str) -> Vec<&[u8]>;
+    /// The values of header `name`, in order.
+    fn header_values(&self, name: &HeaderName) -> impl Iterator<Item = &[u8]>;
     /// The raw query string, without `?`.
     fn query(&self) -> Option<&str>;
 
     /// Whether this is a WebSocket upgrade request (`Upgrade: websocket`).
     fn is_websocket_upgrade(&self) -> bool {
-        self.header_values(UPGRADE.as_str())
-            .iter()
+        self.header_values(&UPGRADE)
             .any(|v| v.split(|b| *b == b',').any(|p| p.trim_ascii().eq_ignore_ascii_case(b"websocket")))
     }
 }
 
 impl CredentialSource for http::request::Parts {
-    fn header_values(&self, name: &str) -> Vec<&[u8]> {
-        self.headers.get_all(name).iter().map(|v| v.as_bytes()).collect()
+    fn header_values(&self, name: &HeaderName) -> impl Iterator<Item = &[u8]> {
+        self.headers.get_all(name).iter().map(http::HeaderValue::as_bytes)
     }
     fn query(&self) -> Option<&str> {
         self.uri.query()
@@ -44,8 +75,8 @@ impl CredentialSource for http::request::Parts {
 }
 
 impl<B> CredentialSource for http::Request<B> {
-    fn header_values(&self, name: &str) -> Vec<&[u8]> {
-        self.headers().get_all(name).iter().map(|v| v.as_bytes()).collect()
+    fn header_values(&self, name: &HeaderName) -> impl Iterator<Item = &[u8]> {
+        self.headers().get_all(name).iter().map(http::HeaderValue::as_bytes)
     }
     fn query(&self) -> Option<&str> {
         self.uri().query()
@@ -53,22 +84,43 @@ impl<B> CredentialSource for http::Request<B> {
 }
 
 /// The credentials found in a request.
+///
+/// They borrow from the request where they can (a token percent-decoded from a query
+/// string is the exception), so reading them copies nothing; [`Credentials::into_owned`]
+/// detaches them, e.g. to move them into a `'static` future.
+///
+/// ```
+/// use authgate::TokenSources;
+/// let req = http::Request::get("/").header("authorization", "Bearer abc").body(())?;
+/// let credentials = TokenSources::default().extract(&req)?;
+/// assert_eq!(credentials.bearer.as_deref(), Some("abc"));
+/// let owned: authgate::Credentials<'static> = credentials.into_owned();
+/// drop(req);
+/// assert!(owned.api_key.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Credentials {
+pub struct Credentials<'a> {
     /// A bearer token, from whichever source carried it.
-    pub bearer: Option<String>,
+    pub bearer: Option<Cow<'a, str>>,
     /// An API key.
-    pub api_key: Option<String>,
+    pub api_key: Option<Cow<'a, str>>,
 }
 
-impl Credentials {
+impl Credentials<'_> {
     /// True when the request carries no credentials at all.
     pub fn is_empty(&self) -> bool {
         self.bearer.is_none() && self.api_key.is_none()
     }
+
+    /// The same credentials, copied out of the request.
+    pub fn into_owned(self) -> Credentials<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        Credentials { bearer: self.bearer.map(own), api_key: self.api_key.map(own) }
+    }
 }
 
-impl std::fmt::Debug for Credentials {
+impl std::fmt::Debug for Credentials<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the secrets themselves.
         f.debug_struct("Credentials")
@@ -94,12 +146,18 @@ pub struct TokenSources {
     cookie: Option<String>,
     query: Option<String>,
     protocol_marker: Option<String>,
-    api_key_header: String,
+    /// `None` when the configured name is not a valid header name (nothing matches it).
+    api_key_header: Option<HeaderName>,
 }
 
 impl Default for TokenSources {
     fn default() -> Self {
-        TokenSources { cookie: None, query: None, protocol_marker: None, api_key_header: "x-api-key".into() }
+        TokenSources {
+            cookie: None,
+            query: None,
+            protocol_marker: None,
+            api_key_header: Some(HeaderName::from_static("x-api-key")),
+        }
     }
 }
 
@@ -128,9 +186,10 @@ impl TokenSources {
         self.protocol_marker = Some(marker.into());
         self
     }
-    /// Reads API keys from header `name` instead of `X-API-Key`.
+    /// Reads API keys from header `name` (any case) instead of `X-API-Key`. A name that
+    /// is not a valid header name matches no header.
     pub fn api_key_header(mut self, name: impl Into<String>) -> Self {
-        self.api_key_header = name.into().to_ascii_lowercase();
+        self.api_key_header = HeaderName::from_bytes(name.into().as_bytes()).ok();
         self
     }
 
@@ -144,11 +203,11 @@ impl TokenSources {
         self.protocol_marker.as_deref()
     }
 
-    /// Reads the credentials of a request.
-    pub fn extract<R: CredentialSource + ?Sized>(&self, req: &R) -> Result<Credentials, Error> {
+    /// Reads the credentials of a request, borrowing them from it.
+    pub fn extract<'a, R: CredentialSource + ?Sized>(&self, req: &'a R) -> Result<Credentials<'a>, Error> {
         let invalid = |d: &str| Error::new(ErrorKind::InvalidRequest, d.to_owned());
-        let mut bearer: Option<String> = None;
-        let mut add = |token: String| -> Result<(), Error> {
+        let mut bearer: Option<Cow<'a, str>> = None;
+        let mut add = |token: Cow<'a, str>| -> Result<(), Error> {
             match &bearer {
                 Some(existing) if *existing != token => Err(invalid("several different bearer tokens")),
                 _ => {
@@ -158,21 +217,19 @@ impl TokenSources {
             }
         };
 
-        let auth = req.header_values(AUTHORIZATION.as_str());
-        if auth.len() > 1 {
+        let Ok(auth) = only_value(req.header_values(&AUTHORIZATION)) else {
             return Err(invalid("repeated Authorization header"));
-        }
-        if let Some(value) = auth.first() {
+        };
+        if let Some(value) = auth {
             let value = std::str::from_utf8(value).map_err(|_| invalid("Authorization is not ASCII"))?;
             if let Some((scheme, token)) = value.trim().split_once(' ')
                 && scheme.eq_ignore_ascii_case("bearer")
             {
                 let token = token.trim();
-                // RFC 6750 b64token: printable ASCII; a byte scan, this runs on every request.
-                if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                if token.is_empty() || !is_printable_ascii(token.as_bytes()) {
                     return Err(invalid("malformed Bearer credentials"));
                 }
-                add(token.to_owned())?;
+                add(Cow::Borrowed(token))?;
             } else if value.trim().eq_ignore_ascii_case("bearer") {
                 return Err(invalid("Bearer scheme without a token"));
             }
@@ -180,14 +237,14 @@ impl TokenSources {
         }
 
         if let Some(name) = &self.cookie {
-            for header in req.header_values(COOKIE.as_str()) {
+            for header in req.header_values(&COOKIE) {
                 let Ok(header) = std::str::from_utf8(header) else { continue };
                 for pair in header.split(';') {
                     if let Some((k, v)) = pair.trim().split_once('=')
                         && k == name
                         && !v.is_empty()
                     {
-                        add(v.trim_matches('"').to_owned())?;
+                        add(Cow::Borrowed(v.trim_matches('"')))?;
                     }
                 }
             }
@@ -201,44 +258,60 @@ impl TokenSources {
             ));
         }
 
-        if req.is_websocket_upgrade() {
+        // Only WebSocket sources depend on the upgrade check; skip its header lookup otherwise.
+        if (self.query.is_some() || self.protocol_marker.is_some()) && req.is_websocket_upgrade() {
             if let Some(name) = &self.query {
                 for (k, v) in query_pairs(query) {
                     if k == name.as_str() && !v.is_empty() {
-                        add(v.into_owned())?;
+                        add(v)?;
                     }
                 }
             }
             if let Some(marker) = &self.protocol_marker {
-                for header in req.header_values(SEC_WEBSOCKET_PROTOCOL.as_str()) {
+                for header in req.header_values(&SEC_WEBSOCKET_PROTOCOL) {
                     let Ok(header) = std::str::from_utf8(header) else { continue };
                     let mut entries = header.split(',').map(str::trim);
                     while let Some(entry) = entries.next() {
                         if entry == marker
                             && let Some(token) = entries.next()
                         {
-                            add(token.to_owned())?;
+                            add(Cow::Borrowed(token))?;
                         }
                     }
                 }
             }
         }
 
-        let keys = req.header_values(&self.api_key_header);
-        if keys.len() > 1 {
-            return Err(invalid("repeated API key header"));
-        }
-        let api_key = match keys.first() {
+        let key = match &self.api_key_header {
+            Some(name) => {
+                only_value(req.header_values(name)).map_err(|()| invalid("repeated API key header"))?
+            }
+            None => None,
+        };
+        let api_key = match key {
             Some(v) => Some(
                 std::str::from_utf8(v)
                     .map_err(|_| Error::new(ErrorKind::InvalidApiKey, "API key is not ASCII"))?
-                    .trim()
-                    .to_owned(),
+                    .trim(),
             ),
             None => None,
         };
-        Ok(Credentials { bearer, api_key: api_key.filter(|k| !k.is_empty()) })
+        Ok(Credentials { bearer, api_key: api_key.filter(|k| !k.is_empty()).map(Cow::Borrowed) })
     }
+}
+
+/// The value of a header that may occur at most once; `Err` when it is repeated.
+fn only_value<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Result<Option<&'a [u8]>, ()> {
+    let first = values.next();
+    if values.next().is_some() { Err(()) } else { Ok(first) }
+}
+
+/// Whether every byte is printable ASCII (`0x21..=0x7E`): RFC 6750's b64token alphabet
+/// and a little more. This runs over the whole token on every request, so it is one
+/// branch-free fold, which the compiler turns into SIMD code (tokens that fail are
+/// rare, so stopping early would not pay).
+fn is_printable_ascii(bytes: &[u8]) -> bool {
+    bytes.iter().fold(0u8, |bad, &b| bad | u8::from(b.wrapping_sub(0x21) > 0x5d)) == 0
 }
 
 /// Decoded `name=value` pairs of a query string.
@@ -264,13 +337,16 @@ mod tests {
     fn j26_bearer_scheme_is_case_insensitive_and_query_tokens_are_ignored_on_normal_routes() {
         let s = TokenSources::websocket();
         for scheme in ["Bearer", "bearer", "BEARER"] {
-            let c = s.extract(&req("/", &[("authorization", &format!("{scheme} abc"))])).unwrap();
+            let c =
+                s.extract(&req("/", &[("authorization", &format!("{scheme} abc"))])).unwrap().into_owned();
             assert_eq!(c.bearer.as_deref(), Some("abc"));
         }
-        let c = s.extract(&req("/api?access_token=abc&token=abc", &[])).unwrap();
+        let c = s.extract(&req("/api?access_token=abc&token=abc", &[])).unwrap().into_owned();
         assert!(c.is_empty());
-        let c =
-            TokenSources::default().extract(&req("/", &[("authorization", "Basic dXNlcjpwdw==")])).unwrap();
+        let c = TokenSources::default()
+            .extract(&req("/", &[("authorization", "Basic dXNlcjpwdw==")]))
+            .unwrap()
+            .into_owned();
         assert!(c.is_empty());
     }
 
@@ -278,10 +354,12 @@ mod tests {
     fn websocket_upgrades_read_query_and_subprotocol() {
         let s = TokenSources::websocket();
         let up = [("upgrade", "websocket"), ("connection", "Upgrade")];
-        let c = s.extract(&req("/ws?token=t1", &up)).unwrap();
+        let c = s.extract(&req("/ws?token=t1", &up)).unwrap().into_owned();
         assert_eq!(c.bearer.as_deref(), Some("t1"));
-        let c =
-            s.extract(&req("/ws", &[up[0], up[1], ("sec-websocket-protocol", "chat, bearer, t2")])).unwrap();
+        let c = s
+            .extract(&req("/ws", &[up[0], up[1], ("sec-websocket-protocol", "chat, bearer, t2")]))
+            .unwrap()
+            .into_owned();
         assert_eq!(c.bearer.as_deref(), Some("t2"));
         let err = s.extract(&req("/ws?token=t1", &[up[0], ("authorization", "Bearer t2")])).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidRequest);
@@ -292,7 +370,7 @@ mod tests {
         let s = TokenSources::default();
         let err = s.extract(&req("/x?api_key=ak_live_x", &[])).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidApiKey);
-        let c = s.extract(&req("/x", &[("x-api-key", "ak_live_abc")])).unwrap();
+        let c = s.extract(&req("/x", &[("x-api-key", "ak_live_abc")])).unwrap().into_owned();
         assert_eq!(c.api_key.as_deref(), Some("ak_live_abc"));
         assert!(!format!("{c:?}").contains("ak_live_abc"));
     }
@@ -321,5 +399,43 @@ mod tests {
             TokenSources::default().cookie("access_token").extract(&r).unwrap().bearer.as_deref(),
             Some("abc")
         );
+    }
+
+    #[test]
+    fn printable_ascii_check_agrees_with_the_byte_definition() {
+        for b in 0..=u8::MAX {
+            for len in [1, 31, 32, 33, 70] {
+                let mut token = vec![b'a'; len];
+                token[len / 2] = b;
+                assert_eq!(is_printable_ascii(&token), b.is_ascii_graphic(), "byte {b:#x}, length {len}");
+            }
+        }
+        assert!(is_printable_ascii(b""));
+    }
+
+    #[test]
+    fn api_key_header_name_is_case_insensitive_and_repeats_are_refused() {
+        let s = TokenSources::default().api_key_header("X-Legacy-Key");
+        let c = s.extract(&req("/", &[("x-legacy-key", " k1 ")])).unwrap().into_owned();
+        assert_eq!(c.api_key.as_deref(), Some("k1"));
+        let mut parts = req("/", &[("x-legacy-key", "k1")]);
+        parts.headers.append("x-legacy-key", http::HeaderValue::from_static("k2"));
+        assert_eq!(s.extract(&parts).unwrap_err().kind(), ErrorKind::InvalidRequest);
+        assert!(TokenSources::default().api_key_header("not a name").extract(&parts).unwrap().is_empty());
+    }
+
+    #[test]
+    fn credentials_borrow_from_the_request_and_into_owned_detaches_them() {
+        let s = TokenSources::websocket();
+        let up = [("upgrade", "websocket"), ("authorization", "Bearer a%2Bb")];
+        let parts = req("/ws?token=a%2Bb", &up[..1]);
+        let from_query = s.extract(&parts).unwrap();
+        assert!(matches!(from_query.bearer, Some(Cow::Owned(_))), "percent-decoded, so owned");
+        let parts = req("/ws", &up);
+        let from_header = s.extract(&parts).unwrap();
+        assert!(matches!(from_header.bearer, Some(Cow::Borrowed("a%2Bb"))));
+        let owned = from_header.into_owned();
+        drop(parts);
+        assert_eq!(owned.bearer.as_deref(), Some("a%2Bb"));
     }
 }

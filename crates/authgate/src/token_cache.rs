@@ -55,14 +55,38 @@ impl Expiry<[u8; 32], Entry> for PerEntryTtl {
     }
 }
 
+/// Hashes a key for the cache's table by taking 8 of its bytes: the key is already a
+/// SHA-256, so hashing it again (moka's default SipHash) is wasted work on every
+/// request. Flooding one bucket is no concern either: only verified tokens get in.
+#[derive(Clone, Default)]
+struct DigestHasher(u64);
+
+impl std::hash::Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // `[u8; 32]` hashes as its length, then its bytes: the last write is the digest.
+        let mut word = [0u8; 8];
+        let n = bytes.len().min(8);
+        word[..n].copy_from_slice(&bytes[..n]);
+        self.0 = u64::from_le_bytes(word);
+    }
+}
+
+type DigestHash = std::hash::BuildHasherDefault<DigestHasher>;
+
 pub(crate) struct TokenCache {
-    cache: Cache<[u8; 32], Entry>,
+    cache: Cache<[u8; 32], Entry, DigestHash>,
     max_ttl: Duration,
 }
 
 impl TokenCache {
     pub(crate) fn new(config: &TokenCacheConfig) -> TokenCache {
-        let cache = Cache::builder().max_capacity(config.max_entries).expire_after(PerEntryTtl).build();
+        let cache = Cache::builder()
+            .max_capacity(config.max_entries)
+            .expire_after(PerEntryTtl)
+            .build_with_hasher(DigestHash::default());
         TokenCache { cache, max_ttl: config.max_ttl }
     }
 
@@ -106,5 +130,21 @@ impl TokenCache {
         }
         let hit = Hit { principal, key, keys, valid_until, generation, set_usable_until, ttl };
         self.cache.insert(digest, Arc::new(hit));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::BuildHasher;
+
+    use super::*;
+
+    #[test]
+    fn the_table_hash_is_taken_from_the_digest() {
+        let a = TokenCache::digest("a.b.c");
+        let b = TokenCache::digest("a.b.d");
+        let hash = |d: &[u8; 32]| DigestHash::default().hash_one(d);
+        assert_eq!(hash(&a), u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]));
+        assert_ne!(hash(&a), hash(&b));
     }
 }

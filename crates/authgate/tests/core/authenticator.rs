@@ -60,6 +60,21 @@ async fn both_credentials_for_the_same_user_are_fine_for_different_users_400() {
 }
 
 #[tokio::test]
+async fn cached_answers_are_only_given_when_no_api_key_must_be_checked() {
+    for mode in [AuthMode::Either, AuthMode::JwtOnly, AuthMode::ApiKeyOnly] {
+        let (auth, f) = fixture(mode);
+        let both = request(Some(&f.token), Some(&f.key_u2));
+        let token_only = request(Some(&f.token), None);
+        let cached = |req| auth.authenticate_cached(&auth.sources().extract(req).unwrap()).is_some();
+        assert!(!cached(&token_only), "{mode:?}: nothing verified yet");
+        let _ = auth.authenticate(&token_only).await;
+        // Either: the key must still be verified (and here names another user).
+        let expected = [mode != AuthMode::ApiKeyOnly, mode == AuthMode::JwtOnly];
+        assert_eq!([cached(&token_only), cached(&both)], expected, "{mode:?}");
+    }
+}
+
+#[tokio::test]
 async fn modes_ignore_the_other_kind_of_credential() {
     let (jwt_only, f) = fixture(AuthMode::JwtOnly);
     assert!(jwt_only.authenticate(&request(None, Some(&f.key_u1))).await.unwrap().is_none());

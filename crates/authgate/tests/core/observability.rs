@@ -74,3 +74,25 @@ fn verifications_cache_results_and_latency_are_recorded() {
     assert_eq!(get(&format!("{TOKEN_CACHE}{{result=miss}}")), 2, "{seen:?}");
     assert_eq!(get(&format!("{VERIFY_SECONDS}{{method=jwt}}")), 3, "{seen:?}");
 }
+
+#[test]
+fn answers_from_the_cache_without_waiting_are_counted_like_verify() {
+    let key = TestKey::shared_rs256();
+    let auth = authgate::Authenticator::jwt(verifier(&[&key], &[Algorithm::RS256]));
+    let token = good(&key).sign();
+    let credentials = authgate::Credentials { bearer: Some(token.as_str().into()), api_key: None };
+    let tally = Tally::default();
+    metrics::with_local_recorder(&tally, || {
+        assert!(auth.authenticate_cached(&credentials).is_none(), "not verified yet");
+        let verified = auth.authenticate_credentials(credentials.clone()).now_or_never();
+        assert!(matches!(verified, Some(Ok(Some(_)))), "static keys never wait");
+        let cached = auth.authenticate_cached(&credentials).expect("now in the cache");
+        assert_eq!(cached.user_id(), "user-1");
+    });
+    let seen = tally.0.lock().unwrap().clone();
+    let get = |k: &str| seen.get(k).copied().unwrap_or(0);
+    assert_eq!(get(&format!("{VERIFICATIONS}{{method=jwt,outcome=ok}}")), 2, "{seen:?}");
+    assert_eq!(get(&format!("{TOKEN_CACHE}{{result=hit}}")), 1, "{seen:?}");
+    assert_eq!(get(&format!("{TOKEN_CACHE}{{result=miss}}")), 1, "the first look is not counted: {seen:?}");
+    assert_eq!(get(&format!("{VERIFY_SECONDS}{{method=jwt}}")), 2, "{seen:?}");
+}

@@ -3,8 +3,10 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use authgate_tower::{ApiKeyDeprecation, AuthLayer, CurrentUser};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::auth::Auth;
@@ -33,11 +35,22 @@ async fn list_positions(user: CurrentUser) -> Json<Value> {
     }))
 }
 
-async fn me(user: CurrentUser) -> Json<Value> {
-    Json(json!({
-        "user_id": user.user_id(),
-        "email": user.email(),
-        "roles": user.roles(),
-        "permissions": user.permissions(),
-    }))
+/// The body of `/api/me`, serialized straight from the principal: building a
+/// `serde_json::Value` first would copy every role and permission on each request.
+#[derive(Serialize)]
+struct Me<'a> {
+    user_id: &'a str,
+    email: Option<&'a str>,
+    roles: &'a [String],
+    permissions: &'a [String],
+}
+
+async fn me(user: CurrentUser) -> Response {
+    let me = Me {
+        user_id: user.user_id(),
+        email: user.email(),
+        roles: user.roles(),
+        permissions: user.permissions(),
+    };
+    Json(me).into_response()
 }
