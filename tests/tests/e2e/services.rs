@@ -15,6 +15,7 @@ e2e_tests!(
     admin_data_is_forbidden_to_a_user_and_allowed_to_an_admin,
     ticker_streams_quotes_to_a_query_token_from_an_allowed_origin,
     alerts_are_created_with_the_users_id_and_invisible_to_other_users,
+    a_service_client_reads_linked_broker_credentials_and_user_tokens_cannot,
 );
 
 async fn positions_answer_a_jwt_and_an_api_key_with_their_auth_method(p: Platform) {
@@ -231,4 +232,70 @@ async fn alerts_are_created_with_the_users_id_and_invisible_to_other_users(p: Pl
     let r = p.http.get(format!("{}/alerts", p.alert)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(r.headers()["www-authenticate"], r#"Bearer realm="alerts""#);
+}
+
+/// The ticker's need from issue 6: as a service (OAuth 2.0 client credentials), read the
+/// broker credentials of an account a user linked; the account is shared, masked for its
+/// members, and no user token opens the credentials.
+async fn a_service_client_reads_linked_broker_credentials_and_user_tokens_cannot(p: Platform) {
+    let owner = p.new_user().await;
+    let viewer = p.new_user().await;
+    let credentials = json!({"api_key": "kite-api-key-0042", "api_secret": "kite-secret-e2e-7781", "access_token": "kite-session-0001"});
+    let r = p
+        .post_us(
+            "/v1/trading-accounts",
+            Some(&owner.tokens.access),
+            json!({"broker": "kite", "label": "main", "broker_user_id": "ZX0042", "credentials": credentials}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let account: Value = r.json().await.unwrap();
+    let account_id = account["id"].as_str().unwrap().to_owned();
+    assert_eq!(account["credentials"]["api_secret"], "****7781", "members see masks only");
+
+    let members = format!("/v1/trading-accounts/{account_id}/members");
+    let r = p
+        .post_us(&members, Some(&owner.tokens.access), json!({"email": viewer.email, "role": "viewer"}))
+        .await;
+    assert!(r.status().is_success(), "sharing: {}", r.status());
+    let shared: Value =
+        p.get_with(&p.users.url("/v1/users/me/accounts"), &viewer.tokens.access).await.json().await.unwrap();
+    assert_eq!(shared["shared"][0]["role"], "viewer", "{shared}");
+
+    // An admin registers the ticker as a client; the ticker gets a token with its secret.
+    let admin = p.admin().await;
+    let r = p
+        .post_us(
+            "/v1/admin/clients",
+            Some(&admin.access),
+            json!({"name": "ticker", "scopes": ["trading_accounts:credentials:read"]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let client: Value = r.json().await.unwrap();
+    let r = p
+        .http
+        .post(p.users.url("/v1/auth/token"))
+        .basic_auth(client["client_id"].as_str().unwrap(), client["client_secret"].as_str())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let client_token = r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+
+    let internal = p.users.url(&format!("/v1/internal/trading-accounts/{account_id}/credentials"));
+    let r = p.get_with(&internal, &client_token).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["credentials"]["api_secret"], "kite-secret-e2e-7781");
+    assert_eq!(body["broker_user_id"], "ZX0042");
+    for token in [&owner.tokens.access, &viewer.tokens.access, &admin.access] {
+        assert_eq!(
+            p.get_with(&internal, token).await.status(),
+            StatusCode::FORBIDDEN,
+            "user tokens never read credentials"
+        );
+    }
 }
