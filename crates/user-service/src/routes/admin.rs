@@ -5,11 +5,9 @@
 //! against the user's current roles (a demotion applies at once). A missing permission
 //! is 403 `insufficient_scope` (`admin` holds `*`).
 
-use authgate::Authenticator;
-use authgate_tower::{AuthLayer, require_permission};
-use axum::body::Bytes;
+use authgate_tower::require_permission;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -50,14 +48,6 @@ struct RotatedKey {
 }
 
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
-    // The same keys as the service's own verifier (replaced in place on reload).
-    let verifier =
-        crate::auth::build_verifier(&state.issuer, state.keys.verifier_keys(), &state.config.audience)
-            .expect("the admin verifier uses the same settings as the service verifier");
-    let auth = AuthLayer::new(Authenticator::jwt(verifier)).error_body(|e: &authgate::Error| {
-        let body = serde_json::json!({ "error": e.kind().body_code(), "message": e.kind().description() });
-        (HeaderValue::from_static("application/json"), Bytes::from(body.to_string()))
-    });
     Router::new()
         .route("/v1/admin/users", get(list_users).layer(require_permission(USERS_READ)))
         .route(
@@ -69,7 +59,8 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route("/v1/admin/users/{id}/roles", put(set_roles).layer(require_permission(ROLES_WRITE)))
         .route("/v1/admin/audit-events", get(audit_events).layer(require_permission(AUDIT_READ)))
         .route("/v1/admin/keys/rotate", post(rotate_keys).layer(require_permission(KEYS_ROTATE)))
-        .layer(auth)
+        // The service's own verifier, whose key set is replaced in place on reload.
+        .layer(super::auth_layer(state))
 }
 
 /// Users, oldest first.
