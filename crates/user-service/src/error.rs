@@ -123,7 +123,9 @@ where
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(rejection) => {
-                tracing::debug!(reason = %rejection.body_text(), "rejected request body");
+                // Only the kind: serde's message may quote the offending value, and a
+                // misplaced secret (a password, a credential) must not reach the log (I27).
+                tracing::debug!(kind = json_rejection_kind(&rejection), "rejected request body");
                 Err(match rejection {
                     JsonRejection::MissingJsonContentType(_) => ApiError::new(
                         StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -143,3 +145,12 @@ where
 }
 
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
+
+fn json_rejection_kind(rejection: &JsonRejection) -> &'static str {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => "missing JSON content type",
+        JsonRejection::JsonDataError(_) => "fields missing or of the wrong type",
+        JsonRejection::JsonSyntaxError(_) => "not valid JSON",
+        _ => "unreadable body",
+    }
+}

@@ -102,6 +102,10 @@ pub(crate) fn check_grantable(permission: &str) -> Result<(), GrantError> {
         && prefix.len() > 1
         && PERMISSIONS.iter().any(|p| p.name.starts_with(prefix))
     {
+        // `trading_accounts:*` would cover a permission only service clients may hold.
+        if let Some(p) = PERMISSIONS.iter().find(|p| p.service_clients_only && p.name.starts_with(prefix)) {
+            return Err(GrantError::ServiceClientsOnly(p.name.to_owned()));
+        }
         return Ok(());
     }
     Err(GrantError::Unknown(permission.to_owned()))
@@ -202,6 +206,10 @@ mod tests {
             check_grantable("trading_accounts:credentials:read"),
             Err(GrantError::ServiceClientsOnly(_))
         ));
+        // A wildcard that would cover it is refused too.
+        for wide in ["trading_accounts:*", "trading_accounts:credentials:*"] {
+            assert!(matches!(check_grantable(wide), Err(GrantError::ServiceClientsOnly(_))), "{wide}");
+        }
     }
 
     #[test]

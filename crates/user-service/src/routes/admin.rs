@@ -210,6 +210,11 @@ async fn set_roles(
             "Unknown role; see GET /v1/roles",
         ));
     }
+    // The caller must hold everything the roles grant, and everything the user's current
+    // roles grant (no demoting someone more powerful than oneself).
+    let target = state.db.user_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
+    super::roles::require_covers(&me, &state.roles.permissions_for(&roles).await?)?;
+    super::roles::require_covers(&me, &state.roles.permissions_for(&target.roles).await?)?;
     state.db.set_roles(&id, &roles, crate::now()).await?;
     audit(
         &state,

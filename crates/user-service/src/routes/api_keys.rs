@@ -181,6 +181,9 @@ pub(crate) struct UsageQuery {
 pub(crate) fn me_json(caller: &ApiKeyCaller) -> serde_json::Value {
     let mut body = user_json(&caller.user, &caller.permissions);
     body["permissions"] = caller.permissions.clone().into();
+    // A key carries its permissions, not its owner's roles: an admin's key limited to
+    // `positions:read` must not pass another service's `require_role("admin")`.
+    body["roles"] = serde_json::json!([]);
     body["auth_method"] = "api_key".into();
     body["api_key"] = serde_json::json!({
         "id": caller.key.id,
@@ -515,6 +518,11 @@ async fn rotate_key(
     let old = own_key(&state, &me, &id).await?;
     refuse_revoked(&old)?;
     let now = crate::now();
+    // Rotating is for live keys: an expired one would otherwise come back with a fresh
+    // lifetime, past the owner's decision and the live-key cap.
+    if old.expires_at.is_some_and(|t| t <= now) {
+        return Err(ApiError::new(StatusCode::CONFLICT, "api_key_expired", "The key has expired"));
+    }
     let expires_at = old.expires_at.map(|t| now + (t - old.created_at).max(0));
     let (key, row) = new_key(
         &state,

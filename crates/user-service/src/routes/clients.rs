@@ -287,8 +287,12 @@ fn is_form(headers: &HeaderMap) -> bool {
 }
 
 /// Throttling key of a client id (hashed: the id is caller-controlled and unbounded).
-fn client_key(client_id: &str) -> String {
-    format!("client:{}", hash_token(client_id))
+/// The failure counter of one client *from one address*: client ids are public (every
+/// token names its client), so a counter per client alone would let anyone lock the real
+/// service out by sending wrong secrets. The throttle's own per-address counter still
+/// bounds guessing from one address across clients.
+fn client_key(client_id: &str, ip: Option<&str>) -> String {
+    format!("client:{}", hash_token(&format!("{client_id}\n{}", ip.unwrap_or("-"))))
 }
 
 /// Client credentials grant: trades a client's id and secret for a short access token.
@@ -365,8 +369,8 @@ async fn token_inner(
         }
     }
     let now = crate::now();
-    let key = client_key(&client_id);
     let ip = info.ip.as_deref();
+    let key = client_key(&client_id, ip);
     if let Some(retry) = state.throttle.check(&key, ip, now).await? {
         let mut e = OAuthError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -657,6 +661,14 @@ async fn account_credentials(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clients_failure_counter_is_per_address() {
+        // Client ids are public: one address failing must not lock the client elsewhere.
+        assert_ne!(client_key("svc_1", Some("10.0.0.1")), client_key("svc_1", Some("10.0.0.2")));
+        assert_ne!(client_key("svc_1", Some("10.0.0.1")), client_key("svc_2", Some("10.0.0.1")));
+        assert_eq!(client_key("svc_1", None), client_key("svc_1", None));
+    }
 
     #[test]
     fn form_decoding_follows_rfc6749_2_3_1() {

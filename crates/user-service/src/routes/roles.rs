@@ -27,6 +27,7 @@ use crate::crypto::new_id;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::roles::{ADMIN_ROLE, GrantError, PERMISSIONS, Role, check_grantable};
 use crate::startup::AppState;
+use crate::tokens::permits;
 
 const ROLES_READ: &str = "admin:roles:read";
 const ROLES_WRITE: &str = "admin:roles:write";
@@ -152,6 +153,16 @@ fn checked_description(description: Option<String>) -> ApiResult<Option<String>>
     Ok(description)
 }
 
+/// 403 unless the caller already holds every permission in `granted`: whoever may edit
+/// roles must not hand out (to a role, hence to users, themselves included) more than
+/// they have, so `admin:roles:write` alone is no path to `*`.
+pub(crate) fn require_covers(me: &CurrentUser, granted: &[String]) -> ApiResult<()> {
+    match granted.iter().find(|p| !permits(&me.permissions, p)) {
+        Some(p) => Err(ApiError::insufficient_scope(p)),
+        None => Ok(()),
+    }
+}
+
 /// Every permission grantable, each once, in the given order.
 fn checked_permissions(permissions: Vec<String>) -> ApiResult<Vec<String>> {
     if permissions.len() > MAX_PERMISSIONS {
@@ -242,6 +253,7 @@ async fn create_role(
     }
     let description = checked_description(body.description)?.unwrap_or_default();
     let permissions = checked_permissions(body.permissions)?;
+    require_covers(&me, &permissions)?;
     let now = crate::now();
     let role = Role {
         id: new_id(),
@@ -317,6 +329,10 @@ async fn update_role(
         Some(p) => checked_permissions(p)?,
         None => role.permissions.clone(),
     };
+    // Both what the role grants now and what it will grant: no widening past the caller,
+    // and no narrowing of a role that grants more than the caller holds.
+    require_covers(&me, &role.permissions)?;
+    require_covers(&me, &permissions)?;
     if !state.db.update_role(&id, &description, &permissions, crate::now()).await? {
         return Err(ApiError::not_found());
     }

@@ -18,6 +18,7 @@ db_tests!(
     a_custom_role_shows_in_the_next_access_token_and_in_users_me,
     assigning_an_unknown_role_is_422,
     role_endpoints_need_admin_roles_permissions,
+    a_role_editor_cannot_grant_more_than_they_hold,
     a_role_change_on_one_instance_applies_on_another_within_the_cache_time,
 );
 
@@ -351,6 +352,56 @@ async fn role_endpoints_need_admin_roles_permissions(db: TestDb) {
         let r = send(&app, method.clone(), path, &reader.access, body.clone()).await;
         assert_error(r, StatusCode::FORBIDDEN, "insufficient_scope").await;
     }
+}
+
+/// `admin:roles:write` alone is no path to `*`: a role editor can neither assign nor
+/// create nor widen a role past their own permissions (and cannot demote an admin).
+async fn a_role_editor_cannot_grant_more_than_they_hold(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let (admin_email, admin) = app.new_admin().await;
+    let (email, _) = app.new_user().await;
+    create_role(&app, &admin.access, "role_editor", &["admin:roles:read", "admin:roles:write"]).await;
+    let editor_id = app.user_id(&email).await;
+    let r = set_roles(&app, &admin.access, &editor_id, json!(["user", "role_editor"])).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let editor = login(&app, &email).await;
+
+    // Assigning `admin` to oneself, creating a `*` role, widening `user`: all 403.
+    let r = set_roles(&app, &editor.access, &editor_id, json!(["user", "role_editor", "admin"])).await;
+    assert_error(r, StatusCode::FORBIDDEN, "insufficient_scope").await;
+    let r = send(
+        &app,
+        Method::POST,
+        "/v1/roles",
+        &editor.access,
+        Some(json!({"name": "root", "permissions": ["*"]})),
+    )
+    .await;
+    assert_error(r, StatusCode::FORBIDDEN, "insufficient_scope").await;
+    let user_role = role_id(&app, &admin.access, "user").await;
+    let r = send(
+        &app,
+        Method::PATCH,
+        &format!("/v1/roles/{user_role}"),
+        &editor.access,
+        Some(json!({"permissions": ["*"]})),
+    )
+    .await;
+    assert_error(r, StatusCode::FORBIDDEN, "insufficient_scope").await;
+    // Nor strip an admin (the admin's roles grant more than the editor holds).
+    let admin_id = app.user_id(&admin_email).await;
+    let r = set_roles(&app, &editor.access, &admin_id, json!(["user"])).await;
+    assert_error(r, StatusCode::FORBIDDEN, "insufficient_scope").await;
+    // Within their own permissions they can work.
+    let r = send(
+        &app,
+        Method::POST,
+        "/v1/roles",
+        &editor.access,
+        Some(json!({"name": "auditor_lite", "permissions": ["admin:roles:read"]})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
 }
 
 async fn a_role_change_on_one_instance_applies_on_another_within_the_cache_time(db: TestDb) {
