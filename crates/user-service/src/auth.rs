@@ -215,7 +215,17 @@ pub(crate) async fn authenticate_api_key(
     } else if stored.is_expired(now) {
         Err("expired")
     } else {
-        state.db.user_by_id(&stored.user_id).await?.filter(User::is_active).ok_or("owner_disabled")
+        match state.db.user_by_id(&stored.user_id).await?.filter(User::is_active) {
+            None => Err("owner_disabled"),
+            // A key bound to a trading account dies with its owner's access to it (removed
+            // from the members, or the account deleted): services trust the binding.
+            Some(user) => match &stored.trading_account_id {
+                Some(account) if state.db.trading_account_for_member(account, &user.id).await?.is_none() => {
+                    Err("account_access_lost")
+                }
+                _ => Ok(user),
+            },
+        }
     };
     let outcome = match &owner {
         Ok(_) => "success",

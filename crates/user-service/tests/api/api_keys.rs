@@ -576,6 +576,13 @@ async fn i25_a_key_links_only_to_a_trading_account_of_its_owner(db: TestDb) {
         .await;
         assert_error(r, StatusCode::NOT_FOUND, "trading_account_not_found").await;
     }
+
+    // The binding is checked at every use: once the account is gone, so is the key.
+    let r =
+        call(&app, Method::DELETE, &format!("/v1/trading-accounts/{account_id}"), &alice.access, None).await;
+    assert!(r.status().is_success(), "deleting the account: {}", r.status());
+    let r = me_with_key(&app, linked["key"].as_str().unwrap()).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
 async fn i25_remote_verifier_carries_the_keys_permissions_and_drops_a_revoked_key_within_its_ttl(db: TestDb) {
