@@ -264,6 +264,10 @@ async fn create_role(
         created_at: now,
         updated_at: now,
     };
+    let stripped = state.db.strip_dangling_role(&role.name, now).await?;
+    if stripped > 0 {
+        tracing::warn!(stripped, "users held a deleted role's name; removed before reusing it");
+    }
     if !state.db.insert_role(&role).await? {
         return Err(conflict("role_exists", "A role with this name already exists"));
     }

@@ -86,6 +86,37 @@ impl Db {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Removes role `name` from every user holding it, when no role of that name exists:
+    /// a name left dangling (a role deleted while an assignment raced it) must not come
+    /// back to life when a new role takes the name. Returns how many users were changed.
+    pub(crate) async fn strip_dangling_role(&self, name: &str, now: i64) -> Result<u64> {
+        if self.role_names().await?.iter().any(|n| n == name) {
+            return Ok(0);
+        }
+        let rows = sqlx::query("SELECT id, roles FROM users WHERE roles LIKE $1")
+            .bind(format!("%{name}%"))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut changed = 0;
+        for row in &rows {
+            let roles: String = row.try_get("roles")?;
+            if !roles.split(',').any(|r| r == name) {
+                continue;
+            }
+            let kept: Vec<&str> = roles.split(',').filter(|r| *r != name).collect();
+            // Conditional on the list read, so a concurrent change is not overwritten.
+            let r = sqlx::query("UPDATE users SET roles = $1, updated_at = $2 WHERE id = $3 AND roles = $4")
+                .bind(kept.join(","))
+                .bind(now)
+                .bind(row.try_get::<String, _>("id")?)
+                .bind(&roles)
+                .execute(&self.pool)
+                .await?;
+            changed += r.rows_affected();
+        }
+        Ok(changed)
+    }
+
     /// How many users hold role `name`.
     pub(crate) async fn users_with_role(&self, name: &str) -> Result<i64> {
         // LIKE narrows the scan (role names are [a-z0-9_-], `_` only widens the match);

@@ -19,6 +19,7 @@ db_tests!(
     assigning_an_unknown_role_is_422,
     role_endpoints_need_admin_roles_permissions,
     a_role_editor_cannot_grant_more_than_they_hold,
+    a_new_role_never_inherits_holders_of_a_deleted_roles_name,
     a_role_change_on_one_instance_applies_on_another_within_the_cache_time,
 );
 
@@ -352,6 +353,26 @@ async fn role_endpoints_need_admin_roles_permissions(db: TestDb) {
         let r = send(&app, method.clone(), path, &reader.access, body.clone()).await;
         assert_error(r, StatusCode::FORBIDDEN, "insufficient_scope").await;
     }
+}
+
+/// A role name can be left on a user when a deletion races an assignment; a role created
+/// later under that name must not grant its permissions to them.
+async fn a_new_role_never_inherits_holders_of_a_deleted_roles_name(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let (_, admin) = app.new_admin().await;
+    let (email, _) = app.new_user().await;
+    let user_id = app.user_id(&email).await;
+    // The state the race leaves: the user holds `ghost`, which no role defines.
+    sqlx::query("UPDATE users SET roles = 'user,ghost' WHERE id = $1")
+        .bind(&user_id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    create_role(&app, &admin.access, "ghost", &["admin:users:read"]).await;
+    let me: Value =
+        app.get_auth("/v1/users/me", &login(&app, &email).await.access).await.json().await.unwrap();
+    assert_eq!(me["roles"], json!(["user"]), "the dangling name was removed");
+    assert!(!me["permissions"].as_array().unwrap().contains(&json!("admin:users:read")));
 }
 
 /// `admin:roles:write` alone is no path to `*`: a role editor can neither assign nor
