@@ -71,6 +71,7 @@ pub(crate) const PERMISSIONS: &[Permission] = &[
     user("admin:keys:rotate", "Rotate the token signing key"),
     user("admin:clients:read", "List service clients"),
     user("admin:clients:write", "Create and delete service clients"),
+    user("admin:billing:write", "Change the subscription tier of a trading account"),
     Permission {
         name: "trading_accounts:credentials:read",
         description: "Read decrypted broker credentials of trading accounts (service clients only)",

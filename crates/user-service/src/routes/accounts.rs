@@ -26,6 +26,8 @@ use crate::startup::AppState;
 
 const READ: &str = "trading_accounts:read";
 const WRITE: &str = "trading_accounts:write";
+/// Changing an account's subscription tier (billing), beyond membership.
+const BILLING_WRITE: &str = "admin:billing:write";
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -370,6 +372,10 @@ async fn update_account(
         api_secret: creds.api_secret,
         access_token: creds.access_token,
     };
+    // The tier is what the platform bills: members (owners included) do not set their own.
+    if change.tier.is_some() {
+        me.require(BILLING_WRITE)?;
+    }
     let mut fields: Vec<&str> = Vec::new();
     if change.label.is_some() {
         fields.push("label");

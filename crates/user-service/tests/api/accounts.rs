@@ -166,18 +166,18 @@ async fn create_read_list_update_and_delete_an_account(db: TestDb) {
     assert_eq!(mine["owned"][0]["role"], "owner");
     assert_eq!(mine["shared"], json!([]));
 
-    // Label, tier and a partial credential change (the others are kept, re-encrypted).
+    // Label and a partial credential change (the others are kept, re-encrypted).
     let r = patch(
         &app,
         &format!("/v1/trading-accounts/{id}"),
         &t.access,
-        json!({"label": "Renamed", "subscription_tier": "pro", "credentials": {"api_secret": "new-secret-value-NEW9"}}),
+        json!({"label": "Renamed", "credentials": {"api_secret": "new-secret-value-NEW9"}}),
     )
     .await;
     assert_eq!(r.status(), StatusCode::OK);
     let updated: Value = r.json().await.unwrap();
     assert_eq!(updated["label"], "Renamed");
-    assert_eq!(updated["subscription_tier"], "pro");
+    assert_eq!(updated["subscription_tier"], "free");
     assert_eq!(updated["credentials"]["api_secret"], "****NEW9");
     assert_eq!(updated["credentials"]["api_key"], "****AK01");
     let plain = decrypt_stored(&app, TEST_MASTER_KEY, &id).await;
@@ -188,6 +188,23 @@ async fn create_read_list_update_and_delete_an_account(db: TestDb) {
         patch(&app, &format!("/v1/trading-accounts/{id}"), &t.access, json!({"subscription_tier": "gold"}))
             .await;
     assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_subscription_tier").await;
+    // The tier is billing: an owner does not upgrade their own account...
+    let r =
+        patch(&app, &format!("/v1/trading-accounts/{id}"), &t.access, json!({"subscription_tier": "pro"}))
+            .await;
+    assert_error(r, StatusCode::FORBIDDEN, "insufficient_scope").await;
+    // ...someone holding admin:billing:write (here an admin, on an account of theirs) does.
+    let (_, admin) = app.new_admin().await;
+    let admins = create(&app, &admin.access, "Desk", &Canary::new()).await["id"].as_str().unwrap().to_owned();
+    let r = patch(
+        &app,
+        &format!("/v1/trading-accounts/{admins}"),
+        &admin.access,
+        json!({"subscription_tier": "pro"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["subscription_tier"], "pro");
 
     assert_eq!(
         delete(&app, &format!("/v1/trading-accounts/{id}"), &t.access).await.status(),
@@ -397,7 +414,6 @@ async fn i25_a_trader_renews_the_access_token_but_cannot_manage_the_account(db: 
     let (third_email, _) = app.new_user().await;
     let responses = vec![
         patch(&app, &base, tr, json!({"label": "x"})).await,
-        patch(&app, &base, tr, json!({"subscription_tier": "enterprise"})).await,
         patch(&app, &base, tr, json!({"credentials": {"api_secret": "trader-secret-xxxx"}})).await,
         patch(&app, &base, tr, json!({"credentials": {"api_key": "k", "access_token": "t"}})).await,
         delete(&app, &base, tr).await,
@@ -405,6 +421,9 @@ async fn i25_a_trader_renews_the_access_token_but_cannot_manage_the_account(db: 
         add_member(&app, &id, tr, &trader_email, "owner").await,
         delete(&app, &format!("{base}/members/{owner_id}"), tr).await,
     ];
+    // The tier needs admin:billing:write, whatever the member's role.
+    let r = patch(&app, &base, tr, json!({"subscription_tier": "enterprise"})).await;
+    assert_error(r, StatusCode::FORBIDDEN, "insufficient_scope").await;
     for r in responses {
         assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
     }
