@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::openapi::ErrorBody;
 use super::{Client, audit, rfc3339};
 use crate::accounts::{
     AccountChange, Broker, Credentials, MaskedCredentials, MemberRemoval, MemberRole, MemberRow,
@@ -232,9 +233,9 @@ async fn membership(
     request_body = CreateAccount,
     responses(
         (status = 201, description = "Created; credentials masked", body = AccountView),
-        (status = 401, description = "Missing or invalid access token"),
-        (status = 403, description = "Missing trading_accounts:write"),
-        (status = 422, description = "Unsupported broker or invalid fields"),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Missing trading_accounts:write", body = ErrorBody),
+        (status = 422, description = "Unsupported broker or invalid fields", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -269,8 +270,8 @@ async fn create_account(
     tag = "trading-accounts",
     responses(
         (status = 200, description = "The caller's accounts", body = AccountList),
-        (status = 401, description = "Missing or invalid access token"),
-        (status = 403, description = "Missing trading_accounts:read"),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Missing trading_accounts:read", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -288,8 +289,8 @@ async fn list_accounts(State(state): State<AppState>, me: CurrentUser) -> ApiRes
     tag = "trading-accounts",
     responses(
         (status = 200, description = "Owned and shared accounts", body = MyAccounts),
-        (status = 401, description = "Missing or invalid access token"),
-        (status = 403, description = "Missing trading_accounts:read"),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Missing trading_accounts:read", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -320,9 +321,9 @@ async fn my_accounts(State(state): State<AppState>, me: CurrentUser) -> ApiResul
     params(("id" = String, Path, description = "Trading account id")),
     responses(
         (status = 200, description = "The account", body = AccountView),
-        (status = 401, description = "Missing or invalid access token"),
-        (status = 403, description = "Missing trading_accounts:read"),
-        (status = 404, description = "Unknown, or the caller is not a member"),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Missing trading_accounts:read", body = ErrorBody),
+        (status = 404, description = "Unknown, or the caller is not a member", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -346,11 +347,11 @@ async fn get_account(
     request_body = UpdateAccount,
     responses(
         (status = 200, description = "Updated; credentials masked", body = AccountView),
-        (status = 401, description = "Missing or invalid access token"),
-        (status = 403, description = "Missing trading_accounts:write, or the caller's role forbids the change"),
-        (status = 404, description = "Unknown, or the caller is not a member"),
-        (status = 409, description = "The credentials changed concurrently; retry"),
-        (status = 422, description = "Invalid fields"),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Missing trading_accounts:write, or the caller's role forbids the change", body = ErrorBody),
+        (status = 404, description = "Unknown, or the caller is not a member", body = ErrorBody),
+        (status = 409, description = "The credentials changed concurrently; retry", body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -416,9 +417,9 @@ async fn update_account(
     params(("id" = String, Path, description = "Trading account id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid access token"),
-        (status = 403, description = "Missing trading_accounts:write, or not an owner"),
-        (status = 404, description = "Unknown, or the caller is not a member"),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Missing trading_accounts:write, or not an owner", body = ErrorBody),
+        (status = 404, description = "Unknown, or the caller is not a member", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -449,9 +450,9 @@ async fn delete_account(
     params(("id" = String, Path, description = "Trading account id")),
     responses(
         (status = 200, description = "Members", body = MemberList),
-        (status = 401, description = "Missing or invalid access token"),
-        (status = 403, description = "Missing trading_accounts:read"),
-        (status = 404, description = "Unknown, or the caller is not a member"),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Missing trading_accounts:read", body = ErrorBody),
+        (status = 404, description = "Unknown, or the caller is not a member", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -477,11 +478,11 @@ async fn list_members(
     responses(
         (status = 201, description = "Added", body = MemberView),
         (status = 200, description = "Already a member; role now as requested", body = MemberView),
-        (status = 401, description = "Missing or invalid access token"),
-        (status = 403, description = "Missing trading_accounts:write, or not an owner"),
-        (status = 404, description = "Unknown account, caller not a member, or no user has this email (user_not_found)"),
-        (status = 409, description = "Would demote the last owner"),
-        (status = 422, description = "Invalid role"),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Missing trading_accounts:write, or not an owner", body = ErrorBody),
+        (status = 404, description = "Unknown account, caller not a member, or no user has this email (user_not_found)", body = ErrorBody),
+        (status = 409, description = "Would demote the last owner", body = ErrorBody),
+        (status = 422, description = "Invalid role", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -549,10 +550,10 @@ fn last_owner() -> ApiError {
     ),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "Missing or invalid access token"),
-        (status = 403, description = "Missing trading_accounts:write, or removing someone else without being an owner"),
-        (status = 404, description = "Unknown account, caller not a member, or that user is not a member"),
-        (status = 409, description = "The last owner"),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Missing trading_accounts:write, or removing someone else without being an owner", body = ErrorBody),
+        (status = 404, description = "Unknown account, caller not a member, or that user is not a member", body = ErrorBody),
+        (status = 409, description = "The last owner", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

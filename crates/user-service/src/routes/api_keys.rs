@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::openapi::ErrorBody;
 use super::{Client, audit, rfc3339, user_json};
 use crate::auth::{ApiKeyCaller, CurrentUser, api_key_environment};
 use crate::crypto::new_id;
@@ -291,11 +292,11 @@ fn refuse_revoked(key: &ApiKey) -> ApiResult<()> {
     request_body = CreateApiKey,
     responses(
         (status = 201, description = "The new key, shown once", body = CreatedApiKey),
-        (status = 400, description = "Invalid name, permissions, lifetime or account id"),
-        (status = 401, description = "No valid bearer token"),
-        (status = 403, description = "Missing api_keys:manage, or a permission the caller lacks"),
-        (status = 404, description = "The trading account is not one of the caller's"),
-        (status = 409, description = "Too many active keys"),
+        (status = 400, description = "Invalid name, permissions, lifetime or account id", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Missing api_keys:manage, or a permission the caller lacks", body = ErrorBody),
+        (status = 404, description = "The trading account is not one of the caller's", body = ErrorBody),
+        (status = 409, description = "Too many active keys", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -374,8 +375,8 @@ async fn create_key(
     tag = "api-keys",
     responses(
         (status = 200, description = "The caller's keys", body = ApiKeyList),
-        (status = 401, description = "No valid bearer token"),
-        (status = 403, description = "Missing api_keys:manage"),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Missing api_keys:manage", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -394,9 +395,9 @@ async fn list_keys(State(state): State<AppState>, me: CurrentUser) -> ApiResult<
     params(("id" = String, Path, description = "Key id")),
     responses(
         (status = 200, description = "The key", body = ApiKeyView),
-        (status = 401, description = "No valid bearer token"),
-        (status = 403, description = "Missing api_keys:manage"),
-        (status = 404, description = "No such key of the caller"),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Missing api_keys:manage", body = ErrorBody),
+        (status = 404, description = "No such key of the caller", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -419,11 +420,11 @@ async fn get_key(
     request_body = UpdateApiKey,
     responses(
         (status = 200, description = "The updated key", body = ApiKeyView),
-        (status = 400, description = "Invalid name or permissions"),
-        (status = 401, description = "No valid bearer token"),
-        (status = 403, description = "Missing api_keys:manage, or a permission the caller lacks"),
-        (status = 404, description = "No such key of the caller"),
-        (status = 409, description = "The key is revoked"),
+        (status = 400, description = "Invalid name or permissions", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Missing api_keys:manage, or a permission the caller lacks", body = ErrorBody),
+        (status = 404, description = "No such key of the caller", body = ErrorBody),
+        (status = 409, description = "The key is revoked", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -464,9 +465,9 @@ async fn update_key(
     params(("id" = String, Path, description = "Key id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, description = "No valid bearer token"),
-        (status = 403, description = "Missing api_keys:manage"),
-        (status = 404, description = "No such key of the caller"),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Missing api_keys:manage", body = ErrorBody),
+        (status = 404, description = "No such key of the caller", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -501,10 +502,10 @@ async fn revoke_key(
     params(("id" = String, Path, description = "Key id")),
     responses(
         (status = 201, description = "The replacement key, shown once", body = CreatedApiKey),
-        (status = 401, description = "No valid bearer token"),
-        (status = 403, description = "Missing api_keys:manage"),
-        (status = 404, description = "No such key of the caller"),
-        (status = 409, description = "The key is revoked (or was rotated meanwhile)"),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Missing api_keys:manage", body = ErrorBody),
+        (status = 404, description = "No such key of the caller", body = ErrorBody),
+        (status = 409, description = "The key is revoked (or was rotated meanwhile)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -559,9 +560,9 @@ async fn rotate_key(
     params(("id" = String, Path, description = "Key id"), UsageQuery),
     responses(
         (status = 200, description = "A page of uses", body = UsagePage),
-        (status = 401, description = "No valid bearer token"),
-        (status = 403, description = "Missing api_keys:manage"),
-        (status = 404, description = "No such key of the caller"),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Missing api_keys:manage", body = ErrorBody),
+        (status = 404, description = "No such key of the caller", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

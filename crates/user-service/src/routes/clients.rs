@@ -23,6 +23,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::openapi::ErrorBody;
 use super::{Client, audit, auth_layer, rfc3339};
 use crate::auth::CurrentUser;
 use crate::clients::{
@@ -506,8 +507,8 @@ struct ClientPage {
     params(ClientPage),
     responses(
         (status = 200, description = "The clients", body = ClientList),
-        (status = 401, description = "Missing or invalid token"),
-        (status = 403, description = "insufficient_scope: needs admin:clients:read"),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "insufficient_scope: needs admin:clients:read", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -531,9 +532,9 @@ async fn list_clients(
     request_body = CreateClientBody,
     responses(
         (status = 201, description = "Created; the secret is shown once (Cache-Control: no-store)", body = CreatedClient),
-        (status = 400, description = "invalid_name or invalid_scopes"),
-        (status = 401, description = "Missing or invalid token"),
-        (status = 403, description = "insufficient_scope: needs admin:clients:write"),
+        (status = 400, description = "invalid_name or invalid_scopes", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "insufficient_scope: needs admin:clients:write", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -560,9 +561,9 @@ async fn create_client(
     params(("id" = String, Path, description = "The client's id or client_id")),
     responses(
         (status = 204, description = "Revoked (or already revoked)"),
-        (status = 401, description = "Missing or invalid token"),
-        (status = 403, description = "insufficient_scope: needs admin:clients:write"),
-        (status = 404, description = "No such client"),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "insufficient_scope: needs admin:clients:write", body = ErrorBody),
+        (status = 404, description = "No such client", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -591,9 +592,9 @@ async fn revoke_client(
     params(("id" = String, Path, description = "The trading account's id")),
     responses(
         (status = 200, description = "The decrypted credentials (Cache-Control: no-store)", body = Object),
-        (status = 401, description = "Missing or invalid token, or the token of a revoked client"),
-        (status = 403, description = "insufficient_scope: not a client token, or no trading_accounts:credentials:read"),
-        (status = 404, description = "No such account"),
+        (status = 401, description = "Missing or invalid token, or the token of a revoked client", body = ErrorBody),
+        (status = 403, description = "insufficient_scope: not a client token, or no trading_accounts:credentials:read", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
