@@ -316,6 +316,10 @@ async fn assigning_an_unknown_role_is_422(db: TestDb) {
     let me: Value =
         app.get_auth(&format!("/v1/admin/users/{user_id}"), &admin.access).await.json().await.unwrap();
     assert_eq!(me["roles"], json!(["user"]), "nothing changed");
+    // A huge list is refused before any work on it.
+    let many: Vec<String> = (0..10_000).map(|i| format!("r{i}")).collect();
+    let r = set_roles(&app, &admin.access, &user_id, json!(many)).await;
+    assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "too_many_roles").await;
 }
 
 async fn role_endpoints_need_admin_roles_permissions(db: TestDb) {
