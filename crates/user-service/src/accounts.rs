@@ -36,7 +36,7 @@
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{Keyring, MasterKey, ciphertext_version, decode_master_key, new_data_key};
+use crate::crypto::{Keyring, ciphertext_version, new_data_key};
 use crate::error::{ApiError, ApiResult};
 use crate::startup::{AppState, StartupError};
 
@@ -234,9 +234,6 @@ pub(crate) enum CredentialError {
     /// Database failure.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
-    /// `MASTER_ENCRYPTION_KEY_PREVIOUS` is not base64 of 32 bytes.
-    #[error("MASTER_ENCRYPTION_KEY_PREVIOUS is not base64 of 32 bytes")]
-    PreviousKey,
     /// The ciphertext names a version the database does not have.
     #[error("unknown master-key version {0}")]
     UnknownVersion(u32),
@@ -254,20 +251,10 @@ impl From<CredentialError> for ApiError {
     }
 }
 
-/// The env master key, plus the previous one when the env key is being changed.
-fn env_master(state: &AppState) -> Result<MasterKey, CredentialError> {
-    match &state.config.previous_master_key {
-        Some(previous) => {
-            let key = decode_master_key(previous.expose()).map_err(|_| CredentialError::PreviousKey)?;
-            Ok(state.master.clone().with_previous(&key))
-        }
-        None => Ok(state.master.clone()),
-    }
-}
-
 /// The keyring new ciphertexts are written with: the newest version in the database.
 async fn write_keyring(state: &AppState) -> Result<Keyring, CredentialError> {
-    let mut ring = Keyring::new(env_master(state)?);
+    // `state.master` already opens with MASTER_ENCRYPTION_KEY_PREVIOUS (set up at start).
+    let mut ring = Keyring::new(state.master.clone());
     if let Some((version, wrapped)) = state.db.newest_master_key_version().await? {
         ring.add_wrapped(version, &wrapped).map_err(|_| CredentialError::Unwrap(version))?;
     }
@@ -283,7 +270,7 @@ async fn decrypt_credentials(
 ) -> Result<Credentials, CredentialError> {
     let failed = || CredentialError::Decrypt(id.to_owned());
     let version = ciphertext_version(stored).ok_or_else(failed)?;
-    let mut ring = Keyring::new(env_master(state)?);
+    let mut ring = Keyring::new(state.master.clone());
     if version > 1 {
         let wrapped =
             state.db.master_key_version(version).await?.ok_or(CredentialError::UnknownVersion(version))?;
@@ -482,7 +469,7 @@ pub(crate) async fn account_credentials(
 /// returns `(re-sealed, failed)`. Values already under the current key are re-sealed too
 /// (cheap: a handful of rows), which keeps the code free of a "which key opened it" branch.
 async fn reseal_env_values(state: &AppState) -> Result<(usize, usize), StartupError> {
-    let master = env_master(state).map_err(|e| StartupError::Command(e.to_string()))?;
+    let master = &state.master;
     let (mut resealed, mut failed) = (0, 0);
     for sealed in state.db.env_sealed_values().await? {
         match master.decrypt(&sealed.value, &sealed.id) {
@@ -516,7 +503,7 @@ const ROTATE_ATTEMPTS: usize = 5;
 ///    the current env key, so `MASTER_ENCRYPTION_KEY_PREVIOUS` can then be removed.
 pub(crate) async fn rotate_master(state: &AppState) -> Result<String, StartupError> {
     let cmd = |e: &dyn std::fmt::Display| StartupError::Command(e.to_string());
-    let master = env_master(state).map_err(|e| cmd(&e))?;
+    let master = &state.master;
     let mut rewrapped = 0;
     for (version, wrapped) in state.db.master_key_versions().await? {
         let key =
