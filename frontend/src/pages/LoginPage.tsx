@@ -4,9 +4,10 @@ import { ApiError, type LoginRedirectState, useAuth } from "../auth";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { Field } from "../components/Field";
 
+/** Back to the intended route, unless the user signed out on purpose. */
 function target(state: LoginRedirectState | null): string {
   const from = state?.from;
-  if (!from || from.pathname === "/login") return "/monitor";
+  if (!from || from.pathname === "/login" || state?.reason === "signedOut") return "/monitor";
   return `${from.pathname}${from.search ?? ""}${from.hash ?? ""}`;
 }
 
