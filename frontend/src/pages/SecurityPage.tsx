@@ -39,7 +39,7 @@ function ChangePassword() {
   };
   return (
     <section className="card" aria-labelledby="password-title">
-      <h2 id="password-title">Password</h2>
+      <h2 id="password-title">Change your password</h2>
       <form onSubmit={(e) => void submit(e)}>
         <Field label="Current password" type="password" autoComplete="current-password" required value={current} onChange={(e) => setCurrent(e.target.value)} />
         <Field
