@@ -1,5 +1,5 @@
-//! Configuration from the environment: `PORT`, plus the variables every service of
-//! the platform reads (see [`authgate::ServiceConfig`]).
+//! Configuration from the environment: `PORT`, `CORS_ALLOWED_ORIGINS`, plus the
+//! variables every service of the platform reads (see [`authgate::ServiceConfig`]).
 
 use std::ops::Deref;
 
@@ -10,9 +10,16 @@ use authgate::{Error, ErrorKind, ServiceConfig};
 pub struct Config {
     /// `PORT` (default 8012; 0 picks a free port).
     pub port: u16,
+    /// `CORS_ALLOWED_ORIGINS`: comma-separated browser origins that may call the API.
+    /// Unset, it is the web frontend's dev origins when `APP_ENV` is unset or `dev`
+    /// ([`DEV_FRONTEND_ORIGINS`]), and none otherwise: staging and production name theirs.
+    pub cors_allowed_origins: Vec<String>,
     /// `USER_SERVICE_URL`, `JWKS_URL`, `JWT_*`, `API_KEY_CACHE_TTL_SECS`.
     pub auth: ServiceConfig,
 }
+
+/// Where `cd frontend && npm run dev` serves the web frontend.
+pub const DEV_FRONTEND_ORIGINS: [&str; 2] = ["http://127.0.0.1:3001", "http://localhost:3001"];
 
 impl Deref for Config {
     type Target = ServiceConfig;
@@ -36,6 +43,31 @@ impl Config {
                 v.parse().map_err(|e| Error::new(ErrorKind::Configuration, format!("PORT: {v:?}: {e}")))?
             }
         };
-        Ok(Config { port, auth: ServiceConfig::from_lookup(get)? })
+        let dev = get("APP_ENV").is_none_or(|e| matches!(e.trim(), "" | "dev" | "development"));
+        let cors_allowed_origins = match get("CORS_ALLOWED_ORIGINS") {
+            Some(v) => v.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect(),
+            None if dev => DEV_FRONTEND_ORIGINS.map(str::to_owned).to_vec(),
+            None => Vec::new(),
+        };
+        Ok(Config { port, cors_allowed_origins, auth: ServiceConfig::from_lookup(get)? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cors_admits_the_dev_frontend_only_in_dev() {
+        let origins = |vars: &'static [(&str, &str)]| {
+            let c = Config::from_lookup(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned()));
+            c.unwrap_or_else(|e| panic!("{e}")).cors_allowed_origins
+        };
+        assert_eq!(origins(&[]), DEV_FRONTEND_ORIGINS);
+        assert!(origins(&[("APP_ENV", "staging")]).is_empty());
+        assert_eq!(
+            origins(&[("CORS_ALLOWED_ORIGINS", "https://a.example, https://b.example")]),
+            ["https://a.example", "https://b.example"]
+        );
     }
 }

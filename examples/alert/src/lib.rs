@@ -23,7 +23,10 @@ pub mod alerts;
 pub mod config;
 pub mod routes;
 
+use actix_cors::Cors;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
+use actix_web::middleware::Condition;
 use actix_web::{App, HttpServer, web};
 use authgate::{AuthMode, Authenticator};
 use authgate_actix::{AuthMiddleware, redact, require_permission};
@@ -100,9 +103,10 @@ pub enum StartError {
 impl Application {
     /// Builds the authenticator from `config` and binds `127.0.0.1:{PORT}`, like the
     /// other examples (put a reverse proxy in front to expose it).
+    /// Browsers on `CORS_ALLOWED_ORIGINS` (the web frontend in dev) may call it.
     pub fn build(config: &Config) -> Result<Application, StartError> {
         let authenticator = authenticator(config)?;
-        Ok(Application::build_with(authenticator, ("127.0.0.1", config.port))?)
+        Ok(Application::serve(authenticator, ("127.0.0.1", config.port), &config.cors_allowed_origins)?)
     }
 
     /// Binds `addr` (e.g. `("127.0.0.1", 0)`) with any authenticator and a fresh store.
@@ -110,8 +114,26 @@ impl Application {
         authenticator: Authenticator,
         addr: impl std::net::ToSocketAddrs,
     ) -> std::io::Result<Application> {
+        Application::serve(authenticator, addr, &[])
+    }
+
+    fn serve(
+        authenticator: Authenticator,
+        addr: impl std::net::ToSocketAddrs,
+        origins: &[String],
+    ) -> std::io::Result<Application> {
         let store = web::Data::new(AlertStore::new());
-        let server = HttpServer::new(move || app(authenticator.clone(), store.clone())).bind(addr)?;
+        let origins = origins.to_vec();
+        let server = HttpServer::new(move || {
+            let cors = origins.iter().fold(Cors::default(), |cors, origin| cors.allowed_origin(origin));
+            let cors = cors
+                .allowed_methods(["GET", "POST", "DELETE"])
+                .allowed_headers([AUTHORIZATION, CONTENT_TYPE, HeaderName::from_static("x-api-key")])
+                .max_age(600);
+            // Without origins the middleware is left out: nothing cross-origin is allowed.
+            app(authenticator.clone(), store.clone()).wrap(Condition::new(!origins.is_empty(), cors))
+        })
+        .bind(addr)?;
         let port = server.addrs().first().map_or(0, std::net::SocketAddr::port);
         Ok(Application { port, server: server.run() })
     }

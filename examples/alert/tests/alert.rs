@@ -207,3 +207,28 @@ fn config_defaults_follow_the_shared_example_conventions() {
     assert_eq!(custom.port, 0);
     assert!(example_alert::Config::from_lookup(|k| (k == "JWT_ALGORITHMS").then(|| "none".into())).is_err());
 }
+
+#[actix_web::test]
+async fn dev_cors_admits_the_web_frontend_and_no_other_origin() {
+    let vars = [("PORT", "0"), ("JWKS_URL", "http://127.0.0.1:9/jwks.json")];
+    let config = example_alert::Config::from_lookup(|n| {
+        vars.iter().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap();
+    let app = Application::build(&config).unwrap();
+    let url = format!("http://127.0.0.1:{}/alerts", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    let preflight = |origin: &'static str| {
+        reqwest::Client::new()
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization,content-type")
+            .send()
+    };
+    let allowed = preflight("http://127.0.0.1:3001").await.unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "http://127.0.0.1:3001");
+    let refused = preflight("https://evil.example").await.unwrap();
+    assert!(refused.headers().get("access-control-allow-origin").is_none());
+}

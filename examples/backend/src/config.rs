@@ -1,5 +1,5 @@
-//! Configuration, read from the environment: `PORT`, plus the variables every service of
-//! the platform reads (see [`authgate::ServiceConfig`]).
+//! Configuration, read from the environment: `PORT`, `CORS_ALLOWED_ORIGINS`, plus the
+//! variables every service of the platform reads (see [`authgate::ServiceConfig`]).
 
 use std::ops::Deref;
 
@@ -10,9 +10,16 @@ use authgate::{Error, ErrorKind, ServiceConfig};
 pub struct Config {
     /// `PORT`: where to listen on 127.0.0.1 (default 8010; 0 picks a free port).
     pub port: u16,
+    /// `CORS_ALLOWED_ORIGINS`: comma-separated browser origins that may call the API.
+    /// Unset, it is the web frontend's dev origins when `APP_ENV` is unset or `dev`
+    /// ([`DEV_FRONTEND_ORIGINS`]), and none otherwise: staging and production name theirs.
+    pub cors_allowed_origins: Vec<String>,
     /// `USER_SERVICE_URL`, `JWKS_URL`, `JWT_*`, `API_KEY_CACHE_TTL_SECS`.
     pub auth: ServiceConfig,
 }
+
+/// Where `cd frontend && npm run dev` serves the web frontend.
+pub const DEV_FRONTEND_ORIGINS: [&str; 2] = ["http://127.0.0.1:3001", "http://localhost:3001"];
 
 impl Deref for Config {
     type Target = ServiceConfig;
@@ -36,7 +43,13 @@ impl Config {
                 v.parse().map_err(|e| Error::new(ErrorKind::Configuration, format!("PORT: {v:?}: {e}")))?
             }
         };
-        Ok(Config { port, auth: ServiceConfig::from_lookup(lookup)? })
+        let dev = lookup("APP_ENV").is_none_or(|e| matches!(e.trim(), "" | "dev" | "development"));
+        let cors_allowed_origins = match lookup("CORS_ALLOWED_ORIGINS") {
+            Some(v) => v.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect(),
+            None if dev => DEV_FRONTEND_ORIGINS.map(str::to_owned).to_vec(),
+            None => Vec::new(),
+        };
+        Ok(Config { port, cors_allowed_origins, auth: ServiceConfig::from_lookup(lookup)? })
     }
 }
 
@@ -54,6 +67,24 @@ mod tests {
         assert_eq!(c.jwks_url, "http://127.0.0.1:9/v1/auth/.well-known/jwks.json");
         assert_eq!((c.port, c.jwt_audience.as_str()), (8010, "trading-platform"));
         assert_eq!(c.jwt_algorithms, vec![authgate::Algorithm::RS256]);
+    }
+
+    #[test]
+    fn cors_admits_the_dev_frontend_only_in_dev() {
+        let origins = |vars: &'static [(&str, &str)]| {
+            let c = Config::from_lookup(
+                |n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned()),
+                8010,
+            );
+            c.unwrap_or_else(|e| panic!("{e}")).cors_allowed_origins
+        };
+        assert_eq!(origins(&[]), DEV_FRONTEND_ORIGINS);
+        assert_eq!(origins(&[("APP_ENV", "dev")]), DEV_FRONTEND_ORIGINS);
+        assert!(origins(&[("APP_ENV", "production")]).is_empty());
+        assert_eq!(
+            origins(&[("APP_ENV", "production"), ("CORS_ALLOWED_ORIGINS", "https://app.example.com")]),
+            ["https://app.example.com"]
+        );
     }
 
     #[test]

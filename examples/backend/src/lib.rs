@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use authgate_tower::redact::RedactedMakeSpan;
 use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 pub mod auth;
@@ -30,6 +32,16 @@ pub fn app(auth: Auth) -> Router {
         .merge(routes::admin::router(&auth))
         .merge(routes::health::router(auth))
         .layer(TraceLayer::new_for_http().make_span_with(RedactedMakeSpan::new()))
+}
+
+/// CORS for browser apps on `origins` (the web frontend): bearer tokens and API keys in
+/// headers, no cookies, so no credentials mode.
+pub fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, HeaderName::from_static("x-api-key")])
 }
 
 /// A bound, not yet running, backend.
@@ -56,7 +68,8 @@ impl Application {
         let auth = Auth::from_config(config)?;
         tokio::spawn(auth.clone().warm_up(Duration::from_secs(2)));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
-        Ok(Application { listener, router: app(auth) })
+        let router = app(auth).layer(cors(&config.cors_allowed_origins));
+        Ok(Application { listener, router })
     }
 
     /// The bound address (useful with port 0).

@@ -11,7 +11,9 @@ pub struct Config {
     /// `PORT`: where to listen on 127.0.0.1 (default 8080; 0 picks a free port).
     pub port: u16,
     /// `WS_ALLOWED_ORIGINS`: comma-separated origins allowed to open the quote socket;
-    /// empty means any (default empty).
+    /// empty means any. In dev (`APP_ENV` unset or `dev`) the default is empty, which
+    /// admits the web frontend and origin-less tools such as `websocat`; any other
+    /// `APP_ENV` refuses to start without an explicit list.
     pub ws_allowed_origins: Vec<String>,
     /// `USER_SERVICE_URL`, `JWKS_URL`, `JWT_*` (the ticker accepts JWTs only).
     pub auth: ServiceConfig,
@@ -39,9 +41,14 @@ impl Config {
                 v.parse().map_err(|e| Error::new(ErrorKind::Configuration, format!("PORT: {v:?}: {e}")))?
             }
         };
-        let ws_allowed_origins = lookup("WS_ALLOWED_ORIGINS")
+        let ws_allowed_origins: Vec<String> = lookup("WS_ALLOWED_ORIGINS")
             .map(|v| v.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect())
             .unwrap_or_default();
+        let dev = lookup("APP_ENV").is_none_or(|e| matches!(e.trim(), "" | "dev" | "development"));
+        if !dev && ws_allowed_origins.is_empty() {
+            let why = "WS_ALLOWED_ORIGINS: required outside dev (the web frontend's origin, e.g. https://app.example.com)";
+            return Err(Error::new(ErrorKind::Configuration, why));
+        }
         Ok(Config { port, ws_allowed_origins, auth: ServiceConfig::from_lookup(lookup)? })
     }
 }
@@ -71,6 +78,17 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.ws_allowed_origins, ["https://a.example", "https://b.example"]);
         assert_eq!(c.port, 8080);
+    }
+
+    #[test]
+    fn origins_must_be_named_outside_dev() {
+        let e = Config::from_lookup(|n| (n == "APP_ENV").then(|| "production".to_owned()), 8080).unwrap_err();
+        assert!(e.detail().starts_with("WS_ALLOWED_ORIGINS"), "{}", e.detail());
+        let vars = [("APP_ENV", "production"), ("WS_ALLOWED_ORIGINS", "https://app.example.com")];
+        let c =
+            Config::from_lookup(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned()), 8080)
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.ws_allowed_origins, ["https://app.example.com"]);
     }
 
     #[test]

@@ -59,3 +59,28 @@ async fn application_binds_port_zero_and_serves_health_over_tcp() {
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
     assert!(raw.ends_with(r#"{"status":"ok"}"#), "{raw}");
 }
+
+#[tokio::test]
+async fn dev_cors_admits_the_web_frontend_and_no_other_origin() {
+    let idp = MockJwksServer::start().await;
+    let application = Application::build(&config(&idp)).await.unwrap();
+    let addr = application.local_addr().unwrap();
+    tokio::spawn(application.run_until_stopped());
+    let preflight = |origin: &'static str| async move {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "OPTIONS /api/positions HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\n\
+             Access-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: authorization\r\n\
+             Connection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).await.unwrap();
+        raw.to_ascii_lowercase()
+    };
+    let allowed = preflight("http://127.0.0.1:3001").await;
+    assert!(allowed.contains("access-control-allow-origin: http://127.0.0.1:3001"), "{allowed}");
+    assert!(allowed.contains("authorization"), "{allowed}");
+    let refused = preflight("https://evil.example").await;
+    assert!(!refused.contains("access-control-allow-origin"), "{refused}");
+}
