@@ -2,7 +2,8 @@
 // example-backend, example-ticker, example-alert, the built frontend under `vite preview`,
 // and Debian's Chromium driven by playwright-core. Run: `npm run test:e2e`.
 //
-// Binaries: $AUTHGATE_BIN_DIR, else the newer of target/release and target/debug for each.
+// Binaries: $AUTHGATE_BIN_DIR, else the newer of release/ and debug/ in $CARGO_TARGET_DIR
+// (default: the repository's target/) for each.
 // Output (screenshots, service logs): $E2E_OUTPUT or frontend/e2e-output/.
 
 import { spawn, spawnSync } from "node:child_process";
@@ -43,7 +44,7 @@ function freePort() {
 function binary(name) {
   if (process.env.AUTHGATE_BIN_DIR) return join(process.env.AUTHGATE_BIN_DIR, name);
   const found = ["release", "debug"]
-    .map((p) => join(ROOT, "target", p, name))
+    .map((p) => join(process.env.CARGO_TARGET_DIR ?? join(ROOT, "target"), p, name))
     .filter((p) => existsSync(p))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   if (!found[0]) throw new Error(`${name} not built: run cargo build -p ${name}`);
