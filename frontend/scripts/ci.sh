@@ -16,6 +16,7 @@ npm run lint
 npm run build
 npm run size
 npm test
-# The four services of the walk (debug builds; after `cargo test --workspace` this only links).
-(cd .. && cargo build --locked -p user-service -p example-backend -p example-ticker -p example-alert)
+# The four services of the walk: the debug binaries `cargo test --workspace` builds for its
+# integration tests (same command, same features, so after .ci/run's test step this is a no-op).
+(cd .. && cargo test --workspace --locked --no-run --quiet)
 npm run test:e2e
