@@ -51,6 +51,7 @@ type TabMessage =
   | { type: "signed-out"; reason: SignOutReason };
 
 const SERVICE = "the identity service";
+const REFRESH_TIMEOUT_MS = 15_000;
 
 /**
  * The session of one browser tab, coordinated with the other tabs.
@@ -250,6 +251,8 @@ export class AuthClient {
       return await this.fetchImpl(`${this.userServiceUrl}/v1/auth/refresh`, {
         method: "POST",
         credentials: "include",
+        // This runs under the cross-tab lock: a hung request must not stall every tab.
+        signal: AbortSignal.timeout(REFRESH_TIMEOUT_MS),
       });
     } catch {
       throw new ApiError({ status: 0, code: "network", service: SERVICE });
