@@ -4,7 +4,7 @@ import { CopyButton } from "../components/CopyButton";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { Field } from "../components/Field";
 import { useUserService } from "../services";
-import { type AccountSummary, useMyAccounts } from "./TradingAccountsPage";
+import { type AccountSummary, useMyAccounts } from "../data";
 
 interface ApiKey {
   id: string;

@@ -1,46 +1,9 @@
-import { type FormEvent, useEffect, useState } from "react";
+import { type FormEvent, useState } from "react";
 import { useAuth } from "../auth";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { Field } from "../components/Field";
+import { useMe } from "../data";
 import { useUserService } from "../services";
-
-/** `GET /v1/users/me`. */
-export interface Me {
-  id: string;
-  email: string;
-  name: string;
-  roles: string[];
-  permissions: string[];
-  status: string;
-  mfa_enabled: boolean;
-  created_at: string;
-  amr?: string[] | null;
-  recovery_codes_remaining?: number | null;
-  email_verified?: boolean;
-}
-
-export function useMe(): { me: Me | null; error: unknown; reload: () => void } {
-  const api = useUserService();
-  const [me, setMe] = useState<Me | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [tick, setTick] = useState(0);
-  useEffect(() => {
-    let live = true;
-    api.get<Me>("/v1/users/me").then(
-      (m) => {
-        if (live) {
-          setMe(m);
-          setError(null);
-        }
-      },
-      (e: unknown) => live && setError(e),
-    );
-    return () => {
-      live = false;
-    };
-  }, [api, tick]);
-  return { me, error, reload: () => setTick((t) => t + 1) };
-}
 
 export function ProfilePage() {
   const api = useUserService();

@@ -6,7 +6,7 @@ import { ErrorMessage } from "../components/ErrorMessage";
 import { Field } from "../components/Field";
 import { PasswordRules, usePasswordPolicy } from "../passwordPolicy";
 import { useUserService } from "../services";
-import { useMe } from "./ProfilePage";
+import { useMe } from "../data";
 
 interface Session {
   id: string;

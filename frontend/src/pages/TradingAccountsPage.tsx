@@ -1,18 +1,10 @@
 import { type FormEvent, useCallback, useEffect, useId, useState } from "react";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { Field } from "../components/Field";
+import { type AccountSummary } from "../data";
 import { useUserService } from "../services";
 
 type Role = "owner" | "trader" | "viewer";
-
-export interface AccountSummary {
-  id: string;
-  broker: string;
-  label: string;
-  broker_user_id: string;
-  subscription_tier: string;
-  role: Role;
-}
 
 interface Account extends AccountSummary {
   credentials: { api_key: string; api_secret: string; access_token?: string | null };
@@ -24,20 +16,6 @@ interface Member {
   email: string;
   name: string;
   role: Role;
-}
-
-/** The accounts the user owns or shares (`GET /v1/users/me/accounts`). */
-export function useMyAccounts(): { accounts: AccountSummary[]; error: unknown } {
-  const api = useUserService();
-  const [accounts, setAccounts] = useState<AccountSummary[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  useEffect(() => {
-    api.get<{ owned: AccountSummary[]; shared: AccountSummary[] }>("/v1/users/me/accounts").then(
-      (r) => setAccounts([...r.owned, ...r.shared]),
-      (e: unknown) => setError(e),
-    );
-  }, [api]);
-  return { accounts, error };
 }
 
 const ROLE_TEXT: Record<Role, string> = {
