@@ -430,6 +430,22 @@ try {
       await heading(tab, "Profile");
       await tab.getByText(email).first().waitFor();
     }],
+    ["two tabs share one session past expiry (they take turns to refresh)", async () => {
+      // Today's user-service revokes the whole session when two refreshes race with the
+      // same cookie, so both tabs surviving a token lifetime shows the lock works.
+      const tab = browserA.pages().find((p) => p !== page);
+      const before = refreshCalls.length;
+      await sleep((TTL + LEEWAY + 2) * 1000);
+      const cycles = refreshCalls.length - before;
+      if (cycles < 1) throw new Error("no refresh while two tabs were open");
+      const answer = page.waitForResponse(`${services.VITE_BACKEND_URL}/api/positions`);
+      await page.getByRole("button", { name: "Refresh positions", exact: true }).click();
+      if ((await answer).status() !== 200) throw new Error("the first tab lost its session");
+      await tab.getByRole("link", { name: "Security", exact: true }).click();
+      await heading(tab, "Security");
+      await tab.getByText("This session").waitFor();
+      console.log(`      ${cycles} refresh call(s) for two tabs over ${TTL + LEEWAY + 2}s`);
+    }],
     ["sign out everywhere ends the other tab and the other device", async () => {
       const tab = browserA.pages().find((p) => p !== page);
       browserB = await launch();
