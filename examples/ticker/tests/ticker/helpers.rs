@@ -1,4 +1,5 @@
-//! Spawning the ticker, minting tokens, raw HTTP, log capture.
+//! Spawning the ticker (against a mock JWKS and a mock user-service), minting tokens,
+//! raw HTTP, log capture.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -9,30 +10,59 @@ use authgate_testkit::{MockJwksServer, TestKey, standard_claims};
 use example_ticker::{Application, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::mock_user_service::{CLIENT_ID, CLIENT_SECRET, MockUserService};
+
 pub(crate) const ISSUER: &str = "http://127.0.0.1:8011";
 pub(crate) const LEEWAY_SECS: u64 = 1;
 
 pub(crate) struct Ticker {
     pub(crate) addr: SocketAddr,
+    pub(crate) users: MockUserService,
     pub(crate) _idp: MockJwksServer,
 }
 
-pub(crate) async fn spawn_ticker(origins: &str, with_keys: bool) -> Ticker {
+/// How the ticker under test is wired.
+pub(crate) struct Setup {
+    pub(crate) origins: &'static str,
+    pub(crate) with_keys: bool,
+    /// `SERVICE_CLIENT_ID`/`_SECRET` set (to the mock's client, or a wrong secret).
+    pub(crate) service_client: Option<&'static str>,
+    /// `USER_SERVICE_URL` other than the mock's.
+    pub(crate) user_service_url: Option<&'static str>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup { origins: "", with_keys: true, service_client: Some(CLIENT_SECRET), user_service_url: None }
+    }
+}
+
+pub(crate) async fn spawn_ticker(origins: &'static str, with_keys: bool) -> Ticker {
+    spawn(Setup { origins, with_keys, ..Setup::default() }).await
+}
+
+pub(crate) async fn spawn(setup: Setup) -> Ticker {
     let idp = MockJwksServer::start().await;
-    if with_keys {
+    if setup.with_keys {
         idp.set_keys(&[&TestKey::shared_rs256()]);
     }
-    let vars: HashMap<&str, String> = HashMap::from([
+    let users = MockUserService::start().await;
+    let mut vars: HashMap<&str, String> = HashMap::from([
         ("PORT", "0".to_owned()),
         ("JWKS_URL", idp.jwks_url()),
         ("JWT_LEEWAY_SECS", LEEWAY_SECS.to_string()),
-        ("WS_ALLOWED_ORIGINS", origins.to_owned()),
+        ("WS_ALLOWED_ORIGINS", setup.origins.to_owned()),
+        ("USER_SERVICE_URL", setup.user_service_url.map_or_else(|| users.url.clone(), str::to_owned)),
     ]);
+    if let Some(secret) = setup.service_client {
+        vars.insert("SERVICE_CLIENT_ID", CLIENT_ID.to_owned());
+        vars.insert("SERVICE_CLIENT_SECRET", secret.to_owned());
+    }
     let config = Config::from_lookup(|n| vars.get(n).cloned(), 8080).unwrap();
     let app = Application::build(&config).await.unwrap();
     let addr = app.local_addr().unwrap();
     tokio::spawn(app.run_until_stopped());
-    Ticker { addr, _idp: idp }
+    Ticker { addr, users, _idp: idp }
 }
 
 pub(crate) fn token_expiring_at(sub: &str, exp: u64) -> String {

@@ -8,9 +8,10 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::helpers::{LEEWAY_SECS, logs, spawn_ticker, token, token_expiring_at};
 
-type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Client =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(url: &str, headers: &[(&str, &str)]) -> Result<(Client, http::HeaderMap), u16> {
+pub(crate) async fn connect(url: &str, headers: &[(&str, &str)]) -> Result<(Client, http::HeaderMap), u16> {
     let mut req = url.into_client_request().unwrap();
     for (k, v) in headers {
         req.headers_mut().insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
@@ -22,10 +23,16 @@ async fn connect(url: &str, headers: &[(&str, &str)]) -> Result<(Client, http::H
     }
 }
 
-async fn next_quote(ws: &mut Client) -> serde_json::Value {
+/// The next quote, after the `subscribed` frame that opens every stream.
+pub(crate) async fn next_quote(ws: &mut Client) -> serde_json::Value {
     loop {
         match ws.next().await.unwrap().unwrap() {
-            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            Message::Text(text) => {
+                let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+                if json["type"] != "subscribed" {
+                    return json;
+                }
+            }
             Message::Close(frame) => panic!("closed early: {frame:?}"),
             _ => {}
         }
@@ -100,7 +107,7 @@ async fn w03_socket_closes_with_1008_within_exp_plus_leeway_plus_5s() {
         while let Some(msg) = ws.next().await {
             match msg.unwrap() {
                 Message::Close(frame) => return frame,
-                Message::Text(_) => quotes += 1,
+                Message::Text(text) if text.contains(r#""type":"quote""#) => quotes += 1,
                 _ => {}
             }
         }
