@@ -6,7 +6,10 @@
 //!   runtime) and start it again on the same port and database;
 //! - the backend, ticker and alert examples, built from their own `Config::from_lookup`
 //!   with the variables an operator would set (`JWKS_URL`, `JWT_ISSUER`,
-//!   `USER_SERVICE_URL`, `WS_ALLOWED_ORIGINS`), so their production wiring is what runs;
+//!   `USER_SERVICE_URL`, `WS_ALLOWED_ORIGINS`, and for the ticker
+//!   `SERVICE_CLIENT_ID`/`SERVICE_CLIENT_SECRET` of a client the bootstrap admin
+//!   registers with `trading_accounts:credentials:read`), so their production wiring is
+//!   what runs;
 //!
 //! Each flow runs on a fresh SQLite file and, when `TEST_DATABASE_URL` is set, on a fresh
 //! PostgreSQL database created for the run and dropped afterwards.
@@ -259,6 +262,9 @@ impl Tokens {
     }
 }
 
+/// The scope the ticker's service client needs to read broker credentials.
+pub const CREDENTIALS_SCOPE: &str = "trading_accounts:credentials:read";
+
 /// The running platform.
 pub struct Platform {
     pub users: UserService,
@@ -266,6 +272,8 @@ pub struct Platform {
     pub backend: String,
     /// `127.0.0.1:{port}` of the ticker.
     pub ticker: String,
+    /// The `client_id` of the ticker's service client.
+    pub ticker_client_id: String,
     /// `http://127.0.0.1:{port}` of the alert service.
     pub alert: String,
     pub http: reqwest::Client,
@@ -293,10 +301,9 @@ impl Platform {
         let backend_addr = backend.local_addr().unwrap();
         tokio::spawn(backend.run_until_stopped());
 
-        let ticker_config = example_ticker::Config::from_lookup(lookup, 0).unwrap();
-        let ticker = example_ticker::Application::build(&ticker_config).await.unwrap();
-        let ticker_addr = ticker.local_addr().unwrap();
-        tokio::spawn(ticker.run_until_stopped());
+        let http = reqwest::Client::new();
+        let (ticker_client_id, ticker_secret) = register_client(&http, &users, &[CREDENTIALS_SCOPE]).await;
+        let ticker_addr = start_ticker(&users, &ticker_client_id, &ticker_secret).await;
 
         let alert_config = example_alert::Config::from_lookup(lookup).unwrap();
         let alert_auth = example_alert::authenticator(&alert_config).unwrap();
@@ -307,14 +314,24 @@ impl Platform {
         let platform = Platform {
             users,
             backend: format!("http://{backend_addr}"),
-            ticker: ticker_addr.to_string(),
+            ticker: ticker_addr,
+            ticker_client_id,
             alert: format!("http://127.0.0.1:{alert_port}"),
-            http: reqwest::Client::new(),
+            http,
         };
         for ready in [format!("{}/ready", platform.backend), format!("http://{}/ready", platform.ticker)] {
             platform.wait_for_200(&ready).await;
         }
         platform
+    }
+
+    /// Another ticker wired like the platform's, but with a service client holding
+    /// `scopes`; returns its `127.0.0.1:{port}` once its keys are loaded.
+    pub async fn start_ticker_with_scopes(&self, scopes: &[&str]) -> (String, String) {
+        let (client_id, secret) = register_client(&self.http, &self.users, scopes).await;
+        let addr = start_ticker(&self.users, &client_id, &secret).await;
+        self.wait_for_200(&format!("http://{addr}/ready")).await;
+        (addr, client_id)
     }
 
     async fn wait_for_200(&self, url: &str) {
@@ -419,7 +436,8 @@ impl Platform {
     }
 
     /// Asserts the token is accepted by the backend (JWT and dual routes), the ticker
-    /// (REST and WebSocket) and the alert service, for `user_id`.
+    /// (REST, and the WebSocket upgrade: what it streams is [`Self::subscribe`]'s
+    /// business) and the alert service, for `user_id`.
     pub async fn assert_accepted_everywhere(&self, token: &str, user_id: &str) {
         let r = self.get_with(&format!("{}/api/me", self.backend), token).await;
         assert_eq!(r.status(), StatusCode::OK, "backend /api/me");
@@ -429,8 +447,8 @@ impl Platform {
         let r = self.get_with(&format!("http://{}/subscription-status", self.ticker), token).await;
         assert_eq!(r.status(), StatusCode::OK, "ticker /subscription-status");
         assert_eq!(r.json::<Value>().await.unwrap()["user_id"], user_id);
-        let quote = self.first_quote(token).await;
-        assert_eq!(quote["type"], "quote");
+        let mut ws = self.open_quotes(token, Some(APP_ORIGIN)).await.expect("ticker: upgrade accepted");
+        let _ = ws.close(None).await;
         let r = self.get_with(&format!("{}/alerts", self.alert), token).await;
         assert_eq!(r.status(), StatusCode::OK, "alert /alerts");
     }
@@ -463,19 +481,118 @@ impl Platform {
         }
     }
 
-    /// Connects with the token (from the allowed origin) and returns the first quote.
-    pub async fn first_quote(&self, token: &str) -> Value {
-        let mut ws = self.open_quotes(token, Some(APP_ORIGIN)).await.expect("upgrade accepted");
-        let quote = tokio::time::timeout(Duration::from_secs(2), next_text(&mut ws))
-            .await
-            .expect("a quote within 2 s (one is sent every 500 ms)");
-        let _ = ws.close(None).await;
-        quote
+    /// Links a Kite account for `user` (201) with `credentials`; returns its id.
+    pub async fn link_account(&self, user: &User, label: &str, credentials: Value) -> String {
+        let body =
+            json!({"broker": "kite", "label": label, "broker_user_id": "ZX0042", "credentials": credentials});
+        let r = self.post_us("/v1/trading-accounts", Some(&user.tokens.access), body).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "linking a trading account");
+        r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
     }
+
+    /// Subscribes at the ticker `ticker` (`127.0.0.1:{port}`) from the allowed origin:
+    /// the socket and its first frame (`subscribed`, or an `error` before the close).
+    pub async fn subscribe_at(&self, ticker: &str, token: &str) -> (Ws, Value) {
+        let mut req = format!("ws://{ticker}/ws/quotes?token={token}").into_client_request().unwrap();
+        req.headers_mut().insert("origin", APP_ORIGIN.parse().unwrap());
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("upgrade accepted");
+        let first = tokio::time::timeout(Duration::from_secs(5), next_frame(&mut ws))
+            .await
+            .expect("a first frame within 5 s");
+        (ws, first)
+    }
+
+    /// Subscribes at the platform's ticker.
+    pub async fn subscribe(&self, token: &str) -> (Ws, Value) {
+        self.subscribe_at(&self.ticker, token).await
+    }
+
+    /// Subscribes at `ticker` expecting a refusal: the error frame, the close code and
+    /// the close reason.
+    pub async fn refusal_at(&self, ticker: &str, token: &str) -> (Value, u16, String) {
+        let (mut ws, frame) = self.subscribe_at(ticker, token).await;
+        assert_eq!(frame["type"], "error", "{frame}");
+        let close = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match ws.next().await.expect("a close frame").expect("frame") {
+                    tungstenite::Message::Close(Some(c)) => return (u16::from(c.code), c.reason.to_string()),
+                    tungstenite::Message::Close(None) => panic!("closed without a code"),
+                    tungstenite::Message::Text(t) => panic!("a second text frame: {t}"),
+                    _ => {}
+                }
+            }
+        })
+        .await
+        .expect("closed within 5 s");
+        (frame, close.0, close.1)
+    }
+
+    /// The `credentials_read` audit events user-service wrote, newest first (bootstrap admin).
+    pub async fn credential_reads(&self) -> Vec<Value> {
+        let admin = self.admin().await;
+        let r = self.get_with(&self.users.url("/v1/admin/audit-events?limit=200"), &admin.access).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let body: Value = r.json().await.unwrap();
+        body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"] == "credentials_read")
+            .cloned()
+            .collect()
+    }
+}
+
+/// Registers a service client as the bootstrap admin (`POST /v1/admin/clients`), as an
+/// operator does with `user-service clients create`; returns its id and secret.
+async fn register_client(http: &reqwest::Client, users: &UserService, scopes: &[&str]) -> (String, String) {
+    let login = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD});
+    let r = http.post(users.url("/v1/auth/login")).json(&login).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "bootstrap admin login");
+    let admin = Tokens::from_body(&r.json().await.unwrap());
+    let r = http
+        .post(users.url("/v1/admin/clients"))
+        .bearer_auth(&admin.access)
+        .json(&json!({"name": "ticker", "scopes": scopes}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "registering the ticker's service client");
+    let client: Value = r.json().await.unwrap();
+    (client["client_id"].as_str().unwrap().to_owned(), client["client_secret"].as_str().unwrap().to_owned())
+}
+
+/// A ticker wired to `users` with the given service client; its `127.0.0.1:{port}`.
+async fn start_ticker(users: &UserService, client_id: &str, secret: &str) -> String {
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("PORT", "0".to_owned()),
+        ("USER_SERVICE_URL", users.url("")),
+        ("JWKS_URL", users.url("/v1/auth/.well-known/jwks.json")),
+        ("JWT_ISSUER", users.issuer.clone()),
+        ("WS_ALLOWED_ORIGINS", APP_ORIGIN.to_owned()),
+        ("SERVICE_CLIENT_ID", client_id.to_owned()),
+        ("SERVICE_CLIENT_SECRET", secret.to_owned()),
+    ]);
+    let config = example_ticker::Config::from_lookup(|name| vars.get(name).cloned(), 0).unwrap();
+    let ticker = example_ticker::Application::build(&config).await.unwrap();
+    let addr = ticker.local_addr().unwrap();
+    tokio::spawn(ticker.run_until_stopped());
+    addr.to_string()
 }
 
 /// A WebSocket client connection.
 pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text message, parsed as JSON, whatever it is.
+async fn next_frame(ws: &mut Ws) -> Value {
+    loop {
+        match ws.next().await.expect("socket open").expect("frame") {
+            tungstenite::Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            tungstenite::Message::Close(frame) => panic!("closed before any text frame: {frame:?}"),
+            _ => {}
+        }
+    }
+}
 
 /// The next text message, parsed as JSON.
 pub async fn next_text(ws: &mut Ws) -> Value {

@@ -172,4 +172,9 @@ async fn logout_ends_the_session_while_issued_access_tokens_live_until_they_expi
     assert_eq!(me.json::<Value>().await.unwrap()["error"], "invalid_token");
     // Stateless verification elsewhere: at most ACCESS_TOKEN_TTL_SECS (15 min) more.
     p.assert_accepted_everywhere(&user.tokens.access, &user.id).await;
+    // Except where a service asks user-service on the caller's behalf: the ticker's
+    // subscription reads the caller's accounts with their token, and that session is over.
+    let (frame, code, reason) = p.refusal_at(&p.ticker, &user.tokens.access).await;
+    assert_eq!((frame["status"].as_u64(), code, reason.as_str()), (Some(401), 4401, "invalid_token"));
+    assert_eq!(frame["message"], "Your session has ended. Sign in again to receive quotes.");
 }

@@ -78,6 +78,13 @@ async fn services_keep_accepting_tokens_while_user_service_is_down_and_after_it_
     assert!(p.http.get(p.users.url("/health")).send().await.is_err(), "user-service is down");
 
     p.assert_accepted_everywhere(&unseen.access, &user.id).await;
+    // The ticker still verifies the token, but subscribing needs user-service: a clear
+    // 503, not a blame on the client.
+    let (frame, code, reason) = p.refusal_at(&p.ticker, &unseen.access).await;
+    assert_eq!(
+        (frame["status"].as_u64(), code, reason.as_str()),
+        (Some(503), 4503, "user_service_unavailable")
+    );
     for ready in [format!("{}/ready", p.backend), format!("http://{}/ready", p.ticker)] {
         assert_eq!(p.http.get(&ready).send().await.unwrap().status(), StatusCode::OK, "{ready}");
     }

@@ -9,11 +9,18 @@ use serde_json::{Value, json};
 use crate::e2e_tests;
 use crate::harness::{APP_ORIGIN, Platform, next_text};
 
+/// Broker credentials of the accounts the ticker flows link.
+fn kite_credentials() -> Value {
+    json!({"api_key": "kite-api-key-0042", "api_secret": "kite-secret-e2e-7781", "access_token": "kite-session-0001"})
+}
+
 e2e_tests!(
     positions_answer_a_jwt_and_an_api_key_with_their_auth_method,
     a_revoked_api_key_stops_working_at_the_services_within_the_cache_ttl,
     admin_data_is_forbidden_to_a_user_and_allowed_to_an_admin,
-    ticker_streams_quotes_to_a_query_token_from_an_allowed_origin,
+    ticker_streams_quotes_for_a_linked_account_with_credentials_its_service_client_read,
+    ticker_answers_409_no_trading_account_to_a_user_without_one,
+    a_ticker_whose_service_client_lacks_the_scope_answers_503_and_user_service_audits_the_refusal,
     alerts_are_created_with_the_users_id_and_invisible_to_other_users,
     a_service_client_reads_linked_broker_credentials_and_user_tokens_cannot,
 );
@@ -173,9 +180,20 @@ async fn admin_data_is_forbidden_to_a_user_and_allowed_to_an_admin(p: Platform) 
     assert_eq!(delete(promoted).await.status(), StatusCode::OK);
 }
 
-async fn ticker_streams_quotes_to_a_query_token_from_an_allowed_origin(p: Platform) {
+/// Issue 14 item 6, the seed ticker's job: the caller's linked accounts from
+/// user-service (with the caller's token), the account's broker credentials with the
+/// ticker's own service-client token (audited by user-service), then quotes.
+async fn ticker_streams_quotes_for_a_linked_account_with_credentials_its_service_client_read(p: Platform) {
     let user = p.new_user().await;
-    let mut ws = p.open_quotes(&user.tokens.access, Some(APP_ORIGIN)).await.expect("upgrade accepted");
+    let account_id = p.link_account(&user, "Main", kite_credentials()).await;
+    let token = user.tokens.access.as_str();
+    let (mut ws, first) = p.subscribe(token).await;
+    assert_eq!(
+        first,
+        json!({"type": "subscribed", "api_key": "****0042", "account": {"id": account_id, "broker": "kite",
+               "label": "Main", "broker_user_id": "ZX0042", "role": "owner"}}),
+        "the account user-service lists, and the key of the credentials the ticker read, masked"
+    );
     for _ in 0..2 {
         let quote = tokio::time::timeout(Duration::from_millis(1500), next_text(&mut ws))
             .await
@@ -186,17 +204,71 @@ async fn ticker_streams_quotes_to_a_query_token_from_an_allowed_origin(p: Platfo
     }
     ws.close(None).await.unwrap();
 
+    // user-service audited the read: by the ticker's client, for that account.
+    let reads = p.credential_reads().await;
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    let details = &reads[0]["details"];
+    assert_eq!(
+        (details["client_id"].as_str(), details["account_id"].as_str(), details["outcome"].as_str()),
+        (Some(p.ticker_client_id.as_str()), Some(account_id.as_str()), Some("ok"))
+    );
+    let agent = reads[0]["user_agent"].as_str().unwrap_or_default();
+    assert!(agent.starts_with("example-ticker/"), "{agent}");
+
     // Refused before the upgrade: another site's page (403), no Origin at all (403, since
     // an allow-list is set), no token or a bad one (401).
-    let token = user.tokens.access.as_str();
     assert_eq!(p.open_quotes(token, Some("https://evil.example")).await.err(), Some(403));
     assert_eq!(p.open_quotes(token, None).await.err(), Some(403));
     assert_eq!(p.open_quotes("", Some(APP_ORIGIN)).await.err(), Some(401));
     assert_eq!(p.open_quotes("not.a.token", Some(APP_ORIGIN)).await.err(), Some(401));
+    assert_eq!(p.credential_reads().await.len(), 1, "no credentials read for refused upgrades");
 
     let r = p.get_with(&format!("http://{}/subscription-status", p.ticker), token).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"user_id": user.id, "status": "active"}));
+}
+
+async fn ticker_answers_409_no_trading_account_to_a_user_without_one(p: Platform) {
+    let user = p.new_user().await;
+    let (frame, code, reason) = p.refusal_at(&p.ticker, &user.tokens.access).await;
+    assert_eq!(
+        frame,
+        json!({"type": "error", "status": 409, "error": "no_trading_account",
+               "message": "No trading account is linked to your login. Link one to receive quotes."})
+    );
+    assert_eq!((code, reason.as_str()), (4409, "no_trading_account"));
+    assert!(p.credential_reads().await.is_empty(), "no credentials read without an account");
+
+    // Once the user links one, the same token streams.
+    p.link_account(&user, "Later", kite_credentials()).await;
+    let (_ws, first) = p.subscribe(&user.tokens.access).await;
+    assert_eq!(first["type"], "subscribed", "{first}");
+}
+
+async fn a_ticker_whose_service_client_lacks_the_scope_answers_503_and_user_service_audits_the_refusal(
+    p: Platform,
+) {
+    let user = p.new_user().await;
+    let account_id = p.link_account(&user, "Main", kite_credentials()).await;
+    // A client registered with the wrong scope: its token works, the credentials read does not.
+    let (ticker, client_id) = p.start_ticker_with_scopes(&["trading_accounts:read"]).await;
+    let (frame, code, reason) = p.refusal_at(&ticker, &user.tokens.access).await;
+    assert_eq!(
+        frame,
+        json!({"type": "error", "status": 503, "error": "credentials_forbidden",
+               "message": "The ticker may not read broker credentials: its service client lacks the trading_accounts:credentials:read scope."})
+    );
+    assert_eq!((code, reason.as_str()), (4503, "credentials_forbidden"));
+    let reads = p.credential_reads().await;
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    let details = &reads[0]["details"];
+    assert_eq!(
+        (details["client_id"].as_str(), details["account_id"].as_str(), details["outcome"].as_str()),
+        (Some(client_id.as_str()), Some(account_id.as_str()), Some("insufficient_scope"))
+    );
+    // The platform's ticker, whose client has the scope, streams for the same user.
+    let (_ws, first) = p.subscribe(&user.tokens.access).await;
+    assert_eq!(first["type"], "subscribed", "{first}");
 }
 
 async fn alerts_are_created_with_the_users_id_and_invisible_to_other_users(p: Platform) {
