@@ -134,7 +134,7 @@ let browserA;
 let browserB;
 
 try {
-  start("user-service", binary("user-service"), [], {
+  const userServiceEnv = {
     APP_ENV: "dev",
     USER_SERVICE_PORT: String(usPort),
     USER_SERVICE_ENV_DIR: work,
@@ -143,10 +143,27 @@ try {
     CORS_ALLOWED_ORIGINS: WEB,
     ACCESS_TOKEN_TTL_SECS: String(TTL),
     LOG_LEVEL: "info",
-  });
+  };
+  start("user-service", binary("user-service"), [], userServiceEnv);
   await waitFor(`${US}/health`, "user-service");
+  // The ticker reads broker credentials as a service client: registered the way the
+  // compose file does it (deploy/scripts/create-ticker-client.sh), handed over in files.
+  const clientDir = join(work, "ticker-client");
+  mkdirSync(clientDir);
+  const created = spawnSync("sh", [join(ROOT, "deploy", "scripts", "create-ticker-client.sh")], {
+    cwd: work,
+    env: { PATH: `${dirname(binary("user-service"))}:${process.env.PATH}`, HOME: process.env.HOME, ...userServiceEnv, TICKER_CLIENT_DIR: clientDir },
+    encoding: "utf8",
+  });
+  if (created.status !== 0) throw new Error(`registering the ticker's service client failed:\n${created.stdout}\n${created.stderr}`);
   start("example-backend", binary("example-backend"), [], { ...verifierEnv, PORT: String(backendPort), CORS_ALLOWED_ORIGINS: WEB });
-  start("example-ticker", binary("example-ticker"), [], { ...verifierEnv, PORT: String(tickerPort), WS_ALLOWED_ORIGINS: WEB });
+  start("example-ticker", binary("example-ticker"), [], {
+    ...verifierEnv,
+    PORT: String(tickerPort),
+    WS_ALLOWED_ORIGINS: WEB,
+    SERVICE_CLIENT_ID_FILE: join(clientDir, "client_id"),
+    SERVICE_CLIENT_SECRET_FILE: join(clientDir, "client_secret"),
+  });
   start("example-alert", binary("example-alert"), [], { ...verifierEnv, PORT: String(alertPort), CORS_ALLOWED_ORIGINS: WEB });
 
   // The frontend, built for these ports (its CSP names them), served by `vite preview`.
@@ -248,6 +265,8 @@ try {
       await screenshot(page, "login");
       await signIn(page, "password");
       await noStoredTokens(page);
+      // No trading account yet: the ticker refuses the subscription (409) and says why.
+      await page.getByRole("region", { name: "Live quotes" }).getByRole("alert").getByText("No trading account is linked to your login.").waitFor();
     }],
     ["enable TOTP with the shown secret", async () => {
       await page.getByRole("link", { name: "Security", exact: true }).click();
@@ -351,6 +370,8 @@ try {
       await heading(page, "Monitor");
       await page.getByRole("row", { name: /ACME\s*100/ }).waitFor();
       await page.getByRole("status", { name: "Quote stream" }).getByText("Live").waitFor();
+      // The ticker read the linked account's credentials with its service client.
+      await page.getByText("For trading account Main (AB1234), API key ****6789").waitFor();
       await page.getByRole("table", { name: "Live quotes" }).getByRole("row").nth(1).waitFor();
       await screenshot(page, "monitor");
     }],

@@ -1,6 +1,6 @@
 import { act, render, screen } from "@testing-library/react";
 import { MemoryRouter, Route, Routes, useLocation } from "react-router";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuthProvider } from "./AuthProvider";
 import { AuthClient } from "./client";
 import { ProtectedRoute, RequirePermission } from "./guards";
@@ -142,5 +142,39 @@ describe("openAuthedSocket", () => {
     expect(again.protocols[1]).not.toBe(first);
     expect(statuses).toEqual(["connecting", "open", "reconnecting", "open"]);
     stop();
+  });
+
+  it("backs off further after each application refusal (4409) and keeps the token", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    try {
+      let refreshes = 0;
+      const { client } = auth({ "POST /v1/auth/refresh": () => (++refreshes, tokenPair()) });
+      await client.start();
+      const token = await client.getAccessToken();
+      const before = refreshes;
+      const stop = openAuthedSocket(client, "ws://ticker.test/ws/quotes", {
+        onMessage: () => undefined,
+        WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
+      });
+      await vi.advanceTimersByTimeAsync(0);
+      const delays: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const count = FakeSocket.opened.length;
+        // The ticker accepts the upgrade, sends its error frame and closes with 4409.
+        FakeSocket.opened.at(-1)!.onclose?.({ code: 4409 });
+        let waited = 0;
+        while (FakeSocket.opened.length === count && waited < 60_000) {
+          await vi.advanceTimersByTimeAsync(250);
+          waited += 250;
+        }
+        delays.push(waited);
+      }
+      expect(delays).toEqual([1000, 2000, 4000, 8000]);
+      expect(FakeSocket.opened.at(-1)!.protocols[1]).toBe(token);
+      expect(refreshes).toBe(before);
+      stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -13,10 +13,20 @@ export interface AuthedSocketOptions {
 export const POLICY_VIOLATION = 1008;
 
 /**
+ * Close codes 4000-4999 carry an application's refusal, by convention 4000 + an HTTP
+ * status (the ticker's 4409 no_trading_account, 4503 ...). Only 4401 is about the token.
+ */
+/** How long a connection must stay open for the reconnect backoff to start over. */
+const STABLE_MS = 10_000;
+
+const refusesTheToken = (code: number): boolean => code === 4401 || code < 4000 || code > 4999;
+
+/**
  * A WebSocket authenticated with the access token (sent as the `bearer, <token>`
  * subprotocol, so it never appears in a URL or a log line). When the server closes
  * with 1008 (the token expired) it reconnects at once with a fresh token; other drops
- * reconnect with backoff. Returns a function that closes it for good.
+ * reconnect with backoff (refreshing the token after two, unless the server closed with
+ * an application code 4000-4999 other than 4401). Returns a function that closes it for good.
  */
 export function openAuthedSocket(auth: AuthClient, url: string, options: AuthedSocketOptions): () => void {
   const Impl = options.WebSocketImpl ?? WebSocket;
@@ -25,6 +35,7 @@ export function openAuthedSocket(auth: AuthClient, url: string, options: AuthedS
   let failures = 0;
   let lastToken: string | null = null;
   let retry: ReturnType<typeof setTimeout> | null = null;
+  let openedAt = 0;
   const status = (s: SocketStatus): void => options.onStatus?.(s);
 
   const connect = async (refused: boolean): Promise<void> => {
@@ -36,7 +47,7 @@ export function openAuthedSocket(auth: AuthClient, url: string, options: AuthedS
     const ws = new Impl(url, ["bearer", token]);
     socket = ws;
     ws.onopen = () => {
-      failures = 0;
+      openedAt = Date.now();
       status("open");
     };
     ws.onmessage = (e: MessageEvent) => {
@@ -44,6 +55,10 @@ export function openAuthedSocket(auth: AuthClient, url: string, options: AuthedS
     };
     ws.onclose = (e: CloseEvent) => {
       socket = null;
+      // Only a connection that lasted starts the backoff over: one the server accepts and
+      // closes at once (a 4409 refusal) must not be retried every second.
+      if (openedAt && Date.now() - openedAt >= STABLE_MS) failures = 0;
+      openedAt = 0;
       if (stopped) return;
       status("reconnecting");
       if (e.code === POLICY_VIOLATION) {
@@ -52,7 +67,8 @@ export function openAuthedSocket(auth: AuthClient, url: string, options: AuthedS
       } else {
         failures += 1;
         // A refused handshake shows up as 1006 with no reason; after two, refresh too.
-        schedule(Math.min(30_000, 500 * 2 ** failures), failures >= 2);
+        // An application refusal (4xxx) says why, and a new token changes nothing.
+        schedule(Math.min(30_000, 500 * 2 ** failures), failures >= 2 && refusesTheToken(e.code));
       }
     };
   };

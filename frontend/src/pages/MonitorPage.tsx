@@ -78,14 +78,37 @@ const STATUS_TEXT: Record<SocketStatus, string> = {
   closed: "Closed",
 };
 
+/** The ticker's first frame: the trading account it streams for. */
+interface Subscribed {
+  type: "subscribed";
+  account: { label: string; broker_user_id: string };
+  api_key: string;
+}
+
+/** The ticker's refusal (then it closes the socket with 4000 + status). */
+interface Refusal {
+  type: "error";
+  status: number;
+  error: string;
+  message: string;
+}
+
 function Quotes() {
   const [quotes, setQuotes] = useState<Record<string, Quote>>({});
+  const [account, setAccount] = useState<Subscribed | null>(null);
+  const [refusal, setRefusal] = useState<Refusal | null>(null);
   const onMessage = useCallback((data: string) => {
     try {
-      const msg = JSON.parse(data) as Partial<Quote> & { type?: string };
+      const msg = JSON.parse(data) as { type?: string; symbol?: unknown; account?: unknown; message?: unknown };
       if (msg.type === "quote" && typeof msg.symbol === "string") {
-        const q = msg as Quote;
+        const q = msg as unknown as Quote;
         setQuotes((prev) => ({ ...prev, [q.symbol]: q }));
+      } else if (msg.type === "subscribed" && msg.account) {
+        setAccount(msg as unknown as Subscribed);
+        setRefusal(null);
+      } else if (msg.type === "error" && typeof msg.message === "string") {
+        setRefusal(msg as unknown as Refusal);
+        setAccount(null);
       }
     } catch {
       // Not JSON: ignore the frame.
@@ -99,6 +122,16 @@ function Quotes() {
       <p>
         Stream: <span role="status" aria-label="Quote stream">{STATUS_TEXT[status]}</span>
       </p>
+      {account && (
+        <p>
+          For trading account {account.account.label} ({account.account.broker_user_id}), API key {account.api_key}
+        </p>
+      )}
+      {refusal && (
+        <p role="alert" className="error">
+          {refusal.message}
+        </p>
+      )}
       {rows.length > 0 ? (
         <table>
           <caption className="visually-hidden">Live quotes</caption>

@@ -1,7 +1,7 @@
-import { render, screen, waitFor } from "@testing-library/react";
+import { render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { MemoryRouter } from "react-router";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { App } from "../App";
 import { AuthClient, AuthProvider } from "../auth";
 import { fakeFetch, json, tokenPair } from "../auth/testing";
@@ -171,5 +171,49 @@ describe("Profile", () => {
     });
     expect(await screen.findByText(/not verified/)).toBeInTheDocument();
     await waitFor(() => expect(screen.getByLabelText("Name")).toHaveValue("Ada"));
+  });
+});
+
+/** A WebSocket that plays the ticker's `frames`, then closes with `code` (if any). */
+function tickerSocket(frames: unknown[], code?: number) {
+  return class {
+    onopen: (() => void) | null = null;
+    onmessage: ((e: { data: string }) => void) | null = null;
+    onclose: ((e: { code: number }) => void) | null = null;
+    constructor() {
+      queueMicrotask(() => {
+        this.onopen?.();
+        for (const f of frames) this.onmessage?.({ data: JSON.stringify(f) });
+        if (code) this.onclose?.({ code });
+      });
+    }
+    close() {}
+  };
+}
+
+describe("Monitor", () => {
+  afterEach(() => vi.unstubAllGlobals());
+  const signedIn = { ...monitorRoutes, "POST /v1/auth/refresh": () => tokenPair() };
+
+  it("says in words why the ticker refused the subscription", async () => {
+    const refusal = {
+      type: "error",
+      status: 409,
+      error: "no_trading_account",
+      message: "No trading account is linked to your login. Link one to receive quotes.",
+    };
+    vi.stubGlobal("WebSocket", tickerSocket([refusal], 4409));
+    renderApp("/", signedIn);
+    const quotes = await screen.findByRole("region", { name: "Live quotes" });
+    expect(await within(quotes).findByRole("alert")).toHaveTextContent("No trading account is linked to your login.");
+  });
+
+  it("names the account it streams for, then shows quotes", async () => {
+    const subscribed = { type: "subscribed", account: { id: "a1", label: "Main", broker_user_id: "AB1234" }, api_key: "****6789" };
+    const quote = { type: "quote", symbol: "ACME", bid: 101.5, ask: 101.55, ts: 0 };
+    vi.stubGlobal("WebSocket", tickerSocket([subscribed, quote]));
+    renderApp("/", signedIn);
+    expect(await screen.findByText("For trading account Main (AB1234), API key ****6789")).toBeInTheDocument();
+    expect(await screen.findByRole("row", { name: /ACME\s*101.50/ })).toBeInTheDocument();
   });
 });
