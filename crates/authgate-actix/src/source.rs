@@ -22,7 +22,7 @@ use http::HeaderName;
 /// let req = TestRequest::get().insert_header(("authorization", "Bearer abc")).to_http_request();
 /// let source = RequestSource::new(&req);
 /// let credentials = TokenSources::default().extract(&source).unwrap();
-/// assert_eq!(credentials.bearer.as_deref(), Some("abc"));
+/// assert_eq!(credentials.bearer(), Some("abc"));
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct RequestSource<'a> {
