@@ -19,6 +19,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use authgate::client_addr::{ClientAddr, TrustedProxies};
 use authgate::{AuthMethod, Authenticator, Error, ErrorKind, Principal};
 use bytes::Bytes;
 use http::{Method, Request, Response};
@@ -44,6 +45,7 @@ pub(crate) struct Shared {
     pub(crate) preflight: bool,
     pub(crate) deprecation: Option<DeprecationHeaders>,
     pub(crate) ws: Option<WsPolicy>,
+    pub(crate) proxies: TrustedProxies,
 }
 
 impl Shared {
@@ -55,6 +57,7 @@ impl Shared {
             preflight: false,
             deprecation: None,
             ws: None,
+            proxies: TrustedProxies::none(),
         }
     }
 
@@ -144,6 +147,26 @@ impl AuthLayer {
         self
     }
 
+    /// Believes the forwarding header (`X-Forwarded-For` by default) of these proxies
+    /// when resolving the client's address ([`ClientAddr`](crate::ClientAddr), the
+    /// per-client limit on unknown API keys). Default: none, the socket peer is the
+    /// client. See [`authgate::client_addr`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), authgate::Error> {
+    /// use authgate::client_addr::TrustedProxies;
+    /// # use authgate::{Authenticator, KeySet, Verifier};
+    /// use authgate_tower::AuthLayer;
+    /// # let verifier = Verifier::builder().issuer("https://id.example", KeySet::from_jwks_json(r#"{"keys":[]}"#)?).audience("a").build()?;
+    /// // nginx on the same host.
+    /// let layer = AuthLayer::new(Authenticator::jwt(verifier)).trusted_proxies(TrustedProxies::parse("127.0.0.1, ::1")?);
+    /// # let _ = layer; Ok(()) }
+    /// ```
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        Arc::make_mut(&mut self.shared).proxies = proxies;
+        self
+    }
+
     pub(crate) fn from_shared(shared: Shared) -> Self {
         AuthLayer { shared: Arc::new(shared) }
     }
@@ -201,6 +224,10 @@ where
         let shared = &self.shared;
         if shared.preflight && is_preflight(&req) {
             return ResponseFuture::calling(self.inner.call(req));
+        }
+        if let Some(peer) = crate::client_addr::peer_ip(req.extensions()) {
+            let client = shared.proxies.resolve_request(peer, &req);
+            req.extensions_mut().insert(ClientAddr(client));
         }
         let mut context = shared.context();
         if let Some(ws) = &shared.ws {

@@ -47,7 +47,7 @@
 //!     };
 //!     upgrade.on_upgrade(move |mut socket: WebSocket| async move {
 //!         if let Some(reason) = session.close_reason() {
-//!             let frame = CloseFrame { code: POLICY_VIOLATION, reason: reason.into() };
+//!             let frame = CloseFrame { code: POLICY_VIOLATION, reason: reason.to_owned().into() };
 //!             let _ = socket.send(Message::Close(Some(frame))).await;
 //!             return;
 //!         }
@@ -72,6 +72,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use authgate::client_addr::TrustedProxies;
 use authgate::{Authenticator, Error, ErrorKind, Principal};
 use axum_core::extract::FromRequestParts;
 use bytes::Bytes;
@@ -155,6 +156,7 @@ pub struct WsAuthLayer {
     query: String,
     responder: Responder,
     policy: WsPolicy,
+    proxies: TrustedProxies,
 }
 
 impl WsAuthLayer {
@@ -166,6 +168,7 @@ impl WsAuthLayer {
             query: "token".into(),
             responder: Responder::default(),
             policy: WsPolicy::default(),
+            proxies: TrustedProxies::none(),
         }
     }
 
@@ -203,6 +206,13 @@ impl WsAuthLayer {
         self.responder.set_body(Arc::new(hook));
         self
     }
+
+    /// Believes these proxies' forwarding header for the client address, as
+    /// [`AuthLayer::trusted_proxies`] does.
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.proxies = proxies;
+        self
+    }
 }
 
 impl std::fmt::Debug for WsAuthLayer {
@@ -227,6 +237,7 @@ impl<S> Layer<S> for WsAuthLayer {
         let mut shared = Shared::new(self.authenticator.with_sources(sources), true);
         shared.responder = self.responder.clone();
         shared.ws = Some(self.policy.clone());
+        shared.proxies = self.proxies.clone();
         AuthLayer::from_shared(shared).layer(inner)
     }
 }
@@ -256,9 +267,10 @@ impl WsSession {
     }
 
     /// The reason to send with a 1008 close frame right after the upgrade, when the
-    /// token was invalid. Client-safe: it never contains token data.
-    pub fn close_reason(&self) -> Option<&'static str> {
-        self.principal.as_ref().err().map(|e| e.kind().description())
+    /// token was invalid (or a custom check refused it: its message). Client-safe: it
+    /// never contains token data.
+    pub fn close_reason(&self) -> Option<&str> {
+        self.principal.as_ref().err().map(Error::description)
     }
 
     /// The reason to send with a 1008 close frame when [`Self::expired`] resolves.
