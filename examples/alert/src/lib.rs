@@ -25,6 +25,7 @@ pub mod routes;
 
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpServer, web};
+use authgate::client_addr::TrustedProxies;
 use authgate::{AuthMode, Authenticator};
 use authgate_actix::{AuthMiddleware, redact, require_permission};
 
@@ -50,6 +51,7 @@ pub const ALERTS_WRITE: &str = "alerts:write";
 /// a redacting access log.
 pub fn app(
     authenticator: Authenticator,
+    proxies: TrustedProxies,
     store: web::Data<AlertStore>,
 ) -> App<
     impl ServiceFactory<
@@ -66,7 +68,7 @@ pub fn app(
         .route("/health", web::get().to(routes::health))
         .service(
             web::scope("/alerts")
-                .wrap(AuthMiddleware::new(authenticator).realm(REALM))
+                .wrap(AuthMiddleware::new(authenticator).realm(REALM).trusted_proxies(proxies))
                 .route("", web::post().to(routes::create).wrap(require_permission(ALERTS_WRITE)))
                 .route("", web::get().to(routes::list).wrap(require_permission(ALERTS_READ)))
                 .route("/{id}", web::delete().to(routes::delete).wrap(require_permission(ALERTS_WRITE))),
@@ -102,16 +104,20 @@ impl Application {
     /// other examples (put a reverse proxy in front to expose it).
     pub fn build(config: &Config) -> Result<Application, StartError> {
         let authenticator = authenticator(config)?;
-        Ok(Application::build_with(authenticator, ("127.0.0.1", config.port))?)
+        let proxies = config.trusted_proxies.clone();
+        Ok(Application::build_with(authenticator, proxies, ("127.0.0.1", config.port))?)
     }
 
-    /// Binds `addr` (e.g. `("127.0.0.1", 0)`) with any authenticator and a fresh store.
+    /// Binds `addr` (e.g. `("127.0.0.1", 0)`) with any authenticator, trusting
+    /// `proxies`' `X-Forwarded-For`, and a fresh store.
     pub fn build_with(
         authenticator: Authenticator,
+        proxies: TrustedProxies,
         addr: impl std::net::ToSocketAddrs,
     ) -> std::io::Result<Application> {
         let store = web::Data::new(AlertStore::new());
-        let server = HttpServer::new(move || app(authenticator.clone(), store.clone())).bind(addr)?;
+        let server =
+            HttpServer::new(move || app(authenticator.clone(), proxies.clone(), store.clone())).bind(addr)?;
         let port = server.addrs().first().map_or(0, std::net::SocketAddr::port);
         Ok(Application { port, server: server.run() })
     }

@@ -4,6 +4,7 @@
 // Test code: a panic with the failed value is the report we want.
 #![allow(clippy::unwrap_used)]
 
+use authgate::client_addr::TrustedProxies;
 use authgate::{Authenticator, KeySet, Verifier};
 use authgate_testkit::{TestKey, jwks, standard_claims};
 use example_alert::{Application, REALM};
@@ -24,7 +25,8 @@ fn spawn_app() -> TestApp {
         .audience(AUDIENCE)
         .build()
         .unwrap();
-    let app = Application::build_with(Authenticator::jwt(verifier), ("127.0.0.1", 0)).unwrap();
+    let app = Application::build_with(Authenticator::jwt(verifier), TrustedProxies::none(), ("127.0.0.1", 0))
+        .unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp { base, http: reqwest::Client::new() }
