@@ -291,3 +291,25 @@ fn api_key_principals_carry_their_key() {
     assert_eq!((key.id(), key.name(), key.trading_account_id()), ("k1", Some("bot"), Some("acct")));
     assert!(Principal::builder("u", AuthMethod::Jwt).build().api_key().is_none());
 }
+
+#[tokio::test]
+async fn a_service_config_fetches_keys_with_the_injected_client() {
+    // The IdP listens on 127.0.0.2; only the injected client resolves `localhost` there.
+    let key = TestKey::shared_rs256();
+    let idp = MockJwksServer::start_on("127.0.0.2").await;
+    idp.set_keys(&[&key]);
+    let addr: std::net::SocketAddr = idp.base_url().trim_start_matches("http://").parse().unwrap();
+    let env = [
+        ("JWT_ISSUER", ISS.to_owned()),
+        ("JWT_AUDIENCE", AUD.to_owned()),
+        ("JWKS_URL", format!("http://localhost:{}/jwks.json", addr.port())),
+    ];
+    let config =
+        ServiceConfig::from_lookup(|n| env.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone())).unwrap();
+    let token = key.token().claims(standard_claims(ISS, AUD, "u1", 60)).sign();
+    let builtin = config.verifier().unwrap();
+    assert_eq!(kind(builtin.verify(&token).await), ErrorKind::KeySourceUnavailable);
+    let client = reqwest::Client::builder().resolve("localhost", addr).build().unwrap();
+    let injected = config.with_http_client(client).verifier().unwrap();
+    assert_eq!(injected.verify(&token).await.unwrap().user_id(), "u1");
+}
