@@ -92,6 +92,7 @@ pub mod extract;
 mod guard;
 mod middleware;
 pub mod migration;
+mod origin;
 pub mod redact;
 mod reply;
 mod source;

@@ -16,9 +16,9 @@ use authgate::{AuthMethod, Authenticator, Error, ErrorKind, Principal};
 use futures_util::future::LocalBoxFuture;
 
 use crate::migration::ApiKeyDeprecation;
+use crate::origin::WsPolicy;
 use crate::reply::{ErrorBody, ErrorReply, Responder, log_rejection};
 use crate::source::RequestSource;
-use crate::ws::WsPolicy;
 
 /// The counter incremented once per authenticated request, labelled
 /// `method="jwt"|"api_key"`: when the `api_key` series stays flat, keys can go.
@@ -248,7 +248,9 @@ where
                 state.protocol = ws.offered_marker(req.request());
             }
             if let Some(peer) = req.peer_addr() {
-                let client = config.proxies.resolve_request(peer.ip(), &RequestSource::new(req.request()));
+                let header = config.proxies.proxy_header().name();
+                let values = req.headers().get_all(header.as_str()).map(|v| v.as_bytes());
+                let client = config.proxies.resolve(peer.ip(), values);
                 req.extensions_mut().insert(ClientAddr(client));
             }
             let outcome = config.authenticator.authenticate(&RequestSource::new(req.request())).await;

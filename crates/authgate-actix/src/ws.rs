@@ -78,14 +78,10 @@
 //! ```
 
 use std::future::{Future, Ready, ready};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::StatusCode;
-use actix_web::http::header::{ORIGIN, SEC_WEBSOCKET_PROTOCOL};
-use actix_web::web::Bytes;
 use actix_web::{Error as ActixError, FromRequest, HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, MessageStream, Session};
 use authgate::client_addr::TrustedProxies;
@@ -93,66 +89,17 @@ use authgate::{Authenticator, Error, ErrorKind, Principal};
 
 use crate::extract::{Rejected, auth_state, rejection};
 use crate::middleware::{AuthMiddleware, AuthService};
-use crate::reply::{ErrorBody, ErrorReply};
+use crate::origin::{WsPolicy, normalize_origin};
+use crate::reply::ErrorBody;
 
 /// The close code for "policy violation" (RFC 6455 §7.4.1), used for invalid and
 /// expired tokens.
 pub const POLICY_VIOLATION: u16 = 1008;
 
-/// The `Sec-WebSocket-Protocol` entry that precedes the token
-/// (`Sec-WebSocket-Protocol: bearer, eyJ...`). The upgrade selects it in its answer
-/// when the client offered it, or browsers would drop the connection.
-pub const PROTOCOL_MARKER: &str = "bearer";
+pub use crate::origin::PROTOCOL_MARKER;
 
 /// The close reason sent when the token expires.
 pub const EXPIRED_REASON: &str = "the access token expired";
-
-/// The body of the 403 for a refused Origin (identical in `authgate-tower`).
-const FORBIDDEN_ORIGIN_BODY: &str =
-    r#"{"error":"forbidden_origin","error_description":"this origin may not open a WebSocket here"}"#;
-
-/// The Origin and failure policy of a WebSocket route.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct WsPolicy {
-    /// Lowercase origins without a trailing slash; empty means any.
-    origins: Arc<[String]>,
-    pub(crate) close_on_invalid: bool,
-}
-
-fn normalize_origin(origin: &str) -> String {
-    origin.trim().trim_end_matches('/').to_ascii_lowercase()
-}
-
-impl WsPolicy {
-    /// W01: `None` when the Origin is allowed, else the 403 answered before any upgrade.
-    pub(crate) fn check_origin(&self, req: &HttpRequest) -> Option<ErrorReply> {
-        if self.origins.is_empty() {
-            return None;
-        }
-        let mut values = req.headers().get_all(ORIGIN);
-        let allowed = match (values.next(), values.next()) {
-            (Some(origin), None) => {
-                origin.to_str().is_ok_and(|o| self.origins.iter().any(|ok| *ok == normalize_origin(o)))
-            }
-            _ => false,
-        };
-        if allowed {
-            return None;
-        }
-        tracing::debug!(origin = ?req.headers().get(ORIGIN), "WebSocket origin refused");
-        Some(ErrorReply::json(StatusCode::FORBIDDEN, Bytes::from_static(FORBIDDEN_ORIGIN_BODY.as_bytes())))
-    }
-
-    /// The marker to echo back, when the client offered the token as a subprotocol.
-    pub(crate) fn offered_marker(&self, req: &HttpRequest) -> Option<&'static str> {
-        req.headers()
-            .get_all(SEC_WEBSOCKET_PROTOCOL)
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|entry| entry.trim() == PROTOCOL_MARKER)
-            .then_some(PROTOCOL_MARKER)
-    }
-}
 
 /// Authenticates WebSocket upgrade requests (actix middleware); wrap the WebSocket
 /// route with it and extract a [`WsSession`] in the handler. See the

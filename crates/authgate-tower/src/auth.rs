@@ -30,9 +30,9 @@ use tower_service::Service;
 use crate::body::AuthBody;
 use crate::context::{AuthContext, Deferred};
 use crate::migration::{ApiKeyDeprecation, DeprecationHeaders};
+use crate::origin::WsPolicy;
 pub use crate::response::ErrorBody;
 use crate::response::{Responder, log_rejection};
-use crate::ws::WsPolicy;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -226,7 +226,9 @@ where
             return ResponseFuture::calling(self.inner.call(req));
         }
         if let Some(peer) = crate::client_addr::peer_ip(req.extensions()) {
-            let client = shared.proxies.resolve_request(peer, &req);
+            let header = shared.proxies.proxy_header().name();
+            let client =
+                shared.proxies.resolve(peer, req.headers().get_all(header).iter().map(|v| v.as_bytes()));
             req.extensions_mut().insert(ClientAddr(client));
         }
         let mut context = shared.context();

@@ -72,7 +72,7 @@
 //!
 //! | feature | default | what |
 //! |---|---|---|
-//! | `axum` | on | reads the socket peer from axum's `ConnectInfo<SocketAddr>` for [`ClientAddr`] and per-client limits (axum without default features); off, only a `SocketAddr` request extension is read |
+//! | `axum` | on | reads the socket peer from axum's `ConnectInfo<SocketAddr>` for [`ClientAddr`] and per-client limits (axum with only its `tokio` feature); off, only a `SocketAddr` request extension is read |
 //!
 //! No WebSocket library is needed: WebSocket handlers use their framework's upgrade
 //! (axum's `ws` feature) together with [`WsSession`].
@@ -90,6 +90,7 @@ mod client_addr;
 mod context;
 pub mod extract;
 pub mod migration;
+mod origin;
 pub mod redact;
 pub mod require;
 mod response;

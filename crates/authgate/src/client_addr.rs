@@ -61,15 +61,14 @@ use std::str::FromStr;
 use http::HeaderName;
 
 use crate::error::{Error, ErrorKind};
-use crate::source::CredentialSource;
 
 /// The most hops read from a header (the rightmost ones); a longer chain is cut, which
 /// only ever makes the answer a trusted proxy rather than a forged address.
 pub const MAX_HOPS: usize = 32;
 
 /// The client address an adapter resolved for a request, kept in the request's
-/// extensions so that the core ([`CredentialSource::client_addr`]) and handlers find
-/// it.
+/// extensions so that the core ([`crate::CredentialSource::client_addr`]) and
+/// handlers find it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClientAddr(pub IpAddr);
 
@@ -251,14 +250,6 @@ impl TrustedProxies {
             }
         }
         client
-    }
-
-    /// [`Self::resolve`] reading the header from a request.
-    pub fn resolve_request<R: CredentialSource + ?Sized>(&self, peer: IpAddr, req: &R) -> IpAddr {
-        if !self.is_trusted(peer) {
-            return peer.to_canonical();
-        }
-        self.resolve(peer, req.header_values(&self.header.name()))
     }
 }
 

@@ -104,6 +104,7 @@ mod requirement;
 mod service_config;
 mod source;
 mod token_cache;
+mod token_types;
 mod verifier;
 
 pub use algorithm::Algorithm;
@@ -120,4 +121,5 @@ pub use requirement::Requirement;
 pub use service_config::ServiceConfig;
 pub use source::{CredentialSource, Credentials, CredentialsBuilder, TokenSources};
 pub use token_cache::TokenCacheConfig;
-pub use verifier::{Issuer, TokenTypes, Verifier, VerifierBuilder};
+pub use token_types::TokenTypes;
+pub use verifier::{Issuer, Verifier, VerifierBuilder};

@@ -49,7 +49,7 @@ use serde_json::Value;
 
 use crate::error::{Error, ErrorKind};
 use crate::jose::{self, Payload};
-use crate::verifier::TokenTypes;
+use crate::token_types::TokenTypes;
 
 /// A parsed claim source: the first segment is a top-level claim name, the rest walk
 /// into objects (or arrays, by index).

@@ -34,7 +34,8 @@ use crate::client_addr::TrustedProxies;
 use crate::error::{Error, ErrorKind};
 use crate::keyset::{KeySet, KeySetConfig};
 use crate::mapping::{ClaimMapping, ClaimPath, Grant};
-use crate::verifier::{Issuer, TokenTypes, Verifier};
+use crate::token_types::TokenTypes;
+use crate::verifier::{Issuer, Verifier};
 
 /// How a service finds and checks its identity provider's tokens and API keys.
 ///
