@@ -66,13 +66,38 @@
 //! # let _ = verifier; Ok(()) }
 //! ```
 //!
+//! ## Any identity provider
+//!
+//! Where roles, permissions and scopes are, and how access tokens are told from ID
+//! tokens, is a [`ClaimMapping`] (presets for Keycloak, Auth0, Entra ID, Okta, Cognito);
+//! a custom check refuses with a 403 carrying your message; providers without `aud` are
+//! checked by their client id instead.
+//!
+//! ```
+//! # fn main() -> Result<(), authgate::Error> {
+//! use authgate::{ClaimMapping, KeySet, KeySetConfig, Verifier};
+//! let pool = "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_EXAMPLE";
+//! let verifier = Verifier::builder()
+//!     .issuer(pool, KeySet::discover(pool, KeySetConfig::default())?)
+//!     .skip_audience_check() // Cognito access tokens carry no `aud` (logged at WARN)
+//!     .authorized_party("1example23456789")
+//!     .claim_mapping(ClaimMapping::cognito())
+//!     .check(|user| if user.has_role("suspended") { Err("this account is suspended") } else { Ok(()) })
+//!     .build()?;
+//! # let _ = verifier; Ok(()) }
+//! ```
+//!
+//! [`ServiceConfig`] reads the same from the environment (`JWT_ISSUER`,
+//! `JWT_CLAIMS_PRESET`...); `docs/providers.md` has each provider's lines.
+//!
 //! Custom claims: [`Verifier::verify_claims`] and [`Principal::claims_as`]. Dual
-//! authentication: [`Authenticator`]. API keys: [`api_key`].
+//! authentication: [`Authenticator`]. API keys: [`api_key`]. The client's address behind
+//! reverse proxies: [`client_addr`].
 //!
 //! ## Feature flags
 //!
 //! None yet: the crate always uses aws-lc-rs for signatures and reqwest with rustls for
-//! fetching keys.
+//! fetching keys (or your own `reqwest::Client`: [`KeySetConfig::http_client`]).
 //!
 //! ## Metrics
 //!
