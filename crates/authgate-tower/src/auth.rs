@@ -6,6 +6,8 @@
 //! | no credentials | 401, bare `Bearer realm=".."` challenge | passes, no principal |
 //! | bad or expired token, bad API key | 401 `invalid_token` | 401 `invalid_token` |
 //! | conflicting or malformed credentials | 400 `invalid_request` | 400 `invalid_request` |
+//! | a custom check ([`authgate::VerifierBuilder::check`]) refuses | 403 with its message | 403 with its message |
+//! | API key from a client over the unknown-key limit | 429 + `Retry-After` | 429 + `Retry-After` |
 //! | key source unreachable, nothing cached | 503 + `Retry-After` | 503 + `Retry-After` |
 //! | valid credentials | passes with the principal | passes with the principal |
 //! | CORS preflight, when allowed | passes untouched | passes untouched |
