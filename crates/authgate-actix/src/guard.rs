@@ -13,7 +13,7 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use authgate::Requirement;
 use futures_util::future::{Either, Ready as FutReady};
 
-use crate::extract::{check, require_principal};
+use crate::extract::{Rejected, required_principal};
 
 /// Answers 403 `insufficient_scope` (with `WWW-Authenticate: Bearer
 /// error="insufficient_scope", scope="..."`) unless the caller meets a
@@ -130,8 +130,10 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         use futures_util::TryFutureExt;
-        let verdict = require_principal(req.request(), "RequireMiddleware")
-            .and_then(|(principal, responder)| check(&self.requirement, &principal, &responder));
+        let verdict =
+            required_principal(req.request(), "RequireMiddleware").and_then(|(principal, responder)| {
+                self.requirement.check(&principal).map_err(|e| Rejected::new(&e, &responder))
+            });
         match verdict {
             Ok(()) => Either::Left(
                 self.service
@@ -139,7 +141,7 @@ where
                     .map_ok(ServiceResponse::map_into_left_body as fn(ServiceResponse<B>) -> _),
             ),
             Err(rejection) => {
-                let res = req.into_response(actix_web::ResponseError::error_response(&rejection));
+                let res = req.into_response(rejection.to_response());
                 Either::Right(futures_util::future::ready(Ok(res.map_into_right_body())))
             }
         }

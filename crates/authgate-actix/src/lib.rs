@@ -8,11 +8,17 @@
 //! | Need | Use |
 //! |---|---|
 //! | authenticate every request | [`AuthMiddleware`] (`new` or `optional`) |
-//! | the caller in a handler | [`CurrentUser`], [`MaybeCurrentUser`], [`UserId`], [`Claims`] |
+//! | the caller in a handler | [`CurrentUser`], [`Claims<T>`] (both also as `Option<_>`), [`UserId`] |
 //! | a permission, role or scope | [`require_permission`] / [`RequireMiddleware`], or the [`Require`] extractor |
+//! | the client's address behind proxies | [`AuthMiddleware::trusted_proxies`] + [`ClientAddr`] |
 //! | move clients off API keys | [`AuthMiddleware::deprecate_api_keys`] + the [`REQUESTS_METRIC`] counter |
-//! | WebSockets ([`actix_ws`]) | [`WebSocketAuth`] |
+//! | WebSockets ([`actix_ws`]) | [`WsAuthMiddleware`] + [`WsSession`] |
 //! | tokens out of access logs | [`redact`] |
+//!
+//! The names are `authgate-tower`'s, with actix's `Middleware` where tower says
+//! `Layer`: `AuthLayer` / [`AuthMiddleware`], `RequireLayer` / [`RequireMiddleware`],
+//! `WsAuthLayer` / [`WsAuthMiddleware`]; the extractors and their rejections
+//! (`CurrentUserRejection`...) are the same.
 //!
 //! ## A complete example
 //!
@@ -82,16 +88,20 @@
 
 #![forbid(unsafe_code)]
 
-mod extract;
+pub mod extract;
 mod guard;
 mod middleware;
 pub mod migration;
+mod origin;
 pub mod redact;
 mod reply;
 mod source;
 pub mod ws;
 
-pub use extract::{AuthRejection, Claims, CurrentUser, MaybeCurrentUser, Permission, Require, UserId};
+pub use extract::{
+    Claims, ClaimsRejection, ClientAddr, ClientAddrRejection, CurrentUser, CurrentUserRejection, Permission,
+    Require, RequireRejection, UserId, UserIdRejection,
+};
 pub use guard::{
     RequireMiddleware, RequireService, require_all, require_any, require_permission, require_role,
     require_scope,
@@ -100,4 +110,4 @@ pub use middleware::{AuthMiddleware, AuthService, REQUESTS_METRIC};
 pub use migration::ApiKeyDeprecation;
 pub use reply::{DEFAULT_REALM, ErrorBody};
 pub use source::RequestSource;
-pub use ws::{AuthenticatedSocket, WebSocketAuth, WsRejection};
+pub use ws::{WsAuthMiddleware, WsSession, WsSessionRejection};

@@ -4,17 +4,20 @@
 use std::future::{Ready, ready};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{Error as ActixError, HttpMessage};
+use authgate::client_addr::{ClientAddr, TrustedProxies};
 use authgate::{AuthMethod, Authenticator, Error, ErrorKind, Principal};
 use futures_util::future::LocalBoxFuture;
 
 use crate::migration::ApiKeyDeprecation;
-use crate::reply::{ErrorBody, ErrorReply, Responder};
+use crate::origin::WsPolicy;
+use crate::reply::{ErrorBody, ErrorReply, Responder, log_rejection};
 use crate::source::RequestSource;
 
 /// The counter incremented once per authenticated request, labelled
@@ -25,7 +28,13 @@ pub const REQUESTS_METRIC: &str = authgate::metric_names::AUTHENTICATED_REQUESTS
 #[derive(Clone, Debug)]
 pub(crate) struct AuthState {
     pub(crate) principal: Option<Principal>,
+    /// A WebSocket authentication failure kept for accept-then-close.
+    pub(crate) deferred: Option<Error>,
     pub(crate) responder: Responder,
+    /// The verifier's leeway, for expiry futures.
+    pub(crate) leeway: Duration,
+    /// The `Sec-WebSocket-Protocol` marker the client used, to be echoed on upgrade.
+    pub(crate) protocol: Option<&'static str>,
 }
 
 /// Authenticates every request it wraps with an [`Authenticator`] and stores the
@@ -34,8 +43,9 @@ pub(crate) struct AuthState {
 ///
 /// Rejections answer exactly like `authgate-tower`: 401 with a `WWW-Authenticate:
 /// Bearer` challenge (bare when no credentials were sent, RFC 6750 §3.1), 400
-/// `invalid_request` for conflicting credentials, 503 with `Retry-After` when keys
-/// cannot be fetched, each with a JSON body `{"error", "error_description"}`.
+/// `invalid_request` for conflicting credentials, 403 when a custom check refuses, 429
+/// for a client over the unknown-API-key limit, 503 with `Retry-After` when keys cannot
+/// be fetched, each with a JSON body `{"error", "error_description"}`.
 ///
 /// Required mode (the default for REST APIs):
 ///
@@ -58,15 +68,16 @@ pub(crate) struct AuthState {
 /// # let _ = app; Ok(()) }
 /// ```
 ///
-/// Optional mode, a custom error body and CORS preflights let through:
+/// Optional mode, a custom error body, CORS preflights let through, nginx in front:
 ///
 /// ```
 /// # fn main() -> Result<(), authgate::Error> {
 /// use actix_web::{App, web};
+/// use authgate::client_addr::TrustedProxies;
 /// use authgate::{Authenticator, KeySet, Verifier};
 /// use actix_web::http::header::HeaderValue;
 /// use actix_web::web::Bytes;
-/// use authgate_actix::{AuthMiddleware, MaybeCurrentUser};
+/// use authgate_actix::{AuthMiddleware, CurrentUser};
 ///
 /// # let verifier = Verifier::builder()
 /// #     .issuer("https://id.example", KeySet::from_jwks_json(r#"{"keys":[]}"#)?)
@@ -74,13 +85,14 @@ pub(crate) struct AuthState {
 /// #     .build()?;
 /// let auth = AuthMiddleware::optional(Authenticator::jwt(verifier))
 ///     .allow_cors_preflight()
+///     .trusted_proxies(TrustedProxies::parse("127.0.0.1")?)
 ///     .error_body(|e: &authgate::Error| {
-///         let body = serde_json::json!({ "message": e.kind().description() });
+///         let body = serde_json::json!({ "message": e.description() });
 ///         (HeaderValue::from_static("application/json"), Bytes::from(body.to_string()))
 ///     });
 ///
-/// async fn greet(user: MaybeCurrentUser) -> String {
-///     match user.0 {
+/// async fn greet(user: Option<CurrentUser>) -> String {
+///     match user {
 ///         Some(p) => format!("hello {}", p.user_id()),
 ///         None => "hello stranger".to_owned(),
 ///     }
@@ -95,43 +107,51 @@ pub struct AuthMiddleware {
 }
 
 #[derive(Clone, Debug)]
-struct Config {
-    authenticator: Authenticator,
-    optional: bool,
-    responder: Responder,
-    cors_preflight: bool,
+pub(crate) struct Config {
+    pub(crate) authenticator: Authenticator,
+    pub(crate) required: bool,
+    pub(crate) responder: Responder,
+    pub(crate) preflight: bool,
     /// The shim's headers, rendered once.
-    deprecation: Option<Arc<[(HeaderName, HeaderValue)]>>,
+    pub(crate) deprecation: Option<Arc<[(HeaderName, HeaderValue)]>>,
+    pub(crate) ws: Option<WsPolicy>,
+    pub(crate) proxies: TrustedProxies,
 }
 
 impl AuthMiddleware {
     /// Every request must authenticate; no credentials is a 401 with a bare challenge.
     pub fn new(authenticator: Authenticator) -> Self {
-        AuthMiddleware::with_mode(authenticator, false)
-    }
-
-    /// Requests without credentials pass through without a principal (handlers use
-    /// [`crate::MaybeCurrentUser`]); bad credentials are still rejected, since a
-    /// client sending a broken token should learn about it.
-    pub fn optional(authenticator: Authenticator) -> Self {
         AuthMiddleware::with_mode(authenticator, true)
     }
 
-    fn with_mode(authenticator: Authenticator, optional: bool) -> Self {
+    /// Requests without credentials pass through without a principal (handlers use
+    /// `Option<CurrentUser>`); bad credentials are still rejected, since a client
+    /// sending a broken token should learn about it.
+    pub fn optional(authenticator: Authenticator) -> Self {
+        AuthMiddleware::with_mode(authenticator, false)
+    }
+
+    fn with_mode(authenticator: Authenticator, required: bool) -> Self {
         AuthMiddleware {
             config: Arc::new(Config {
                 authenticator,
-                optional,
+                required,
                 responder: Responder::default(),
-                cors_preflight: false,
+                preflight: false,
                 deprecation: None,
+                ws: None,
+                proxies: TrustedProxies::none(),
             }),
         }
     }
 
+    pub(crate) fn config_mut(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
     /// The realm named in `WWW-Authenticate` challenges (default `"api"`).
     pub fn realm(mut self, realm: &str) -> Self {
-        Arc::make_mut(&mut self.config).responder.realm = realm.into();
+        self.config_mut().responder.realm = realm.into();
         self
     }
 
@@ -139,7 +159,7 @@ impl AuthMiddleware {
     /// `application/json`). The status, `WWW-Authenticate` and `Retry-After` stay as
     /// the core decides, so clients and RFC 6750 tooling keep working.
     pub fn error_body(mut self, hook: impl ErrorBody) -> Self {
-        Arc::make_mut(&mut self.config).responder.body = Some(Arc::new(hook));
+        self.config_mut().responder.body = Some(Arc::new(hook));
         self
     }
 
@@ -147,7 +167,7 @@ impl AuthMiddleware {
     /// untouched, since browsers never attach credentials to them. Off by default;
     /// turn it on when a CORS middleware inside this one answers preflights.
     pub fn allow_cors_preflight(mut self) -> Self {
-        Arc::make_mut(&mut self.config).cors_preflight = true;
+        self.config_mut().preflight = true;
         self
     }
 
@@ -155,7 +175,16 @@ impl AuthMiddleware {
     /// `Deprecation` (and optionally `Sunset` and `Link`) headers, so clients learn
     /// about the migration from their own traffic. See [`crate::migration`].
     pub fn deprecate_api_keys(mut self, deprecation: ApiKeyDeprecation) -> Self {
-        Arc::make_mut(&mut self.config).deprecation = Some(crate::migration::render(&deprecation).into());
+        self.config_mut().deprecation = Some(crate::migration::render(&deprecation).into());
+        self
+    }
+
+    /// Believes the forwarding header (`X-Forwarded-For` by default) of these proxies
+    /// when resolving the client's address ([`crate::ClientAddr`], the per-client limit
+    /// on unknown API keys). Default: none, the socket peer is the client. See
+    /// [`authgate::client_addr`].
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.config_mut().proxies = proxies;
         self
     }
 }
@@ -176,8 +205,9 @@ where
     }
 }
 
-/// The service [`AuthMiddleware`] wraps around the inner one. Rejections are
-/// responses; the inner service's errors pass through untouched.
+/// The service [`AuthMiddleware`] (and [`crate::WsAuthMiddleware`]) wraps around the
+/// inner one. Rejections are responses; the inner service's errors pass through
+/// untouched.
 #[derive(Debug)]
 pub struct AuthService<S> {
     service: Rc<S>,
@@ -199,26 +229,54 @@ where
         let service = Rc::clone(&self.service);
         let config = Arc::clone(&self.config);
         Box::pin(async move {
-            let responder = config.responder.clone();
-            if config.cors_preflight && is_cors_preflight(&req) {
-                req.extensions_mut().insert(AuthState { principal: None, responder });
+            let leeway = config.authenticator.verifier().map(authgate::Verifier::leeway).unwrap_or_default();
+            let mut state = AuthState {
+                principal: None,
+                deferred: None,
+                responder: config.responder.clone(),
+                leeway,
+                protocol: None,
+            };
+            if config.preflight && is_cors_preflight(&req) {
+                req.extensions_mut().insert(state);
                 return service.call(req).await.map(ServiceResponse::map_into_left_body);
             }
-            let principal = match config.authenticator.authenticate(&RequestSource::new(req.request())).await
-            {
-                Ok(Some(principal)) => Some(principal),
-                Ok(None) if config.optional => None,
-                Ok(None) => {
-                    let err = Error::new(ErrorKind::MissingCredentials, "no credentials in the request");
-                    return Ok(reject(req, &responder.reply(&err)));
+            if let Some(ws) = &config.ws {
+                if let Some(reply) = ws.check_origin(req.request()) {
+                    return Ok(reject(req, &reply));
                 }
-                Err(err) => return Ok(reject(req, &responder.reply(&err))),
+                state.protocol = ws.offered_marker(req.request());
+            }
+            if let Some(peer) = req.peer_addr() {
+                let header = config.proxies.proxy_header().name();
+                let values = req.headers().get_all(header.as_str()).map(|v| v.as_bytes());
+                let client = config.proxies.resolve(peer.ip(), values);
+                req.extensions_mut().insert(ClientAddr(client));
+            }
+            let outcome = config.authenticator.authenticate(&RequestSource::new(req.request())).await;
+            let failure = match outcome {
+                Ok(Some(principal)) => {
+                    state.principal = Some(principal);
+                    None
+                }
+                Ok(None) if !config.required => None,
+                Ok(None) => Some(Error::new(ErrorKind::MissingCredentials, "no credentials in the request")),
+                Err(err) => Some(err),
             };
-            let method = principal.as_ref().map(Principal::auth_method);
+            if let Some(err) = failure {
+                let defer = config.ws.as_ref().is_some_and(|ws| ws.close_on_invalid)
+                    && err.kind() != ErrorKind::KeySourceUnavailable;
+                if !defer {
+                    return Ok(reject(req, &state.responder.respond(&err)));
+                }
+                log_rejection(&err);
+                state.deferred = Some(err);
+            }
+            let method = state.principal.as_ref().map(Principal::auth_method);
             if let Some(method) = method {
                 authgate::metric_names::record_authenticated_request(method);
             }
-            req.extensions_mut().insert(AuthState { principal, responder });
+            req.extensions_mut().insert(state);
             let mut res = service.call(req).await?;
             if method == Some(AuthMethod::ApiKey)
                 && let Some(deprecation) = &config.deprecation

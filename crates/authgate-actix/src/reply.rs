@@ -79,8 +79,8 @@ impl fmt::Debug for Responder {
 }
 
 impl Responder {
-    /// Logs `err` with its detail (never sent to the client) and builds the reply.
-    pub(crate) fn reply(&self, err: &Error) -> ErrorReply {
+    /// Logs `err` with its detail (never sent to the client) and builds the answer.
+    pub(crate) fn respond(&self, err: &Error) -> ErrorReply {
         log_rejection(err);
         let (content_type, body) = match &self.body {
             Some(hook) => hook.render(err),
@@ -107,7 +107,7 @@ pub(crate) struct ErrorReply {
 }
 
 impl ErrorReply {
-    /// A JSON reply that is not an authentication error (a refused Origin, a missing
+    /// A JSON answer that is not an authentication error (a refused Origin, a missing
     /// middleware).
     pub(crate) fn json(status: StatusCode, body: impl Into<Bytes>) -> ErrorReply {
         ErrorReply {

@@ -4,14 +4,17 @@
 //! [`CredentialSource`] impls for `http` 1 requests do not apply; this wrapper bridges
 //! the two without copying headers (names are matched by their text).
 
-use actix_web::HttpRequest;
+use std::net::IpAddr;
+
+use actix_web::{HttpMessage, HttpRequest};
 use authgate::CredentialSource;
+use authgate::client_addr::ClientAddr;
 use http::HeaderName;
 
 /// An actix-web request seen as an [`authgate::CredentialSource`], so any
 /// [`authgate::Authenticator`] can read it.
 ///
-/// The middleware and [`crate::WebSocketAuth`] use it internally; it is public for
+/// The middleware and [`crate::WsAuthMiddleware`] use it internally; it is public for
 /// handlers that want to run an authenticator themselves.
 ///
 /// ```
@@ -22,7 +25,7 @@ use http::HeaderName;
 /// let req = TestRequest::get().insert_header(("authorization", "Bearer abc")).to_http_request();
 /// let source = RequestSource::new(&req);
 /// let credentials = TokenSources::default().extract(&source).unwrap();
-/// assert_eq!(credentials.bearer.as_deref(), Some("abc"));
+/// assert_eq!(credentials.bearer(), Some("abc"));
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct RequestSource<'a> {
@@ -43,5 +46,10 @@ impl CredentialSource for RequestSource<'_> {
 
     fn query(&self) -> Option<&str> {
         self.req.uri().query()
+    }
+
+    /// The address [`crate::AuthMiddleware`] resolved (through its trusted proxies).
+    fn client_addr(&self) -> Option<IpAddr> {
+        self.req.extensions().get::<ClientAddr>().map(|c| c.0)
     }
 }

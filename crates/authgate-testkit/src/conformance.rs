@@ -19,6 +19,12 @@
 //! | `DELETE /admin` | required | permission `admin:delete` (403 when missing) |
 //! | `GET /support` | required | role `support` (403 when missing) |
 //!
+//! The authenticator trusts, besides [`ISSUER`], each provider of
+//! [`crate::providers`] with its preset (Keycloak, Auth0, Entra ID, Okta, Cognito), so
+//! the same guards answer 200/403 to those providers' documented tokens, and it refuses
+//! any caller whose `suspended` claim is true through a custom check (403 with the
+//! operator's message).
+//!
 //! ```
 //! use authgate_testkit::conformance::{CASES, Fixture};
 //!
@@ -34,10 +40,11 @@
 use std::fmt;
 
 use authgate::api_key::StaticApiKeys;
-use authgate::{AuthMethod, AuthMode, Authenticator, Issuer, KeySet, Principal, Verifier};
+use authgate::{AuthMethod, AuthMode, Authenticator, ClaimMapping, Issuer, KeySet, Principal, Verifier};
 use serde_json::Value;
 
 use crate::keys::{TestKey, jwks};
+use crate::providers::Provider;
 use crate::token::{now, standard_claims};
 
 /// The realm every conformance route uses.
@@ -93,6 +100,25 @@ pub enum Credential {
     ApiKeyAndOtherUsersJwt,
     /// A valid-looking JWT from [`DOWN_ISSUER`], whose key source is unreachable.
     KeySourceDownJwt,
+    /// A valid JWT for [`USER`] whose `suspended` claim is true: the custom check refuses.
+    SuspendedJwt,
+    /// A provider's documented access token, in one of its shapes.
+    Provider(Provider, Shape),
+}
+
+/// Which form of a provider's token a case sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Shape {
+    /// As the provider documents it (its grants include role `support`, or permission
+    /// `admin:delete` for Auth0).
+    Documented,
+    /// Without the claims that carry its grants.
+    WithoutGrants,
+    /// The provider's ID token (Keycloak, Cognito).
+    IdToken,
+    /// Issued to a client that is not the authorized party (Cognito).
+    OtherClient,
 }
 
 /// One request and the exact answer every adapter must give.
@@ -174,6 +200,34 @@ macro_rules! case {
         }
     };
 }
+
+/// A provider case: the documented token (or a variant) at a guarded route.
+macro_rules! provider_case {
+    ($name:literal, $method:literal, $path:literal, $provider:ident, $shape:ident, $status:literal, $answer:expr) => {
+        Case {
+            name: $name,
+            method: $method,
+            path: $path,
+            headers: &[],
+            credential: Credential::Provider(Provider::$provider, Shape::$shape),
+            status: $status,
+            www_authenticate: ($answer as (Option<&'static str>, &'static str)).0,
+            retry_after: false,
+            body: ($answer as (Option<&'static str>, &'static str)).1,
+        }
+    };
+}
+
+const MISSING_ROLE: (Option<&str>, &str) = (
+    Some(
+        r#"Bearer realm="conformance", error="insufficient_scope", error_description="the credentials lack a required permission", scope="role:support""#,
+    ),
+    r#"{"error":"insufficient_scope","error_description":"the credentials lack a required permission","scope":"role:support"}"#,
+);
+const NOT_AN_ACCESS_TOKEN: (Option<&str>, &str) = invalid_token(
+    r#"Bearer realm="conformance", error="invalid_token", error_description="the token is not an access token""#,
+    r#"{"error":"invalid_token","error_description":"the token is not an access token"}"#,
+);
 
 /// The table. Every adapter runs every case.
 pub const CASES: &[Case] = &[
@@ -287,6 +341,141 @@ pub const CASES: &[Case] = &[
     case!("optional_mode_still_rejects_bad_tokens", "GET", "/optional", ExpiredJwt, 401, EXPIRED),
     case!("optional_mode_passes_the_principal", "GET", "/optional", UserJwt, 200, (None, OK_USER)),
     case!(
+        "custom_check_refusal_is_403_with_the_operators_message",
+        "GET",
+        "/protected",
+        SuspendedJwt,
+        403,
+        (
+            Some(
+                r#"Bearer realm="conformance", error="insufficient_scope", error_description="this account is suspended""#
+            ),
+            r#"{"error":"insufficient_scope","error_description":"this account is suspended"}"#
+        )
+    ),
+    provider_case!(
+        "keycloak_realm_role_passes_the_role_guard",
+        "GET",
+        "/support",
+        Keycloak,
+        Documented,
+        200,
+        (None, r#"{"user_id":"36fa0f91-f94d-4a0c-afed-6b7d952e47da"}"#)
+    ),
+    provider_case!(
+        "keycloak_token_without_roles_is_403",
+        "GET",
+        "/support",
+        Keycloak,
+        WithoutGrants,
+        403,
+        MISSING_ROLE
+    ),
+    provider_case!(
+        "j13_keycloak_id_token_is_401_not_an_access_token",
+        "GET",
+        "/support",
+        Keycloak,
+        IdToken,
+        401,
+        NOT_AN_ACCESS_TOKEN
+    ),
+    provider_case!(
+        "auth0_permission_passes_the_permission_guard",
+        "DELETE",
+        "/admin",
+        Auth0,
+        Documented,
+        200,
+        (None, r#"{"user_id":"auth0|123456"}"#)
+    ),
+    provider_case!(
+        "auth0_namespaced_role_passes_the_role_guard",
+        "GET",
+        "/support",
+        Auth0,
+        Documented,
+        200,
+        (None, r#"{"user_id":"auth0|123456"}"#)
+    ),
+    provider_case!(
+        "auth0_token_without_permissions_is_403",
+        "DELETE",
+        "/admin",
+        Auth0,
+        WithoutGrants,
+        403,
+        (
+            Some(
+                r#"Bearer realm="conformance", error="insufficient_scope", error_description="the credentials lack a required permission", scope="admin:delete""#
+            ),
+            r#"{"error":"insufficient_scope","error_description":"the credentials lack a required permission","scope":"admin:delete"}"#
+        )
+    ),
+    provider_case!(
+        "entra_app_role_passes_the_role_guard",
+        "GET",
+        "/support",
+        Entra,
+        Documented,
+        200,
+        (None, r#"{"user_id":"HKZpfaHyWadeOouYlitjrI-KffTm222X5rrV3xDqfKQ"}"#)
+    ),
+    provider_case!(
+        "entra_token_without_roles_is_403",
+        "GET",
+        "/support",
+        Entra,
+        WithoutGrants,
+        403,
+        MISSING_ROLE
+    ),
+    provider_case!(
+        "okta_group_passes_the_role_guard",
+        "GET",
+        "/support",
+        Okta,
+        Documented,
+        200,
+        (None, r#"{"user_id":"00ujmkLgagxeRrAg20g3"}"#)
+    ),
+    provider_case!(
+        "okta_token_without_groups_is_403",
+        "GET",
+        "/support",
+        Okta,
+        WithoutGrants,
+        403,
+        MISSING_ROLE
+    ),
+    provider_case!(
+        "cognito_group_passes_the_role_guard",
+        "GET",
+        "/support",
+        Cognito,
+        Documented,
+        200,
+        (None, r#"{"user_id":"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"}"#)
+    ),
+    provider_case!(
+        "j13_cognito_id_token_is_401_not_an_access_token",
+        "GET",
+        "/support",
+        Cognito,
+        IdToken,
+        401,
+        NOT_AN_ACCESS_TOKEN
+    ),
+    provider_case!(
+        "cognito_token_for_another_client_is_401",
+        "GET",
+        "/support",
+        Cognito,
+        OtherClient,
+        401,
+        BAD_AUDIENCE
+    ),
+    case!(
         "optional_mode_still_rejects_conflicting_credentials",
         "GET",
         "/optional",
@@ -369,7 +558,8 @@ impl Default for Fixture {
 impl Fixture {
     /// An [`AuthMode::Either`] authenticator trusting [`ISSUER`] (a static JWKS holding
     /// [`TestKey::shared_rs256`]) and [`DOWN_ISSUER`] (a JWKS URL on a closed loopback
-    /// port), audience [`AUDIENCE`], and one static API key for [`USER`].
+    /// port), audience [`AUDIENCE`], one static API key for [`USER`], each provider's
+    /// issuer with its preset, and a check refusing `suspended` callers.
     ///
     /// # Panics
     ///
@@ -379,12 +569,20 @@ impl Fixture {
         let keys = KeySet::from_jwks_json(&jwks(&[&key]).to_string()).expect("static JWKS");
         // Port 1 on loopback: connection refused at once, so the 503 case is fast.
         let down = KeySet::from_jwks_url("http://127.0.0.1:1/jwks.json").expect("loopback http is allowed");
-        let verifier = Verifier::builder()
-            .issuer(ISSUER, keys)
+        let mut builder = Verifier::builder()
+            .issuer(ISSUER, keys.clone())
             .add_issuer(Issuer::new(DOWN_ISSUER, down))
             .audience(AUDIENCE)
-            .build()
-            .expect("conformance verifier");
+            .check(|p| match p.raw_claims()["suspended"].as_bool() {
+                Some(true) => Err("this account is suspended"),
+                _ => Ok(()),
+            });
+        for provider in
+            [Provider::Keycloak, Provider::Auth0, Provider::Entra, Provider::Okta, Provider::Cognito]
+        {
+            builder = builder.add_issuer(provider_issuer(provider, keys.clone()));
+        }
+        let verifier = builder.build().expect("conformance verifier");
         let api_key = authgate::api_key::format::generate("test").expect("API key generation");
         let api_keys =
             StaticApiKeys::new().with_key(&api_key, Principal::builder(USER, AuthMethod::ApiKey).build());
@@ -436,6 +634,17 @@ impl Fixture {
                 .claims(standard_claims(ISSUER, AUDIENCE, USER, 300))
                 .sign(),
             Credential::KeySourceDownJwt => claims(DOWN_ISSUER, AUDIENCE, USER).sign(),
+            Credential::SuspendedJwt => claims(ISSUER, AUDIENCE, USER).claim("suspended", true).sign(),
+            Credential::Provider(provider, shape) => {
+                let fixture = provider.fixture();
+                let builder = match shape {
+                    Shape::Documented => fixture.token(&self.key),
+                    Shape::WithoutGrants => fixture.token_without_grants(&self.key),
+                    Shape::IdToken => fixture.id_token(&self.key)?,
+                    Shape::OtherClient => fixture.token(&self.key).claim("client_id", "someone-else"),
+                };
+                builder.sign()
+            }
             Credential::Garbage => "not-a-jwt".to_owned(),
             Credential::None
             | Credential::RepeatedAuthorization
@@ -499,5 +708,27 @@ impl Fixture {
             builder = builder.header(name, value);
         }
         builder.body(()).expect("conformance cases are valid requests")
+    }
+}
+
+/// A provider's issuer as a service would configure it from the fixture's environment:
+/// its preset, and its audience (or, for Cognito, its authorized client instead).
+fn provider_issuer(provider: Provider, keys: KeySet) -> Issuer {
+    let fixture = provider.fixture();
+    let var = |name: &str| fixture.var(name).unwrap_or_default().to_owned();
+    let mapping = match provider {
+        Provider::Keycloak => {
+            ClaimMapping::keycloak(var("JWT_CLAIMS_PRESET").trim_start_matches("keycloak:"))
+        }
+        Provider::Auth0 => ClaimMapping::auth0().roles_from(var("JWT_ROLES_CLAIM")),
+        Provider::Entra => ClaimMapping::entra(),
+        Provider::Okta => ClaimMapping::okta(),
+        Provider::Cognito => ClaimMapping::cognito(),
+        _ => ClaimMapping::standard(),
+    };
+    let issuer = Issuer::new(fixture.issuer(), keys).claim_mapping(mapping);
+    match fixture.var("JWT_AUDIENCE") {
+        Some(audience) => issuer.audiences([audience]),
+        None => issuer.skip_audience_check().authorized_parties([var("JWT_AUTHORIZED_PARTY")]),
     }
 }

@@ -49,6 +49,7 @@
 //! | [`keys`] | RSA, ECDSA, Ed25519 and HMAC keys with their JWK, DER and PEM forms |
 //! | [`token`] | Building and signing compact JWS tokens, including lying headers |
 //! | [`malformed`] | String surgery on tokens for negative tests |
+//! | [`providers`] | Access tokens shaped like Keycloak's, Auth0's, Entra ID's, Okta's, Cognito's and ours, from documented fixtures |
 //! | [`server`] | A local JWKS + discovery server with failure modes |
 //!
 //! # Feature flags
@@ -59,6 +60,7 @@
 pub mod conformance;
 pub mod keys;
 pub mod malformed;
+pub mod providers;
 pub mod server;
 pub mod token;
 

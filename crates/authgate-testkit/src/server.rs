@@ -170,7 +170,18 @@ impl MockJwksServer {
     ///
     /// Outside a tokio runtime, or if no local port can be bound.
     pub async fn start() -> MockJwksServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding 127.0.0.1:0 failed");
+        MockJwksServer::start_on("127.0.0.1").await
+    }
+
+    /// Like [`MockJwksServer::start`], on another loopback address (`127.0.0.2`...):
+    /// reachable by a name only through an HTTP client told where that name resolves,
+    /// which proves a test's injected client is the one used.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, or if `ip` cannot be bound.
+    pub async fn start_on(ip: &str) -> MockJwksServer {
+        let listener = TcpListener::bind((ip, 0)).await.expect("binding the mock server failed");
         let addr: SocketAddr = listener.local_addr().expect("a bound listener has an address");
         let state = Arc::new(State {
             base_url: format!("http://{addr}"),

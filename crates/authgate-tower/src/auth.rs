@@ -6,6 +6,8 @@
 //! | no credentials | 401, bare `Bearer realm=".."` challenge | passes, no principal |
 //! | bad or expired token, bad API key | 401 `invalid_token` | 401 `invalid_token` |
 //! | conflicting or malformed credentials | 400 `invalid_request` | 400 `invalid_request` |
+//! | a custom check ([`authgate::VerifierBuilder::check`]) refuses | 403 with its message | 403 with its message |
+//! | API key from a client over the unknown-key limit | 429 + `Retry-After` | 429 + `Retry-After` |
 //! | key source unreachable, nothing cached | 503 + `Retry-After` | 503 + `Retry-After` |
 //! | valid credentials | passes with the principal | passes with the principal |
 //! | CORS preflight, when allowed | passes untouched | passes untouched |
@@ -19,6 +21,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use authgate::client_addr::{ClientAddr, TrustedProxies};
 use authgate::{AuthMethod, Authenticator, Error, ErrorKind, Principal};
 use bytes::Bytes;
 use http::{Method, Request, Response};
@@ -29,9 +32,9 @@ use tower_service::Service;
 use crate::body::AuthBody;
 use crate::context::{AuthContext, Deferred};
 use crate::migration::{ApiKeyDeprecation, DeprecationHeaders};
+use crate::origin::WsPolicy;
 pub use crate::response::ErrorBody;
 use crate::response::{Responder, log_rejection};
-use crate::ws::WsPolicy;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -44,6 +47,7 @@ pub(crate) struct Shared {
     pub(crate) preflight: bool,
     pub(crate) deprecation: Option<DeprecationHeaders>,
     pub(crate) ws: Option<WsPolicy>,
+    pub(crate) proxies: TrustedProxies,
 }
 
 impl Shared {
@@ -55,6 +59,7 @@ impl Shared {
             preflight: false,
             deprecation: None,
             ws: None,
+            proxies: TrustedProxies::none(),
         }
     }
 
@@ -144,6 +149,26 @@ impl AuthLayer {
         self
     }
 
+    /// Believes the forwarding header (`X-Forwarded-For` by default) of these proxies
+    /// when resolving the client's address ([`ClientAddr`](crate::ClientAddr), the
+    /// per-client limit on unknown API keys). Default: none, the socket peer is the
+    /// client. See [`authgate::client_addr`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), authgate::Error> {
+    /// use authgate::client_addr::TrustedProxies;
+    /// # use authgate::{Authenticator, KeySet, Verifier};
+    /// use authgate_tower::AuthLayer;
+    /// # let verifier = Verifier::builder().issuer("https://id.example", KeySet::from_jwks_json(r#"{"keys":[]}"#)?).audience("a").build()?;
+    /// // nginx on the same host.
+    /// let layer = AuthLayer::new(Authenticator::jwt(verifier)).trusted_proxies(TrustedProxies::parse("127.0.0.1, ::1")?);
+    /// # let _ = layer; Ok(()) }
+    /// ```
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        Arc::make_mut(&mut self.shared).proxies = proxies;
+        self
+    }
+
     pub(crate) fn from_shared(shared: Shared) -> Self {
         AuthLayer { shared: Arc::new(shared) }
     }
@@ -201,6 +226,12 @@ where
         let shared = &self.shared;
         if shared.preflight && is_preflight(&req) {
             return ResponseFuture::calling(self.inner.call(req));
+        }
+        if let Some(peer) = crate::client_addr::peer_ip(req.extensions()) {
+            let header = shared.proxies.proxy_header().name();
+            let client =
+                shared.proxies.resolve(peer, req.headers().get_all(header).iter().map(|v| v.as_bytes()));
+            req.extensions_mut().insert(ClientAddr(client));
         }
         let mut context = shared.context();
         if let Some(ws) = &shared.ws {

@@ -63,15 +63,19 @@
 //! |---|---|
 //! | [`auth`] | [`AuthLayer`]: required/optional authentication, realm, error-body hook, CORS preflight |
 //! | [`require`] | [`RequireLayer`], [`require_permission`], [`require_role`]…: per-route 403 guards |
-//! | [`extract`] | [`CurrentUser`], `Option<CurrentUser>`, [`Claims<T>`], [`UserId`], [`Require<P>`] |
+//! | [`extract`] | [`CurrentUser`], [`Claims<T>`] (both also as `Option<_>`), [`UserId`], [`Require<P>`], [`ClientAddr`] |
 //! | [`migration`] | [`ApiKeyDeprecation`]: `Deprecation`/`Sunset`/`Link` on API-key responses |
 //! | [`ws`] | [`WsAuthLayer`], [`WsSession`]: Origin allow-list, query/subprotocol tokens, 1008 closes |
 //! | [`redact`] | [`redact_uri`](redact::redact_uri), [`RedactedMakeSpan`](redact::RedactedMakeSpan) for `TraceLayer` |
 //!
 //! ## Feature flags
 //!
-//! None: the crate needs neither full axum nor a WebSocket library. WebSocket handlers
-//! use their framework's upgrade (axum's `ws` feature) together with [`WsSession`].
+//! | feature | default | what |
+//! |---|---|---|
+//! | `axum` | on | reads the socket peer from axum's `ConnectInfo<SocketAddr>` for [`ClientAddr`] and per-client limits (axum with only its `tokio` feature); off, only a `SocketAddr` request extension is read |
+//!
+//! No WebSocket library is needed: WebSocket handlers use their framework's upgrade
+//! (axum's `ws` feature) together with [`WsSession`].
 //!
 //! ## Metrics
 //!
@@ -82,9 +86,11 @@
 
 pub mod auth;
 mod body;
+mod client_addr;
 mod context;
 pub mod extract;
 pub mod migration;
+mod origin;
 pub mod redact;
 pub mod require;
 mod response;
@@ -94,6 +100,7 @@ pub mod ws;
 
 pub use auth::AuthLayer;
 pub use body::AuthBody;
+pub use client_addr::{ClientAddr, ClientAddrRejection};
 pub use extract::{Claims, CurrentUser, Permission, Require, UserId};
 pub use migration::ApiKeyDeprecation;
 pub use require::{RequireLayer, require_all, require_any, require_permission, require_role, require_scope};

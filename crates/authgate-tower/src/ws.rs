@@ -47,7 +47,7 @@
 //!     };
 //!     upgrade.on_upgrade(move |mut socket: WebSocket| async move {
 //!         if let Some(reason) = session.close_reason() {
-//!             let frame = CloseFrame { code: POLICY_VIOLATION, reason: reason.into() };
+//!             let frame = CloseFrame { code: POLICY_VIOLATION, reason: reason.to_owned().into() };
 //!             let _ = socket.send(Message::Close(Some(frame))).await;
 //!             return;
 //!         }
@@ -72,79 +72,26 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use authgate::client_addr::TrustedProxies;
 use authgate::{Authenticator, Error, ErrorKind, Principal};
 use axum_core::extract::FromRequestParts;
-use bytes::Bytes;
-use http::header::{CONTENT_TYPE, ORIGIN, SEC_WEBSOCKET_PROTOCOL};
 use http::request::Parts;
-use http::{HeaderValue, Request, Response, StatusCode};
 use tower_layer::Layer;
 
 use crate::auth::{Auth, AuthLayer, Shared};
 use crate::context::{AuthContext, Deferred, missing_layer};
 use crate::extract::Rejected;
+use crate::origin::{WsPolicy, normalize_origin};
 use crate::response::{ErrorBody, Responder};
 
 /// The close code for "policy violation" (RFC 6455 §7.4.1), used for invalid and
 /// expired tokens.
 pub const POLICY_VIOLATION: u16 = 1008;
 
-/// The `Sec-WebSocket-Protocol` entry that precedes the token
-/// (`Sec-WebSocket-Protocol: bearer, eyJ...`). A server accepting such a client must
-/// select this protocol in its answer, or browsers drop the connection.
-pub const PROTOCOL_MARKER: &str = "bearer";
+pub use crate::origin::PROTOCOL_MARKER;
 
 /// The close reason sent when the token expires.
 const EXPIRED_REASON: &str = "the access token expired";
-
-/// The Origin and failure policy of a WebSocket route.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct WsPolicy {
-    /// Lowercase origins without a trailing slash; empty means any.
-    origins: Arc<[String]>,
-    pub(crate) close_on_invalid: bool,
-}
-
-fn normalize_origin(origin: &str) -> String {
-    origin.trim().trim_end_matches('/').to_ascii_lowercase()
-}
-
-impl WsPolicy {
-    /// W01: `None` when the Origin is allowed, else the 403 answered before any upgrade.
-    pub(crate) fn check_origin<B>(&self, req: &Request<B>) -> Option<Response<Bytes>> {
-        if self.origins.is_empty() {
-            return None;
-        }
-        let mut values = req.headers().get_all(ORIGIN).iter();
-        let allowed = match (values.next(), values.next()) {
-            (Some(origin), None) => {
-                origin.to_str().is_ok_and(|o| self.origins.iter().any(|ok| *ok == normalize_origin(o)))
-            }
-            _ => false,
-        };
-        if allowed {
-            return None;
-        }
-        tracing::debug!(origin = ?req.headers().get(ORIGIN), "WebSocket origin refused");
-        let body =
-            r#"{"error":"forbidden_origin","error_description":"this origin may not open a WebSocket here"}"#;
-        let mut response = Response::new(Bytes::from_static(body.as_bytes()));
-        *response.status_mut() = StatusCode::FORBIDDEN;
-        response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        Some(response)
-    }
-
-    /// The marker to echo back, when the client offered the token as a subprotocol.
-    pub(crate) fn offered_marker<B>(&self, req: &Request<B>) -> Option<&'static str> {
-        req.headers()
-            .get_all(SEC_WEBSOCKET_PROTOCOL)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|entry| entry.trim() == PROTOCOL_MARKER)
-            .then_some(PROTOCOL_MARKER)
-    }
-}
 
 /// Authenticates WebSocket upgrade requests (a [`tower_layer::Layer`]); put it on the
 /// WebSocket route only. See the [module docs](self) for the order of checks.
@@ -155,6 +102,7 @@ pub struct WsAuthLayer {
     query: String,
     responder: Responder,
     policy: WsPolicy,
+    proxies: TrustedProxies,
 }
 
 impl WsAuthLayer {
@@ -166,6 +114,7 @@ impl WsAuthLayer {
             query: "token".into(),
             responder: Responder::default(),
             policy: WsPolicy::default(),
+            proxies: TrustedProxies::none(),
         }
     }
 
@@ -203,6 +152,13 @@ impl WsAuthLayer {
         self.responder.set_body(Arc::new(hook));
         self
     }
+
+    /// Believes these proxies' forwarding header for the client address, as
+    /// [`AuthLayer::trusted_proxies`] does.
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.proxies = proxies;
+        self
+    }
 }
 
 impl std::fmt::Debug for WsAuthLayer {
@@ -227,6 +183,7 @@ impl<S> Layer<S> for WsAuthLayer {
         let mut shared = Shared::new(self.authenticator.with_sources(sources), true);
         shared.responder = self.responder.clone();
         shared.ws = Some(self.policy.clone());
+        shared.proxies = self.proxies.clone();
         AuthLayer::from_shared(shared).layer(inner)
     }
 }
@@ -256,9 +213,10 @@ impl WsSession {
     }
 
     /// The reason to send with a 1008 close frame right after the upgrade, when the
-    /// token was invalid. Client-safe: it never contains token data.
-    pub fn close_reason(&self) -> Option<&'static str> {
-        self.principal.as_ref().err().map(|e| e.kind().description())
+    /// token was invalid (or a custom check refused it: its message). Client-safe: it
+    /// never contains token data.
+    pub fn close_reason(&self) -> Option<&str> {
+        self.principal.as_ref().err().map(Error::description)
     }
 
     /// The reason to send with a 1008 close frame when [`Self::expired`] resolves.

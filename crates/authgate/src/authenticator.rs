@@ -1,7 +1,13 @@
 //! Dual authentication: a JWT, an API key, or either, during a migration.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
+use moka::sync::Cache;
 
 use crate::api_key::ApiKeyVerifier;
 use crate::error::{Error, ErrorKind};
@@ -28,6 +34,13 @@ pub enum AuthMode {
 /// When a request carries both a JWT and an API key (mode [`AuthMode::Either`]), both
 /// are verified and must name the same user; otherwise the request is a 400
 /// `invalid_request`, since a client mixing identities is a bug or an attack.
+///
+/// API keys pass a public checksum, so anyone can make valid-looking ones. A client
+/// address (see [`crate::client_addr`]) whose API keys were refused more than 10 times
+/// in a minute gets 429 with `Retry-After` for its next API keys, before the API-key
+/// verifier (and the identity service behind it) is asked
+/// ([`AuthenticatorBuilder::unknown_api_key_limit`]). Requests whose address the adapter
+/// could not tell share one budget.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -58,16 +71,29 @@ pub struct Authenticator {
     api_keys: Option<Arc<dyn ApiKeyVerifier>>,
     mode: AuthMode,
     sources: TokenSources,
+    limit: Option<Arc<FailureLimit>>,
 }
 
 /// Builds an [`Authenticator`].
 #[must_use]
-#[derive(Default)]
 pub struct AuthenticatorBuilder {
     verifier: Option<Verifier>,
     api_keys: Option<Arc<dyn ApiKeyVerifier>>,
     mode: Option<AuthMode>,
     sources: TokenSources,
+    limit: Option<(u32, Duration)>,
+}
+
+impl Default for AuthenticatorBuilder {
+    fn default() -> Self {
+        AuthenticatorBuilder {
+            verifier: None,
+            api_keys: None,
+            mode: None,
+            sources: TokenSources::default(),
+            limit: Some((10, Duration::from_secs(60))),
+        }
+    }
 }
 
 impl AuthenticatorBuilder {
@@ -92,6 +118,18 @@ impl AuthenticatorBuilder {
         self.sources = sources;
         self
     }
+    /// After `max` refused API keys from one client address within `window` (default
+    /// 10 a minute), its API keys answer 429 until the window ends, without asking the
+    /// API-key verifier.
+    pub fn unknown_api_key_limit(mut self, max: u32, window: Duration) -> Self {
+        self.limit = Some((max, window));
+        self
+    }
+    /// No per-client limit on refused API keys (a trusted, internal caller only).
+    pub fn without_unknown_api_key_limit(mut self) -> Self {
+        self.limit = None;
+        self
+    }
     /// Checks that the mode has the verifiers it needs.
     pub fn build(self) -> Result<Authenticator, Error> {
         let mode = self.mode.unwrap_or(match (&self.verifier, &self.api_keys) {
@@ -106,7 +144,17 @@ impl AuthenticatorBuilder {
         if needs_keys && self.api_keys.is_none() {
             return Err(Error::new(ErrorKind::Configuration, "this mode needs an API-key verifier"));
         }
-        Ok(Authenticator { verifier: self.verifier, api_keys: self.api_keys, mode, sources: self.sources })
+        let limit = match (self.limit, needs_keys) {
+            (Some((max, window)), true) => Some(Arc::new(FailureLimit::new(max, window))),
+            _ => None,
+        };
+        Ok(Authenticator {
+            verifier: self.verifier,
+            api_keys: self.api_keys,
+            mode,
+            sources: self.sources,
+            limit,
+        })
     }
 }
 
@@ -123,6 +171,7 @@ impl Authenticator {
             api_keys: None,
             mode: AuthMode::JwtOnly,
             sources: TokenSources::default(),
+            limit: None,
         }
     }
 
@@ -169,7 +218,7 @@ impl Authenticator {
         &self,
         credentials: Credentials<'_>,
     ) -> Result<Option<Principal>, Error> {
-        let Credentials { bearer, api_key } = credentials;
+        let (bearer, api_key, client_addr) = credentials.into_parts();
         let bearer = bearer.filter(|_| self.mode != AuthMode::ApiKeyOnly);
         let api_key = api_key.filter(|_| self.mode != AuthMode::JwtOnly);
         let from_jwt = match (&bearer, &self.verifier) {
@@ -179,7 +228,16 @@ impl Authenticator {
         let from_key = match (&api_key, &self.api_keys) {
             (Some(key), Some(keys)) => {
                 let started = std::time::Instant::now();
-                let result = keys.verify(key).await;
+                let limited = self.limit.as_ref().and_then(|l| l.check(client_addr).err());
+                let result = match limited {
+                    Some(limited) => Err(limited),
+                    None => keys.verify(key).await,
+                };
+                if let (Err(e), Some(limit)) = (&result, &self.limit)
+                    && e.kind() == ErrorKind::InvalidApiKey
+                {
+                    limit.record_failure(client_addr);
+                }
                 record_outcome(AuthMethod::ApiKey, &result, started);
                 Some(result?)
             }
@@ -228,11 +286,59 @@ impl Authenticator {
     /// # Ok(()) }
     /// ```
     pub fn authenticate_cached(&self, credentials: &Credentials<'_>) -> Option<Principal> {
-        let reads_api_key = credentials.api_key.is_some() && self.mode != AuthMode::JwtOnly;
+        let reads_api_key = credentials.api_key().is_some() && self.mode != AuthMode::JwtOnly;
         if reads_api_key || self.mode == AuthMode::ApiKeyOnly {
             return None;
         }
-        self.verifier.as_ref()?.verify_cached(credentials.bearer.as_deref()?)
+        self.verifier.as_ref()?.verify_cached(credentials.bearer()?)
+    }
+}
+
+/// Counts refused API keys per client address in fixed windows.
+struct FailureLimit {
+    max: u32,
+    window: Duration,
+    counts: Cache<Option<IpAddr>, Arc<Window>>,
+}
+
+struct Window {
+    started: Instant,
+    failures: AtomicU32,
+}
+
+struct WindowTtl(Duration);
+
+impl Expiry<Option<IpAddr>, Arc<Window>> for WindowTtl {
+    fn expire_after_create(&self, _: &Option<IpAddr>, _: &Arc<Window>, _: Instant) -> Option<Duration> {
+        Some(self.0)
+    }
+}
+
+impl FailureLimit {
+    fn new(max: u32, window: Duration) -> FailureLimit {
+        let counts = Cache::builder().max_capacity(100_000).expire_after(WindowTtl(window)).build();
+        FailureLimit { max, window, counts }
+    }
+
+    /// `Err(429)` while `addr` is over the limit.
+    fn check(&self, addr: Option<IpAddr>) -> Result<(), Error> {
+        match self.counts.get(&addr) {
+            Some(w) if w.failures.load(Ordering::Relaxed) >= self.max => {
+                let left = self.window.saturating_sub(w.started.elapsed());
+                Err(Error::rate_limited(
+                    format!("{} refused API keys from {addr:?} within {:?}", self.max, self.window),
+                    left.max(Duration::from_secs(1)),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn record_failure(&self, addr: Option<IpAddr>) {
+        let window = self
+            .counts
+            .get_with(addr, || Arc::new(Window { started: Instant::now(), failures: AtomicU32::new(0) }));
+        window.failures.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -37,71 +37,163 @@ pub enum ScopeList {
 }
 
 /// The claims of an access token. Absent optional claims are `None` or empty; claims
-/// with the wrong type fail verification. Claims this type does not name are kept in
-/// [`AccessClaims::extra`].
+/// with the wrong type fail verification. Claims this type does not name are kept and
+/// read with [`AccessClaims::get`].
+///
+/// Read through accessors and built through [`AccessClaims::builder`], so a new claim
+/// is never a breaking change.
 ///
 /// ```
 /// use authgate::AccessClaims;
 /// let c: AccessClaims = serde_json::from_str(
 ///     r#"{"sub":"u1","exp":2000000000,"roles":["user"],"scope":"a b","tier":"gold"}"#,
 /// ).unwrap();
-/// assert_eq!(c.sub.as_deref(), Some("u1"));
+/// assert_eq!(c.sub(), Some("u1"));
 /// assert_eq!(c.scopes(), ["a", "b"]);
-/// assert_eq!(c.extra["tier"], "gold");
+/// assert_eq!(c.get("tier").and_then(|v| v.as_str()), Some("gold"));
+///
+/// // An issuer writes its tokens' claims with the builder.
+/// let issued = AccessClaims::builder()
+///     .iss("https://id.example")
+///     .sub("u1")
+///     .aud("trading-platform")
+///     .exp(2_000_000_000)
+///     .roles(["user"])
+///     .claim("client_id", "svc-1")
+///     .build();
+/// assert_eq!(issued.roles(), ["user"]);
+/// assert_eq!(serde_json::to_value(&issued).unwrap()["client_id"], "svc-1");
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AccessClaims {
     /// Subject: the user id (or the client id for client-credentials tokens).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
+    pub(crate) sub: Option<String>,
     /// Issuer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
+    pub(crate) iss: Option<String>,
     /// Audience(s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<Audience>,
+    pub(crate) aud: Option<Audience>,
     /// Expiry, seconds since the epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exp: Option<u64>,
+    pub(crate) exp: Option<u64>,
     /// Issued at, seconds since the epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iat: Option<u64>,
+    pub(crate) iat: Option<u64>,
     /// Not before, seconds since the epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nbf: Option<u64>,
+    pub(crate) nbf: Option<u64>,
     /// Token id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jti: Option<String>,
+    pub(crate) jti: Option<String>,
     /// Session id (the login session this token belongs to).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
+    pub(crate) sid: Option<String>,
     /// The user's email address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
+    pub(crate) email: Option<String>,
     /// The user's display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Role names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub roles: Vec<String>,
+    pub(crate) roles: Vec<String>,
     /// Permission strings (`resource:action`, wildcards allowed; see [`crate::Requirement`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub permissions: Vec<String>,
+    pub(crate) permissions: Vec<String>,
     /// OAuth scopes, space-delimited (RFC 8693 §4.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
+    pub(crate) scope: Option<String>,
     /// Scopes in the `scp` form some issuers use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scp: Option<ScopeList>,
+    pub(crate) scp: Option<ScopeList>,
     /// Authentication methods (`pwd`, `otp`, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub amr: Vec<String>,
+    pub(crate) amr: Vec<String>,
     /// Every other claim.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub(crate) extra: Map<String, Value>,
 }
 
 impl AccessClaims {
+    /// Starts an empty set of claims.
+    pub fn builder() -> AccessClaimsBuilder {
+        AccessClaimsBuilder::default()
+    }
+
+    /// Subject (`sub`): the user id, or the client id for client-credentials tokens.
+    pub fn sub(&self) -> Option<&str> {
+        self.sub.as_deref()
+    }
+    /// Issuer (`iss`).
+    pub fn iss(&self) -> Option<&str> {
+        self.iss.as_deref()
+    }
+    /// Audience(s) (`aud`).
+    pub fn aud(&self) -> Option<&Audience> {
+        self.aud.as_ref()
+    }
+    /// Expiry (`exp`), seconds since the epoch.
+    pub fn exp(&self) -> Option<u64> {
+        self.exp
+    }
+    /// Issued at (`iat`), seconds since the epoch.
+    pub fn iat(&self) -> Option<u64> {
+        self.iat
+    }
+    /// Not before (`nbf`), seconds since the epoch.
+    pub fn nbf(&self) -> Option<u64> {
+        self.nbf
+    }
+    /// Token id (`jti`).
+    pub fn jti(&self) -> Option<&str> {
+        self.jti.as_deref()
+    }
+    /// Session id (`sid`): the login session this token belongs to.
+    pub fn sid(&self) -> Option<&str> {
+        self.sid.as_deref()
+    }
+    /// The user's email address.
+    pub fn email(&self) -> Option<&str> {
+        self.email.as_deref()
+    }
+    /// The user's display name.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    /// The top-level `roles` claim. What a principal is granted may come from other
+    /// claims too: see [`crate::ClaimMapping`] and [`crate::Principal::roles`].
+    pub fn roles(&self) -> &[String] {
+        &self.roles
+    }
+    /// The top-level `permissions` claim (`resource:action`, wildcards allowed; see
+    /// [`crate::Requirement`]).
+    pub fn permissions(&self) -> &[String] {
+        &self.permissions
+    }
+    /// The `scope` claim as sent: space-delimited (RFC 8693 §4.2).
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+    /// The `scp` claim some issuers use instead of `scope`.
+    pub fn scp(&self) -> Option<&ScopeList> {
+        self.scp.as_ref()
+    }
+    /// Authentication methods (`amr`: `pwd`, `otp`, ...).
+    pub fn amr(&self) -> &[String] {
+        &self.amr
+    }
+    /// Any claim this type does not name, by its top-level name.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.extra.get(name)
+    }
+    /// Every claim this type does not name.
+    pub fn extra(&self) -> &Map<String, Value> {
+        &self.extra
+    }
+
     /// The scopes from `scope` and `scp`, in order, without duplicates.
     pub fn scopes(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
@@ -198,6 +290,112 @@ impl AccessClaims {
             amr: list(&mut map, "amr")?,
             extra: map.extra,
         })
+    }
+}
+
+/// Builds [`AccessClaims`] (an issuer writing its tokens, tests). Unset claims are
+/// absent.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct AccessClaimsBuilder {
+    claims: AccessClaims,
+}
+
+impl AccessClaimsBuilder {
+    /// Sets `sub`.
+    #[allow(clippy::should_implement_trait, reason = "named after the claim, like every setter here")]
+    pub fn sub(mut self, sub: impl Into<String>) -> Self {
+        self.claims.sub = Some(sub.into());
+        self
+    }
+    /// Sets `iss`.
+    pub fn iss(mut self, iss: impl Into<String>) -> Self {
+        self.claims.iss = Some(iss.into());
+        self
+    }
+    /// Sets `aud` to one audience.
+    pub fn aud(mut self, aud: impl Into<String>) -> Self {
+        self.claims.aud = Some(Audience::One(aud.into()));
+        self
+    }
+    /// Sets `aud` to several audiences.
+    pub fn audiences<I: IntoIterator<Item = S>, S: Into<String>>(mut self, auds: I) -> Self {
+        self.claims.aud = Some(Audience::Many(auds.into_iter().map(Into::into).collect()));
+        self
+    }
+    /// Sets `exp` (seconds since the epoch).
+    pub fn exp(mut self, exp: u64) -> Self {
+        self.claims.exp = Some(exp);
+        self
+    }
+    /// Sets `iat` (seconds since the epoch).
+    pub fn iat(mut self, iat: u64) -> Self {
+        self.claims.iat = Some(iat);
+        self
+    }
+    /// Sets `nbf` (seconds since the epoch).
+    pub fn nbf(mut self, nbf: u64) -> Self {
+        self.claims.nbf = Some(nbf);
+        self
+    }
+    /// Sets `jti`.
+    pub fn jti(mut self, jti: impl Into<String>) -> Self {
+        self.claims.jti = Some(jti.into());
+        self
+    }
+    /// Sets `sid`.
+    pub fn sid(mut self, sid: impl Into<String>) -> Self {
+        self.claims.sid = Some(sid.into());
+        self
+    }
+    /// Sets `email`.
+    pub fn email(mut self, email: impl Into<String>) -> Self {
+        self.claims.email = Some(email.into());
+        self
+    }
+    /// Sets `name`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.claims.name = Some(name.into());
+        self
+    }
+    /// Sets `roles`.
+    pub fn roles<I: IntoIterator<Item = S>, S: Into<String>>(mut self, roles: I) -> Self {
+        self.claims.roles = roles.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets `permissions`.
+    pub fn permissions<I: IntoIterator<Item = S>, S: Into<String>>(mut self, permissions: I) -> Self {
+        self.claims.permissions = permissions.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets `scope` to these scopes, space-delimited.
+    pub fn scope<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, scopes: I) -> Self {
+        let scopes: Vec<String> = scopes.into_iter().map(|s| s.as_ref().to_owned()).collect();
+        self.claims.scope = Some(scopes.join(" "));
+        self
+    }
+    /// Sets `scp`.
+    pub fn scp(mut self, scp: ScopeList) -> Self {
+        self.claims.scp = Some(scp);
+        self
+    }
+    /// Sets `amr`.
+    pub fn amr<I: IntoIterator<Item = S>, S: Into<String>>(mut self, amr: I) -> Self {
+        self.claims.amr = amr.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets any other claim (`client_id`, `tier`, ...). A name this type has its own
+    /// setter for is ignored here: use that setter.
+    pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        let name = name.into();
+        if !crate::jose::REGISTERED.contains(&name.as_str()) {
+            self.claims.extra.insert(name, value.into());
+        }
+        self
+    }
+    /// Finishes the claims.
+    pub fn build(self) -> AccessClaims {
+        self.claims
     }
 }
 

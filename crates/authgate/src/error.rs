@@ -56,6 +56,12 @@ pub enum ErrorKind {
     InvalidRequest,
     /// The principal lacks a required permission, role or scope. 403.
     InsufficientScope,
+    /// A custom check on the verifier ([`crate::VerifierBuilder::check`]) refused the
+    /// caller. 403 `insufficient_scope`, described with the operator's message.
+    Forbidden,
+    /// Too many failed attempts from one client (unknown API keys): 429 with
+    /// `Retry-After`, answered before the identity service is asked.
+    RateLimited,
     /// The key source (JWKS endpoint, user-service) cannot be reached and nothing usable
     /// is cached. Our fault: 503 with `Retry-After`.
     KeySourceUnavailable,
@@ -68,7 +74,8 @@ impl ErrorKind {
     pub fn status(self) -> StatusCode {
         match self {
             ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
-            ErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
+            ErrorKind::InsufficientScope | ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::KeySourceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Configuration => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNAUTHORIZED,
@@ -79,11 +86,12 @@ impl ErrorKind {
     /// (missing credentials, server-side failures).
     pub fn rfc6750_code(self) -> Option<&'static str> {
         match self {
-            ErrorKind::MissingCredentials | ErrorKind::KeySourceUnavailable | ErrorKind::Configuration => {
-                None
-            }
+            ErrorKind::MissingCredentials
+            | ErrorKind::KeySourceUnavailable
+            | ErrorKind::Configuration
+            | ErrorKind::RateLimited => None,
             ErrorKind::InvalidRequest => Some("invalid_request"),
-            ErrorKind::InsufficientScope => Some("insufficient_scope"),
+            ErrorKind::InsufficientScope | ErrorKind::Forbidden => Some("insufficient_scope"),
             _ => Some("invalid_token"),
         }
     }
@@ -94,6 +102,7 @@ impl ErrorKind {
             ErrorKind::MissingCredentials => "unauthorized",
             ErrorKind::KeySourceUnavailable => "temporarily_unavailable",
             ErrorKind::Configuration => "server_error",
+            ErrorKind::RateLimited => "too_many_requests",
             other => other.rfc6750_code().unwrap_or("invalid_token"),
         }
     }
@@ -118,6 +127,8 @@ impl ErrorKind {
             ErrorKind::InvalidApiKey => "the API key is invalid",
             ErrorKind::InvalidRequest => "the request carries invalid or conflicting credentials",
             ErrorKind::InsufficientScope => "the credentials lack a required permission",
+            ErrorKind::Forbidden => "access denied",
+            ErrorKind::RateLimited => "too many failed attempts, retry later",
             ErrorKind::KeySourceUnavailable => "authentication is temporarily unavailable",
             ErrorKind::Configuration => "authentication is misconfigured",
         }
@@ -142,6 +153,8 @@ impl ErrorKind {
             ErrorKind::InvalidApiKey => "invalid_api_key",
             ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::InsufficientScope => "insufficient_scope",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::RateLimited => "rate_limited",
             ErrorKind::KeySourceUnavailable => "key_source_unavailable",
             ErrorKind::Configuration => "configuration",
         }
@@ -151,19 +164,21 @@ impl ErrorKind {
 /// An authentication or authorization failure.
 ///
 /// `Display` shows the detailed reason for logs; clients only ever see
-/// [`ErrorKind::description`].
+/// [`Error::description`] (the kind's description, or the message an operator chose for
+/// a [`Error::forbidden`]).
 #[derive(Clone)]
 pub struct Error {
     kind: ErrorKind,
     detail: Box<str>,
     retry_after: Option<Duration>,
     scope: Option<Box<str>>,
+    message: Option<Box<str>>,
 }
 
 impl Error {
     /// An error of `kind` with a detailed reason for logs.
     pub fn new(kind: ErrorKind, detail: impl Into<String>) -> Self {
-        Error { kind, detail: detail.into().into_boxed_str(), retry_after: None, scope: None }
+        Error { kind, detail: detail.into().into_boxed_str(), retry_after: None, scope: None, message: None }
     }
 
     pub(crate) fn key_source_unavailable(detail: impl Into<String>, retry_after: Duration) -> Self {
@@ -178,7 +193,36 @@ impl Error {
             detail: format!("missing {scope}").into_boxed_str(),
             retry_after: None,
             scope: Some(scope.into_boxed_str()),
+            message: None,
         }
+    }
+
+    /// A 403 whose client-facing description is `message`, chosen by the operator (a
+    /// custom check's refusal). It is sent to clients as is: put nothing secret in it.
+    ///
+    /// ```
+    /// use authgate::{Error, ErrorKind};
+    /// let e = Error::forbidden("trading is closed on weekends");
+    /// assert_eq!((e.kind(), e.status().as_u16()), (ErrorKind::Forbidden, 403));
+    /// assert!(e.json_body().contains("trading is closed on weekends"));
+    /// ```
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        let message: String = message.into();
+        let mut error = Error::new(ErrorKind::Forbidden, format!("refused by a check: {message}"));
+        if !message.trim().is_empty() {
+            error.message = Some(message.into_boxed_str());
+        }
+        error
+    }
+
+    /// A 429 for a client over a failure limit, retrying after `retry_after`.
+    pub(crate) fn rate_limited(detail: impl Into<String>, retry_after: Duration) -> Self {
+        Error::new(ErrorKind::RateLimited, detail).with_retry_after(retry_after)
+    }
+
+    /// What a client is told: the kind's description, or an operator's message.
+    pub fn description(&self) -> &str {
+        self.message.as_deref().unwrap_or(self.kind.description())
     }
 
     /// Adds a `Retry-After` hint (used with [`ErrorKind::KeySourceUnavailable`]).
@@ -236,7 +280,14 @@ impl Error {
         }
         let mut value = format!("Bearer realm=\"{}\"", quote_safe(realm));
         if let Some(code) = self.kind.rfc6750_code() {
-            value.push_str(&format!(", error=\"{code}\", error_description=\"{}\"", self.kind.description()));
+            // RFC 6750 §3: error_description is visible ASCII without `"` and `\\`.
+            let description: String = self
+                .description()
+                .chars()
+                .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+                .collect();
+            value
+                .push_str(&format!(", error=\"{code}\", error_description=\"{}\"", quote_safe(&description)));
         }
         if let Some(scope) = &self.scope {
             value.push_str(&format!(", scope=\"{}\"", quote_safe(scope)));
@@ -248,7 +299,7 @@ impl Error {
     pub fn json_body(&self) -> String {
         let mut body = serde_json::json!({
             "error": self.kind.body_code(),
-            "error_description": self.kind.description(),
+            "error_description": self.description(),
         });
         if let (Some(scope), Some(map)) = (&self.scope, body.as_object_mut()) {
             map.insert("scope".into(), serde_json::Value::String(scope.to_string()));
@@ -269,6 +320,7 @@ impl fmt::Debug for Error {
             .field("detail", &self.detail)
             .field("retry_after", &self.retry_after)
             .field("scope", &self.scope)
+            .field("message", &self.message)
             .finish()
     }
 }
@@ -313,6 +365,29 @@ mod tests {
         assert_eq!(e.retry_after_header().as_deref(), Some("1"));
         assert_eq!(e.www_authenticate("r"), None);
         assert!(!e.json_body().contains("refused"));
+    }
+
+    #[test]
+    fn forbidden_carries_the_operators_message_in_a_safe_challenge() {
+        let e = Error::forbidden("désolé \"closed\"\r\n");
+        assert_eq!(e.status(), StatusCode::FORBIDDEN);
+        let challenge = e.www_authenticate("r").unwrap_or_default();
+        assert_eq!(
+            challenge,
+            r#"Bearer realm="r", error="insufficient_scope", error_description="d?sol? closed??""#
+        );
+        assert!(http::HeaderValue::try_from(challenge).is_ok());
+        let body: serde_json::Value = serde_json::from_str(&e.json_body()).unwrap_or_default();
+        assert_eq!(body["error_description"], "désolé \"closed\"\r\n");
+        assert_eq!(Error::forbidden(" ").description(), "access denied");
+    }
+
+    #[test]
+    fn rate_limited_is_429_with_retry_after_and_no_challenge() {
+        let e = Error::rate_limited("11 unknown keys", Duration::from_secs(42));
+        assert_eq!((e.status().as_u16(), e.retry_after_header().as_deref()), (429, Some("42")));
+        assert_eq!(e.www_authenticate("r"), None);
+        assert!(e.json_body().contains("too_many_requests"));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! A JWKS or discovery endpoint is a dependency we do not control. Whatever it does
 //! (never answer, drip bytes, send gigabytes, redirect elsewhere) the fetch ends within
 //! the deadline, holds at most the cap in memory, and reports a
-//! [`ErrorKind::KeySourceUnavailable`] error with no upstream text for clients.
+//! [`ErrorKind::KeySourceUnavailable`] error with no upstream text for clients. The
+//! deadline, the cap and the refusal of redirected answers hold for a client the caller
+//! injected too (its proxy, CA and connection pool are its own).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -18,6 +20,17 @@ use crate::error::{Error, ErrorKind};
 pub(crate) struct FetchLimits {
     pub(crate) deadline: Duration,
     pub(crate) max_body: usize,
+}
+
+/// The caller's client if there is one, else the built-in one.
+pub(crate) fn client_or_default(
+    given: Option<&reqwest::Client>,
+    limits: FetchLimits,
+) -> Result<reqwest::Client, Error> {
+    match given {
+        Some(client) => Ok(client.clone()),
+        None => client(limits),
+    }
 }
 
 /// Builds the HTTP client used for key material: no redirects, no proxy surprises.
@@ -73,6 +86,11 @@ pub(crate) async fn get(client: &reqwest::Client, url: &Url, limits: FetchLimits
             .send()
             .await
             .map_err(|e| unavailable(format!("GET {url}: {}", error_chain(&e))))?;
+        // A caller's client may follow redirects; the answer must still come from `url`
+        // itself (K10), or keys could be fetched from wherever a redirect points.
+        if response.url() != url {
+            return Err(unavailable(format!("GET {url}: redirected, and redirects are not followed")));
+        }
         let status = response.status();
         if !status.is_success() {
             // 3xx lands here too: redirects are never followed (K10).

@@ -114,7 +114,7 @@ impl<'de> Visitor<'de> for StrictValue {
 
 /// Registered claims: parsed into fixed slots instead of a map, since every verify reads
 /// them and hashing them into a map (then out again) cost more than the rest of decoding.
-const REGISTERED: [&str; 15] = [
+pub(crate) const REGISTERED: [&str; 15] = [
     "sub",
     "iss",
     "aud",
@@ -152,17 +152,6 @@ impl Payload {
             Some(i) => self.slots[i].take(),
             None => self.extra.remove(name),
         }
-    }
-
-    /// Everything as one JSON object (for callers' own claims types).
-    pub(crate) fn into_map(self) -> Map<String, Value> {
-        let mut map = self.extra;
-        for (name, slot) in REGISTERED.iter().zip(self.slots) {
-            if let Some(value) = slot {
-                map.insert((*name).to_owned(), value);
-            }
-        }
-        map
     }
 
     #[cfg(test)]

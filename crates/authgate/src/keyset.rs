@@ -63,6 +63,11 @@ pub struct KeySetConfig {
     pub max_backoff: Duration,
     /// Allow `http://` URLs to non-loopback hosts. Default false.
     pub allow_http: bool,
+    /// The HTTP client to fetch with (a proxy, a private CA, a client certificate, a
+    /// shared connection pool). Default `None`: a built-in client that follows no
+    /// redirects. Either way each fetch keeps [`Self::fetch_timeout`] and
+    /// [`Self::max_body_bytes`], and an answer that came through a redirect is refused.
+    pub http_client: Option<reqwest::Client>,
 }
 
 impl Default for KeySetConfig {
@@ -78,11 +83,34 @@ impl Default for KeySetConfig {
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(5 * 60),
             allow_http: false,
+            http_client: None,
         }
     }
 }
 
 impl KeySetConfig {
+    /// Fetches with `client` instead of the built-in one.
+    ///
+    /// ```
+    /// use authgate::{KeySet, KeySetConfig};
+    /// let client = reqwest::Client::builder()
+    ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .build()
+    ///     .unwrap(); // in a service: add .proxy(..), .add_root_certificate(..)
+    /// let config = KeySetConfig::default().with_http_client(client);
+    /// let keys = KeySet::from_jwks_url_with("https://idp.example/jwks.json", config).unwrap();
+    /// # let _ = keys;
+    /// ```
+    #[must_use]
+    pub fn with_http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    fn client(&self) -> Result<reqwest::Client, Error> {
+        fetch::client_or_default(self.http_client.as_ref(), self.limits())
+    }
+
     fn limits(&self) -> FetchLimits {
         FetchLimits { deadline: self.fetch_timeout, max_body: self.max_body_bytes }
     }
@@ -126,8 +154,73 @@ struct Inner {
 }
 
 struct Remote {
-    url: Url,
+    target: Target,
     client: reqwest::Client,
+}
+
+/// Where a remote set's keys are.
+enum Target {
+    Jwks(Url),
+    /// Found through OIDC discovery on the first fetch, then kept.
+    Discover {
+        issuer: String,
+        discovery: Url,
+        jwks: std::sync::OnceLock<Url>,
+    },
+}
+
+impl Remote {
+    fn url_for_logs(&self) -> &str {
+        match &self.target {
+            Target::Jwks(url) => url.as_str(),
+            Target::Discover { jwks, discovery, .. } => jwks.get().unwrap_or(discovery).as_str(),
+        }
+    }
+
+    async fn jwks_url(&self, config: &KeySetConfig) -> Result<Url, Error> {
+        match &self.target {
+            Target::Jwks(url) => Ok(url.clone()),
+            Target::Discover { issuer, discovery, jwks } => {
+                if let Some(url) = jwks.get() {
+                    return Ok(url.clone());
+                }
+                let url = discover_jwks_uri(&self.client, issuer, discovery, config).await?;
+                Ok(jwks.get_or_init(|| url).clone())
+            }
+        }
+    }
+}
+
+/// Reads `jwks_uri` from the discovery document at `discovery`, which must name exactly
+/// `issuer`.
+async fn discover_jwks_uri(
+    client: &reqwest::Client,
+    issuer: &str,
+    discovery: &Url,
+    config: &KeySetConfig,
+) -> Result<Url, Error> {
+    let fetched = fetch::get(client, discovery, config.limits()).await?;
+    let doc = jose::parse_object(&fetched.body, "discovery document")
+        .map_err(|e| Error::new(ErrorKind::KeySourceUnavailable, e.detail().to_owned()))?;
+    match doc.get("issuer").and_then(|v| v.as_str()) {
+        Some(announced) if announced == issuer => {}
+        announced => {
+            return Err(Error::new(
+                ErrorKind::Configuration,
+                format!("discovery document names issuer {announced:?}, expected {issuer:?}"),
+            ));
+        }
+    }
+    let jwks_uri = doc
+        .get("jwks_uri")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| Error::new(ErrorKind::KeySourceUnavailable, "discovery document has no jwks_uri"))?;
+    fetch::check_url(jwks_uri, config.allow_http)
+}
+
+fn discovery_url(issuer: &str, allow_http: bool) -> Result<Url, Error> {
+    let discovery = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+    fetch::check_url(&discovery, allow_http)
 }
 
 struct Snapshot {
@@ -171,34 +264,38 @@ impl KeySet {
     /// ```
     pub fn from_jwks_url_with(url: &str, config: KeySetConfig) -> Result<KeySet, Error> {
         let url = fetch::check_url(url, config.allow_http)?;
-        let client = fetch::client(config.limits())?;
-        Ok(KeySet::new(Some(Remote { url, client }), config, None))
+        let client = config.client()?;
+        Ok(KeySet::new(Some(Remote { target: Target::Jwks(url), client }), config, None))
     }
 
     /// Discovers the JWKS URL of `issuer` through OpenID Connect Discovery
     /// (`{issuer}/.well-known/openid-configuration`), checking that the document names
     /// exactly this issuer, then builds a remote set for its `jwks_uri`.
     pub async fn from_oidc_issuer(issuer: &str, config: KeySetConfig) -> Result<KeySet, Error> {
-        let discovery = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
-        let url = fetch::check_url(&discovery, config.allow_http)?;
-        let client = fetch::client(config.limits())?;
-        let fetched = fetch::get(&client, &url, config.limits()).await?;
-        let doc = jose::parse_object(&fetched.body, "discovery document")
-            .map_err(|e| Error::new(ErrorKind::KeySourceUnavailable, e.detail().to_owned()))?;
-        match doc.get("issuer").and_then(|v| v.as_str()) {
-            Some(announced) if announced == issuer => {}
-            announced => {
-                return Err(Error::new(
-                    ErrorKind::Configuration,
-                    format!("discovery document names issuer {announced:?}, expected {issuer:?}"),
-                ));
-            }
-        }
-        let jwks_uri = doc.get("jwks_uri").and_then(|v| v.as_str()).ok_or_else(|| {
-            Error::new(ErrorKind::KeySourceUnavailable, "discovery document has no jwks_uri")
-        })?;
-        let url = fetch::check_url(jwks_uri, config.allow_http)?;
-        Ok(KeySet::new(Some(Remote { url, client }), config, None))
+        let discovery = discovery_url(issuer, config.allow_http)?;
+        let client = config.client()?;
+        let url = discover_jwks_uri(&client, issuer, &discovery, &config).await?;
+        Ok(KeySet::new(Some(Remote { target: Target::Jwks(url), client }), config, None))
+    }
+
+    /// Like [`KeySet::from_oidc_issuer`], but nothing is fetched now: the discovery
+    /// document is read on the first fetch (first verification or
+    /// [`KeySet::refresh`]), so a service starts while its identity provider is still
+    /// down and becomes ready when it answers. A document naming another issuer fails
+    /// that fetch (503), never silently.
+    ///
+    /// ```
+    /// use authgate::{KeySet, KeySetConfig};
+    /// let keys = KeySet::discover("https://login.example.com/tenant", KeySetConfig::default())?;
+    /// assert!(!keys.is_ready()); // nothing fetched yet
+    /// # Ok::<(), authgate::Error>(())
+    /// ```
+    pub fn discover(issuer: &str, config: KeySetConfig) -> Result<KeySet, Error> {
+        let discovery = discovery_url(issuer, config.allow_http)?;
+        let client = config.client()?;
+        let target =
+            Target::Discover { issuer: issuer.to_owned(), discovery, jwks: std::sync::OnceLock::new() };
+        Ok(KeySet::new(Some(Remote { target, client }), config, None))
     }
 
     /// A static set from a JWKS document. Unusable keys are skipped (and logged); a
@@ -502,7 +599,8 @@ impl Inner {
         };
         let started = std::time::Instant::now();
         let result = async {
-            let fetched = fetch::get(&remote.client, &remote.url, self.config.limits()).await?;
+            let url = remote.jwks_url(&self.config).await?;
+            let fetched = fetch::get(&remote.client, &url, self.config.limits()).await?;
             let table = KeyTable::parse(&fetched.body)?;
             Ok::<_, Error>((table, fetched.max_age))
         }
@@ -511,7 +609,7 @@ impl Inner {
         match result {
             Ok((table, max_age)) => {
                 metrics::counter!(metric_names::KEY_FETCHES, "outcome" => "ok").increment(1);
-                tracing::debug!(url = %remote.url, keys = table.len(), "key set refreshed");
+                tracing::debug!(url = remote.url_for_logs(), keys = table.len(), "key set refreshed");
                 self.install(self.fresh_snapshot(table, max_age, Instant::now()));
                 Ok(())
             }
@@ -534,7 +632,7 @@ impl Inner {
 impl fmt::Debug for KeySet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeySet")
-            .field("url", &self.inner.remote.as_ref().map(|r| r.url.as_str()))
+            .field("url", &self.inner.remote.as_ref().map(Remote::url_for_logs))
             .field("keys", &self.len())
             .finish()
     }

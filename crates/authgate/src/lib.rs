@@ -66,13 +66,38 @@
 //! # let _ = verifier; Ok(()) }
 //! ```
 //!
+//! ## Any identity provider
+//!
+//! Where roles, permissions and scopes are, and how access tokens are told from ID
+//! tokens, is a [`ClaimMapping`] (presets for Keycloak, Auth0, Entra ID, Okta, Cognito);
+//! a custom check refuses with a 403 carrying your message; providers without `aud` are
+//! checked by their client id instead.
+//!
+//! ```
+//! # fn main() -> Result<(), authgate::Error> {
+//! use authgate::{ClaimMapping, KeySet, KeySetConfig, Verifier};
+//! let pool = "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_EXAMPLE";
+//! let verifier = Verifier::builder()
+//!     .issuer(pool, KeySet::discover(pool, KeySetConfig::default())?)
+//!     .skip_audience_check() // Cognito access tokens carry no `aud` (logged at WARN)
+//!     .authorized_party("1example23456789")
+//!     .claim_mapping(ClaimMapping::cognito())
+//!     .check(|user| if user.has_role("suspended") { Err("this account is suspended") } else { Ok(()) })
+//!     .build()?;
+//! # let _ = verifier; Ok(()) }
+//! ```
+//!
+//! [`ServiceConfig`] reads the same from the environment (`JWT_ISSUER`,
+//! `JWT_CLAIMS_PRESET`...); `docs/providers.md` has each provider's lines.
+//!
 //! Custom claims: [`Verifier::verify_claims`] and [`Principal::claims_as`]. Dual
-//! authentication: [`Authenticator`]. API keys: [`api_key`].
+//! authentication: [`Authenticator`]. API keys: [`api_key`]. The client's address behind
+//! reverse proxies: [`client_addr`].
 //!
 //! ## Feature flags
 //!
 //! None yet: the crate always uses aws-lc-rs for signatures and reqwest with rustls for
-//! fetching keys.
+//! fetching keys (or your own `reqwest::Client`: [`KeySetConfig::http_client`]).
 //!
 //! ## Metrics
 //!
@@ -87,6 +112,7 @@ mod algorithm;
 pub mod api_key;
 mod authenticator;
 mod claims;
+pub mod client_addr;
 mod clock;
 mod error;
 mod fetch;
@@ -94,6 +120,7 @@ mod jose;
 mod jwks;
 mod key;
 mod keyset;
+pub mod mapping;
 pub mod metric_names;
 mod migration;
 mod principal;
@@ -102,19 +129,22 @@ mod requirement;
 mod service_config;
 mod source;
 mod token_cache;
+mod token_types;
 mod verifier;
 
 pub use algorithm::Algorithm;
 pub use authenticator::{AuthMode, Authenticator, AuthenticatorBuilder};
-pub use claims::{AccessClaims, Audience, ScopeList};
+pub use claims::{AccessClaims, AccessClaimsBuilder, Audience, ScopeList};
 pub use clock::{Clock, SystemClock};
 pub use error::{Error, ErrorKind};
 pub use key::MIN_HMAC_SECRET_LEN;
 pub use keyset::{KeySet, KeySetConfig};
+pub use mapping::ClaimMapping;
 pub use migration::{ApiKeyDeprecation, http_date};
-pub use principal::{AuthMethod, Principal, PrincipalBuilder};
+pub use principal::{ApiKeyInfo, AuthMethod, Principal, PrincipalBuilder};
 pub use requirement::Requirement;
 pub use service_config::ServiceConfig;
-pub use source::{CredentialSource, Credentials, TokenSources};
+pub use source::{CredentialSource, Credentials, CredentialsBuilder, TokenSources};
 pub use token_cache::TokenCacheConfig;
+pub use token_types::TokenTypes;
 pub use verifier::{Issuer, Verifier, VerifierBuilder};

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::claims::AccessClaims;
 use crate::error::{Error, ErrorKind};
+use crate::mapping::Grants;
 
 /// How the caller authenticated; services count it to see when API keys can go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,7 +38,11 @@ impl fmt::Display for AuthMethod {
 }
 
 /// A verified caller: user id, roles, permissions, scopes, how they authenticated and
-/// until when.
+/// until when, and every claim as it came ([`Principal::raw_claims`]).
+///
+/// Roles, permissions and scopes are what the issuer's [`crate::ClaimMapping`] read
+/// (top-level `roles`, `permissions`, `scope`/`scp` by default). For an API key, the
+/// key itself is described by [`Principal::api_key`].
 ///
 /// Cloning is cheap (one `Arc`), so adapters can put it in request extensions freely.
 ///
@@ -59,6 +64,10 @@ struct Inner {
     method: AuthMethod,
     claims: AccessClaims,
     scopes: Vec<String>,
+    /// Roles and permissions read through a non-standard mapping; `None` means the
+    /// typed claims' own (no copy on the default path).
+    mapped: Option<Box<(Vec<String>, Vec<String>)>>,
+    api_key: Option<ApiKeyInfo>,
     /// The claims as a JSON object, parsed on first use from `payload_json` (JWTs) or
     /// given (builder), so the verify path builds the claims only once.
     raw: OnceLock<Value>,
@@ -69,19 +78,41 @@ impl Principal {
     /// Starts a principal for `user_id` (API-key verifiers and tests use this; JWTs
     /// become principals inside the verifier).
     pub fn builder(user_id: impl Into<String>, method: AuthMethod) -> PrincipalBuilder {
-        PrincipalBuilder { user_id: user_id.into(), method, claims: AccessClaims::default(), raw: None }
+        PrincipalBuilder {
+            user_id: user_id.into(),
+            method,
+            claims: AccessClaims::default(),
+            raw: None,
+            api_key: None,
+        }
     }
 
-    pub(crate) fn from_jwt(claims: AccessClaims, payload_json: Vec<u8>) -> Result<Principal, Error> {
+    pub(crate) fn from_jwt(
+        claims: AccessClaims,
+        payload_json: Vec<u8>,
+        grants: Option<Grants>,
+    ) -> Result<Principal, Error> {
         let user_id = claims
             .sub
             .clone()
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Error::new(ErrorKind::InvalidClaims, "sub is missing or empty"))?;
-        let scopes = claims.scopes();
+        let (scopes, mapped) = match grants {
+            None => (claims.scopes(), None),
+            Some(Grants { roles, permissions, scopes }) => (scopes, Some(Box::new((roles, permissions)))),
+        };
         let payload_json = payload_json.into_boxed_slice();
         let method = AuthMethod::Jwt;
-        Ok(Principal(Arc::new(Inner { user_id, method, claims, scopes, raw: OnceLock::new(), payload_json })))
+        Ok(Principal(Arc::new(Inner {
+            user_id,
+            method,
+            claims,
+            scopes,
+            mapped,
+            api_key: None,
+            raw: OnceLock::new(),
+            payload_json,
+        })))
     }
 
     /// The user id (`sub`).
@@ -101,15 +132,36 @@ impl Principal {
 
     /// Role names.
     pub fn roles(&self) -> &[String] {
-        &self.0.claims.roles
+        match &self.0.mapped {
+            Some(mapped) => &mapped.0,
+            None => &self.0.claims.roles,
+        }
     }
 
     /// Granted permissions (may contain wildcards).
     pub fn permissions(&self) -> &[String] {
-        &self.0.claims.permissions
+        match &self.0.mapped {
+            Some(mapped) => &mapped.1,
+            None => &self.0.claims.permissions,
+        }
     }
 
-    /// OAuth scopes from `scope`/`scp`.
+    /// The API key the caller authenticated with (its id and trading-account binding),
+    /// for [`AuthMethod::ApiKey`] principals whose verifier knows it.
+    ///
+    /// ```
+    /// use authgate::{ApiKeyInfo, AuthMethod, Principal};
+    /// let p = Principal::builder("user-1", AuthMethod::ApiKey)
+    ///     .api_key(ApiKeyInfo::new("key-9").with_trading_account("acct-3"))
+    ///     .build();
+    /// let key = p.api_key().unwrap();
+    /// assert_eq!((key.id(), key.trading_account_id()), ("key-9", Some("acct-3")));
+    /// ```
+    pub fn api_key(&self) -> Option<&ApiKeyInfo> {
+        self.0.api_key.as_ref()
+    }
+
+    /// OAuth scopes (from `scope`/`scp` by default).
     pub fn scopes(&self) -> &[String] {
         &self.0.scopes
     }
@@ -139,13 +191,14 @@ impl Principal {
         self.expires_at_unix().map(|s| UNIX_EPOCH + Duration::from_secs(s))
     }
 
-    /// The typed standard claims.
+    /// The typed standard claims, as the token carried them.
     pub fn claims(&self) -> &AccessClaims {
         &self.0.claims
     }
 
-    /// All claims as a JSON object (for a JWT, its payload; for an API-key principal,
-    /// what its verifier filled in).
+    /// All claims as a JSON object: for a JWT, its payload as it came (whatever the
+    /// mapping read from it); for an API-key principal, what its verifier filled in (the
+    /// identity service's answer, for [`crate::api_key::RemoteApiKeyVerifier`]).
     pub fn raw_claims(&self) -> &Value {
         self.0.raw.get_or_init(|| {
             serde_json::from_slice(&self.0.payload_json)
@@ -218,8 +271,8 @@ impl fmt::Debug for Principal {
         f.debug_struct("Principal")
             .field("user_id", &self.0.user_id)
             .field("method", &self.0.method)
-            .field("roles", &self.0.claims.roles)
-            .field("permissions", &self.0.claims.permissions)
+            .field("roles", &self.roles())
+            .field("permissions", &self.permissions())
             .field("scopes", &self.0.scopes)
             .field("exp", &self.0.claims.exp)
             .finish_non_exhaustive()
@@ -234,9 +287,15 @@ pub struct PrincipalBuilder {
     method: AuthMethod,
     claims: AccessClaims,
     raw: Option<Value>,
+    api_key: Option<ApiKeyInfo>,
 }
 
 impl PrincipalBuilder {
+    /// Sets the API key the principal authenticated with.
+    pub fn api_key(mut self, key: ApiKeyInfo) -> Self {
+        self.api_key = Some(key);
+        self
+    }
     /// Sets the email address.
     pub fn email(mut self, email: impl Into<String>) -> Self {
         self.claims.email = Some(email.into());
@@ -292,8 +351,51 @@ impl PrincipalBuilder {
             method: self.method,
             claims,
             scopes,
+            mapped: None,
+            api_key: self.api_key,
             raw,
             payload_json,
         }))
+    }
+}
+
+/// The API key behind an [`AuthMethod::ApiKey`] principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiKeyInfo {
+    id: String,
+    name: Option<String>,
+    trading_account_id: Option<String>,
+}
+
+impl ApiKeyInfo {
+    /// A key known by its id (not the secret: the identity service's key id).
+    pub fn new(id: impl Into<String>) -> ApiKeyInfo {
+        ApiKeyInfo { id: id.into(), name: None, trading_account_id: None }
+    }
+    /// With the name its owner gave it.
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> ApiKeyInfo {
+        self.name = Some(name.into());
+        self
+    }
+    /// Bound to one trading account.
+    #[must_use]
+    pub fn with_trading_account(mut self, account_id: impl Into<String>) -> ApiKeyInfo {
+        self.trading_account_id = Some(account_id.into());
+        self
+    }
+    /// The key's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    /// The key's name, if known.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    /// The trading account the key is bound to: a key bound to account X must only
+    /// act on X; `None` means the key is not bound to one account.
+    pub fn trading_account_id(&self) -> Option<&str> {
+        self.trading_account_id.as_deref()
     }
 }

@@ -12,14 +12,17 @@
 //! are a 400 `invalid_request` (RFC 6750 §2: one method per request).
 //!
 //! The request is read through [`CredentialSource`], implemented here for
-//! [`http::request::Parts`] and [`http::Request`]; the actix adapter implements it for
-//! its own request type.
+//! [`http::request::Parts`] and [`http::Request`] (whose extensions may hold the
+//! [`ClientAddr`] an adapter resolved); the actix adapter implements it for its own
+//! request type.
 
 use std::borrow::Cow;
+use std::net::IpAddr;
 
 use http::HeaderName;
 use http::header::{AUTHORIZATION, COOKIE, SEC_WEBSOCKET_PROTOCOL, UPGRADE};
 
+use crate::client_addr::ClientAddr;
 use crate::error::{Error, ErrorKind};
 
 /// Read access to what credentials can be taken from.
@@ -49,7 +52,7 @@ use crate::error::{Error, ErrorKind};
 ///
 /// let req = Raw { headers: vec![("authorization", b"Bearer abc".to_vec())], query: None };
 /// let credentials = TokenSources::default().extract(&req)?;
-/// assert_eq!(credentials.bearer.as_deref(), Some("abc"));
+/// assert_eq!(credentials.bearer(), Some("abc"));
 /// # Ok::<(), authgate::Error>(())
 /// ```
 pub trait CredentialSource {
@@ -57,6 +60,13 @@ pub trait CredentialSource {
     fn header_values(&self, name: &HeaderName) -> impl Iterator<Item = &[u8]>;
     /// The raw query string, without `?`.
     fn query(&self) -> Option<&str>;
+
+    /// The client's address, when known: adapters resolve it (see
+    /// [`crate::client_addr`]) and store it where this method finds it. Per-client limits
+    /// (unknown API keys) key on it. Defaults to `None`.
+    fn client_addr(&self) -> Option<IpAddr> {
+        None
+    }
 
     /// Whether this is a WebSocket upgrade request (`Upgrade: websocket`).
     fn is_websocket_upgrade(&self) -> bool {
@@ -72,6 +82,9 @@ impl CredentialSource for http::request::Parts {
     fn query(&self) -> Option<&str> {
         self.uri.query()
     }
+    fn client_addr(&self) -> Option<IpAddr> {
+        self.extensions.get::<ClientAddr>().map(|c| c.0)
+    }
 }
 
 impl<B> CredentialSource for http::Request<B> {
@@ -81,33 +94,61 @@ impl<B> CredentialSource for http::Request<B> {
     fn query(&self) -> Option<&str> {
         self.uri().query()
     }
+    fn client_addr(&self) -> Option<IpAddr> {
+        self.extensions().get::<ClientAddr>().map(|c| c.0)
+    }
 }
 
-/// The credentials found in a request.
+/// The credentials found in a request, and the client address they came from.
 ///
 /// They borrow from the request where they can (a token percent-decoded from a query
 /// string is the exception), so reading them copies nothing; [`Credentials::into_owned`]
 /// detaches them, e.g. to move them into a `'static` future.
 ///
 /// ```
-/// use authgate::TokenSources;
+/// use authgate::{Credentials, TokenSources};
 /// let req = http::Request::get("/").header("authorization", "Bearer abc").body(())?;
 /// let credentials = TokenSources::default().extract(&req)?;
-/// assert_eq!(credentials.bearer.as_deref(), Some("abc"));
-/// let owned: authgate::Credentials<'static> = credentials.into_owned();
+/// assert_eq!(credentials.bearer(), Some("abc"));
+/// let owned: Credentials<'static> = credentials.into_owned();
 /// drop(req);
-/// assert!(owned.api_key.is_none());
+/// assert!(owned.api_key().is_none());
+///
+/// // Built by hand, e.g. for `Authenticator::authenticate_credentials`.
+/// let by_hand = Credentials::builder().api_key("ak_test_x").client_addr([10, 0, 0, 7].into()).build();
+/// assert_eq!(by_hand.api_key(), Some("ak_test_x"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Credentials<'a> {
-    /// A bearer token, from whichever source carried it.
-    pub bearer: Option<Cow<'a, str>>,
-    /// An API key.
-    pub api_key: Option<Cow<'a, str>>,
+    bearer: Option<Cow<'a, str>>,
+    api_key: Option<Cow<'a, str>>,
+    client_addr: Option<IpAddr>,
 }
 
-impl Credentials<'_> {
+impl<'a> Credentials<'a> {
+    /// Starts empty credentials.
+    pub fn builder() -> CredentialsBuilder<'a> {
+        CredentialsBuilder { credentials: Credentials::default() }
+    }
+
+    /// A bearer token, from whichever source carried it.
+    pub fn bearer(&self) -> Option<&str> {
+        self.bearer.as_deref()
+    }
+
+    /// An API key.
+    pub fn api_key(&self) -> Option<&str> {
+        self.api_key.as_deref()
+    }
+
+    /// The client's address, when the request source knows it (see
+    /// [`crate::client_addr`]); per-client limits key on it.
+    pub fn client_addr(&self) -> Option<IpAddr> {
+        self.client_addr
+    }
+
     /// True when the request carries no credentials at all.
     pub fn is_empty(&self) -> bool {
         self.bearer.is_none() && self.api_key.is_none()
@@ -116,7 +157,15 @@ impl Credentials<'_> {
     /// The same credentials, copied out of the request.
     pub fn into_owned(self) -> Credentials<'static> {
         let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
-        Credentials { bearer: self.bearer.map(own), api_key: self.api_key.map(own) }
+        Credentials {
+            bearer: self.bearer.map(own),
+            api_key: self.api_key.map(own),
+            client_addr: self.client_addr,
+        }
+    }
+
+    pub(crate) fn into_parts(self) -> (Option<Cow<'a, str>>, Option<Cow<'a, str>>, Option<IpAddr>) {
+        (self.bearer, self.api_key, self.client_addr)
     }
 }
 
@@ -126,7 +175,37 @@ impl std::fmt::Debug for Credentials<'_> {
         f.debug_struct("Credentials")
             .field("bearer", &self.bearer.as_ref().map(|_| "<redacted>"))
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("client_addr", &self.client_addr)
             .finish()
+    }
+}
+
+/// Builds [`Credentials`] by hand.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct CredentialsBuilder<'a> {
+    credentials: Credentials<'a>,
+}
+
+impl<'a> CredentialsBuilder<'a> {
+    /// Sets the bearer token.
+    pub fn bearer(mut self, token: impl Into<Cow<'a, str>>) -> Self {
+        self.credentials.bearer = Some(token.into());
+        self
+    }
+    /// Sets the API key.
+    pub fn api_key(mut self, key: impl Into<Cow<'a, str>>) -> Self {
+        self.credentials.api_key = Some(key.into());
+        self
+    }
+    /// Sets the client address.
+    pub fn client_addr(mut self, addr: IpAddr) -> Self {
+        self.credentials.client_addr = Some(addr);
+        self
+    }
+    /// Finishes the credentials.
+    pub fn build(self) -> Credentials<'a> {
+        self.credentials
     }
 }
 
@@ -296,7 +375,11 @@ impl TokenSources {
             ),
             None => None,
         };
-        Ok(Credentials { bearer, api_key: api_key.filter(|k| !k.is_empty()).map(Cow::Borrowed) })
+        Ok(Credentials {
+            bearer,
+            api_key: api_key.filter(|k| !k.is_empty()).map(Cow::Borrowed),
+            client_addr: req.client_addr(),
+        })
     }
 }
 
@@ -339,7 +422,7 @@ mod tests {
         for scheme in ["Bearer", "bearer", "BEARER"] {
             let c =
                 s.extract(&req("/", &[("authorization", &format!("{scheme} abc"))])).unwrap().into_owned();
-            assert_eq!(c.bearer.as_deref(), Some("abc"));
+            assert_eq!(c.bearer(), Some("abc"));
         }
         let c = s.extract(&req("/api?access_token=abc&token=abc", &[])).unwrap().into_owned();
         assert!(c.is_empty());
@@ -355,12 +438,12 @@ mod tests {
         let s = TokenSources::websocket();
         let up = [("upgrade", "websocket"), ("connection", "Upgrade")];
         let c = s.extract(&req("/ws?token=t1", &up)).unwrap().into_owned();
-        assert_eq!(c.bearer.as_deref(), Some("t1"));
+        assert_eq!(c.bearer(), Some("t1"));
         let c = s
             .extract(&req("/ws", &[up[0], up[1], ("sec-websocket-protocol", "chat, bearer, t2")]))
             .unwrap()
             .into_owned();
-        assert_eq!(c.bearer.as_deref(), Some("t2"));
+        assert_eq!(c.bearer(), Some("t2"));
         let err = s.extract(&req("/ws?token=t1", &[up[0], ("authorization", "Bearer t2")])).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidRequest);
     }
@@ -371,7 +454,7 @@ mod tests {
         let err = s.extract(&req("/x?api_key=ak_live_x", &[])).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidApiKey);
         let c = s.extract(&req("/x", &[("x-api-key", "ak_live_abc")])).unwrap().into_owned();
-        assert_eq!(c.api_key.as_deref(), Some("ak_live_abc"));
+        assert_eq!(c.api_key(), Some("ak_live_abc"));
         assert!(!format!("{c:?}").contains("ak_live_abc"));
     }
 
@@ -395,10 +478,7 @@ mod tests {
     fn cookie_is_read_only_when_configured() {
         let r = req("/", &[("cookie", "theme=dark; access_token=abc")]);
         assert!(TokenSources::default().extract(&r).unwrap().is_empty());
-        assert_eq!(
-            TokenSources::default().cookie("access_token").extract(&r).unwrap().bearer.as_deref(),
-            Some("abc")
-        );
+        assert_eq!(TokenSources::default().cookie("access_token").extract(&r).unwrap().bearer(), Some("abc"));
     }
 
     #[test]
@@ -417,7 +497,7 @@ mod tests {
     fn api_key_header_name_is_case_insensitive_and_repeats_are_refused() {
         let s = TokenSources::default().api_key_header("X-Legacy-Key");
         let c = s.extract(&req("/", &[("x-legacy-key", " k1 ")])).unwrap().into_owned();
-        assert_eq!(c.api_key.as_deref(), Some("k1"));
+        assert_eq!(c.api_key(), Some("k1"));
         let mut parts = req("/", &[("x-legacy-key", "k1")]);
         parts.headers.append("x-legacy-key", http::HeaderValue::from_static("k2"));
         assert_eq!(s.extract(&parts).unwrap_err().kind(), ErrorKind::InvalidRequest);
@@ -436,6 +516,6 @@ mod tests {
         assert!(matches!(from_header.bearer, Some(Cow::Borrowed("a%2Bb"))));
         let owned = from_header.into_owned();
         drop(parts);
-        assert_eq!(owned.bearer.as_deref(), Some("a%2Bb"));
+        assert_eq!(owned.bearer(), Some("a%2Bb"));
     }
 }

@@ -1,12 +1,15 @@
 //! The access-token verifier: issuers, audiences, algorithms, time rules.
 //!
 //! Verification order, cheapest and most telling first: size cap, cache, structure and
-//! header (alg, kid, typ, refused members), issuer (picked from the unverified `iss`;
-//! an unknown issuer is rejected without any network call), claim types and time rules,
-//! audience, then the key lookup and the signature check with a key of the algorithm's
-//! family only.
+//! header (alg, kid, refused members), issuer (picked from the unverified `iss`; an
+//! unknown issuer is rejected without any network call), the issuer's `typ` rule and
+//! required claims, claim types and time rules, audience and authorized party, then the
+//! key lookup and the signature check with a key of the algorithm's family only. Last,
+//! the issuer's [`ClaimMapping`] reads the grants and the custom checks run.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,21 +23,32 @@ use crate::error::{Error, ErrorKind};
 use crate::jose::{self, Decoded, Payload};
 use crate::key::VerifyingKey;
 use crate::keyset::KeySet;
+use crate::mapping::ClaimMapping;
 use crate::metric_names;
 use crate::principal::{AuthMethod, Principal};
 use crate::token_cache::{TokenCache, TokenCacheConfig};
+use crate::token_types::TokenTypes;
 
 /// Largest `exp`/`nbf`/`iat` accepted (year ~5138): bigger values are type confusion.
 const MAX_TIMESTAMP: u64 = 1 << 37;
 
-/// One trusted issuer: its exact `iss`, its keys and, optionally, its own rules.
+/// One trusted issuer: its exact `iss`, its keys and, optionally, its own rules
+/// (audiences, algorithms, claim mapping, `typ` rule, authorized parties). Rules it does
+/// not set are the verifier's.
 ///
 /// ```
-/// use authgate::{Algorithm, Issuer, KeySet};
+/// use authgate::{Algorithm, ClaimMapping, Issuer, KeySet};
 /// let partner = Issuer::new("https://partner.example", KeySet::from_jwks_json(r#"{"keys":[]}"#).unwrap())
 ///     .audiences(["partner-api"])
 ///     .algorithms([Algorithm::ES256]);
-/// # let _ = partner;
+///
+/// // A Cognito user pool: no `aud` in access tokens, so check `client_id` instead.
+/// let pool = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example";
+/// let cognito = Issuer::new(pool, KeySet::from_jwks_json(r#"{"keys":[]}"#).unwrap())
+///     .claim_mapping(ClaimMapping::cognito())
+///     .skip_audience_check()
+///     .authorized_parties(["57cbishk4j24pabc1234567890"]);
+/// # let _ = (partner, cognito);
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
@@ -43,12 +57,25 @@ pub struct Issuer {
     keys: KeySet,
     audiences: Option<Vec<String>>,
     algorithms: Option<Vec<Algorithm>>,
+    mapping: Option<ClaimMapping>,
+    types: Option<TokenTypes>,
+    skip_audience: bool,
+    parties: Option<Vec<String>>,
 }
 
 impl Issuer {
     /// An issuer whose tokens carry exactly `iss = name`, verified with `keys`.
     pub fn new(name: impl Into<String>, keys: KeySet) -> Issuer {
-        Issuer { name: name.into(), keys, audiences: None, algorithms: None }
+        Issuer {
+            name: name.into(),
+            keys,
+            audiences: None,
+            algorithms: None,
+            mapping: None,
+            types: None,
+            skip_audience: false,
+            parties: None,
+        }
     }
     /// Audiences accepted for this issuer instead of the verifier's.
     pub fn audiences<I: IntoIterator<Item = S>, S: Into<String>>(mut self, audiences: I) -> Issuer {
@@ -60,30 +87,52 @@ impl Issuer {
         self.algorithms = Some(algorithms.into_iter().collect());
         self
     }
+    /// Where this issuer's tokens keep roles, permissions and scopes, instead of the
+    /// verifier's mapping (a preset also brings its `typ` rule; see [`ClaimMapping`]).
+    pub fn claim_mapping(mut self, mapping: ClaimMapping) -> Issuer {
+        self.mapping = Some(mapping);
+        self
+    }
+    /// The header `typ` values accepted for this issuer, whatever its mapping says.
+    pub fn token_types(mut self, types: TokenTypes) -> Issuer {
+        self.types = Some(types);
+        self
+    }
+    /// Accepts this issuer's tokens whatever their `aud` (for providers whose access
+    /// tokens have none, such as Cognito). Logged at WARN when the verifier is built;
+    /// pair it with [`Self::authorized_parties`].
+    pub fn skip_audience_check(mut self) -> Issuer {
+        self.skip_audience = true;
+        self
+    }
+    /// Accepts only tokens issued to one of these clients: the token's `azp`,
+    /// `client_id` or `cid` (the first present) must be one of them.
+    pub fn authorized_parties<I: IntoIterator<Item = S>, S: Into<String>>(mut self, parties: I) -> Issuer {
+        self.parties = Some(parties.into_iter().map(Into::into).collect());
+        self
+    }
 }
 
-/// Which header `typ` values are accepted (RFC 9068 §2.1, RFC 8725 §3.11).
-#[derive(Debug, Clone)]
-enum TypPolicy {
-    /// `at+jwt`, `application/at+jwt`, `JWT` or absent.
-    Lenient,
-    /// Exactly these values (compared case-insensitively, `application/` optional).
-    Only(Vec<String>),
-}
+/// A custom check: `Err(message)` refuses the caller with a 403 carrying `message`.
+type Check = Arc<dyn Fn(&Principal) -> Result<(), Cow<'static, str>> + Send + Sync>;
 
 struct IssuerRules {
     keys: KeySet,
-    audiences: Vec<String>,
+    /// `None` when the audience check is skipped on purpose.
+    audiences: Option<Vec<String>>,
     algorithms: Vec<Algorithm>,
+    mapping: ClaimMapping,
+    types: TokenTypes,
+    parties: Vec<String>,
 }
 
 struct Inner {
     issuers: HashMap<String, IssuerRules>,
     leeway: u64,
     max_token_bytes: usize,
-    typ: TypPolicy,
     clock: Arc<dyn Clock>,
     cache: Option<TokenCache>,
+    checks: Vec<Check>,
 }
 
 /// Verifies access tokens. Cheap to clone; build one per service and share it.
@@ -119,9 +168,13 @@ pub struct VerifierBuilder {
     algorithms: Vec<Algorithm>,
     leeway: Duration,
     max_token_bytes: usize,
-    typ: TypPolicy,
+    types: Option<TokenTypes>,
+    mapping: Option<ClaimMapping>,
+    skip_audience: bool,
+    parties: Vec<String>,
     clock: Arc<dyn Clock>,
     cache: Option<TokenCacheConfig>,
+    checks: Vec<Check>,
 }
 
 impl Default for VerifierBuilder {
@@ -132,9 +185,13 @@ impl Default for VerifierBuilder {
             algorithms: vec![Algorithm::RS256],
             leeway: Duration::from_secs(60),
             max_token_bytes: 8 * 1024,
-            typ: TypPolicy::Lenient,
+            types: None,
+            mapping: None,
+            skip_audience: false,
+            parties: Vec::new(),
             clock: Arc::new(SystemClock),
             cache: Some(TokenCacheConfig::default()),
+            checks: Vec::new(),
         }
     }
 }
@@ -171,13 +228,78 @@ impl VerifierBuilder {
     }
     /// Requires header `typ: at+jwt` (RFC 9068), refusing plain `JWT` and absent `typ`.
     pub fn require_at_jwt(self) -> Self {
-        self.accepted_types(["at+jwt"])
+        self.token_types(TokenTypes::at_jwt())
     }
     /// Accepts exactly these `typ` values (case-insensitive, `application/` optional).
-    pub fn accepted_types<I: IntoIterator<Item = S>, S: Into<String>>(mut self, types: I) -> Self {
-        self.typ = TypPolicy::Only(types.into_iter().map(|t| normalize_typ(&t.into())).collect());
+    pub fn accepted_types<I: IntoIterator<Item = S>, S: AsRef<str>>(self, types: I) -> Self {
+        self.token_types(TokenTypes::only(types))
+    }
+    /// The header `typ` values accepted (default [`TokenTypes::lenient`]). Set here, it
+    /// wins over the `typ` rule of the verifier's [`Self::claim_mapping`] preset; an
+    /// issuer's own rule or preset wins over both.
+    pub fn token_types(mut self, types: TokenTypes) -> Self {
+        self.types = Some(types);
         self
     }
+    /// Where roles, permissions and scopes come from (default
+    /// [`ClaimMapping::standard`]), for issuers without their own.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), authgate::Error> {
+    /// use authgate::{ClaimMapping, KeySet, Verifier};
+    /// let realm = "https://sso.example.com/realms/trading";
+    /// let verifier = Verifier::builder()
+    ///     .issuer(realm, KeySet::from_jwks_url(&format!("{realm}/protocol/openid-connect/certs"))?)
+    ///     .audience("orders-api")
+    ///     .claim_mapping(ClaimMapping::keycloak("orders-api"))
+    ///     .build()?;
+    /// # let _ = verifier; Ok(()) }
+    /// ```
+    pub fn claim_mapping(mut self, mapping: ClaimMapping) -> Self {
+        self.mapping = Some(mapping);
+        self
+    }
+    /// Accepts tokens whatever their `aud`, for issuers without their own audiences.
+    /// For providers whose access tokens carry no audience (Cognito); pair it with
+    /// [`Self::authorized_party`]. Logged at WARN when the verifier is built, since a
+    /// token the issuer minted for any other API of yours is then accepted too.
+    pub fn skip_audience_check(mut self) -> Self {
+        self.skip_audience = true;
+        self
+    }
+    /// Accepts only tokens issued to client `party`: their `azp`, `client_id` or `cid`
+    /// (the first present) must name it. Call again to accept several.
+    pub fn authorized_party(mut self, party: impl Into<String>) -> Self {
+        self.parties.push(party.into());
+        self
+    }
+    /// Adds a custom check run on every verified caller, after the standard rules; an
+    /// `Err(message)` refuses the request with 403 `insufficient_scope` and `message` as
+    /// the client-facing description (so choose it for clients). Checks run once per
+    /// token (verified tokens are cached), so they must depend on the claims only.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), authgate::Error> {
+    /// use authgate::{KeySet, Verifier};
+    /// let verifier = Verifier::builder()
+    ///     .issuer("https://id.example", KeySet::from_jwks_json(r#"{"keys":[]}"#)?)
+    ///     .audience("trading-platform")
+    ///     .check(|user| match user.raw_claims()["email_verified"].as_bool() {
+    ///         Some(true) => Ok(()),
+    ///         _ => Err("verify your email address first"),
+    ///     })
+    ///     .build()?;
+    /// # let _ = verifier; Ok(()) }
+    /// ```
+    pub fn check<F, E>(mut self, check: F) -> Self
+    where
+        F: Fn(&Principal) -> Result<(), E> + Send + Sync + 'static,
+        E: Into<Cow<'static, str>>,
+    {
+        self.checks.push(Arc::new(move |p: &Principal| check(p).map_err(Into::into)));
+        self
+    }
+
     /// Uses another clock (tests).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -200,17 +322,48 @@ impl VerifierBuilder {
         if self.issuers.is_empty() {
             return Err(config("a verifier needs at least one issuer"));
         }
+        if self.skip_audience && !self.audiences.is_empty() {
+            return Err(config("audiences are configured and the audience check is skipped: choose one"));
+        }
+        let default_mapping = self.mapping.clone().unwrap_or_default();
+        default_mapping.check()?;
         let mut issuers = HashMap::new();
         for issuer in self.issuers {
-            let audiences = issuer.audiences.unwrap_or_else(|| self.audiences.clone());
+            let audiences = match (issuer.audiences, issuer.skip_audience) {
+                (Some(a), true) if !a.is_empty() => {
+                    return Err(config("an issuer has audiences and skips the audience check: choose one"));
+                }
+                (Some(a), false) if !a.is_empty() => Some(a),
+                (_, true) => None,
+                _ if !self.audiences.is_empty() => Some(self.audiences.clone()),
+                _ if self.skip_audience => None,
+                _ => return Err(config("a verifier needs at least one audience (RFC 8725 §3.9)")),
+            };
             let algorithms = issuer.algorithms.unwrap_or_else(|| self.algorithms.clone());
-            if audiences.is_empty() {
-                return Err(config("a verifier needs at least one audience (RFC 8725 §3.9)"));
-            }
             if algorithms.is_empty() {
                 return Err(config("the algorithm allow-list is empty"));
             }
-            let rules = IssuerRules { keys: issuer.keys, audiences, algorithms };
+            let parties = issuer.parties.unwrap_or_else(|| self.parties.clone());
+            if audiences.is_none() {
+                tracing::warn!(
+                    issuer = %issuer.name,
+                    authorized_parties = ?parties,
+                    "audience check skipped: tokens this issuer minted for other APIs are accepted{}",
+                    if parties.is_empty() { ", and no authorized party is checked" } else { "" }
+                );
+            }
+            let own_mapping = issuer.mapping.is_some();
+            let mapping = issuer.mapping.unwrap_or_else(|| default_mapping.clone());
+            mapping.check()?;
+            // The most specific rule wins: the issuer's, then its own mapping's preset,
+            // then the verifier's, then the verifier mapping's preset.
+            let types = issuer
+                .types
+                .or_else(|| own_mapping.then(|| mapping.preset_token_types().cloned()).flatten())
+                .or_else(|| self.types.clone())
+                .or_else(|| default_mapping.preset_token_types().cloned())
+                .unwrap_or_else(TokenTypes::lenient);
+            let rules = IssuerRules { keys: issuer.keys, audiences, algorithms, mapping, types, parties };
             if issuers.insert(issuer.name.clone(), rules).is_some() {
                 return Err(config("the same issuer is configured twice"));
             }
@@ -220,9 +373,9 @@ impl VerifierBuilder {
                 issuers,
                 leeway: self.leeway.as_secs(),
                 max_token_bytes: self.max_token_bytes,
-                typ: self.typ,
                 clock: self.clock,
                 cache: self.cache.as_ref().map(TokenCache::new),
+                checks: self.checks,
             }),
         })
     }
@@ -230,7 +383,7 @@ impl VerifierBuilder {
 
 impl Verifier {
     /// Starts a builder: defaults are RS256 only, 60 s leeway, 8 KiB cap, lenient `typ`,
-    /// token cache on.
+    /// the standard claim mapping, token cache on.
     pub fn builder() -> VerifierBuilder {
         VerifierBuilder::default()
     }
@@ -272,16 +425,23 @@ impl Verifier {
         }
         let verified = self.verify_raw(token, now).await?;
         let valid_until = verified.exp.saturating_add(self.inner.leeway);
+        let mapping = &verified.rules.mapping;
+        let grants = if mapping.is_standard() { None } else { Some(mapping.grants(&verified.claims)?) };
         let claims = AccessClaims::from_payload(verified.claims)
             .map_err(|e| Error::new(ErrorKind::InvalidClaims, format!("claims: {e}")))?;
-        let principal = Principal::from_jwt(claims, verified.payload_json)?;
+        let principal = Principal::from_jwt(claims, verified.payload_json, grants)?;
+        for check in &self.inner.checks {
+            check(&principal).map_err(Error::forbidden)?;
+        }
         if let Some((cache, digest)) = digest {
-            cache.insert(digest, principal.clone(), verified.key, verified.keys, valid_until, now);
+            let keys = verified.rules.keys.clone();
+            cache.insert(digest, principal.clone(), verified.key, keys, valid_until, now);
         }
         Ok(principal)
     }
 
-    /// Verifies a token and deserializes its claims into your own type (no cache).
+    /// Verifies a token (as [`Verifier::verify`], with every rule and check) and
+    /// deserializes its claims into your own type.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), authgate::Error> {
@@ -303,16 +463,7 @@ impl Verifier {
     /// # Ok(()) }
     /// ```
     pub async fn verify_claims<C: DeserializeOwned>(&self, token: &str) -> Result<C, Error> {
-        let started = std::time::Instant::now();
-        let result = async {
-            self.check_size(token)?;
-            let verified = self.verify_raw(token, self.inner.clock.now_unix()).await?;
-            C::deserialize(&Value::Object(verified.claims.into_map()))
-                .map_err(|e| Error::new(ErrorKind::InvalidClaims, format!("claims: {e}")))
-        }
-        .await;
-        record_outcome(AuthMethod::Jwt, &result, started);
-        result
+        self.verify(token).await?.claims_as()
     }
 
     /// True when every issuer has usable keys: the readiness check.
@@ -343,9 +494,8 @@ impl Verifier {
         Ok(())
     }
 
-    async fn verify_raw(&self, token: &str, now: u64) -> Result<Verified, Error> {
+    async fn verify_raw(&self, token: &str, now: u64) -> Result<Verified<'_>, Error> {
         let Decoded { alg, kid, typ, claims, payload_json, signing_input, signature } = jose::decode(token)?;
-        self.check_typ(typ.as_deref())?;
 
         let iss = match claims.get("iss") {
             Some(Value::String(iss)) => iss,
@@ -360,12 +510,24 @@ impl Verifier {
         let rules = self.inner.issuers.get(iss.as_str()).ok_or_else(|| {
             Error::new(ErrorKind::InvalidIssuer, format!("issuer {:?} is not trusted", jose::truncate(iss)))
         })?;
+        if !rules.types.accepts(typ.as_deref()) {
+            return Err(Error::new(
+                ErrorKind::InvalidType,
+                format!("typ {:?} is not accepted ({})", typ.as_deref().map(jose::truncate), rules.types),
+            ));
+        }
+        rules.mapping.check_required(&claims)?;
         if !rules.algorithms.contains(&alg) {
             return Err(Error::new(ErrorKind::AlgorithmNotAllowed, format!("alg {alg} is not allowed")));
         }
 
         let exp = self.check_times(&claims, now)?;
-        check_audience(&claims, &rules.audiences)?;
+        if let Some(audiences) = &rules.audiences {
+            check_audience(&claims, audiences)?;
+        }
+        if !rules.parties.is_empty() {
+            check_authorized_party(&claims, &rules.parties)?;
+        }
 
         let key = rules.keys.key_for(kid.as_deref()).await?;
         if !key.allows(alg) {
@@ -377,24 +539,7 @@ impl Verifier {
         if !key.verify(alg, signing_input.as_bytes(), &signature) {
             return Err(Error::new(ErrorKind::InvalidSignature, "signature does not verify"));
         }
-        Ok(Verified { claims, payload_json, exp, key, keys: rules.keys.clone() })
-    }
-
-    fn check_typ(&self, typ: Option<&str>) -> Result<(), Error> {
-        let ok = match (&self.inner.typ, typ) {
-            (TypPolicy::Lenient, None) => true,
-            (TypPolicy::Lenient, Some(t)) => matches!(normalize_typ(t).as_str(), "at+jwt" | "jwt"),
-            (TypPolicy::Only(_), None) => false,
-            (TypPolicy::Only(accepted), Some(t)) => accepted.contains(&normalize_typ(t)),
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::new(
-                ErrorKind::InvalidType,
-                format!("typ {:?} is not accepted", typ.map(jose::truncate)),
-            ))
-        }
+        Ok(Verified { claims, payload_json, exp, key, rules })
     }
 
     /// Checks `exp` (required), `nbf` and `iat`; returns `exp`.
@@ -419,12 +564,12 @@ impl Verifier {
     }
 }
 
-struct Verified {
+struct Verified<'a> {
     claims: Payload,
     payload_json: Vec<u8>,
     exp: u64,
     key: Arc<VerifyingKey>,
-    keys: KeySet,
+    rules: &'a IssuerRules,
 }
 
 fn timestamp(claims: &Payload, name: &str) -> Result<Option<u64>, Error> {
@@ -461,9 +606,21 @@ fn check_audience(claims: &Payload, accepted: &[String]) -> Result<(), Error> {
     if ok { Ok(()) } else { Err(Error::new(ErrorKind::InvalidAudience, "aud does not name this service")) }
 }
 
-fn normalize_typ(typ: &str) -> String {
-    let lower = typ.to_ascii_lowercase();
-    lower.strip_prefix("application/").map(str::to_owned).unwrap_or(lower)
+/// The client a token was issued to (`azp`, else `client_id`, else Okta's `cid`) must
+/// be an authorized party.
+fn check_authorized_party(claims: &Payload, parties: &[String]) -> Result<(), Error> {
+    let named = ["azp", "client_id", "cid"].into_iter().find_map(|name| claims.get(name).map(|v| (name, v)));
+    match named {
+        Some((_, Value::String(party))) if parties.iter().any(|p| p == party) => Ok(()),
+        Some((name, Value::String(party))) => Err(Error::new(
+            ErrorKind::InvalidAudience,
+            format!("{name} {:?} is not an authorized party", jose::truncate(party)),
+        )),
+        Some((name, other)) => {
+            Err(Error::new(ErrorKind::InvalidAudience, format!("{name} is a {}", jose::type_name(other))))
+        }
+        None => Err(Error::new(ErrorKind::InvalidAudience, "no azp, client_id or cid to check")),
+    }
 }
 
 /// Records one verification. The common outcomes use keys built once (see

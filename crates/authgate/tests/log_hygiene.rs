@@ -84,3 +84,29 @@ async fn i27_tokens_and_api_keys_never_reach_the_logs() {
     }
     assert!(!logs.contains(&api_key[8..]));
 }
+
+#[test]
+fn skipping_the_audience_check_is_logged_at_warn_when_the_verifier_is_built() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let keys = KeySet::from_jwks_json(&jwks(&[&TestKey::shared_rs256()]).to_string()).unwrap();
+    let _audience_checked =
+        Verifier::builder().issuer("https://checked.example", keys.clone()).audience("api").build();
+    assert!(captured.0.lock().unwrap().is_empty(), "nothing to warn about");
+    let _skipping = Verifier::builder()
+        .issuer("https://cognito.example", keys)
+        .skip_audience_check()
+        .authorized_party("client-1")
+        .build()
+        .unwrap();
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("WARN") && logs.contains("audience check skipped"), "{logs}");
+    assert!(logs.contains("https://cognito.example") && logs.contains("client-1"), "{logs}");
+}

@@ -122,7 +122,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             })?;
         // Permissions follow the user's current roles, so a demotion applies at once here.
         let permissions = state.roles.permissions_for(&user.roles).await?;
-        Ok(CurrentUser { user, session_id: sid, permissions, amr: principal.claims().amr.clone() })
+        Ok(CurrentUser { user, session_id: sid, permissions, amr: principal.claims().amr().to_vec() })
     }
 }
 

@@ -270,22 +270,19 @@ pub(crate) async fn issue_token(
 ) -> ApiResult<(String, u64)> {
     let now = crate::now();
     let ttl = state.config.client_token_ttl_secs;
-    let mut extra = serde_json::Map::new();
-    // RFC 9068 section 2.2: the client the token was issued to.
-    extra.insert("client_id".into(), client.client_id.clone().into());
-    let claims = authgate::AccessClaims {
-        iss: Some(state.issuer.clone()),
-        sub: Some(client.client_id.clone()),
-        aud: Some(authgate::Audience::One(state.config.audience.clone())),
-        exp: Some(now as u64 + ttl),
-        iat: Some(now as u64),
-        nbf: Some(now as u64),
-        jti: Some(new_id()),
-        scope: Some(scopes.join(" ")),
-        permissions: scopes.to_vec(),
-        extra,
-        ..Default::default()
-    };
+    let claims = authgate::AccessClaims::builder()
+        .iss(state.issuer.clone())
+        .sub(client.client_id.clone())
+        .aud(state.config.audience.clone())
+        .exp(now as u64 + ttl)
+        .iat(now as u64)
+        .nbf(now as u64)
+        .jti(new_id())
+        .scope(scopes)
+        .permissions(scopes.iter().cloned())
+        // RFC 9068 section 2.2: the client the token was issued to.
+        .claim("client_id", client.client_id.clone())
+        .build();
     let token = crate::tokens::sign_access_token(state, &claims, now).await?;
     state.db.touch_service_client(&client.id, now).await?;
     Ok((token, ttl))
@@ -369,8 +366,8 @@ impl FromRequestParts<AppState> for ServiceClient {
             .map_err(|_| ServiceClientRejection::InvalidToken { subject: None })?;
         let claims = principal.claims();
         let sub = principal.user_id();
-        let client_id = claims.extra.get("client_id").and_then(|v| v.as_str());
-        if claims.sid.is_some() || client_id != Some(sub) {
+        let client_id = claims.get("client_id").and_then(|v| v.as_str());
+        if claims.sid().is_some() || client_id != Some(sub) {
             tracing::debug!("a token that is not a service-client token at a service endpoint");
             return Err(ServiceClientRejection::NotAClient { user_id: sub.to_owned() });
         }

@@ -26,22 +26,21 @@ pub(crate) async fn issue_access_token(
     let now = crate::now();
     let ttl = state.config.access_token_ttl_secs;
     // The core crate's claims type: what the issuer writes is what verifiers read.
-    let claims = authgate::AccessClaims {
-        iss: Some(state.issuer.clone()),
-        sub: Some(user.id.clone()),
-        aud: Some(authgate::Audience::One(state.config.audience.clone())),
-        exp: Some(now as u64 + ttl),
-        iat: Some(now as u64),
-        nbf: Some(now as u64),
-        jti: Some(new_id()),
-        sid: Some(sid.to_owned()),
-        email: Some(user.email.clone()),
-        name: Some(user.name.clone()),
-        roles: user.roles.clone(),
-        permissions: state.roles.permissions_for(&user.roles).await?,
-        amr: amr.to_vec(),
-        ..Default::default()
-    };
+    let claims = authgate::AccessClaims::builder()
+        .iss(state.issuer.clone())
+        .sub(user.id.clone())
+        .aud(state.config.audience.clone())
+        .exp(now as u64 + ttl)
+        .iat(now as u64)
+        .nbf(now as u64)
+        .jti(new_id())
+        .sid(sid)
+        .email(user.email.clone())
+        .name(user.name.clone())
+        .roles(user.roles.clone())
+        .permissions(state.roles.permissions_for(&user.roles).await?)
+        .amr(amr.iter().cloned())
+        .build();
     Ok((sign_access_token(state, &claims, now).await?, ttl))
 }
 

@@ -28,6 +28,7 @@ use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
 use actix_web::middleware::Condition;
 use actix_web::{App, HttpServer, web};
+use authgate::client_addr::TrustedProxies;
 use authgate::{AuthMode, Authenticator};
 use authgate_actix::{AuthMiddleware, redact, require_permission};
 
@@ -53,6 +54,7 @@ pub const ALERTS_WRITE: &str = "alerts:write";
 /// a redacting access log.
 pub fn app(
     authenticator: Authenticator,
+    proxies: TrustedProxies,
     store: web::Data<AlertStore>,
 ) -> App<
     impl ServiceFactory<
@@ -69,7 +71,7 @@ pub fn app(
         .route("/health", web::get().to(routes::health))
         .service(
             web::scope("/alerts")
-                .wrap(AuthMiddleware::new(authenticator).realm(REALM))
+                .wrap(AuthMiddleware::new(authenticator).realm(REALM).trusted_proxies(proxies))
                 .route("", web::post().to(routes::create).wrap(require_permission(ALERTS_WRITE)))
                 .route("", web::get().to(routes::list).wrap(require_permission(ALERTS_READ)))
                 .route("/{id}", web::delete().to(routes::delete).wrap(require_permission(ALERTS_WRITE))),
@@ -106,19 +108,27 @@ impl Application {
     /// Browsers on `CORS_ALLOWED_ORIGINS` (the web frontend in dev) may call it.
     pub fn build(config: &Config) -> Result<Application, StartError> {
         let authenticator = authenticator(config)?;
-        Ok(Application::serve(authenticator, ("127.0.0.1", config.port), &config.cors_allowed_origins)?)
+        Ok(Application::serve(
+            authenticator,
+            config.trusted_proxies.clone(),
+            ("127.0.0.1", config.port),
+            &config.cors_allowed_origins,
+        )?)
     }
 
-    /// Binds `addr` (e.g. `("127.0.0.1", 0)`) with any authenticator and a fresh store.
+    /// Binds `addr` (e.g. `("127.0.0.1", 0)`) with any authenticator, trusting
+    /// `proxies`' `X-Forwarded-For`, and a fresh store.
     pub fn build_with(
         authenticator: Authenticator,
+        proxies: TrustedProxies,
         addr: impl std::net::ToSocketAddrs,
     ) -> std::io::Result<Application> {
-        Application::serve(authenticator, addr, &[])
+        Application::serve(authenticator, proxies, addr, &[])
     }
 
     fn serve(
         authenticator: Authenticator,
+        proxies: TrustedProxies,
         addr: impl std::net::ToSocketAddrs,
         origins: &[String],
     ) -> std::io::Result<Application> {
@@ -131,7 +141,8 @@ impl Application {
                 .allowed_headers([AUTHORIZATION, CONTENT_TYPE, HeaderName::from_static("x-api-key")])
                 .max_age(600);
             // Without origins the middleware is left out: nothing cross-origin is allowed.
-            app(authenticator.clone(), store.clone()).wrap(Condition::new(!origins.is_empty(), cors))
+            app(authenticator.clone(), proxies.clone(), store.clone())
+                .wrap(Condition::new(!origins.is_empty(), cors))
         })
         .bind(addr)?;
         let port = server.addrs().first().map_or(0, std::net::SocketAddr::port);

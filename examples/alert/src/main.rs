@@ -10,7 +10,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let config = Config::from_env()?;
     let app = Application::build(&config)?;
-    tracing::info!(port = app.port(), jwks = %config.jwks_url, "alert service listening");
+    tracing::info!(port = app.port(), jwks = ?config.jwks_url, "alert service listening");
     app.run_until_stopped().await?;
     Ok(())
 }

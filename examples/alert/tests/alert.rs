@@ -4,6 +4,7 @@
 // Test code: a panic with the failed value is the report we want.
 #![allow(clippy::unwrap_used)]
 
+use authgate::client_addr::TrustedProxies;
 use authgate::{Authenticator, KeySet, Verifier};
 use authgate_testkit::{TestKey, jwks, standard_claims};
 use example_alert::{Application, REALM};
@@ -24,7 +25,8 @@ fn spawn_app() -> TestApp {
         .audience(AUDIENCE)
         .build()
         .unwrap();
-    let app = Application::build_with(Authenticator::jwt(verifier), ("127.0.0.1", 0)).unwrap();
+    let app = Application::build_with(Authenticator::jwt(verifier), TrustedProxies::none(), ("127.0.0.1", 0))
+        .unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp { base, http: reqwest::Client::new() }
@@ -189,9 +191,11 @@ async fn invalid_alert_bodies_are_400_json() {
 fn config_defaults_follow_the_shared_example_conventions() {
     let config = example_alert::Config::from_lookup(|_| None).unwrap();
     assert_eq!(config.port, 8012);
-    assert_eq!(config.jwks_url, "http://127.0.0.1:8011/v1/auth/.well-known/jwks.json");
+    assert_eq!(config.jwks_url.as_deref(), Some("http://127.0.0.1:8011/v1/auth/.well-known/jwks.json"));
+    assert_eq!(config.api_key_verify_url.as_deref(), Some("http://127.0.0.1:8011/v1/users/me"));
     assert_eq!(config.jwt_issuer, "http://127.0.0.1:8011");
-    assert_eq!(config.jwt_audience, "trading-platform");
+    assert_eq!(config.jwt_audience.as_deref(), Some("trading-platform"));
+    assert_eq!(config.jwt_token_types, authgate::TokenTypes::at_jwt());
     assert_eq!(config.jwt_algorithms, vec![authgate::Algorithm::RS256]);
     assert_eq!(config.jwt_leeway.as_secs(), 60);
     assert_eq!(config.api_key_cache_ttl.as_secs(), 60);
@@ -202,7 +206,7 @@ fn config_defaults_follow_the_shared_example_conventions() {
         _ => None,
     })
     .unwrap();
-    assert_eq!(custom.jwks_url, "http://users:9000/v1/auth/.well-known/jwks.json");
+    assert_eq!(custom.jwks_url.as_deref(), Some("http://users:9000/v1/auth/.well-known/jwks.json"));
     assert_eq!(custom.jwt_algorithms.len(), 2);
     assert_eq!(custom.port, 0);
     assert!(example_alert::Config::from_lookup(|k| (k == "JWT_ALGORITHMS").then(|| "none".into())).is_err());

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use authgate::api_key::ApiKeyVerifier;
+use authgate::client_addr::TrustedProxies;
 use authgate::{AuthMode, Authenticator, Verifier};
+use authgate_tower::AuthLayer;
 
 use crate::config::Config;
 
@@ -15,12 +17,17 @@ pub struct Auth {
     pub jwt: Authenticator,
     /// A JWT or an `X-API-Key` during the migration (`/api/positions`).
     pub jwt_or_api_key: Authenticator,
+    /// `TRUSTED_PROXIES`: whose `X-Forwarded-For` names the client (per-client limits).
+    pub proxies: TrustedProxies,
 }
 
 impl Auth {
     /// Keys from `JWKS_URL`, API keys checked with the user-service.
     pub fn from_config(config: &Config) -> Result<Auth, authgate::Error> {
-        Auth::new(config.verifier()?, config.api_keys()?)
+        Ok(Auth {
+            proxies: config.trusted_proxies.clone(),
+            ..Auth::new(config.verifier()?, config.api_keys()?)?
+        })
     }
 
     /// From a verifier and any API-key verifier (tests use static keys).
@@ -30,7 +37,12 @@ impl Auth {
             .api_keys(api_keys)
             .mode(AuthMode::Either)
             .build()?;
-        Ok(Auth { jwt: Authenticator::jwt(verifier), jwt_or_api_key })
+        Ok(Auth { jwt: Authenticator::jwt(verifier), jwt_or_api_key, proxies: TrustedProxies::none() })
+    }
+
+    /// A layer requiring `authenticator`, resolving clients through the trusted proxies.
+    pub fn layer(&self, authenticator: &Authenticator) -> AuthLayer {
+        AuthLayer::new(authenticator.clone()).trusted_proxies(self.proxies.clone())
     }
 
     /// True once the signing keys are loaded (`/ready`).

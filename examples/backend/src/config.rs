@@ -1,5 +1,6 @@
 //! Configuration, read from the environment: `PORT`, `CORS_ALLOWED_ORIGINS`, plus the
-//! variables every service of the platform reads (see [`authgate::ServiceConfig`]).
+//! variables every service of the platform reads (see [`authgate::ServiceConfig`]), with
+//! this platform's defaults ([`platform_default`]).
 
 use std::ops::Deref;
 
@@ -14,7 +15,7 @@ pub struct Config {
     /// Unset, it is the web frontend's dev origins when `APP_ENV` is unset or `dev`
     /// ([`DEV_FRONTEND_ORIGINS`]), and none otherwise: staging and production name theirs.
     pub cors_allowed_origins: Vec<String>,
-    /// `USER_SERVICE_URL`, `JWKS_URL`, `JWT_*`, `API_KEY_CACHE_TTL_SECS`.
+    /// `USER_SERVICE_URL`, `JWKS_URL`, `JWT_*`, `API_KEY_*`, `TRUSTED_PROXIES`.
     pub auth: ServiceConfig,
 }
 
@@ -49,8 +50,34 @@ impl Config {
             None if dev => DEV_FRONTEND_ORIGINS.map(str::to_owned).to_vec(),
             None => Vec::new(),
         };
-        Ok(Config { port, cors_allowed_origins, auth: ServiceConfig::from_lookup(lookup)? })
+        Ok(Config { port, cors_allowed_origins, auth: service_config(&lookup)? })
     }
+}
+
+/// Where the platform's own user-service runs unless `USER_SERVICE_URL` says otherwise.
+pub const DEFAULT_USER_SERVICE_URL: &str = "http://127.0.0.1:8011";
+
+/// The platform's defaults for the variables [`ServiceConfig`] requires: the library
+/// has none, this service knows its identity service. `USER_SERVICE_URL` (default
+/// [`DEFAULT_USER_SERVICE_URL`]) gives the JWKS and API-key endpoints; the issuer is
+/// `http://127.0.0.1:8011` and the audience `trading-platform`, as user-service's own
+/// defaults.
+pub fn platform_default(name: &str, user_service_url: &str) -> Option<String> {
+    let base = user_service_url.trim_end_matches('/');
+    match name {
+        "JWT_ISSUER" => Some(DEFAULT_USER_SERVICE_URL.to_owned()),
+        "JWT_AUDIENCE" => Some("trading-platform".to_owned()),
+        "JWKS_URL" => Some(format!("{base}/v1/auth/.well-known/jwks.json")),
+        "API_KEY_VERIFY_URL" => Some(format!("{base}/v1/users/me")),
+        _ => None,
+    }
+}
+
+/// The [`ServiceConfig`] from `lookup`, falling back to [`platform_default`].
+fn service_config(lookup: &impl Fn(&str) -> Option<String>) -> Result<ServiceConfig, Error> {
+    let set = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let user_service = set("USER_SERVICE_URL").unwrap_or_else(|| DEFAULT_USER_SERVICE_URL.to_owned());
+    ServiceConfig::from_lookup(|name| set(name).or_else(|| platform_default(name, &user_service)))
 }
 
 #[cfg(test)]
@@ -64,8 +91,9 @@ mod tests {
             8010,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.jwks_url, "http://127.0.0.1:9/v1/auth/.well-known/jwks.json");
-        assert_eq!((c.port, c.jwt_audience.as_str()), (8010, "trading-platform"));
+        assert_eq!(c.jwks_url.as_deref(), Some("http://127.0.0.1:9/v1/auth/.well-known/jwks.json"));
+        assert_eq!(c.api_key_verify_url.as_deref(), Some("http://127.0.0.1:9/v1/users/me"));
+        assert_eq!((c.port, c.jwt_audience.as_deref()), (8010, Some("trading-platform")));
         assert_eq!(c.jwt_algorithms, vec![authgate::Algorithm::RS256]);
     }
 

@@ -77,9 +77,10 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves until Ctrl-C.
+    /// Serves until Ctrl-C, telling handlers the socket peer (for `ClientAddr` and the
+    /// per-client limit on unknown API keys).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })

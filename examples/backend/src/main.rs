@@ -10,7 +10,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let config = Config::from_env()?;
     let app = Application::build(&config).await?;
-    tracing::info!(addr = %app.local_addr()?, jwks = %config.jwks_url, "example-backend listening");
+    tracing::info!(addr = %app.local_addr()?, jwks = ?config.jwks_url, "example-backend listening");
     app.run_until_stopped().await?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Configuration, read from the environment: `PORT`, `WS_ALLOWED_ORIGINS`,
 //! `USER_SERVICE_URL`, the service client (`SERVICE_CLIENT_ID`/`SERVICE_CLIENT_SECRET`),
-//! plus the variables every service of the platform reads (see [`authgate::ServiceConfig`]).
+//! plus the variables every service of the platform reads (see [`authgate::ServiceConfig`]),
+//! with this platform's defaults ([`platform_default`]).
 
 use std::fmt;
 use std::ops::Deref;
@@ -34,7 +35,7 @@ pub struct Config {
     /// trading_accounts:credentials:read`. Optional in dev, where subscribing then
     /// answers 503 `service_client_not_configured`; required with any other `APP_ENV`.
     pub service_client: Option<ServiceClient>,
-    /// `JWKS_URL`, `JWT_*` (the ticker accepts JWTs only).
+    /// `JWKS_URL`, `JWT_*`, `TRUSTED_PROXIES` (the ticker accepts JWTs only).
     pub auth: ServiceConfig,
 }
 
@@ -117,7 +118,7 @@ impl Config {
             ws_allowed_origins,
             user_service_url,
             service_client,
-            auth: ServiceConfig::from_lookup(lookup)?,
+            auth: service_config(&lookup)?,
         })
     }
 }
@@ -169,6 +170,29 @@ fn check_user_service_url(raw: &str) -> Result<(), Error> {
     }
 }
 
+/// The platform's defaults for the variables [`ServiceConfig`] requires: the library
+/// has none, this service knows its identity service. `USER_SERVICE_URL` (default
+/// [`DEFAULT_USER_SERVICE_URL`]) gives the JWKS and API-key endpoints; the issuer is
+/// `http://127.0.0.1:8011` and the audience `trading-platform`, as user-service's own
+/// defaults.
+pub fn platform_default(name: &str, user_service_url: &str) -> Option<String> {
+    let base = user_service_url.trim_end_matches('/');
+    match name {
+        "JWT_ISSUER" => Some(DEFAULT_USER_SERVICE_URL.to_owned()),
+        "JWT_AUDIENCE" => Some("trading-platform".to_owned()),
+        "JWKS_URL" => Some(format!("{base}/v1/auth/.well-known/jwks.json")),
+        "API_KEY_VERIFY_URL" => Some(format!("{base}/v1/users/me")),
+        _ => None,
+    }
+}
+
+/// The [`ServiceConfig`] from `lookup`, falling back to [`platform_default`].
+fn service_config(lookup: &impl Fn(&str) -> Option<String>) -> Result<ServiceConfig, Error> {
+    let set = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let user_service = set("USER_SERVICE_URL").unwrap_or_else(|| DEFAULT_USER_SERVICE_URL.to_owned());
+    ServiceConfig::from_lookup(|name| set(name).or_else(|| platform_default(name, &user_service)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,9 +210,10 @@ mod tests {
             8010,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.jwks_url, "http://127.0.0.1:9/v1/auth/.well-known/jwks.json");
+        assert_eq!(c.jwks_url.as_deref(), Some("http://127.0.0.1:9/v1/auth/.well-known/jwks.json"));
+        assert_eq!(c.api_key_verify_url.as_deref(), Some("http://127.0.0.1:9/v1/users/me"));
+        assert_eq!((c.port, c.jwt_audience.as_deref()), (8010, Some("trading-platform")));
         assert_eq!(c.user_service_url, "http://127.0.0.1:9");
-        assert_eq!((c.port, c.jwt_audience.as_str()), (8010, "trading-platform"));
         assert!(c.ws_allowed_origins.is_empty());
         assert!(c.service_client.is_none(), "optional in dev");
         assert_eq!(from(&[]).unwrap_or_else(|e| panic!("{e}")).user_service_url, DEFAULT_USER_SERVICE_URL);

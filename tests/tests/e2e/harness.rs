@@ -307,7 +307,9 @@ impl Platform {
 
         let alert_config = example_alert::Config::from_lookup(lookup).unwrap();
         let alert_auth = example_alert::authenticator(&alert_config).unwrap();
-        let alert = example_alert::Application::build_with(alert_auth, ("127.0.0.1", 0)).unwrap();
+        let alert_proxies = alert_config.trusted_proxies.clone();
+        let alert =
+            example_alert::Application::build_with(alert_auth, alert_proxies, ("127.0.0.1", 0)).unwrap();
         let alert_port = alert.port();
         tokio::spawn(alert.run_until_stopped());
 

@@ -23,6 +23,8 @@ e2e_tests!(
     a_ticker_whose_service_client_lacks_the_scope_answers_503_and_user_service_audits_the_refusal,
     alerts_are_created_with_the_users_id_and_invisible_to_other_users,
     a_service_client_reads_linked_broker_credentials_and_user_tokens_cannot,
+    forged_api_keys_from_one_client_get_429_before_user_service_is_asked,
+    an_api_key_bound_to_a_trading_account_keeps_its_binding_at_the_backend,
 );
 
 async fn positions_answer_a_jwt_and_an_api_key_with_their_auth_method(p: Platform) {
@@ -370,4 +372,79 @@ async fn a_service_client_reads_linked_broker_credentials_and_user_tokens_cannot
             "user tokens never read credentials"
         );
     }
+}
+
+/// user-service's count of API-key lookups that found no usable key.
+async fn refused_key_lookups(p: &Platform) -> u64 {
+    let text = p.http.get(p.users.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("user_service_api_key_auth_total{") && !l.contains("success"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+async fn forged_api_keys_from_one_client_get_429_before_user_service_is_asked(p: Platform) {
+    let user = p.new_user().await;
+    let before = refused_key_lookups(&p).await;
+    // Keys with a valid checksum (anyone can make them): each costs user-service a lookup.
+    let forged: Vec<String> = (0..25).map(|_| authgate::api_key::format::generate("live").unwrap()).collect();
+    let mut statuses = Vec::new();
+    for key in &forged {
+        let r = p.positions_with_key(key).await;
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+            assert!((1..=60).contains(&retry), "{retry}");
+        }
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses[..10], [401; 10]);
+    assert_eq!(statuses[10..], [429; 15]);
+    assert_eq!(refused_key_lookups(&p).await - before, 10, "user-service saw only the first 10");
+    // The same client's JWT is not affected.
+    let r = p.get_with(&format!("{}/api/positions", p.backend), &user.tokens.access).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // The alert service (actix) keeps its own count, with the same rule.
+    let mut alert = Vec::new();
+    for key in &forged[..11] {
+        let r = p.http.get(format!("{}/alerts", p.alert)).header("x-api-key", key).send().await.unwrap();
+        alert.push(r.status().as_u16());
+    }
+    assert_eq!(alert[10], 429, "{alert:?}");
+}
+
+async fn an_api_key_bound_to_a_trading_account_keeps_its_binding_at_the_backend(p: Platform) {
+    let owner = p.new_user().await;
+    let credentials = json!({"api_key": "kite-api-key-0043", "api_secret": "kite-secret-e2e-7782"});
+    let r = p
+        .post_us(
+            "/v1/trading-accounts",
+            Some(&owner.tokens.access),
+            json!({"broker": "kite", "label": "bot", "broker_user_id": "ZX0043", "credentials": credentials}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let account_id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let r = p
+        .post_us(
+            "/v1/api-keys",
+            Some(&owner.tokens.access),
+            json!({"name": "bot key", "trading_account_id": account_id}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: Value = r.json().await.unwrap();
+    let bound = created["key"].as_str().unwrap().to_owned();
+
+    let r = p.positions_with_key(&bound).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["api_key"], json!({"id": created["id"], "trading_account_id": account_id}));
+
+    // An unbound key says so, and a JWT caller has no key at all.
+    let unbound = p.api_key_for(&owner).await;
+    let body: Value = p.positions_with_key(&unbound).await.json().await.unwrap();
+    assert_eq!(body["api_key"]["trading_account_id"], Value::Null);
+    let positions = format!("{}/api/positions", p.backend);
+    let body: Value = p.get_with(&positions, &owner.tokens.access).await.json().await.unwrap();
+    assert_eq!(body["api_key"], Value::Null);
 }

@@ -2,11 +2,11 @@
 //! this adapter: same status, challenge, Retry-After and body for the same request.
 
 use actix_web::{App, HttpResponse, test, web};
-use authgate_actix::{AuthMiddleware, MaybeCurrentUser, require_permission, require_role};
+use authgate_actix::{AuthMiddleware, CurrentUser, require_permission, require_role};
 use authgate_testkit::conformance::{CASES, Fixture, REALM};
 
-async fn whoami(user: MaybeCurrentUser) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "user_id": user.0.map(|p| p.user_id().to_owned()) }))
+async fn whoami(user: Option<CurrentUser>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "user_id": user.map(|p| p.user_id().to_owned()) }))
 }
 
 #[actix_web::test]

@@ -2,11 +2,11 @@
 //! middleware they answer 500 and log which middleware is missing.
 
 use actix_web::{App, HttpResponse, test, web};
-use authgate_actix::{AuthMiddleware, Claims, CurrentUser, MaybeCurrentUser, UserId, require_permission};
+use authgate_actix::{AuthMiddleware, Claims, CurrentUser, UserId, require_permission};
 
 use crate::helpers::{answer, authenticator, capture_logs, captured_logs, token, user_token};
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Debug)]
 struct Tier {
     tier: String,
 }
@@ -25,8 +25,12 @@ async fn id_only(UserId(id): UserId) -> String {
     id
 }
 
-async fn maybe(user: MaybeCurrentUser) -> String {
-    user.0.map_or_else(|| "anonymous".to_owned(), |p| p.user_id().to_owned())
+async fn maybe(user: Option<CurrentUser>) -> String {
+    user.map_or_else(|| "anonymous".to_owned(), |p| p.user_id().to_owned())
+}
+
+async fn maybe_tier(claims: Option<Claims<Tier>>) -> String {
+    claims.map_or_else(|| "anonymous".to_owned(), |Claims(t)| t.tier)
 }
 
 fn bearer(t: &str) -> (&'static str, String) {
@@ -89,13 +93,12 @@ async fn optional_mode_gives_none_to_maybe_and_401_to_required_extractors() {
 #[actix_web::test]
 async fn extractor_without_middleware_is_500_and_logs_the_missing_middleware() {
     capture_logs();
-    let svc = test::init_service(
-        App::new().route("/id", web::get().to(id_only)).route("/maybe", web::get().to(maybe)).service(
-            web::scope("/guarded").wrap(require_permission("x:y")).route("", web::get().to(HttpResponse::Ok)),
-        ),
-    )
+    let svc = test::init_service(App::new().route("/id", web::get().to(id_only)).service(
+        web::scope("/guarded").wrap(require_permission("x:y")).route("", web::get().to(HttpResponse::Ok)),
+    ))
     .await;
-    for uri in ["/id", "/maybe", "/guarded"] {
+    // (`Option<CurrentUser>` there is actix's None: see the next test.)
+    for uri in ["/id", "/guarded"] {
         let req = test::TestRequest::get().uri(uri).insert_header(bearer(&user_token("u"))).to_request();
         let (status, challenge, body, _) = answer(test::call_service(&svc, req).await).await;
         assert_eq!((status, challenge), (500, None), "{uri}");
@@ -135,4 +138,42 @@ async fn option_of_current_user_works_in_optional_mode() {
     assert_eq!(answer(res).await.2, "anonymous");
     let req = test::TestRequest::get().uri("/opt").insert_header(bearer(&user_token("u8"))).to_request();
     assert_eq!(answer(test::call_service(&svc, req).await).await.2, "u8");
+}
+
+#[actix_web::test]
+async fn optional_claims_are_none_for_anonymous_callers() {
+    let (auth, _) = authenticator();
+    let svc = test::init_service(
+        App::new().route("/maybe-tier", web::get().to(maybe_tier)).wrap(AuthMiddleware::optional(auth)),
+    )
+    .await;
+    let gold = token("u1", 300, serde_json::json!({"tier": "gold"}));
+    for (header, expected) in [(Some(bearer(&gold)), "gold"), (None, "anonymous")] {
+        let mut req = test::TestRequest::get().uri("/maybe-tier");
+        if let Some(h) = header {
+            req = req.insert_header(h);
+        }
+        let (status, _, body, _) = answer(test::call_service(&svc, req.to_request()).await).await;
+        assert_eq!((status, body.as_str()), (200, expected));
+    }
+    // actix maps an Option extractor's error to None: claims that do not fit give None,
+    // never more access.
+    let req =
+        test::TestRequest::get().uri("/maybe-tier").insert_header(bearer(&user_token("u"))).to_request();
+    let (status, _, body, _) = answer(test::call_service(&svc, req).await).await;
+    assert_eq!((status, body.as_str()), (200, "anonymous"));
+}
+
+#[actix_web::test]
+async fn each_extractor_has_its_own_rejection_type() {
+    use actix_web::FromRequest as _;
+    let req = test::TestRequest::get().to_http_request();
+    let e: authgate_actix::CurrentUserRejection = CurrentUser::extract(&req).await.unwrap_err();
+    assert_eq!(e.status(), 500);
+    let e: authgate_actix::UserIdRejection = UserId::extract(&req).await.unwrap_err();
+    assert!(e.body_text().contains("server_error"));
+    let e: authgate_actix::ClaimsRejection = Claims::<Tier>::extract(&req).await.unwrap_err();
+    assert_eq!(e.to_string(), "authentication is misconfigured");
+    let e: authgate_actix::ClientAddrRejection = authgate_actix::ClientAddr::extract(&req).await.unwrap_err();
+    assert_eq!(e.status(), 500);
 }

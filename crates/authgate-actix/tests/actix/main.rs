@@ -4,6 +4,7 @@
 // Test code: a panic with the failed value is the report we want.
 #![allow(clippy::unwrap_used)]
 
+mod client_addr;
 mod conformance;
 mod extract;
 mod guards;

@@ -6,12 +6,12 @@ use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::web::Bytes;
 use actix_web::{App, HttpResponse, test, web};
 use authgate::{Authenticator, Issuer, KeySet, Verifier};
-use authgate_actix::{AuthMiddleware, MaybeCurrentUser};
+use authgate_actix::{AuthMiddleware, CurrentUser};
 
 use crate::helpers::{AUDIENCE, ISSUER, answer, authenticator, token, user_token};
 
-async fn whoami(user: MaybeCurrentUser) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "user_id": user.0.map(|p| p.user_id().to_owned()) }))
+async fn whoami(user: Option<CurrentUser>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "user_id": user.map(|p| p.user_id().to_owned()) }))
 }
 
 fn app(

@@ -1,17 +1,13 @@
 //! W04: query tokens never reach access logs.
 
 use actix_web::{App, HttpRequest, HttpResponse, web};
-use authgate_actix::WebSocketAuth;
 use authgate_actix::redact::{self, REDACTED, redact_query};
+use authgate_actix::{WsAuthMiddleware, WsSession};
 
 use crate::helpers::{authenticator, capture_logs, captured_logs, spawn};
 
-async fn upgrade(
-    req: HttpRequest,
-    body: web::Payload,
-    ws: web::Data<WebSocketAuth>,
-) -> actix_web::Result<HttpResponse> {
-    Ok(ws.upgrade(&req, body).await?.response)
+async fn upgrade(req: HttpRequest, body: web::Payload, ws: WsSession) -> actix_web::Result<HttpResponse> {
+    Ok(ws.handshake(&req, body)?.0)
 }
 
 #[test]
@@ -27,9 +23,12 @@ fn redaction_keeps_other_parameters_byte_for_byte() {
 async fn w04_canary_token_never_appears_in_access_logs() {
     capture_logs();
     let (auth, _) = authenticator();
-    let ws = web::Data::new(WebSocketAuth::new(&auth));
     let addr = spawn(move || {
-        App::new().app_data(ws.clone()).route("/ws/quotes", web::get().to(upgrade)).wrap(redact::logger())
+        App::new()
+            .service(
+                web::resource("/ws/quotes").wrap(WsAuthMiddleware::new(&auth)).route(web::get().to(upgrade)),
+            )
+            .wrap(redact::logger())
     });
     let canary = "eyJhbGciOiJSUzI1NiJ9.CANARY-3f9c2d.c2lnbmF0dXJl";
     let key_canary = "ak_live_CANARYKEY0123456789";

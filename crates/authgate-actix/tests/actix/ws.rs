@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpRequest, HttpResponse, web};
 use actix_ws::Message;
-use authgate_actix::WebSocketAuth;
-use authgate_actix::ws::{AuthenticatedSocket, EXPIRED_REASON, POLICY_VIOLATION};
+use actix_ws::{CloseCode as ActixCloseCode, CloseReason};
+use authgate_actix::ws::{EXPIRED_REASON, POLICY_VIOLATION};
+use authgate_actix::{WsAuthMiddleware, WsSession};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -16,16 +17,17 @@ use crate::helpers::{authenticator_with_leeway, spawn, token, user_token};
 
 const APP_ORIGIN: &str = "https://app.example";
 
-async fn quotes(
-    req: HttpRequest,
-    body: web::Payload,
-    ws: web::Data<WebSocketAuth>,
-) -> actix_web::Result<HttpResponse> {
-    let socket = ws.upgrade(&req, body).await?;
-    socket.close_on_expiry();
-    let AuthenticatedSocket { response, mut session, mut stream, principal, .. } = socket;
+async fn quotes(req: HttpRequest, body: web::Payload, ws: WsSession) -> actix_web::Result<HttpResponse> {
+    let (response, mut session, mut stream) = ws.handshake(&req, body)?;
+    if let Some(reason) = ws.close_reason() {
+        let reason = CloseReason { code: ActixCloseCode::Policy, description: Some(reason.to_owned()) };
+        actix_web::rt::spawn(async move { session.close(Some(reason)).await });
+        return Ok(response);
+    }
+    ws.close_on_expiry(&session);
+    let user = ws.principal().map(|p| p.user_id().to_owned()).unwrap_or_default();
     actix_web::rt::spawn(async move {
-        if session.text(format!("hello {}", principal.user_id())).await.is_err() {
+        if session.text(format!("hello {user}")).await.is_err() {
             return;
         }
         while let Some(Ok(msg)) = stream.recv().await {
@@ -42,14 +44,15 @@ async fn quotes(
     Ok(response)
 }
 
-fn server(ws: WebSocketAuth) -> String {
-    let ws = web::Data::new(ws);
-    spawn(move || App::new().app_data(ws.clone()).route("/ws/quotes", web::get().to(quotes)))
+fn server(ws: WsAuthMiddleware) -> String {
+    spawn(move || {
+        App::new().service(web::resource("/ws/quotes").wrap(ws.clone()).route(web::get().to(quotes)))
+    })
 }
 
-fn strict(leeway: Duration) -> WebSocketAuth {
+fn strict(leeway: Duration) -> WsAuthMiddleware {
     let (auth, _) = authenticator_with_leeway(leeway);
-    WebSocketAuth::new(&auth).allowed_origins([APP_ORIGIN])
+    WsAuthMiddleware::new(&auth).allowed_origins([APP_ORIGIN])
 }
 
 type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -175,7 +178,7 @@ async fn w02_missing_invalid_or_expired_token_is_401_before_the_upgrade() {
 #[actix_web::test]
 async fn w02_close_on_invalid_upgrades_then_closes_with_1008_and_a_safe_reason() {
     let (auth, _) = authenticator_with_leeway(Duration::from_secs(60));
-    let addr = server(WebSocketAuth::new(&auth).token_query("access_token").close_on_invalid());
+    let addr = server(WsAuthMiddleware::new(&auth).token_query("access_token").close_on_invalid());
     let (mut client, res) = connect(&addr, "?access_token=not-a-jwt", &[]).await.unwrap();
     assert_eq!(res.status(), 101);
     let (code, reason) = close_frame(&mut client, Duration::from_secs(5)).await;

@@ -1,17 +1,20 @@
 //! [`Claims<T>`]: the token's claims in your own type.
 
 use authgate::Principal;
-use axum_core::extract::FromRequestParts;
+use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::{Rejected, rejection, required_principal, responder};
+use super::{Rejected, principal, rejection, required_principal, responder};
 
-/// The verified token's claims deserialized into `T` (through
-/// [`Principal::claims_as`]).
+/// The caller's claims deserialized into your own type `T` (through
+/// [`Principal::claims_as`]): a token's payload, or what an API-key verifier filled in.
 ///
-/// Claims that do not fit `T` answer 401 `invalid_token` (the token lacks what this
-/// route needs); API-key principals have no claims, so they are rejected the same way.
+/// The same rules as [`CurrentUser`](crate::CurrentUser): 401 without a principal, 500
+/// without a layer; and claims that do not fit `T` answer 401 `invalid_token` (the token
+/// lacks what this route needs). `Option<Claims<T>>` is `None` for anonymous requests
+/// behind an [optional](crate::AuthLayer::optional) layer, and still rejects claims that
+/// do not fit.
 ///
 /// ```
 /// use authgate_tower::Claims;
@@ -25,7 +28,14 @@ use super::{Rejected, rejection, required_principal, responder};
 /// async fn tier(Claims(claims): Claims<Trading>) -> String {
 ///     format!("{} is {}", claims.sub, claims.tier)
 /// }
-/// # let _ = axum::Router::<()>::new().route("/tier", axum::routing::get(tier));
+///
+/// async fn offer(claims: Option<Claims<Trading>>) -> String {
+///     match claims {
+///         Some(Claims(c)) => format!("offers for {} tier", c.tier),
+///         None => "public offers".into(),
+///     }
+/// }
+/// # let _ = axum::Router::<()>::new().route("/tier", axum::routing::get(tier)).route("/offer", axum::routing::get(offer));
 /// ```
 #[derive(Clone, Debug)]
 pub struct Claims<T>(pub T);
@@ -42,5 +52,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Claims<T> {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let principal: Principal = required_principal(parts, "the Claims extractor")?;
         principal.claims_as::<T>().map(Claims).map_err(|error| Rejected::new(error, responder(parts)).into())
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> OptionalFromRequestParts<S> for Claims<T> {
+    type Rejection = ClaimsRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+        match principal(parts, "the Option<Claims> extractor")? {
+            None => Ok(None),
+            Some(principal) => principal
+                .claims_as::<T>()
+                .map(|c| Some(Claims(c)))
+                .map_err(|error| Rejected::new(error, responder(parts)).into()),
+        }
     }
 }

@@ -36,6 +36,12 @@ fn routes() -> Router {
         .route("/maybe", get(|u: Option<CurrentUser>| async move { format!("{}", u.is_some()) }))
         .route("/id", get(|UserId(id): UserId| async move { id }))
         .route("/tier", get(|Claims(c): Claims<Tier>| async move { c.tier }))
+        .route(
+            "/maybe-tier",
+            get(
+                |c: Option<Claims<Tier>>| async move { c.map_or("anonymous".to_owned(), |Claims(c)| c.tier) },
+            ),
+        )
         .route("/delete", get(|u: Require<AdminDelete>| async move { u.user_id().to_owned() }))
         .route("/staff", get(|u: Require<Staff>| async move { u.user_id().to_owned() }))
         .route("/guarded", get(|| async { "in" }).layer(require_permission("admin:delete")))
@@ -130,4 +136,18 @@ async fn extractors_and_guards_without_the_layer_answer_500_and_log_the_missing_
         "{logs}"
     );
     assert!(logs.contains("RequireLayer used on a route without authgate_tower::AuthLayer"));
+}
+
+#[tokio::test]
+async fn optional_claims_follow_the_rules_of_optional_current_user() {
+    let app = routes().layer(AuthLayer::optional(authenticator()));
+    let gold = token_with("u1", 300, &[("tier", serde_json::json!("gold"))]);
+    assert_eq!(call(app.clone(), "/maybe-tier", Some(&gold)).await.body, "gold");
+    assert_eq!(call(app.clone(), "/maybe-tier", None).await.body, "anonymous");
+    // Authenticated but without the claims the route needs: 401, not anonymous.
+    let a = call(app.clone(), "/maybe-tier", Some(&token("u1"))).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert!(a.header("www-authenticate").unwrap_or_default().contains("invalid_token"));
+    // And without any layer: 500.
+    assert_eq!(call(routes(), "/maybe-tier", None).await.status, StatusCode::INTERNAL_SERVER_ERROR);
 }

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod auth;
+mod client_addr;
 mod conformance;
 mod extract;
 mod shim;

@@ -25,8 +25,8 @@ async fn quotes(upgrade: WebSocketUpgrade, session: WsSession) -> Response {
     upgrade.on_upgrade(move |socket| serve(socket, session))
 }
 
-async fn close(mut socket: WebSocket, reason: &'static str) {
-    let frame = CloseFrame { code: POLICY_VIOLATION, reason: reason.into() };
+async fn close(mut socket: WebSocket, reason: &str) {
+    let frame = CloseFrame { code: POLICY_VIOLATION, reason: reason.to_owned().into() };
     let _ = socket.send(Message::Close(Some(frame))).await;
 }
 

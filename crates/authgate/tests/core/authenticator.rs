@@ -112,3 +112,112 @@ fn modes_need_their_verifiers() {
     assert!(Authenticator::builder().mode(AuthMode::Either).build().is_err());
     assert!(Authenticator::builder().build().is_err());
 }
+
+/// An API-key verifier that knows no key and counts how often it is asked.
+fn counting_verifier()
+-> (impl authgate::api_key::ApiKeyVerifier, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    let verifier = move |_key: String| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async { Err::<Principal, _>(authgate::Error::new(ErrorKind::InvalidApiKey, "unknown")) }
+    };
+    (verifier, asked)
+}
+
+fn from(ip: &str, key: &str) -> authgate::Credentials<'static> {
+    authgate::Credentials::builder().api_key(key.to_owned()).client_addr(ip.parse().unwrap()).build()
+}
+
+#[tokio::test]
+async fn more_than_ten_unknown_keys_a_minute_from_one_address_answer_429_before_asking() {
+    use std::sync::atomic::Ordering;
+    let (keys, asked) = counting_verifier();
+    let signing = TestKey::shared_rs256();
+    let auth = Authenticator::builder()
+        .jwt(verifier(&[&signing], &[authgate::Algorithm::RS256]))
+        .api_keys(keys)
+        .mode(AuthMode::Either)
+        .build()
+        .unwrap();
+    for _ in 0..10 {
+        let key = format::generate("test").unwrap();
+        assert_eq!(
+            auth.authenticate_credentials(from("203.0.113.7", &key)).await.unwrap_err().kind(),
+            ErrorKind::InvalidApiKey
+        );
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), 10);
+    for _ in 0..5 {
+        let key = format::generate("test").unwrap();
+        let e = auth.authenticate_credentials(from("203.0.113.7", &key)).await.unwrap_err();
+        assert_eq!((e.kind(), e.status().as_u16()), (ErrorKind::RateLimited, 429));
+        let retry: u64 = e.retry_after_header().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), 10, "the verifier was not asked again");
+    // Another address, and a JWT from the limited one, are unaffected.
+    let key = format::generate("test").unwrap();
+    assert_eq!(
+        auth.authenticate_credentials(from("198.51.100.1", &key)).await.unwrap_err().kind(),
+        ErrorKind::InvalidApiKey
+    );
+    let jwt = authgate::Credentials::builder()
+        .bearer(good(&signing).sign())
+        .client_addr("203.0.113.7".parse().unwrap())
+        .build();
+    assert!(auth.authenticate_credentials(jwt).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn requests_without_a_known_address_share_one_budget_and_the_limit_is_tunable() {
+    use std::sync::atomic::Ordering;
+    let (keys, asked) = counting_verifier();
+    let auth = Authenticator::builder()
+        .api_keys(keys)
+        .unknown_api_key_limit(2, std::time::Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let anonymous = |key: &str| authgate::Credentials::builder().api_key(key.to_owned()).build();
+    for expected in [ErrorKind::InvalidApiKey, ErrorKind::InvalidApiKey, ErrorKind::RateLimited] {
+        let key = format::generate("test").unwrap();
+        assert_eq!(auth.authenticate_credentials(anonymous(&key)).await.unwrap_err().kind(), expected);
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), 2);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let key = format::generate("test").unwrap();
+    assert_eq!(
+        auth.authenticate_credentials(anonymous(&key)).await.unwrap_err().kind(),
+        ErrorKind::InvalidApiKey,
+        "a new window"
+    );
+
+    let (keys, asked) = counting_verifier();
+    let unlimited = Authenticator::builder().api_keys(keys).without_unknown_api_key_limit().build().unwrap();
+    for _ in 0..20 {
+        let key = format::generate("test").unwrap();
+        assert_eq!(
+            unlimited.authenticate_credentials(from("10.0.0.1", &key)).await.unwrap_err().kind(),
+            ErrorKind::InvalidApiKey
+        );
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), 20);
+}
+
+#[tokio::test]
+async fn the_client_address_comes_from_the_request_extensions() {
+    let req = http::Request::get("/")
+        .extension(authgate::client_addr::ClientAddr("192.0.2.9".parse().unwrap()))
+        .header("x-api-key", "k")
+        .body(())
+        .unwrap();
+    let credentials = TokenSources::default().extract(&req).unwrap();
+    assert_eq!(credentials.client_addr(), Some("192.0.2.9".parse().unwrap()));
+    let (parts, ()) = req.into_parts();
+    assert_eq!(
+        TokenSources::default().extract(&parts).unwrap().client_addr(),
+        Some("192.0.2.9".parse().unwrap())
+    );
+}

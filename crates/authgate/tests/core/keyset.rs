@@ -245,6 +245,51 @@ async fn k10_redirects_are_not_followed() {
 }
 
 #[tokio::test]
+async fn k10_an_injected_client_that_follows_redirects_still_gets_no_redirected_keys() {
+    let key = TestKey::shared_rs256();
+    let elsewhere = idp_with(&[&key]).await;
+    let idp = MockJwksServer::start().await;
+    idp.set_behaviour(Behaviour::Redirect { location: elsewhere.jwks_url() });
+    let following = reqwest::Client::new(); // reqwest follows up to 10 redirects by default
+    let v = remote_verifier(&idp, fast_config().with_http_client(following));
+    assert_eq!(kind(v.verify(&token(&idp, &key, "u")).await), ErrorKind::KeySourceUnavailable);
+}
+
+#[tokio::test]
+async fn an_injected_http_client_is_the_one_that_fetches_keys() {
+    // The IdP listens on 127.0.0.2; only the injected client resolves `localhost` there.
+    let key = TestKey::shared_rs256();
+    let idp = MockJwksServer::start_on("127.0.0.2").await;
+    idp.set_keys(&[&key]);
+    let addr: std::net::SocketAddr = idp.base_url().trim_start_matches("http://").parse().unwrap();
+    let url = format!("http://localhost:{}/jwks.json", addr.port());
+    let builtin = KeySet::from_jwks_url_with(&url, fast_config()).unwrap();
+    assert_eq!(builtin.refresh().await.unwrap_err().kind(), ErrorKind::KeySourceUnavailable);
+    let client = reqwest::Client::builder().resolve("localhost", addr).build().unwrap();
+    let injected = KeySet::from_jwks_url_with(&url, fast_config().with_http_client(client)).unwrap();
+    injected.refresh().await.unwrap();
+    assert_eq!(injected.len(), 1);
+    assert_eq!(idp.jwks_requests(), 1);
+}
+
+#[tokio::test]
+async fn k02_k03_deadline_and_size_cap_hold_for_an_injected_client() {
+    let idp = MockJwksServer::start().await;
+    idp.set_behaviour(Behaviour::Huge { bytes: 10 * 1024 * 1024 });
+    let set =
+        KeySet::from_jwks_url_with(&idp.jwks_url(), fast_config().with_http_client(reqwest::Client::new()))
+            .unwrap();
+    assert_eq!(set.refresh().await.unwrap_err().kind(), ErrorKind::KeySourceUnavailable);
+    idp.set_behaviour(Behaviour::Hang);
+    let started = Instant::now();
+    let set =
+        KeySet::from_jwks_url_with(&idp.jwks_url(), fast_config().with_http_client(reqwest::Client::new()))
+            .unwrap();
+    assert_eq!(set.refresh().await.unwrap_err().kind(), ErrorKind::KeySourceUnavailable);
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
 async fn k11_stale_keys_serve_up_to_max_staleness_then_fail_closed() {
     let key = TestKey::shared_rs256();
     let idp = idp_with(&[&key]).await;
@@ -316,6 +361,27 @@ async fn oidc_discovery_finds_the_jwks_and_checks_the_issuer() {
     idp.set_issuer("https://evil.example");
     let err = KeySet::from_oidc_issuer(&idp.base_url(), fast_config()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Configuration);
+}
+
+#[tokio::test]
+async fn lazy_discovery_fetches_nothing_until_needed_then_finds_the_keys() {
+    let key = TestKey::shared_rs256();
+    let idp = idp_with(&[&key]).await;
+    let set = KeySet::discover(&idp.issuer(), fast_config()).unwrap();
+    let v = Verifier::builder().issuer(idp.issuer(), set).audience(AUD).build().unwrap();
+    assert_eq!(idp.total_requests(), 0, "building touches no network");
+    assert!(v.verify(&token(&idp, &key, "u")).await.is_ok());
+    assert!(v.verify(&token(&idp, &key, "w")).await.is_ok());
+    assert_eq!((idp.discovery_requests(), idp.jwks_requests()), (1, 1));
+
+    // A document naming another issuer fails closed (503), never silently.
+    let other = idp_with(&[&key]).await;
+    other.set_issuer("https://evil.example");
+    let set = KeySet::discover(&other.base_url(), fast_config()).unwrap();
+    let v = Verifier::builder().issuer(other.base_url(), set).audience(AUD).build().unwrap();
+    let err = v.verify(&key.token().claims(standard_claims(&other.base_url(), AUD, "u", 300)).sign()).await;
+    assert_eq!(kind(err), ErrorKind::KeySourceUnavailable);
+    assert_eq!(other.jwks_requests(), 0);
 }
 
 #[tokio::test]

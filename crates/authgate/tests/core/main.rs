@@ -9,4 +9,5 @@ mod authenticator;
 mod helpers;
 mod keyset;
 mod observability;
+mod providers;
 mod verify;

@@ -80,7 +80,7 @@ fn answers_from_the_cache_without_waiting_are_counted_like_verify() {
     let key = TestKey::shared_rs256();
     let auth = authgate::Authenticator::jwt(verifier(&[&key], &[Algorithm::RS256]));
     let token = good(&key).sign();
-    let credentials = authgate::Credentials { bearer: Some(token.as_str().into()), api_key: None };
+    let credentials = authgate::Credentials::builder().bearer(token.as_str()).build();
     let tally = Tally::default();
     metrics::with_local_recorder(&tally, || {
         assert!(auth.authenticate_cached(&credentials).is_none(), "not verified yet");

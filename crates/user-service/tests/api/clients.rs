@@ -373,7 +373,7 @@ async fn client_token_verifies_with_the_core_verifier_against_the_jwks(db: TestD
         .unwrap();
     let principal = verifier.verify(&token).await.unwrap();
     assert_eq!(principal.user_id(), id);
-    assert_eq!(principal.claims().extra["client_id"], id.as_str(), "RFC 9068 client_id");
+    assert_eq!(principal.claims().extra()["client_id"], id.as_str(), "RFC 9068 client_id");
     assert_eq!(principal.scopes(), [CREDS, "positions:read"]);
     assert_eq!(principal.permissions(), [CREDS, "positions:read"]);
     assert!(principal.has_permission(CREDS));

@@ -1,6 +1,6 @@
 //! `DELETE /admin/data/{id}`: needs permission `admin:delete`.
 
-use authgate_tower::{AuthLayer, Permission, Require};
+use authgate_tower::{Permission, Require};
 use axum::extract::Path;
 use axum::routing::delete;
 use axum::{Json, Router};
@@ -17,7 +17,7 @@ impl Permission for AdminDelete {
 
 /// The `/admin` routes.
 pub fn router(auth: &Auth) -> Router {
-    Router::new().route("/admin/data/{id}", delete(delete_data)).layer(AuthLayer::new(auth.jwt.clone()))
+    Router::new().route("/admin/data/{id}", delete(delete_data)).layer(auth.layer(&auth.jwt))
 }
 
 async fn delete_data(admin: Require<AdminDelete>, Path(id): Path<String>) -> Json<Value> {

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use authgate_tower::{ApiKeyDeprecation, AuthLayer, CurrentUser};
+use authgate_tower::{ApiKeyDeprecation, CurrentUser};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -22,15 +22,19 @@ fn api_key_notice() -> ApiKeyDeprecation {
 pub fn router(auth: &Auth) -> Router {
     let either = Router::new()
         .route("/api/positions", get(list_positions))
-        .layer(AuthLayer::new(auth.jwt_or_api_key.clone()).deprecate_api_keys(api_key_notice()));
-    let jwt_only = Router::new().route("/api/me", get(me)).layer(AuthLayer::new(auth.jwt.clone()));
+        .layer(auth.layer(&auth.jwt_or_api_key).deprecate_api_keys(api_key_notice()));
+    let jwt_only = Router::new().route("/api/me", get(me)).layer(auth.layer(&auth.jwt));
     either.merge(jwt_only)
 }
 
+/// The caller's positions; an API-key caller also learns which key it used and the
+/// trading account that key is bound to (`null` when unbound).
 async fn list_positions(user: CurrentUser) -> Json<Value> {
+    let key = user.api_key().map(|k| json!({"id": k.id(), "trading_account_id": k.trading_account_id()}));
     Json(json!({
         "user_id": user.user_id(),
         "auth_method": user.auth_method().as_str(),
+        "api_key": key,
         "positions": positions::of_user(user.user_id()),
     }))
 }

@@ -56,7 +56,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CallerToken {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let credentials = TokenSources::websocket().extract(parts).map_err(|_| StatusCode::UNAUTHORIZED)?;
-        credentials.bearer.map(|t| CallerToken(t.into_owned())).ok_or(StatusCode::UNAUTHORIZED)
+        credentials.bearer().map(|t| CallerToken(t.to_owned())).ok_or(StatusCode::UNAUTHORIZED)
     }
 }
 
@@ -73,7 +73,9 @@ async fn upgrade(
         None => upgrade,
     };
     let Some(user) = session.principal().map(|p| p.user_id().to_owned()) else {
-        return upgrade.on_upgrade(move |socket| close(socket, POLICY_VIOLATION, session.close_reason()));
+        return upgrade.on_upgrade(move |socket| async move {
+            close(socket, POLICY_VIOLATION, session.close_reason().unwrap_or("authentication failed")).await;
+        });
     };
     let opened = subscriptions.open(&user, &token, params.account_id.as_deref()).await;
     drop(token);
@@ -92,8 +94,8 @@ async fn upgrade(
     }
 }
 
-async fn close(mut socket: WebSocket, code: u16, reason: Option<&'static str>) {
-    let frame = CloseFrame { code, reason: reason.unwrap_or("authentication failed").into() };
+async fn close(mut socket: WebSocket, code: u16, reason: &str) {
+    let frame = CloseFrame { code, reason: reason.to_owned().into() };
     let _ = socket.send(Message::Close(Some(frame))).await;
 }
 
@@ -102,7 +104,7 @@ async fn refuse(mut socket: WebSocket, e: SubscribeError) {
     let status = e.status().as_u16();
     let frame = json!({"type": "error", "status": status, "error": e.code(), "message": e.message()});
     let _ = socket.send(Message::Text(frame.to_string().into())).await;
-    close(socket, 4000 + status, Some(e.code())).await;
+    close(socket, 4000 + status, e.code()).await;
 }
 
 async fn stream_quotes(
@@ -125,7 +127,7 @@ async fn stream_quotes(
         tokio::select! {
             () = &mut expired => {
                 tracing::info!(user = %user, "token expired; closing with 1008");
-                return close(socket, POLICY_VIOLATION, Some(session.close_reason_expired())).await;
+                return close(socket, POLICY_VIOLATION, session.close_reason_expired()).await;
             }
             _ = tick.tick() => {
                 let Ok(text) = serde_json::to_string(&broker.next_quote()) else { continue };
