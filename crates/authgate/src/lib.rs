@@ -103,6 +103,8 @@ mod service_config;
 mod source;
 mod token_cache;
 mod verifier;
+#[cfg(test)]
+mod wycheproof;
 
 pub use algorithm::Algorithm;
 pub use authenticator::{AuthMode, Authenticator, AuthenticatorBuilder};
