@@ -60,7 +60,8 @@ impl VerifyingKey {
     ) -> Result<Self, Error> {
         let n = strip_leading_zeros(n);
         let e = strip_leading_zeros(e);
-        let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+        // An empty (or all-zero) modulus is 0 bits, not an underflow (found by fuzzing).
+        let bits = n.first().map_or(0, |b| n.len() * 8 - b.leading_zeros() as usize);
         if bits < MIN_RSA_BITS {
             return Err(bad_key(format!("RSA modulus of {bits} bits is below {MIN_RSA_BITS}")));
         }
@@ -260,4 +261,22 @@ pub(crate) fn pem_to_der(pem: &str) -> Result<Vec<u8>, Error> {
         }
     }
     Err(bad_key("no PEM block found"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwks::{KeyTable, Lookup};
+
+    #[test]
+    fn empty_or_zero_rsa_modulus_is_refused_not_a_panic() {
+        for n in [&[][..], &[0, 0, 0][..]] {
+            let err = VerifyingKey::rsa(None, None, n, &[1, 0, 1]).expect_err("no key from an empty modulus");
+            assert_eq!(err.kind(), ErrorKind::Configuration);
+            assert!(err.detail().contains("0 bits"), "{}", err.detail());
+        }
+        // The fuzz crash, as a JWKS: the unusable key is skipped, the document still parses.
+        let table = KeyTable::parse(br#"{"keys":[{"kty":"RSA","n":"","e":"AAQB","kid":"tiny"}]}"#).unwrap();
+        assert!(matches!(table.lookup(Some("tiny")), Lookup::Unknown));
+    }
 }

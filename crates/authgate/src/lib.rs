@@ -131,6 +131,8 @@ mod source;
 mod token_cache;
 mod token_types;
 mod verifier;
+#[cfg(test)]
+mod wycheproof;
 
 pub use algorithm::Algorithm;
 pub use authenticator::{AuthMode, Authenticator, AuthenticatorBuilder};

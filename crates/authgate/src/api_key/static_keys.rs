@@ -78,7 +78,8 @@ impl fmt::Debug for StaticApiKeys {
 
 fn decode_hex32(hex: &str) -> Option<[u8; 32]> {
     let bytes = hex.as_bytes();
-    if bytes.len() != 64 {
+    // `from_str_radix` alone would take a sign ("+f" is 15): digits only (found by fuzzing).
+    if bytes.len() != 64 || !bytes.iter().all(u8::is_ascii_hexdigit) {
         return None;
     }
     let mut out = [0u8; 32];
@@ -87,4 +88,25 @@ fn decode_hex32(hex: &str) -> Option<[u8; 32]> {
         out[i] = u8::from_str_radix(text, 16).ok()?;
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AuthMethod;
+
+    #[test]
+    fn hash_hex_must_be_64_hex_digits_without_signs() {
+        let principal = || Principal::builder("svc", AuthMethod::ApiKey).build();
+        let good = format::hash_hex("ak_test_x");
+        assert!(StaticApiKeys::new().with_hash_hex(&good, principal()).is_ok());
+        assert!(StaticApiKeys::new().with_hash_hex(&good.to_uppercase(), principal()).is_ok());
+        // Fuzz crash: "+6" parsed as the byte 6, so a 64-character string with signs in it
+        // was taken for a hash.
+        let signed = "f20a11f2d5+65217d1f2d5f98de71df262365217da2b2965975951733fb1ce2f";
+        for bad in [signed, &good[..63], "", &format!("{}-1", &good[..62])] {
+            let err = StaticApiKeys::new().with_hash_hex(bad, principal()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Configuration, "{bad:?}");
+        }
+    }
 }
