@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(credentials) = sources.extract(&request) {
             let owned = credentials.clone().into_owned();
             assert!(owned == credentials);
-            assert_eq!(credentials.is_empty(), credentials.bearer.is_none() && credentials.api_key.is_none());
+            assert_eq!(credentials.is_empty(), credentials.bearer().is_none() && credentials.api_key().is_none());
         }
     }
 
