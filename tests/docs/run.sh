@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Docs are code: every block fenced as ```sh in the given Markdown files (default: the
+# README and docs/ pages that show commands) runs here, in order per file, as one
+# `bash -euo pipefail` script, in a fresh directory, against freshly started services.
+# Blocks meant for reading only are fenced ```text. A block that must fail says so itself
+# (`... | grep -qx 401`).
+#
+# The debug binaries stand in for `cargo run`: run `cargo test --workspace --no-run` (or
+# the test step of .ci/run) first. Inside the scripts:
+#   cargo run -p <service>            starts the service in the background, waits for /health
+#   cargo run -p <pkg> -- <args>      runs the binary with the args (CLI commands)
+#   cargo test ...                    is CI's own test step; reported, not run again
+# Needs curl, jq and oathtool (installed with apt-get when missing, as CI does).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+bin_dir="${CARGO_TARGET_DIR:-$root/target}/debug"
+
+if [ $# -eq 0 ]; then
+  set -- README.md docs/quickstart.md crates/user-service/README.md \
+    examples/backend/README.md examples/alert/README.md examples/ticker/README.md
+fi
+
+for tool in curl jq oathtool; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "installing Debian's $tool for the docs test"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$tool" >/dev/null
+  fi
+done
+for service in user-service example-backend example-alert example-ticker; do
+  if [ ! -x "$bin_dir/$service" ]; then
+    echo "docs test: $bin_dir/$service is missing; run 'cargo test --workspace --no-run' first" >&2
+    exit 2
+  fi
+done
+
+# What every page's script starts with: `cargo` as described above, and cleanup.
+prelude() {
+  cat <<EOF
+bin_dir='$bin_dir'
+logs='$1'
+EOF
+  cat <<'EOF'
+started=()
+stop_services() { for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap stop_services EXIT
+
+service_port() {
+  case "$1" in
+    user-service) echo "${USER_SERVICE_PORT:-8011}" ;;
+    example-backend) echo "${PORT:-8010}" ;;
+    example-alert) echo "${PORT:-8012}" ;;
+    example-ticker) echo "${PORT:-8080}" ;;
+    *) return 1 ;;
+  esac
+}
+
+start_service() {
+  local name="$1" port
+  port="$(service_port "$name")"
+  "$bin_dir/$name" >>"$logs/$name.log" 2>&1 &
+  local pid=$!
+  started+=("$pid")
+  for _ in $(seq 1 300); do
+    if curl -sf -o /dev/null "http://127.0.0.1:$port/health"; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "docs test: $name exited at start:" >&2; tail -n 30 "$logs/$name.log" >&2; return 1
+    fi
+    sleep 0.1
+  done
+  echo "docs test: $name did not answer /health on :$port within 30 s" >&2; return 1
+}
+
+# This runner, shown in the README, is what is running.
+tests/docs/run.sh() { echo "docs test: 'tests/docs/run.sh' is this very run" >&2; }
+
+cargo() {
+  case "${1:-}" in
+    run)
+      shift
+      local package=""
+      while [ $# -gt 0 ]; do
+        case "$1" in
+          -q | --quiet) shift ;;
+          -p | --package) package="$2"; shift 2 ;;
+          --) shift; break ;;
+          *) echo "docs test: 'cargo run $1' is not supported by the runner" >&2; return 2 ;;
+        esac
+      done
+      if [ $# -eq 0 ] && service_port "$package" >/dev/null; then
+        start_service "$package"
+      else
+        "$bin_dir/$package" "$@"
+      fi
+      ;;
+    test | nextest) echo "docs test: 'cargo $*' is CI's own test step, not run again here" >&2 ;;
+    *) command cargo "$@" ;;
+  esac
+}
+EOF
+}
+
+# The ```sh blocks of a Markdown file, each announcing the line it starts at.
+sh_blocks() {
+  awk -v file="$1" '
+    /^```sh[[:space:]]*$/ { inside = 1; print "echo \"--- " file ":" NR + 1 "\""; next }
+    /^```/ && inside { inside = 0; print ""; next }
+    inside { print }
+  ' "$root/$1"
+}
+
+failed=()
+for page in "$@"; do
+  work="$(mktemp -d)"
+  mkdir -p "$work/logs"
+  { prelude "$work/logs"; sh_blocks "$page"; } >"$work/page.sh"
+  blocks="$(grep -c '^echo "--- ' "$work/page.sh" || true)"
+  if (cd "$work" && env -u TEST_DATABASE_URL -u TEST_REDIS_URL timeout 600 bash -euo pipefail page.sh) >"$work/out.log" 2>&1; then
+    echo "docs test: $page: $blocks block(s) ran"
+    rm -rf "$work"
+  else
+    echo "docs test: $page FAILED; the last commands and their output:"
+    tail -n 40 "$work/out.log"
+    for log in "$work"/logs/*.log; do
+      [ -e "$log" ] && { echo "--- $(basename "$log") (last lines)"; tail -n 10 "$log"; }
+    done
+    failed+=("$page")
+  fi
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "docs test: failed: ${failed[*]}"
+  exit 1
+fi
