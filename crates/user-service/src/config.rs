@@ -10,8 +10,10 @@
 //! | `APP_ENV` | `dev`, `staging` or `production` | `dev` |
 //! | `USER_SERVICE_HOST` | address to bind | `127.0.0.1` |
 //! | `USER_SERVICE_PORT` | port to bind | 8011 / 8111 / 8211 |
-//! | `DATABASE_URL` | `sqlite://...` or `postgres://...` | `sqlite://.user-service-dev/{env}.db` |
-//! | `REDIS_URL` | throttling counters in Redis (else in the database) | none |
+//! | `DATABASE_URL` | `sqlite://...` or `postgres://...` (TLS: `?sslmode=verify-full&sslrootcert=/path/ca.pem`, or `require`) | `sqlite://.user-service-dev/{env}.db` |
+//! | `REDIS_URL` | throttling counters in Redis (else in the database); `rediss://` for TLS | none |
+//! | `REDIS_TLS_CA_FILE` | PEM CA that `rediss://` servers are checked against (else the system's roots) | none |
+//! | `ALLOW_CLEARTEXT_DATASTORES` | `true` lets production reach PostgreSQL/Redis on another host without TLS | `false` |
 //! | `SMTP_URL`, `SMTP_FROM` | SMTP for mail, e.g. `smtps://user:pass@host`, `smtp://host:587?tls=required` (STARTTLS) or `smtp://127.0.0.1` (else the outbox table) | none, `no-reply@localhost` |
 //! | `REDIS_KEY_PREFIX` | prefix of the Redis keys | `user-service:{env}:throttle:` |
 //! | `PUBLIC_URL` | the issuer and the base of links in mails | `http://127.0.0.1:{port}` |
@@ -209,6 +211,11 @@ pub struct Config {
     pub database_url: Secret,
     /// Optional Redis (`REDIS_URL`) for throttling counters.
     pub redis_url: Option<Secret>,
+    /// CA certificate (PEM) for `rediss://` (`REDIS_TLS_CA_FILE`).
+    pub redis_tls_ca_file: Option<PathBuf>,
+    /// Production may reach the data stores on another host without TLS
+    /// (`ALLOW_CLEARTEXT_DATASTORES`, e.g. inside a private network that encrypts).
+    pub allow_cleartext_datastores: bool,
     /// SMTP server for outgoing mail (`SMTP_URL`: `smtps://`, `smtp://...?tls=required`
     /// for STARTTLS, or plain `smtp://` to a local relay; may carry credentials); without
     /// it, mail goes to the outbox table.
@@ -405,6 +412,11 @@ impl Config {
             port,
             database_url: Secret::new(database_url),
             redis_url: get("REDIS_URL").map(Secret::new),
+            redis_tls_ca_file: get("REDIS_TLS_CA_FILE").map(PathBuf::from),
+            allow_cleartext_datastores: match get("ALLOW_CLEARTEXT_DATASTORES") {
+                None => false,
+                Some(v) => parse_bool("ALLOW_CLEARTEXT_DATASTORES", &v)?,
+            },
             smtp_url: get("SMTP_URL").map(Secret::new),
             smtp_from: get("SMTP_FROM").unwrap_or_else(|| "no-reply@localhost".into()),
             redis_key_prefix: get("REDIS_KEY_PREFIX")
@@ -485,6 +497,25 @@ impl Config {
         if self.database_url.expose().starts_with("sqlite:") {
             problems.push("DATABASE_URL must be PostgreSQL, not SQLite".to_owned());
         }
+        if !self.allow_cleartext_datastores {
+            if crate::datastores::database_url_is_cleartext_remote(self.database_url.expose()) {
+                problems.push(
+                    "DATABASE_URL reaches another host without TLS: add ?sslmode=verify-full (or require), \
+                     or set ALLOW_CLEARTEXT_DATASTORES=true"
+                        .to_owned(),
+                );
+            }
+            if self
+                .redis_url
+                .as_ref()
+                .is_some_and(|u| crate::datastores::redis_url_is_cleartext_remote(u.expose()))
+            {
+                problems.push(
+                    "REDIS_URL reaches another host without TLS: use rediss://, or set ALLOW_CLEARTEXT_DATASTORES=true"
+                        .to_owned(),
+                );
+            }
+        }
         if self.argon2.below_minimum() {
             problems.push("Argon2id parameters are below m=19456 KiB, t=2".to_owned());
         }
@@ -520,6 +551,11 @@ impl Config {
                 "REDIS_URL={}",
                 self.redis_url.as_ref().map(|u| redact_url(u.expose())).unwrap_or_default()
             ),
+            format!(
+                "REDIS_TLS_CA_FILE={}",
+                self.redis_tls_ca_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+            ),
+            format!("ALLOW_CLEARTEXT_DATASTORES={}", self.allow_cleartext_datastores),
             format!(
                 "SMTP_URL={}",
                 self.smtp_url.as_ref().map(|u| redact_url(u.expose())).unwrap_or_default()
@@ -662,7 +698,7 @@ mod tests {
         let base = [
             ("APP_ENV", "production"),
             ("MASTER_ENCRYPTION_KEY", "dGVzdC1tYXN0ZXIta2V5LWZvci1pbnRlZ3JhdGlvbnM="),
-            ("DATABASE_URL", "postgres://u:p@db/x"),
+            ("DATABASE_URL", "postgres://u:p@db/x?sslmode=verify-full"),
         ];
         let with = |smtp: &'static str| {
             let mut pairs = base.to_vec();
@@ -684,11 +720,35 @@ mod tests {
     }
 
     #[test]
+    fn production_refuses_cleartext_data_stores_on_other_hosts_unless_allowed() {
+        let with = |db: &'static str, redis: &'static str, allow: &'static str| {
+            let pairs = [
+                ("APP_ENV", "production"),
+                ("MASTER_ENCRYPTION_KEY", "dGVzdC1tYXN0ZXIta2V5LWZvci1pbnRlZ3JhdGlvbnM="),
+                ("DATABASE_URL", db),
+                ("REDIS_URL", redis),
+                ("ALLOW_CLEARTEXT_DATASTORES", allow),
+            ];
+            Config::from_vars(&vars(&pairs)).unwrap().production_problems()
+        };
+        let problems = with("postgres://u:pw@db.internal/x", "redis://cache.internal:6379", "");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("DATABASE_URL reaches another host without TLS"));
+        assert!(problems[1].starts_with("REDIS_URL reaches another host without TLS"));
+        assert!(with("postgres://u:pw@db.internal/x", "redis://cache.internal:6379", "true").is_empty());
+        assert!(
+            with("postgres://u:pw@db.internal/x?sslmode=verify-full", "rediss://cache.internal", "")
+                .is_empty()
+        );
+        assert!(with("postgres://u:pw@127.0.0.1:5432/x", "redis://127.0.0.1:6379", "").is_empty());
+    }
+
+    #[test]
     fn production_refuses_dev_default_master_key() {
         let c = Config::from_vars(&vars(&[
             ("APP_ENV", "production"),
             ("MASTER_ENCRYPTION_KEY", "change-me"),
-            ("DATABASE_URL", "postgres://u:p@db/x"),
+            ("DATABASE_URL", "postgres://u:p@db/x?sslmode=verify-full"),
         ]))
         .unwrap();
         assert_eq!(
@@ -709,7 +769,7 @@ mod tests {
     #[test]
     fn secrets_are_redacted() {
         let c = Config::from_vars(&vars(&[
-            ("DATABASE_URL", "postgres://user:hunter2@db/x"),
+            ("DATABASE_URL", "postgres://user:hunter2@db/x?sslmode=require"),
             ("MASTER_ENCRYPTION_KEY", "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="),
         ]))
         .unwrap();

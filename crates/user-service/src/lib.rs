@@ -23,6 +23,7 @@ mod auth;
 mod clients;
 pub mod config;
 mod crypto;
+mod datastores;
 mod db;
 mod error;
 mod keys;

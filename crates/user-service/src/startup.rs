@@ -104,9 +104,12 @@ impl AppState {
         let passwords = Passwords::new(config.argon2, config.hash_concurrency);
         let counters = match &config.redis_url {
             Some(url) => {
-                let client = redis::Client::open(url.expose())?;
+                let client =
+                    crate::datastores::redis_client(url.expose(), config.redis_tls_ca_file.as_deref())?;
                 Counters::Redis {
-                    conn: client.get_connection_manager().await?,
+                    conn: client
+                        .get_connection_manager_with_config(crate::datastores::redis_manager_config())
+                        .await?,
                     prefix: config.redis_key_prefix.clone(),
                 }
             }

@@ -17,4 +17,5 @@ mod refresh;
 mod reset;
 mod roles;
 mod service;
+mod tls;
 mod users;
