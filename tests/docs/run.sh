@@ -10,6 +10,10 @@
 #   cargo run -p <service>            starts the service in the background, waits for /health
 #   cargo run -p <pkg> -- <args>      runs the binary with the args (CLI commands)
 #   cargo test ...                    is CI's own test step; reported, not run again
+#   npm run dev                       starts Vite in the background, waits for its page
+#   npm run lint|build|size|test...   frontend/scripts/ci.sh's steps; reported, not run again
+#   npm ci                            skipped when node_modules already match package-lock.json
+# The scripts run in a fresh directory where `frontend` links to the repository's.
 # Needs curl, jq and oathtool (installed with apt-get when missing, as CI does).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -17,7 +21,7 @@ bin_dir="${CARGO_TARGET_DIR:-$root/target}/debug"
 
 if [ $# -eq 0 ]; then
   set -- README.md docs/quickstart.md crates/user-service/README.md \
-    examples/backend/README.md examples/alert/README.md examples/ticker/README.md
+    examples/backend/README.md examples/alert/README.md examples/ticker/README.md frontend/README.md
 fi
 
 for tool in curl jq oathtool; do
@@ -41,9 +45,23 @@ bin_dir='$bin_dir'
 logs='$1'
 EOF
   cat <<'EOF'
-started=()
-stop_services() { for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+# Started processes are listed in a file: a block may start one from a subshell.
+stop_services() {
+  if [ -e "$logs/pids" ]; then while read -r pid; do kill -- "$pid" 2>/dev/null || true; done <"$logs/pids"; fi
+  wait 2>/dev/null || true
+}
 trap stop_services EXIT
+
+wait_for_http() { # url name pid
+  for _ in $(seq 1 600); do
+    if curl -sf -o /dev/null "$1"; then return 0; fi
+    if ! kill -0 "$3" 2>/dev/null; then
+      echo "docs test: $2 exited at start:" >&2; tail -n 30 "$logs/$2.log" >&2; return 1
+    fi
+    sleep 0.1
+  done
+  echo "docs test: $2 did not answer $1 within 60 s" >&2; return 1
+}
 
 service_port() {
   case "$1" in
@@ -59,16 +77,30 @@ start_service() {
   local name="$1" port
   port="$(service_port "$name")"
   "$bin_dir/$name" >>"$logs/$name.log" 2>&1 &
-  local pid=$!
-  started+=("$pid")
-  for _ in $(seq 1 300); do
-    if curl -sf -o /dev/null "http://127.0.0.1:$port/health"; then return 0; fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "docs test: $name exited at start:" >&2; tail -n 30 "$logs/$name.log" >&2; return 1
-    fi
-    sleep 0.1
-  done
-  echo "docs test: $name did not answer /health on :$port within 30 s" >&2; return 1
+  echo $! >>"$logs/pids"
+  wait_for_http "http://127.0.0.1:$port/health" "$name" $!
+}
+
+npm() {
+  case "$*" in
+    "run dev")
+      # Its own process group, so that stopping it stops Vite too.
+      setsid npm run dev >>"$logs/vite.log" 2>&1 &
+      echo "-$!" >>"$logs/pids"
+      wait_for_http "http://127.0.0.1:3001/" vite $!
+      ;;
+    ci)
+      # npm ci deletes and reinstalls node_modules: skipped when they already match the lock file.
+      if [ -e node_modules/.package-lock.json ] && [ ! package-lock.json -nt node_modules/.package-lock.json ]; then
+        echo "docs test: 'npm ci': node_modules already installed from this package-lock.json" >&2
+      else
+        command npm ci --no-audit --no-fund
+      fi
+      ;;
+    "run lint" | "run build" | "run size" | test | "run test" | "run test:e2e")
+      echo "docs test: 'npm $*' is a step of frontend/scripts/ci.sh (CI's frontend step), not run again here" >&2 ;;
+    *) command npm "$@" ;;
+  esac
 }
 
 # This runner, shown in the README, is what is running.
@@ -113,6 +145,7 @@ failed=()
 for page in "$@"; do
   work="$(mktemp -d)"
   mkdir -p "$work/logs"
+  ln -s "$root/frontend" "$work/frontend"
   { prelude "$work/logs"; sh_blocks "$page"; } >"$work/page.sh"
   blocks="$(grep -c '^echo "--- ' "$work/page.sh" || true)"
   if (cd "$work" && env -u TEST_DATABASE_URL -u TEST_REDIS_URL timeout 600 bash -euo pipefail page.sh) >"$work/out.log" 2>&1; then
