@@ -26,6 +26,7 @@ mod crypto;
 mod db;
 mod error;
 mod keys;
+mod login;
 mod mailer;
 mod metrics;
 mod password;
@@ -37,6 +38,7 @@ mod throttle;
 mod tokens;
 mod totp;
 mod usage;
+mod users;
 
 pub use config::{Config, Environment};
 pub use db::DbError;
