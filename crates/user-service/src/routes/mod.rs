@@ -14,10 +14,9 @@ mod users;
 mod wellknown;
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header::{CACHE_CONTROL, COOKIE, PRAGMA, SET_COOKIE, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -101,14 +100,15 @@ pub(crate) fn valid_email(email: &str) -> bool {
         && !domain.contains('@')
 }
 
-/// Where a request came from (peer address and user agent), for audit and sessions.
+/// Where a request came from (client address, through `TRUSTED_PROXIES`, and user
+/// agent), for throttling, audit and sessions.
 pub(crate) struct Client(pub(crate) ClientInfo);
 
-impl<S: Send + Sync> FromRequestParts<S> for Client {
+impl FromRequestParts<AppState> for Client {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ip = crate::auth::client_ip(parts, &state.config.trusted_proxies).map(|ip| ip.to_string());
         let user_agent = parts
             .headers
             .get(USER_AGENT)

@@ -19,6 +19,7 @@ db_tests!(
     h10_forgot_password_is_throttled_and_keeps_a_link_younger_than_a_minute,
     h11_token_responses_are_not_cached_and_oversized_bodies_are_413,
     h8_reusing_the_just_rotated_refresh_token_is_409_and_revokes_nothing,
+    h7_forwarded_addresses_are_believed_only_through_trusted_proxies,
 );
 
 /// A logged-in user with TOTP enabled: `(email, tokens, base32 secret, recovery codes)`.
@@ -539,4 +540,49 @@ async fn h8_reusing_the_just_rotated_refresh_token_is_409_and_revokes_nothing(db
     assert_error(app.refresh(&first.refresh).await, StatusCode::UNAUTHORIZED, "invalid_grant").await;
     assert_error(app.refresh(&latest.refresh).await, StatusCode::UNAUTHORIZED, "invalid_grant").await;
     assert_eq!(app.get_auth("/v1/users/me", &latest.access).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn failed_login_from(app: &TestApp, email: &str, forwarded_for: &str) -> StatusCode {
+    let body = json!({"email": email, "password": "wrong password 123"});
+    let r = app.client.post(app.url("/v1/auth/login")).header("x-forwarded-for", forwarded_for).json(&body);
+    r.send().await.unwrap().status()
+}
+
+async fn last_failure_address(app: &TestApp, email: &str) -> String {
+    let id = app.user_id(email).await;
+    sqlx::query("SELECT ip FROM audit_events WHERE user_id = $1 AND event = 'login_failed'")
+        .bind(id)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+        .last()
+        .unwrap()
+        .get("ip")
+}
+
+async fn h7_forwarded_addresses_are_believed_only_through_trusted_proxies(db: TestDb) {
+    // No trusted proxy (the default): a spoofed header from the peer changes nothing.
+    let app = TestApp::spawn(&db).await;
+    let (email, _) = app.new_user().await;
+    assert_eq!(failed_login_from(&app, &email, "203.0.113.7").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(last_failure_address(&app, &email).await, "127.0.0.1");
+
+    // Behind a trusted proxy (here: loopback), the forwarded client is the address.
+    let app = TestApp::spawn_with(&db, |c| {
+        c.trusted_proxies = authgate::client_addr::TrustedProxies::parse("127.0.0.1, ::1").unwrap();
+    })
+    .await;
+    let (email, _) = app.new_user().await;
+    assert_eq!(failed_login_from(&app, &email, "198.51.100.1, 203.0.113.7").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(last_failure_address(&app, &email).await, "203.0.113.7", "read right to left");
+    // So the per-address limit (20) is per client, not one counter for the proxy.
+    for _ in 0..5 {
+        let ghost = format!("spray{}@example.com", unique());
+        for _ in 0..4 {
+            assert_eq!(failed_login_from(&app, &ghost, "203.0.113.9").await, StatusCode::UNAUTHORIZED);
+        }
+    }
+    let fresh = format!("fresh{}@example.com", unique());
+    assert_eq!(failed_login_from(&app, &fresh, "203.0.113.9").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(failed_login_from(&app, &fresh, "203.0.113.10").await, StatusCode::UNAUTHORIZED);
 }
