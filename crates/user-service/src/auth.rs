@@ -13,10 +13,11 @@
 //! other endpoint takes [`CurrentUser`] and so stays JWT-only: a leaked key can identify
 //! its owner to other services but cannot manage keys or the account here.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicU64;
 
 use authgate::api_key::format;
+use authgate::client_addr::TrustedProxies;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
@@ -174,13 +175,22 @@ impl FromRequestParts<AppState> for MeCaller {
             ));
         }
         let key = value.to_str().map_err(|_| refuse(&state.metrics.api_key_malformed, "not ASCII"))?;
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+        let ip = client_ip(parts, &state.config.trusted_proxies).map(|ip| ip.to_string());
         let route = match parts.extensions.get::<MatchedPath>() {
             Some(path) => path.as_str().to_owned(),
             None => parts.uri.path().chars().take(200).collect(),
         };
         authenticate_api_key(state, key.trim(), ip, route).await.map(MeCaller::ApiKey)
     }
+}
+
+/// The client's address: the socket peer or, when the peer is a trusted proxy, the
+/// address its forwarding header names (read right to left through trusted hops only,
+/// by the core's `authgate::client_addr`).
+pub(crate) fn client_ip(parts: &Parts, proxies: &TrustedProxies) -> Option<IpAddr> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
+    let forwarded = parts.headers.get_all(proxies.proxy_header().name());
+    Some(proxies.resolve(peer, forwarded.iter().map(|v| v.as_bytes())))
 }
 
 fn refuse(counter: &AtomicU64, reason: &'static str) -> ApiError {

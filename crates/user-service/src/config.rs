@@ -32,6 +32,7 @@
 //! | `KEY_PUBLISH_DELAY_SECS` | how long a rotated-in key is published before it signs | `JWKS_MAX_AGE_SECS` |
 //! | `SIGNING_ALG` | algorithm of new signing keys: `RS256`, `ES256` or `EdDSA` | `RS256` |
 //! | `BOOTSTRAP_ADMIN_EMAIL`, `BOOTSTRAP_ADMIN_PASSWORD` | create this admin on first start | none |
+//! | `TRUSTED_PROXIES`, `TRUSTED_PROXY_HEADER` | proxies (addresses, CIDR networks) whose forwarding header gives the client address, and that header (`x-forwarded-for` or `forwarded`) | none, `x-forwarded-for` |
 //!
 //! Policy by environment: passwords of at least 12 characters (14 in production) and
 //! 5 failed logins per account before throttling (3 in production).
@@ -39,6 +40,8 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+use authgate::client_addr::TrustedProxies;
 
 /// Where the service runs; selects defaults and how strict startup is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,6 +278,9 @@ pub struct Config {
     pub mfa_token_ttl_secs: u64,
     /// Password-reset token lifetime (1800 s).
     pub reset_token_ttl_secs: u64,
+    /// Proxies whose forwarding header gives the client address (`TRUSTED_PROXIES`,
+    /// `TRUSTED_PROXY_HEADER`); none by default, so the socket peer is the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Why configuration could not be loaded or is refused.
@@ -462,6 +468,7 @@ impl Config {
             key_reload_secs: 30,
             mfa_token_ttl_secs: 300,
             reset_token_ttl_secs: 1800,
+            trusted_proxies: trusted_proxies(get("TRUSTED_PROXIES"), get("TRUSTED_PROXY_HEADER"))?,
         })
     }
 
@@ -661,6 +668,19 @@ pub(crate) fn parse_env_file(text: &str) -> Vec<(String, String)> {
             Some((key.trim().to_owned(), value.to_owned()))
         })
         .collect()
+}
+
+/// `TRUSTED_PROXIES` and `TRUSTED_PROXY_HEADER`, read as the core's adapters read them.
+fn trusted_proxies(list: Option<String>, header: Option<String>) -> Result<TrustedProxies, ConfigError> {
+    let invalid = |name, e: authgate::Error| ConfigError::Invalid { name, reason: e.detail().to_owned() };
+    let proxies = match list {
+        Some(v) => TrustedProxies::parse(&v).map_err(|e| invalid("TRUSTED_PROXIES", e))?,
+        None => TrustedProxies::none(),
+    };
+    match header {
+        Some(h) => Ok(proxies.header(h.parse().map_err(|e| invalid("TRUSTED_PROXY_HEADER", e))?)),
+        None => Ok(proxies),
+    }
 }
 
 #[cfg(test)]

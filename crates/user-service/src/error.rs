@@ -127,6 +127,11 @@ where
                 // misplaced secret (a password, a credential) must not reach the log (I27).
                 tracing::debug!(kind = json_rejection_kind(&rejection), "rejected request body");
                 Err(match rejection {
+                    r if r.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "The request body is too large",
+                    ),
                     JsonRejection::MissingJsonContentType(_) => ApiError::new(
                         StatusCode::UNSUPPORTED_MEDIA_TYPE,
                         "unsupported_media_type",

@@ -27,6 +27,7 @@ mod datastores;
 mod db;
 mod error;
 mod keys;
+mod login;
 mod mailer;
 mod metrics;
 mod password;
@@ -38,6 +39,7 @@ mod throttle;
 mod tokens;
 mod totp;
 mod usage;
+mod users;
 
 pub use config::{Config, Environment};
 pub use db::DbError;

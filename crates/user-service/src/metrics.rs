@@ -27,7 +27,7 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn render(&self, hash_waiting: u64) -> String {
+    pub(crate) fn render(&self, hash_waiting: u64, verifications: u64) -> String {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut out = String::new();
         let mut counter = |name: &str, help: &str, series: &[(&str, u64)]| {
@@ -46,6 +46,11 @@ impl Metrics {
                 ("{outcome=\"throttled\"}", g(&self.login_throttled)),
                 ("{outcome=\"mfa_required\"}", g(&self.login_mfa_required)),
             ],
+        );
+        counter(
+            "user_service_password_verifications_total",
+            "Passwords checked with Argon2 (logins and re-checks; throttled attempts never are).",
+            &[("", verifications)],
         );
         counter("user_service_mfa_failures_total", "Wrong MFA codes.", &[("", g(&self.mfa_failure))]);
         counter(

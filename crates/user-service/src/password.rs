@@ -92,6 +92,7 @@ pub(crate) struct Passwords {
     permits: Arc<Semaphore>,
     dummy_hash: Arc<String>,
     waiting: Arc<AtomicU64>,
+    verifications: Arc<AtomicU64>,
 }
 
 impl Passwords {
@@ -107,12 +108,19 @@ impl Passwords {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             dummy_hash: Arc::new(dummy),
             waiting: Arc::new(AtomicU64::new(0)),
+            verifications: Arc::new(AtomicU64::new(0)),
         }
     }
 
     /// Requests currently queued for a hashing permit (exported as a metric).
     pub(crate) fn waiting(&self) -> u64 {
         self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Password verifications started so far (exported as a metric: the throttle's
+    /// guarantees are about how many guesses reach Argon2).
+    pub(crate) fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     async fn run<T: Send + 'static>(&self, f: impl FnOnce(&Argon2<'static>) -> T + Send + 'static) -> T {
@@ -140,6 +148,7 @@ impl Passwords {
     /// Verifies against `stored`, or against the dummy hash when there is no user, so both
     /// paths take the same time; the dummy path always answers `false`.
     pub(crate) async fn verify(&self, password: String, stored: Option<String>) -> bool {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.as_str().to_owned());
         let ok = self

@@ -608,33 +608,36 @@ impl Db {
         .transpose()
     }
 
-    /// Counts a wrong code; returns the attempts after this one.
-    pub(crate) async fn fail_mfa_challenge(&self, hash: &str) -> Result<i64> {
-        sqlx::query("UPDATE mfa_challenges SET attempts = attempts + 1 WHERE token_hash = $1")
-            .bind(hash)
-            .execute(&self.pool)
-            .await?;
-        sqlx::query("SELECT attempts FROM mfa_challenges WHERE token_hash = $1")
-            .bind(hash)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("attempts")
-    }
-
-    /// Consumes a challenge once; `false` if it was consumed, locked or expired meanwhile.
-    pub(crate) async fn consume_mfa_challenge(
+    /// Counts an attempt before its code is checked, unless `max_attempts` are counted
+    /// already or the challenge is spent or expired: the attempts now, or `None`.
+    pub(crate) async fn try_mfa_attempt(
         &self,
         hash: &str,
         max_attempts: i64,
         now: i64,
-    ) -> Result<bool> {
+    ) -> Result<Option<i64>> {
+        sqlx::query(
+            "UPDATE mfa_challenges SET attempts = attempts + 1 \
+             WHERE token_hash = $1 AND consumed_at IS NULL AND attempts < $2 AND expires_at > $3 RETURNING attempts",
+        )
+        .bind(hash)
+        .bind(max_attempts)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| r.try_get("attempts"))
+        .transpose()
+    }
+
+    /// Consumes a challenge once, taking back the attempt that succeeded; `false` if it
+    /// was consumed or expired meanwhile.
+    pub(crate) async fn consume_mfa_challenge(&self, hash: &str, now: i64) -> Result<bool> {
         let r = sqlx::query(
-            "UPDATE mfa_challenges SET consumed_at = $2 \
-             WHERE token_hash = $1 AND consumed_at IS NULL AND attempts < $3 AND expires_at > $2",
+            "UPDATE mfa_challenges SET consumed_at = $2, attempts = attempts - 1 \
+             WHERE token_hash = $1 AND consumed_at IS NULL AND expires_at > $2",
         )
         .bind(hash)
         .bind(now)
-        .bind(max_attempts)
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)
@@ -642,7 +645,9 @@ impl Db {
 
     // ---- password resets ---------------------------------------------------------------
 
-    /// Voids the user's outstanding reset tokens and stores a new one (I21).
+    /// Stores a new reset token and voids the user's outstanding ones (I21) except those
+    /// issued less than a minute ago: a second request must not kill the link that is
+    /// arriving in the mailbox right now.
     pub(crate) async fn replace_reset_token(
         &self,
         user_id: &str,
@@ -650,11 +655,14 @@ impl Db {
         now: i64,
         exp: i64,
     ) -> Result<()> {
-        sqlx::query("UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
-            .bind(user_id)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL AND created_at <= $3",
+        )
+        .bind(user_id)
+        .bind(now)
+        .bind(now - 60)
+        .execute(&self.pool)
+        .await?;
         sqlx::query("INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(hash)
             .bind(user_id)
@@ -753,6 +761,22 @@ impl Db {
         Ok(())
     }
 
+    /// Records an audit event; a failure is logged, never shown to the client.
+    pub(crate) async fn audit(
+        &self,
+        event: &str,
+        user_id: Option<&str>,
+        actor_id: Option<&str>,
+        client: &ClientInfo,
+        details: Option<serde_json::Value>,
+    ) {
+        if let Err(e) =
+            self.insert_audit(event, user_id, actor_id, client, details.as_ref(), crate::now()).await
+        {
+            tracing::error!(error = %e, event, "writing audit event failed");
+        }
+    }
+
     pub(crate) async fn audit_events(
         &self,
         user_id: Option<&str>,
@@ -797,26 +821,51 @@ impl Db {
 
     // ---- throttling --------------------------------------------------------------------
 
-    pub(crate) async fn record_login_failure(&self, key: &str, now: i64) -> Result<()> {
-        sqlx::query("INSERT INTO login_failures (id, scope_key, created_at) VALUES ($1, $2, $3)")
-            .bind(new_id())
-            .bind(key)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// `(count, oldest)` of failures for `key` since `since`.
-    pub(crate) async fn login_failures_since(&self, key: &str, since: i64) -> Result<(i64, Option<i64>)> {
+    /// Records an attempt on `key` (entry `id`) unless `limit` are recorded after `since`:
+    /// `(recorded, count, oldest)`. One transaction; on PostgreSQL a per-key advisory lock
+    /// serialises it (SQLite has one writer, and the insert takes the write lock first).
+    pub(crate) async fn try_record_login_failure(
+        &self,
+        key: &str,
+        id: &str,
+        now: i64,
+        since: i64,
+        limit: i64,
+    ) -> Result<(bool, i64, Option<i64>)> {
+        let mut tx = self.pool.begin().await?;
+        if self.kind == crate::db::DbKind::Postgres {
+            sqlx::query("SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await?;
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO login_failures (id, scope_key, created_at) SELECT $1, $2, $3 \
+             WHERE (SELECT COUNT(*) FROM login_failures WHERE scope_key = $2 AND created_at > $4) < $5",
+        )
+        .bind(id)
+        .bind(key)
+        .bind(now)
+        .bind(since)
+        .bind(limit)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
         let row = sqlx::query(
             "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM login_failures WHERE scope_key = $1 AND created_at > $2",
         )
         .bind(key)
         .bind(since)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
-        Ok((row.try_get("n")?, row.try_get("oldest")?))
+        tx.commit().await?;
+        Ok((inserted, row.try_get("n")?, row.try_get("oldest")?))
+    }
+
+    pub(crate) async fn delete_login_failure(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(())
     }
 
     pub(crate) async fn clear_login_failures(&self, key: &str) -> Result<()> {

@@ -1,12 +1,14 @@
-//! Login throttling (I07).
+//! Throttling counters (I07): per key, the attempts inside a sliding window.
 //!
 //! Counters live in Redis when `REDIS_URL` is set (sorted sets, one per key, expiring with
 //! the window) and otherwise in the database (`login_failures`); either way every instance
-//! sees the same counts. Per account: after `login_max_failures` failures inside the
-//! window, 429 with `Retry-After` until the oldest of them leaves the window. Per client
-//! address: four times as many. Throttled attempts are not counted, so an account sees at
-//! most `login_max_failures * 3600 / window` failures an hour (20 by default, well under
-//! the 100 of I07).
+//! sees the same counts. An attempt is counted *before* the work it guards, atomically
+//! with the check ([`Throttle::begin`]), and taken back when it succeeds
+//! ([`Throttle::release`]): however many requests arrive at once, no more than the limit
+//! get past the check. A full key answers 429 with `Retry-After` until its oldest entry
+//! leaves the window; throttled attempts are not counted, so an account sees at most
+//! `login_max_failures * 3600 / window` failures an hour (20 by default, well under the
+//! 100 of I07). Which keys each flow counts on is in [`crate::login`].
 
 use redis::aio::ConnectionManager;
 
@@ -46,52 +48,53 @@ impl From<CounterError> for crate::error::ApiError {
 }
 
 impl Counters {
-    /// `(count, oldest)` of failures for `key` after `since`.
-    async fn failures_since(&self, key: &str, since: i64) -> Result<(i64, Option<i64>), CounterError> {
-        match self {
-            Counters::Database(db) => Ok(db.login_failures_since(key, since).await?),
+    /// Counts an attempt on `key` unless `limit` are already counted after `since`, in
+    /// one atomic step (a transaction under a per-key lock, or a Lua script), so parallel
+    /// requests cannot all pass a check made before any of them is recorded.
+    async fn try_count(
+        &self,
+        key: &str,
+        limit: i64,
+        since: i64,
+        now: i64,
+        window: i64,
+    ) -> Result<Counted, CounterError> {
+        let id = new_id();
+        let (counted, count, oldest) = match self {
+            Counters::Database(db) => db.try_record_login_failure(key, &id, now, since, limit).await?,
             Counters::Redis { conn, prefix } => {
                 let mut conn = conn.clone();
-                let k = format!("{prefix}{key}");
-                let (_, count, oldest): (i64, i64, Vec<(String, i64)>) = redis::pipe()
-                    .atomic()
-                    .cmd("ZREMRANGEBYSCORE")
-                    .arg(&k)
-                    .arg("-inf")
+                let (counted, count, oldest): (i64, i64, Option<i64>) = redis::cmd("EVAL")
+                    .arg(TRY_COUNT_SCRIPT)
+                    .arg(1)
+                    .arg(format!("{prefix}{key}"))
                     .arg(since)
-                    .cmd("ZCARD")
-                    .arg(&k)
-                    .cmd("ZRANGE")
-                    .arg(&k)
-                    .arg(0)
-                    .arg(0)
-                    .arg("WITHSCORES")
+                    .arg(limit)
+                    .arg(now)
+                    .arg(&id)
+                    .arg(window)
                     .query_async(&mut conn)
                     .await?;
-                Ok((count, oldest.first().map(|(_, score)| *score)))
+                (counted == 1, count, oldest)
             }
-        }
+        };
+        Ok(Counted {
+            key: key.to_owned(),
+            id: counted.then_some(id),
+            count,
+            limit,
+            oldest: oldest.unwrap_or(now),
+        })
     }
 
-    async fn record(&self, key: &str, now: i64, window: i64) -> Result<(), CounterError> {
+    /// Takes back one counted attempt (it succeeded).
+    async fn uncount(&self, key: &str, id: &str) -> Result<(), CounterError> {
         match self {
-            Counters::Database(db) => Ok(db.record_login_failure(key, now).await?),
+            Counters::Database(db) => Ok(db.delete_login_failure(id).await?),
             Counters::Redis { conn, prefix } => {
                 let mut conn = conn.clone();
-                let k = format!("{prefix}{key}");
-                let _: () = redis::pipe()
-                    .atomic()
-                    .cmd("ZADD")
-                    .arg(&k)
-                    .arg(now)
-                    .arg(new_id())
-                    .ignore()
-                    .cmd("EXPIRE")
-                    .arg(&k)
-                    .arg(window)
-                    .ignore()
-                    .query_async(&mut conn)
-                    .await?;
+                let _: () =
+                    redis::cmd("ZREM").arg(format!("{prefix}{key}")).arg(id).query_async(&mut conn).await?;
                 Ok(())
             }
         }
@@ -130,6 +133,55 @@ impl Counters {
     }
 }
 
+/// `KEYS[1]`: the sorted set; `ARGV`: since, limit, now, member, window. Returns
+/// `{counted (0/1), count, oldest score}`.
+const TRY_COUNT_SCRIPT: &str = r"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local n = redis.call('ZCARD', KEYS[1])
+local counted = 0
+if n < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+  n = n + 1
+  counted = 1
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {counted, n, tonumber(oldest[2])}
+";
+
+/// How many attempts a key allows within a window.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limit {
+    pub(crate) max: i64,
+    pub(crate) window_secs: i64,
+}
+
+/// One key's outcome of [`Throttle::begin`].
+#[derive(Debug)]
+struct Counted {
+    key: String,
+    /// The counter entry, `None` when the key was full.
+    id: Option<String>,
+    count: i64,
+    limit: i64,
+    oldest: i64,
+}
+
+/// Attempts counted before the work they guard (an Argon2 verification, a TOTP check).
+/// Dropped, they stay counted as failures; [`Throttle::release`] takes them back.
+#[derive(Debug)]
+#[must_use = "release the attempt when it succeeds"]
+pub(crate) struct Attempt {
+    counted: Vec<Counted>,
+}
+
+impl Attempt {
+    /// Whether this attempt filled `key` up to its limit (the failure that locks it).
+    pub(crate) fn filled(&self, key: &str) -> bool {
+        self.counted.iter().any(|c| c.key == key && c.count >= c.limit)
+    }
+}
+
 /// The throttling policy and its counters.
 #[derive(Clone)]
 pub(crate) struct Throttle {
@@ -139,42 +191,51 @@ pub(crate) struct Throttle {
 }
 
 impl Throttle {
-    /// `Some(retry_after_secs)` when `key` is throttled at `now`.
-    async fn retry_after(&self, key: &str, limit: i64, now: i64) -> Result<Option<u64>, CounterError> {
-        let (count, oldest) = self.counters.failures_since(key, now - self.window_secs).await?;
-        if count >= limit {
-            let oldest = oldest.unwrap_or(now);
-            return Ok(Some((oldest + self.window_secs - now).max(1) as u64));
-        }
-        Ok(None)
+    /// Per account: `max_failures` per window.
+    pub(crate) fn account_limit(&self) -> Limit {
+        Limit { max: self.max_failures, window_secs: self.window_secs }
     }
 
-    /// Checks the account and the address; the longest wait wins.
-    pub(crate) async fn check(
-        &self,
-        account: &str,
-        ip: Option<&str>,
-        now: i64,
-    ) -> Result<Option<u64>, CounterError> {
-        let a = self.retry_after(account, self.max_failures, now).await?;
-        let i = match ip {
-            Some(ip) => self.retry_after(&ip_key(ip), self.max_failures * 4, now).await?,
-            None => None,
-        };
-        Ok(a.max(i))
+    /// Per client address: four times the account limit.
+    pub(crate) fn address_limit(&self) -> Limit {
+        Limit { max: self.max_failures * 4, window_secs: self.window_secs }
     }
 
-    /// Records a failure; returns true when this failure locked the account.
-    pub(crate) async fn record_failure(
+    /// The keys a credential check counts on: the account, and the address if known.
+    pub(crate) fn login_keys(&self, account: &str, ip: Option<&str>) -> Vec<(String, Limit)> {
+        let mut keys = vec![(account.to_owned(), self.account_limit())];
+        keys.extend(ip.map(|ip| (ip_key(ip), self.address_limit())));
+        keys
+    }
+
+    /// Counts an attempt on every key, all or none: `Err(retry_after_secs)` when a key
+    /// is full (nothing stays counted then, so throttled attempts are free).
+    pub(crate) async fn begin(
         &self,
-        account: &str,
-        ip: Option<&str>,
+        keys: &[(String, Limit)],
         now: i64,
-    ) -> Result<bool, CounterError> {
-        self.counters.record(account, now, self.window_secs).await?;
-        if let Some(ip) = ip {
-            self.counters.record(&ip_key(ip), now, self.window_secs).await?;
+    ) -> Result<Result<Attempt, u64>, CounterError> {
+        let mut attempt = Attempt { counted: Vec::with_capacity(keys.len()) };
+        for (key, limit) in keys {
+            let since = now - limit.window_secs;
+            let counted = self.counters.try_count(key, limit.max, since, now, limit.window_secs).await?;
+            if counted.id.is_none() {
+                let retry = (counted.oldest + limit.window_secs - now).max(1) as u64;
+                self.release(attempt).await?;
+                return Ok(Err(retry));
+            }
+            attempt.counted.push(counted);
         }
-        Ok(self.retry_after(account, self.max_failures, now).await?.is_some())
+        Ok(Ok(attempt))
+    }
+
+    /// Takes back a successful attempt.
+    pub(crate) async fn release(&self, attempt: Attempt) -> Result<(), CounterError> {
+        for c in &attempt.counted {
+            if let Some(id) = &c.id {
+                self.counters.uncount(&c.key, id).await?;
+            }
+        }
+        Ok(())
     }
 }

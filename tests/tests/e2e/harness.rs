@@ -156,6 +156,19 @@ struct Running {
 }
 
 impl UserService {
+    /// Moves every spent refresh token's `used_at` `secs` into the past, so a test can
+    /// reuse one "later" without waiting (within 10 s a reuse is a lost race, not theft).
+    pub async fn age_spent_refresh_tokens(&self, secs: i64) {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPool::connect(self.config.database_url.expose()).await.unwrap();
+        sqlx::query("UPDATE refresh_tokens SET used_at = used_at - $1 WHERE used_at IS NOT NULL")
+            .bind(secs)
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+
     async fn launch(config: Config) -> Result<(u16, String, Running), String> {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -138,10 +138,21 @@ async fn refreshed_tokens_are_accepted_everywhere_and_reusing_a_refresh_token_re
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let latest = Tokens::from_body(&r.json().await.unwrap());
+    // The cookie flow keeps the new refresh token in the HttpOnly cookie only.
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let refresh = cookie.strip_prefix("refresh_token=").unwrap().split(';').next().unwrap().to_owned();
+    let body: Value = r.json().await.unwrap();
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    let latest = Tokens { access: body["access_token"].as_str().unwrap().to_owned(), refresh };
 
-    // Presenting an already-used refresh token (a stolen copy, or a client racing itself)
-    // revokes the whole session: the latest refresh token dies too.
+    // Another tab reusing a token rotated a moment ago lost a race: 409, nothing revoked.
+    let raced = p.refresh(&user.tokens.refresh).await;
+    assert_eq!(raced.status(), StatusCode::CONFLICT);
+    assert_eq!(raced.json::<Value>().await.unwrap()["error"], "refresh_superseded");
+
+    // Later, presenting an already-used refresh token (a stolen copy) revokes the whole
+    // session: the latest refresh token dies too.
+    p.users.age_spent_refresh_tokens(11).await;
     let reused = p.refresh(&user.tokens.refresh).await;
     assert_eq!(reused.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(reused.json::<Value>().await.unwrap()["error"], "invalid_grant");

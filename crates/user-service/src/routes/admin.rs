@@ -18,14 +18,15 @@ use super::users::{AuditEventList, Page, UserView, audit_json};
 use super::{Client, audit, user_json};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::login::Login;
 use crate::startup::AppState;
-use crate::throttle::account_key;
+use crate::users;
 
 /// Most roles one user may hold.
 const MAX_ROLES_PER_USER: usize = 32;
 const USERS_READ: &str = "admin:users:read";
 const USERS_WRITE: &str = "admin:users:write";
-const ROLES_WRITE: &str = "admin:roles:write";
+const ROLES_ASSIGN: &str = "admin:roles:assign";
 const AUDIT_READ: &str = "admin:audit:read";
 const KEYS_ROTATE: &str = "admin:keys:rotate";
 
@@ -58,7 +59,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
                 .layer(require_permission(USERS_READ))
                 .merge(patch(update_user).layer(require_permission(USERS_WRITE))),
         )
-        .route("/v1/admin/users/{id}/roles", put(set_roles).layer(require_permission(ROLES_WRITE)))
+        .route("/v1/admin/users/{id}/roles", put(set_roles).layer(require_permission(ROLES_ASSIGN)))
         .route("/v1/admin/audit-events", get(audit_events).layer(require_permission(AUDIT_READ)))
         .route("/v1/admin/keys/rotate", post(rotate_keys).layer(require_permission(KEYS_ROTATE)))
         // The service's own verifier, whose key set is replaced in place on reload.
@@ -128,7 +129,8 @@ struct UpdateUser {
     params(("id" = String, Path, description = "User id")),
     request_body = UpdateUser,
     responses(
-        (status = 200, description = "The user (needs `admin:users:write`)", body = UserView),
+        (status = 200, description = "The user (needs `admin:users:write` and every permission the \
+            user's roles grant)", body = UserView),
         PermissionErrors,
         BodyErrors,
         (status = 404, description = "No such user", body = ErrorBody),
@@ -143,6 +145,8 @@ async fn update_user(
 ) -> ApiResult<Json<serde_json::Value>> {
     me.require(USERS_WRITE)?;
     let user = state.db.user_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
+    users::require_may_change(&state.roles, &me.permissions, &user).await?;
+    let name = body.name.as_deref().map(users::checked_name).transpose()?;
     let now = crate::now();
     if let Some(status) = body.status.as_deref() {
         if status != "active" && status != "disabled" {
@@ -155,11 +159,11 @@ async fn update_user(
         audit(&state, &format!("user_{status}"), Some(&id), Some(&me.user.id), &client, None).await;
     }
     if body.unlock == Some(true) {
-        state.throttle.counters.clear(&account_key(&user.email)).await?;
+        Login::of(&state).unlock(&user).await?;
         audit(&state, "user_unlocked", Some(&id), Some(&me.user.id), &client, None).await;
     }
-    if let Some(name) = body.name {
-        state.db.update_user_name(&id, name.trim(), now).await?;
+    if let Some(name) = name {
+        state.db.update_user_name(&id, &name, now).await?;
     }
     let user = state.db.user_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(user_json(&user, &state.roles.permissions_for(&user.roles).await?)))
@@ -182,7 +186,7 @@ struct RolesBody {
     params(("id" = String, Path, description = "User id")),
     request_body = RolesBody,
     responses(
-        (status = 200, description = "The user (needs `admin:roles:write`)", body = UserView),
+        (status = 200, description = "The user (needs `admin:roles:assign`; never one's own roles)", body = UserView),
         PermissionErrors,
         BodyErrors,
         (status = 404, description = "No such user", body = ErrorBody),
@@ -195,7 +199,7 @@ async fn set_roles(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RolesBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    me.require(ROLES_WRITE)?;
+    me.require(ROLES_ASSIGN)?;
     let target = state.db.user_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
     // Bounded before the quadratic de-duplication: a 2 MB body holds ~200k names.
     if body.roles.len() > MAX_ROLES_PER_USER {
@@ -220,10 +224,7 @@ async fn set_roles(
             "Unknown role; see GET /v1/roles",
         ));
     }
-    // The caller must hold everything the roles grant, and everything the user's current
-    // roles grant (no demoting someone more powerful than oneself).
-    super::roles::require_covers(&me, &state.roles.permissions_for(&roles).await?)?;
-    super::roles::require_covers(&me, &state.roles.permissions_for(&target.roles).await?)?;
+    users::require_may_assign(&state.roles, &me.user.id, &me.permissions, &target, &roles).await?;
     state.db.set_roles(&id, &roles, crate::now()).await?;
     audit(
         &state,

@@ -12,25 +12,22 @@ use utoipa::ToSchema;
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
 use super::users::UserView;
 use super::{
-    Client, audit, clear_cookie, refresh_cookie, start_session, token_response, user_json, valid_email,
+    Client, RefreshFlow, audit, clear_cookie, refresh_cookie, start_session, token_response, user_json,
+    valid_email,
 };
 use crate::auth::{CurrentUser, bearer_token_from_headers, verify_access_token};
 use crate::crypto::{hash_token, random_token};
 use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::login::{Login, PasswordStep};
 use crate::metrics::Metrics;
 use crate::password::check_policy;
 use crate::startup::AppState;
 use crate::store::User;
-use crate::throttle::account_key;
-use crate::totp;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(register, login, login_mfa, refresh, logout, logout_all, forgot_password, reset_password))]
 pub(crate) struct Api;
-
-/// Wrong codes after which an MFA challenge is locked (I16).
-pub(crate) const MFA_MAX_ATTEMPTS: i64 = 5;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -74,10 +71,7 @@ async fn register(
     if !valid_email(&email) {
         return Err(ApiError::bad_request("invalid_email", "The email address is not valid"));
     }
-    let name = body.name.as_deref().unwrap_or_default().trim().to_owned();
-    if name.chars().count() > 100 {
-        return Err(ApiError::bad_request("invalid_name", "The name must have at most 100 characters"));
-    }
+    let name = crate::users::checked_name(body.name.as_deref().unwrap_or_default())?;
     check_policy(&body.password, state.config.password_min_chars)
         .map_err(|e| ApiError::bad_request("weak_password", e.message()))?;
     let hash = state.passwords.hash(body.password).await.map_err(ApiError::internal)?;
@@ -147,57 +141,19 @@ async fn login(
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
     let email = body.email.trim().to_lowercase();
-    let now = crate::now();
-    let key = account_key(&email);
-    let ip = client.ip.as_deref();
-    if let Some(retry) = state.throttle.check(&key, ip, now).await? {
-        Metrics::inc(&state.metrics.login_throttled);
-        return Err(ApiError::too_many_requests(retry));
-    }
-    let user = state.db.user_by_email(&email).await?;
-    let ok = state.passwords.verify(body.password, user.as_ref().map(|u| u.password_hash.clone())).await;
-    let user = match user {
-        Some(user) if ok => user,
-        _ => {
-            Metrics::inc(&state.metrics.login_failure);
-            let uid = user.as_ref().map(|u| u.id.as_str());
-            audit(&state, "login_failed", uid, None, &client, None).await;
-            if state.throttle.record_failure(&key, ip, now).await? {
-                audit(&state, "account_locked", uid, None, &client, None).await;
-            }
-            return Err(ApiError::invalid_credentials());
+    match Login::of(&state).password(&email, body.password, &client).await? {
+        PasswordStep::Done(user) => {
+            let pair = start_session(&state, &user, vec!["pwd".to_owned()], &client).await?;
+            Ok(token_response(&state, pair, RefreshFlow::Body))
         }
-    };
-    if !user.is_active() {
-        audit(
-            &state,
-            "login_failed",
-            Some(&user.id),
-            None,
-            &client,
-            Some(serde_json::json!({"reason": "disabled"})),
-        )
-        .await;
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "account_disabled", "This account is disabled"));
+        PasswordStep::Mfa { token, expires_in } => {
+            let body =
+                serde_json::json!({ "mfa_required": true, "mfa_token": token, "expires_in": expires_in });
+            let mut response = Json(body).into_response();
+            super::no_store(response.headers_mut());
+            Ok(response)
+        }
     }
-    state.throttle.counters.clear(&key).await?;
-    if user.mfa_enabled {
-        let token = random_token();
-        let exp = now + state.config.mfa_token_ttl_secs as i64;
-        state.db.insert_mfa_challenge(&hash_token(&token), &user.id, now, exp, &client).await?;
-        Metrics::inc(&state.metrics.login_mfa_required);
-        audit(&state, "login_mfa_required", Some(&user.id), Some(&user.id), &client, None).await;
-        let body = serde_json::json!({
-            "mfa_required": true,
-            "mfa_token": token,
-            "expires_in": state.config.mfa_token_ttl_secs,
-        });
-        return Ok(Json(body).into_response());
-    }
-    let pair = start_session(&state, &user, vec!["pwd".to_owned()], &client).await?;
-    Metrics::inc(&state.metrics.login_success);
-    audit(&state, "login_succeeded", Some(&user.id), Some(&user.id), &client, None).await;
-    Ok(token_response(&state, pair))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -217,6 +173,8 @@ struct MfaBody {
         BodyErrors,
         (status = 401, description = "Invalid MFA token or code, or locked (`invalid_mfa_token`, \
             `invalid_code`, `mfa_locked`)", body = ErrorBody),
+        (status = 429, description = "Too many failures on the account, the address or the second \
+            factor (`Retry-After`)", body = ErrorBody),
     ),
 )]
 async fn login_mfa(
@@ -224,77 +182,10 @@ async fn login_mfa(
     Client(client): Client,
     ApiJson(body): ApiJson<MfaBody>,
 ) -> ApiResult<Response> {
-    let invalid_token = || {
-        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_mfa_token", "The MFA token is invalid or expired")
-    };
-    let now = crate::now();
-    let hash = hash_token(&body.mfa_token);
-    let challenge = state.db.mfa_challenge(&hash).await?.ok_or_else(invalid_token)?;
-    if challenge.consumed_at.is_some() || challenge.expires_at <= now {
-        return Err(invalid_token());
-    }
-    if challenge.attempts >= MFA_MAX_ATTEMPTS {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "mfa_locked",
-            "Too many wrong codes; log in again",
-        ));
-    }
-    let user =
-        state.db.user_by_id(&challenge.user_id).await?.filter(User::is_active).ok_or_else(invalid_token)?;
-    let method = verify_second_factor(&state, &user, &body.code, &client).await?;
-    let Some(method) = method else {
-        Metrics::inc(&state.metrics.mfa_failure);
-        let attempts = state.db.fail_mfa_challenge(&hash).await?;
-        audit(&state, "mfa_failed", Some(&user.id), None, &client, None).await;
-        if attempts >= MFA_MAX_ATTEMPTS {
-            audit(&state, "mfa_locked", Some(&user.id), None, &client, None).await;
-        }
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_code", "The code is not valid"));
-    };
-    if !state.db.consume_mfa_challenge(&hash, MFA_MAX_ATTEMPTS, now).await? {
-        return Err(invalid_token());
-    }
-    let pair =
-        start_session(&state, &user, vec!["pwd".to_owned(), "mfa".to_owned(), method.to_owned()], &client)
-            .await?;
-    Metrics::inc(&state.metrics.login_success);
-    audit(
-        &state,
-        "login_succeeded",
-        Some(&user.id),
-        Some(&user.id),
-        &client,
-        Some(serde_json::json!({"mfa": method})),
-    )
-    .await;
-    Ok(token_response(&state, pair))
-}
-
-/// Checks a TOTP code (accepting each step once, I15) or a recovery code (single use,
-/// I19). Returns the `amr` value of the method that matched.
-pub(crate) async fn verify_second_factor(
-    state: &AppState,
-    user: &User,
-    code: &str,
-    client: &crate::store::ClientInfo,
-) -> ApiResult<Option<&'static str>> {
-    let now = crate::now();
-    if totp::looks_like_recovery_code(code) {
-        let used = state.db.use_recovery_code(&user.id, &totp::recovery_code_hash(code), now).await?;
-        if used {
-            audit(state, "recovery_code_used", Some(&user.id), Some(&user.id), client, None).await;
-        }
-        return Ok(used.then_some("recovery_code"));
-    }
-    let Some(enc) = user.totp_secret_enc.as_deref() else { return Ok(None) };
-    let secret = state.master.decrypt(enc, &user.id).map_err(ApiError::internal)?;
-    let Some(step) = totp::matching_step(&secret, code, now) else { return Ok(None) };
-    if !state.db.advance_totp_step(&user.id, step).await? {
-        audit(state, "totp_replay", Some(&user.id), None, client, None).await;
-        return Ok(None);
-    }
-    Ok(Some("otp"))
+    let (user, method) = Login::of(&state).second_factor(&body.mfa_token, &body.code, &client).await?;
+    let amr = vec!["pwd".to_owned(), "mfa".to_owned(), method.to_owned()];
+    let pair = start_session(&state, &user, amr, &client).await?;
+    Ok(token_response(&state, pair, RefreshFlow::Body))
 }
 
 #[derive(Deserialize, Default, ToSchema)]
@@ -303,26 +194,33 @@ struct RefreshBody {
 }
 
 /// The refresh token from a JSON body or, failing that, the cookie.
-fn presented_refresh_token(headers: &HeaderMap, body: &Bytes) -> Option<String> {
+fn presented_refresh_token(headers: &HeaderMap, body: &Bytes) -> Option<(String, RefreshFlow)> {
     let from_body = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
         serde_json::from_slice::<RefreshBody>(body).ok().and_then(|b| b.refresh_token)
     };
-    from_body.filter(|t| !t.is_empty()).or_else(|| refresh_cookie(headers))
+    match from_body.filter(|t| !t.is_empty()) {
+        Some(token) => Some((token, RefreshFlow::Body)),
+        None => refresh_cookie(headers).map(|token| (token, RefreshFlow::Cookie)),
+    }
 }
 
 /// Rotates the refresh token (from the body or the cookie): a new pair, the old token
-/// spent. Reusing a spent token revokes the whole session.
+/// spent. Reusing a spent token revokes the whole session, except within 10 s of its
+/// rotation (another tab won the race): then 409 `refresh_superseded`, nothing revoked.
 #[utoipa::path(
     post,
     path = "/v1/auth/refresh",
     tag = "auth",
     request_body(content = Option<RefreshBody>, description = "Optional: the cookie works too"),
     responses(
-        (status = 200, description = "A new token pair", body = super::TokenPair),
+        (status = 200, description = "A new token pair (`refresh_token` only in the cookie when the \
+            cookie was used)", body = super::TokenPair),
         (status = 401, description = "Invalid, expired or reused refresh token (`invalid_grant`)",
             body = ErrorBody),
+        (status = 409, description = "The token was rotated less than 10 s ago by another request \
+            (`refresh_superseded`): nothing is revoked; use the newer token (the cookie has it)", body = ErrorBody),
     ),
 )]
 async fn refresh(
@@ -331,45 +229,11 @@ async fn refresh(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let invalid = || {
-        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_grant", "The refresh token is invalid or expired")
-    };
-    let fail = |state: &AppState| {
-        Metrics::inc(&state.metrics.refresh_failure);
-        invalid()
-    };
-    let token = presented_refresh_token(&headers, &body).ok_or_else(invalid)?;
-    let now = crate::now();
-    let hash = hash_token(&token);
-    let Some((session_id, expires_at, used_at)) = state.db.refresh_token(&hash).await? else {
-        return Err(fail(&state));
-    };
-    let session = state.db.session_by_id(&session_id).await?.ok_or_else(invalid)?;
-    // Reuse of a rotated token, or losing a race for the same token: the family is
-    // revoked (I08, I09); the winner of a race gets the only new pair.
-    if used_at.is_some() || !state.db.use_refresh_token(&hash, now).await? {
-        Metrics::inc(&state.metrics.refresh_reuse);
-        state.db.revoke_session(&session_id, "refresh_token_reuse", now).await?;
-        audit(
-            &state,
-            "refresh_token_reuse",
-            Some(&session.user_id),
-            None,
-            &client,
-            Some(serde_json::json!({"session_id": session_id})),
-        )
-        .await;
-        return Err(invalid());
-    }
-    if expires_at <= now || session.revoked_at.is_some() || session.expires_at <= now {
-        return Err(fail(&state));
-    }
-    let user =
-        state.db.user_by_id(&session.user_id).await?.filter(User::is_active).ok_or_else(|| fail(&state))?;
-    state.db.touch_session(&session.id, now).await?;
+    let (token, flow) = presented_refresh_token(&headers, &body).ok_or_else(crate::login::invalid_grant)?;
+    let (user, session) = Login::of(&state).refresh(&token, &client).await?;
     let pair = super::issue_pair(&state, &user, &session).await?;
     Metrics::inc(&state.metrics.refresh_success);
-    Ok(token_response(&state, pair))
+    Ok(token_response(&state, pair, flow))
 }
 
 /// Revokes the session of the presented refresh token (body or cookie) or, failing that,
@@ -390,7 +254,7 @@ async fn logout(
 ) -> ApiResult<Response> {
     let now = crate::now();
     let mut session: Option<(String, String)> = None;
-    if let Some(token) = presented_refresh_token(&headers, &body)
+    if let Some((token, _)) = presented_refresh_token(&headers, &body)
         && let Some((sid, _, _)) = state.db.refresh_token(&hash_token(&token)).await?
         && let Some(s) = state.db.session_by_id(&sid).await?
     {
@@ -460,7 +324,9 @@ struct Accepted {
     tag = "auth",
     request_body = ForgotBody,
     responses((status = 202, description = "Accepted (whether or not the account exists)", body = Accepted),
-        BodyErrors),
+        BodyErrors,
+        (status = 429, description = "Too many requests for the email or from the address (`Retry-After`)",
+            body = ErrorBody)),
 )]
 async fn forgot_password(
     State(state): State<AppState>,
@@ -468,6 +334,7 @@ async fn forgot_password(
     ApiJson(body): ApiJson<ForgotBody>,
 ) -> ApiResult<Response> {
     let email = body.email.trim().to_lowercase();
+    Login::of(&state).count_reset_request(&email, &client).await?;
     let task_state = state.clone();
     tokio::spawn(async move {
         if let Err(e) = send_reset_link(&task_state, &email, &client).await {
@@ -548,7 +415,7 @@ async fn reset_password(
     let hash = state.passwords.hash(body.new_password).await.map_err(ApiError::internal)?;
     state.db.update_password(&user.id, &hash, now).await?;
     state.db.revoke_user_sessions(&user.id, None, "password_reset", now).await?;
-    state.throttle.counters.clear(&account_key(&user.email)).await?;
+    Login::of(&state).unlock(&user).await?;
     Metrics::inc(&state.metrics.password_resets);
     audit(&state, "password_reset", Some(&user.id), Some(&user.id), &client, None).await;
     Ok(Json(serde_json::json!({ "status": "password_reset" })).into_response())

@@ -14,7 +14,7 @@
 use authgate_tower::require_permission;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::openapi::ErrorBody;
-use super::{Client, audit, auth_layer, rfc3339};
+use super::{Client, audit, auth_layer, no_store, rfc3339};
 use crate::auth::CurrentUser;
 use crate::clients::{
     AuthFailure, CREDENTIALS_READ, ServiceClient, ServiceClientRejection, ServiceClientRow, authenticate,
@@ -174,12 +174,6 @@ impl IntoResponse for OAuthError {
         }
         response
     }
-}
-
-/// `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 section 5.1).
-fn no_store(headers: &mut HeaderMap) {
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
 /// The parameters the token endpoint reads; every other one is ignored (section 3.2).
@@ -372,26 +366,30 @@ async fn token_inner(
     let now = crate::now();
     let ip = info.ip.as_deref();
     let key = client_key(&client_id, ip);
-    if let Some(retry) = state.throttle.check(&key, ip, now).await? {
-        let mut e = OAuthError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_requests",
-            "Too many failed attempts, try again later",
-        );
-        e.retry_after = Some(retry);
-        return Err(e);
-    }
+    let attempt = match state.throttle.begin(&state.throttle.login_keys(&key, ip), now).await? {
+        Ok(attempt) => attempt,
+        Err(retry) => {
+            let mut e = OAuthError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "Too many failed attempts, try again later",
+            );
+            e.retry_after = Some(retry);
+            return Err(e);
+        }
+    };
     let client = match authenticate(state, &client_id, &secret).await? {
         Ok(client) => client,
         Err(failure) => {
             client_auth_failed(state, info, &client_id, failure, method).await;
-            if state.throttle.record_failure(&key, ip, now).await? {
+            if attempt.filled(&key) {
                 let details = serde_json::json!({ "client_id": audit_str(&client_id) });
                 audit(state, "client_locked", None, None, info, Some(details)).await;
             }
             return Err(OAuthError::invalid_client());
         }
     };
+    state.throttle.release(attempt).await?;
     state.throttle.counters.clear(&key).await?;
     let Some(scopes) = granted_scopes(&client, params.scope.as_deref()) else {
         return Err(OAuthError::new(

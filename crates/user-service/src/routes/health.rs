@@ -94,7 +94,7 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics.render(state.passwords.waiting()),
+        state.metrics.render(state.passwords.waiting(), state.passwords.verifications()),
     )
 }
 

@@ -8,11 +8,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::auth::verify_second_factor;
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
 use super::{Client, audit};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::login::Login;
 use crate::startup::AppState;
 use crate::totp;
 
@@ -151,6 +151,7 @@ struct DisableBody {
         BearerErrors,
         BodyErrors,
         (status = 403, description = "Wrong password or code", body = ErrorBody),
+        (status = 429, description = "Too many wrong passwords on the account or address (`Retry-After`)", body = ErrorBody),
     ),
 )]
 async fn disable(
@@ -162,10 +163,10 @@ async fn disable(
     if !me.user.mfa_enabled {
         return Err(ApiError::bad_request("mfa_not_enabled", "TOTP is not enabled"));
     }
-    if !state.passwords.verify(body.password, Some(me.user.password_hash.clone())).await {
+    if !Login::of(&state).recheck_password(&me.user, body.password, &client).await? {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid_password", "The password is wrong"));
     }
-    if verify_second_factor(&state, &me.user, &body.code, &client).await?.is_none() {
+    if Login::of(&state).check_second_factor(&me.user, &body.code, &client).await?.is_none() {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid_code", "The code is not valid"));
     }
     state.db.disable_totp(&me.user.id, crate::now()).await?;
@@ -190,6 +191,7 @@ struct PasswordBody {
         BearerErrors,
         BodyErrors,
         (status = 403, description = "Wrong password (`invalid_password`)", body = ErrorBody),
+        (status = 429, description = "Too many wrong passwords on the account or address (`Retry-After`)", body = ErrorBody),
     ),
 )]
 async fn regenerate_recovery_codes(
@@ -201,7 +203,7 @@ async fn regenerate_recovery_codes(
     if !me.user.mfa_enabled {
         return Err(ApiError::bad_request("mfa_not_enabled", "TOTP is not enabled"));
     }
-    if !state.passwords.verify(body.password, Some(me.user.password_hash.clone())).await {
+    if !Login::of(&state).recheck_password(&me.user, body.password, &client).await? {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid_password", "The password is wrong"));
     }
     let codes = store_new_recovery_codes(&state, &me.user.id).await?;

@@ -14,11 +14,10 @@ mod users;
 mod wellknown;
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::header::{COOKIE, SET_COOKIE, USER_AGENT};
+use axum::extract::FromRequestParts;
+use axum::http::header::{CACHE_CONTROL, COOKIE, PRAGMA, SET_COOKIE, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -101,14 +100,15 @@ pub(crate) fn valid_email(email: &str) -> bool {
         && !domain.contains('@')
 }
 
-/// Where a request came from (peer address and user agent), for audit and sessions.
+/// Where a request came from (client address, through `TRUSTED_PROXIES`, and user
+/// agent), for throttling, audit and sessions.
 pub(crate) struct Client(pub(crate) ClientInfo);
 
-impl<S: Send + Sync> FromRequestParts<S> for Client {
+impl FromRequestParts<AppState> for Client {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ip = crate::auth::client_ip(parts, &state.config.trusted_proxies).map(|ip| ip.to_string());
         let user_agent = parts
             .headers
             .get(USER_AGENT)
@@ -153,14 +153,40 @@ pub(crate) struct TokenPair {
     token_type: &'static str,
     /// Seconds until the access token expires.
     expires_in: u64,
-    /// Single use: each refresh answers with a new one.
-    refresh_token: String,
+    /// Single use: each refresh answers with a new one. Absent from the answer to a
+    /// refresh that used the cookie: that flow keeps it in the `HttpOnly` cookie only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
+/// How the client holds its refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefreshFlow {
+    /// Login, or a refresh token sent in the body: the body carries the new one too
+    /// (API clients without cookies need it).
+    Body,
+    /// A refresh with the cookie: the new token goes into the cookie only, out of
+    /// reach of the page's scripts.
+    Cookie,
 }
 
 /// Answers with a token pair and the refresh cookie.
-pub(crate) fn token_response(state: &AppState, pair: TokenPair) -> Response {
-    let cookie = cookie_header(state, &pair.refresh_token, state.config.refresh_token_ttl_secs);
-    (StatusCode::OK, [(SET_COOKIE, cookie)], axum::Json(pair)).into_response()
+pub(crate) fn token_response(state: &AppState, mut pair: TokenPair, flow: RefreshFlow) -> Response {
+    let refresh = pair.refresh_token.as_deref().unwrap_or_default();
+    let cookie = cookie_header(state, refresh, state.config.refresh_token_ttl_secs);
+    if flow == RefreshFlow::Cookie {
+        pair.refresh_token = None;
+    }
+    let mut response = (StatusCode::OK, [(SET_COOKIE, cookie)], axum::Json(pair)).into_response();
+    no_store(response.headers_mut());
+    response
+}
+
+/// `Cache-Control: no-store` and `Pragma: no-cache`, for every answer that carries a
+/// token or a secret (RFC 6749 section 5.1).
+pub(crate) fn no_store(headers: &mut HeaderMap) {
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
 /// Starts a session (a new refresh-token family) and issues its first pair (I12: a new
@@ -197,7 +223,7 @@ pub(crate) async fn issue_pair(
     let refresh = random_token();
     state.db.insert_refresh_token(&hash_token(&refresh), &session.id, now, session.expires_at).await?;
     let (access, expires_in) = issue_access_token(state, user, &session.id, &session.amr).await?;
-    Ok(TokenPair { access_token: access, token_type: "Bearer", expires_in, refresh_token: refresh })
+    Ok(TokenPair { access_token: access, token_type: "Bearer", expires_in, refresh_token: Some(refresh) })
 }
 
 /// Records an audit event; failures are logged, never shown to the client.
@@ -209,11 +235,7 @@ pub(crate) async fn audit(
     client: &ClientInfo,
     details: Option<serde_json::Value>,
 ) {
-    if let Err(e) =
-        state.db.insert_audit(event, user_id, actor_id, client, details.as_ref(), crate::now()).await
-    {
-        tracing::error!(error = %e, event, "writing audit event failed");
-    }
+    state.db.audit(event, user_id, actor_id, client, details).await;
 }
 
 /// RFC 3339 rendering of a Unix time.

@@ -71,6 +71,7 @@ error_responses! {
     /// Endpoints with a JSON body.
     BodyErrors {
         "400" => "The body is not JSON, or a value is invalid",
+        "413" => "The body is larger than 2 MiB (`payload_too_large`)",
         "415" => "`Content-Type` is not `application/json`",
         "422" => "A field is missing or has the wrong type",
     }

@@ -27,7 +27,6 @@ use crate::crypto::new_id;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::roles::{ADMIN_ROLE, GrantError, PERMISSIONS, Role, check_grantable};
 use crate::startup::AppState;
-use crate::tokens::permits;
 
 const ROLES_READ: &str = "admin:roles:read";
 const ROLES_WRITE: &str = "admin:roles:write";
@@ -153,14 +152,10 @@ fn checked_description(description: Option<String>) -> ApiResult<Option<String>>
     Ok(description)
 }
 
-/// 403 unless the caller already holds every permission in `granted`: whoever may edit
-/// roles must not hand out (to a role, hence to users, themselves included) more than
-/// they have, so `admin:roles:write` alone is no path to `*`.
-pub(crate) fn require_covers(me: &CurrentUser, granted: &[String]) -> ApiResult<()> {
-    match granted.iter().find(|p| !permits(&me.permissions, p)) {
-        Some(p) => Err(ApiError::insufficient_scope(p)),
-        None => Ok(()),
-    }
+/// 403 unless the caller holds every permission in `granted`, so `admin:roles:write`
+/// alone is no path to `*`.
+fn require_covers(me: &CurrentUser, granted: &[String]) -> ApiResult<()> {
+    crate::users::require_covers(&me.permissions, granted)
 }
 
 /// Every permission grantable, each once, in the given order.

@@ -12,6 +12,7 @@ use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
 use super::{Client, audit, rfc3339, user_json};
 use crate::auth::{CurrentUser, MeCaller};
 use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::login::Login;
 use crate::password::check_policy;
 use crate::startup::AppState;
 
@@ -174,10 +175,7 @@ async fn update_me(
     ApiJson(body): ApiJson<UpdateMe>,
 ) -> ApiResult<Json<serde_json::Value>> {
     if let Some(name) = body.name {
-        let name = name.trim().to_owned();
-        if name.chars().count() > 100 {
-            return Err(ApiError::bad_request("invalid_name", "The name must have at most 100 characters"));
-        }
+        let name = crate::users::checked_name(&name)?;
         state.db.update_user_name(&me.user.id, &name, crate::now()).await?;
     }
     let user = state.db.user_by_id(&me.user.id).await?.ok_or_else(ApiError::not_found)?;
@@ -202,6 +200,7 @@ struct ChangePassword {
         BearerErrors,
         BodyErrors,
         (status = 403, description = "The current password is wrong (`invalid_password`)", body = ErrorBody),
+        (status = 429, description = "Too many wrong passwords on the account or address (`Retry-After`)", body = ErrorBody),
     ),
 )]
 async fn change_password(
@@ -212,7 +211,7 @@ async fn change_password(
 ) -> ApiResult<Response> {
     check_policy(&body.new_password, state.config.password_min_chars)
         .map_err(|e| ApiError::bad_request("weak_password", e.message()))?;
-    if !state.passwords.verify(body.current_password, Some(me.user.password_hash.clone())).await {
+    if !Login::of(&state).recheck_password(&me.user, body.current_password, &client).await? {
         audit(&state, "password_change_failed", Some(&me.user.id), Some(&me.user.id), &client, None).await;
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
