@@ -9,6 +9,7 @@
 //! |---|---|
 //! | password (login, and re-checks: password change, MFA disable, recovery codes) | account, address |
 //! | second factor at login (TOTP or recovery code) | account, address, second factor, challenge |
+//! | second factor when disabling MFA | account, address, second factor |
 //! | password-reset request (every one, not only failures) | email, address |
 //!
 //! Limits: account `login_max_failures` per window (5 per 15 minutes, 3 in production),
@@ -171,9 +172,7 @@ impl<'a> Login<'a> {
             .filter(User::is_active)
             .ok_or_else(invalid_token)?;
         let (account, factor) = (account_key(&user.email), second_factor_key(&user.id));
-        let mut keys = vec![(factor.clone(), SECOND_FACTOR_LIMIT)];
-        keys.extend(self.throttle.login_keys(&account, client.ip.as_deref()));
-        let attempt = self.begin(&keys).await?;
+        let attempt = self.begin(&self.second_factor_keys(&user, client)).await?;
         // The challenge's own count, also taken before the code is checked.
         let Some(attempts) = self.db.try_mfa_attempt(&hash, MFA_MAX_ATTEMPTS, now).await? else {
             self.throttle.release(attempt).await?;
@@ -218,10 +217,37 @@ impl<'a> Login<'a> {
         }
     }
 
+    /// The keys a second factor counts on: the account's second factor, the account, the
+    /// address.
+    fn second_factor_keys(&self, user: &User, client: &ClientInfo) -> Vec<(String, Limit)> {
+        let mut keys = vec![(second_factor_key(&user.id), SECOND_FACTOR_LIMIT)];
+        keys.extend(self.throttle.login_keys(&account_key(&user.email), client.ip.as_deref()));
+        keys
+    }
+
+    /// Re-checks a signed-in user's second factor (disabling MFA), counted as at login,
+    /// so a stolen session plus the password buys no more guesses. `false` when wrong.
+    pub(crate) async fn recheck_second_factor(
+        &self,
+        user: &User,
+        code: &str,
+        client: &ClientInfo,
+    ) -> ApiResult<bool> {
+        let attempt = self.begin(&self.second_factor_keys(user, client)).await?;
+        if self.check_second_factor(user, code, client).await?.is_none() {
+            if attempt.filled(&second_factor_key(&user.id)) {
+                self.second_factor_locked(user, client).await;
+            }
+            return Ok(false);
+        }
+        self.throttle.release(attempt).await?;
+        Ok(true)
+    }
+
     /// Checks a TOTP code (accepting each step once, I15) or a recovery code (single use,
     /// I19). Returns the `amr` value of the method that matched. Not throttled: callers
     /// count the attempt first.
-    pub(crate) async fn check_second_factor(
+    async fn check_second_factor(
         &self,
         user: &User,
         code: &str,

@@ -151,7 +151,8 @@ struct DisableBody {
         BearerErrors,
         BodyErrors,
         (status = 403, description = "Wrong password or code", body = ErrorBody),
-        (status = 429, description = "Too many wrong passwords on the account or address (`Retry-After`)", body = ErrorBody),
+        (status = 429, description = "Too many wrong passwords or codes on the account, the address or the \
+            second factor (`Retry-After`)", body = ErrorBody),
     ),
 )]
 async fn disable(
@@ -166,7 +167,7 @@ async fn disable(
     if !Login::of(&state).recheck_password(&me.user, body.password, &client).await? {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid_password", "The password is wrong"));
     }
-    if Login::of(&state).check_second_factor(&me.user, &body.code, &client).await?.is_none() {
+    if !Login::of(&state).recheck_second_factor(&me.user, &body.code, &client).await? {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid_code", "The code is not valid"));
     }
     state.db.disable_totp(&me.user.id, crate::now()).await?;

@@ -10,6 +10,7 @@ use crate::helpers::{PASSWORD, TestApp, TestDb, Tokens, assert_error, token_in, 
 db_tests!(
     h1_wrong_totp_codes_count_toward_the_account_throttle,
     h1_ten_wrong_second_factors_lock_mfa_until_an_admin_unlock_or_a_password_reset,
+    h1_wrong_codes_when_disabling_mfa_count_too,
     h2_concurrent_wrong_passwords_reach_argon2_at_most_limit_times,
     h2_concurrent_wrong_codes_are_evaluated_at_most_five_times_per_challenge,
     h3_users_write_cannot_disable_or_rename_a_stronger_user,
@@ -585,4 +586,19 @@ async fn h7_forwarded_addresses_are_believed_only_through_trusted_proxies(db: Te
     let fresh = format!("fresh{}@example.com", unique());
     assert_eq!(failed_login_from(&app, &fresh, "203.0.113.9").await, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(failed_login_from(&app, &fresh, "203.0.113.10").await, StatusCode::UNAUTHORIZED);
+}
+
+async fn h1_wrong_codes_when_disabling_mfa_count_too(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let (email, tokens, secret, _) = mfa_user(&app).await;
+    // A stolen session plus the password must not buy unlimited code guesses.
+    for _ in 0..5 {
+        let body = json!({"password": PASSWORD, "code": wrong_totp(&secret)});
+        let r = app.post_auth("/v1/users/me/mfa/totp/disable", &tokens.access, body).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+    let body = json!({"password": PASSWORD, "code": wrong_totp(&secret)});
+    let r = app.post_auth("/v1/users/me/mfa/totp/disable", &tokens.access, body).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "the account is throttled");
+    assert_eq!(app.login(&email, PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
 }
