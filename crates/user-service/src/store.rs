@@ -462,7 +462,13 @@ impl Db {
     /// Inserts the first key unless an unretired key exists (one winner among instances
     /// starting together). Returns whether this call inserted it.
     pub(crate) async fn insert_first_signing_key(&self, k: &SigningKeyRow, now: i64) -> Result<bool> {
-        let mut tx: Transaction<'_, Any> = self.pool.begin().await?;
+        // Instances starting together on one database must create one key between them:
+        // PostgreSQL serialises them with an advisory lock; SQLite takes its write lock at
+        // BEGIN (a deferred transaction let two starting instances both see no key).
+        let mut tx: Transaction<'_, Any> = match self.kind {
+            crate::db::DbKind::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            crate::db::DbKind::Postgres => self.pool.begin().await?,
+        };
         if self.kind == crate::db::DbKind::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(7638001)").execute(&mut *tx).await?;
         }
