@@ -12,7 +12,7 @@
 //! | a permission, role or scope | [`require_permission`] / [`RequireMiddleware`], or the [`Require`] extractor |
 //! | the client's address behind proxies | [`AuthMiddleware::trusted_proxies`] + [`ClientAddr`] |
 //! | move clients off API keys | [`AuthMiddleware::deprecate_api_keys`] + the [`REQUESTS_METRIC`] counter |
-//! | WebSockets ([`actix_ws`]) | [`WsAuthMiddleware`] + [`WsSession`] |
+//! | WebSockets (`actix-ws`, the `ws` feature) | [`WsAuthMiddleware`] + [`WsSession`] |
 //! | tokens out of access logs | [`redact`] |
 //!
 //! The names are `authgate-tower`'s, with actix's `Middleware` where tower says
@@ -78,7 +78,16 @@
 //!
 //! ## Feature flags
 //!
-//! None: the crate uses actix-web with only its `macros` feature, plus `actix-ws`.
+//! All on by default; actix-web is used with only its `macros` feature.
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `ws` | WebSocket authentication: [`ws`], [`WsAuthMiddleware`], [`WsSession`] (brings `actix-ws`) |
+//! | `remote` | authgate's `remote`: keys from a JWKS URL or OIDC discovery, remote API-key verification (brings reqwest) |
+//! | `metrics` | authgate's `metrics`: the [`REQUESTS_METRIC`] counter and the core's verification metrics |
+//!
+//! `authgate-actix = { version = "0.1", default-features = false }` keeps the middleware,
+//! extractors and guards with static keys only.
 //!
 //! ## Metrics and logs
 //!
@@ -87,6 +96,8 @@
 //! DEBUG with their detailed reason (WARN for 503), never with the token.
 
 #![forbid(unsafe_code)]
+// docs.rs (nightly) labels items that need a feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod extract;
 mod guard;
@@ -96,6 +107,8 @@ mod origin;
 pub mod redact;
 mod reply;
 mod source;
+#[cfg(feature = "ws")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ws")))]
 pub mod ws;
 
 pub use extract::{
@@ -110,4 +123,6 @@ pub use middleware::{AuthMiddleware, AuthService, REQUESTS_METRIC};
 pub use migration::ApiKeyDeprecation;
 pub use reply::{DEFAULT_REALM, ErrorBody};
 pub use source::RequestSource;
+#[cfg(feature = "ws")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ws")))]
 pub use ws::{WsAuthMiddleware, WsSession, WsSessionRejection};

@@ -4,7 +4,6 @@
 use std::future::{Ready, ready};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
@@ -31,8 +30,9 @@ pub(crate) struct AuthState {
     /// A WebSocket authentication failure kept for accept-then-close.
     pub(crate) deferred: Option<Error>,
     pub(crate) responder: Responder,
-    /// The verifier's leeway, for expiry futures.
-    pub(crate) leeway: Duration,
+    /// The verifier's leeway, for expiry futures (WebSocket sessions).
+    #[cfg(feature = "ws")]
+    pub(crate) leeway: std::time::Duration,
     /// The `Sec-WebSocket-Protocol` marker the client used, to be echoed on upgrade.
     pub(crate) protocol: Option<&'static str>,
 }
@@ -229,12 +229,12 @@ where
         let service = Rc::clone(&self.service);
         let config = Arc::clone(&self.config);
         Box::pin(async move {
-            let leeway = config.authenticator.verifier().map(authgate::Verifier::leeway).unwrap_or_default();
             let mut state = AuthState {
                 principal: None,
                 deferred: None,
                 responder: config.responder.clone(),
-                leeway,
+                #[cfg(feature = "ws")]
+                leeway: config.authenticator.verifier().map(authgate::Verifier::leeway).unwrap_or_default(),
                 protocol: None,
             };
             if config.preflight && is_cors_preflight(&req) {

@@ -10,10 +10,9 @@ use actix_web::web::Bytes;
 
 use crate::reply::ErrorReply;
 
-/// The `Sec-WebSocket-Protocol` entry that precedes the token
-/// (`Sec-WebSocket-Protocol: bearer, eyJ...`). The upgrade selects it in its answer
-/// when the client offered it, or browsers would drop the connection.
-pub const PROTOCOL_MARKER: &str = "bearer";
+/// The `Sec-WebSocket-Protocol` entry that precedes the token (public as
+/// `ws::PROTOCOL_MARKER`, with the `ws` feature).
+pub(crate) const PROTOCOL_MARKER: &str = "bearer";
 
 /// The body of the 403 for a refused Origin (identical in `authgate-tower`).
 const FORBIDDEN_ORIGIN_BODY: &str =

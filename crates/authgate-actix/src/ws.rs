@@ -96,7 +96,10 @@ use crate::reply::ErrorBody;
 /// expired tokens.
 pub const POLICY_VIOLATION: u16 = 1008;
 
-pub use crate::origin::PROTOCOL_MARKER;
+/// The `Sec-WebSocket-Protocol` entry that precedes the token
+/// (`Sec-WebSocket-Protocol: bearer, eyJ...`). The upgrade selects it in its answer
+/// when the client offered it, or browsers would drop the connection.
+pub const PROTOCOL_MARKER: &str = crate::origin::PROTOCOL_MARKER;
 
 /// The close reason sent when the token expires.
 pub const EXPIRED_REASON: &str = "the access token expired";

@@ -54,8 +54,14 @@
 //!
 //! # Feature flags
 //!
-//! This crate has no cargo features. It needs a tokio runtime only for [`server`].
+//! - `remote` (off by default): turns on authgate's `remote` feature and adds the
+//!   conformance case of an issuer whose key source is down (`DOWN_ISSUER`, 503). An
+//!   adapter's tests turn it on; authgate's own tests leave it off, so that
+//!   `cargo test -p authgate --no-default-features` builds authgate without it.
+//!
+//! It needs a tokio runtime only for [`server`].
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod conformance;
 pub mod keys;

@@ -73,6 +73,11 @@
 //! | feature | default | what |
 //! |---|---|---|
 //! | `axum` | on | reads the socket peer from axum's `ConnectInfo<SocketAddr>` for [`ClientAddr`] and per-client limits (axum with only its `tokio` feature); off, only a `SocketAddr` request extension is read |
+//! | `remote` | on | authgate's `remote`: keys from a JWKS URL or OIDC discovery, remote API-key verification (brings reqwest) |
+//! | `metrics` | on | authgate's `metrics`: `authgate_requests_total` and the core's verification metrics |
+//!
+//! `authgate-tower = { version = "0.1", default-features = false }` keeps every layer
+//! and extractor with static keys only.
 //!
 //! No WebSocket library is needed: WebSocket handlers use their framework's upgrade
 //! (axum's `ws` feature) together with [`WsSession`].

@@ -2,8 +2,8 @@
 //!
 //! A [`KeySet`] is either static (a JWKS document, PEM/DER public keys or an HMAC
 //! secret given at start-up) or remote (a JWKS URL, possibly found through OIDC
-//! discovery). Remote sets follow these rules, which is what "key rotation done right"
-//! means here:
+//! discovery; the `remote` feature). Remote sets follow these rules, which is what "key
+//! rotation done right" means here:
 //!
 //! - **No waiting on the hot path.** A token whose `kid` is in the cached set is verified
 //!   at once. The cache is read by cloning an `Arc` under a read lock held for
@@ -27,14 +27,16 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
-use url::Url;
 
 use crate::error::{Error, ErrorKind};
+#[cfg(feature = "remote")]
 use crate::fetch::{self, FetchLimits};
 use crate::jose;
 use crate::jwks::{KeyTable, Lookup};
 use crate::key::{self, VerifyingKey};
 use crate::metric_names;
+#[cfg(feature = "remote")]
+use url::Url;
 
 /// Tuning for remote key sets. The defaults suit an identity provider that rotates keys
 /// every few days; tests shorten them.
@@ -67,6 +69,8 @@ pub struct KeySetConfig {
     /// shared connection pool). Default `None`: a built-in client that follows no
     /// redirects. Either way each fetch keeps [`Self::fetch_timeout`] and
     /// [`Self::max_body_bytes`], and an answer that came through a redirect is refused.
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
     pub http_client: Option<reqwest::Client>,
 }
 
@@ -83,6 +87,7 @@ impl Default for KeySetConfig {
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(5 * 60),
             allow_http: false,
+            #[cfg(feature = "remote")]
             http_client: None,
         }
     }
@@ -101,16 +106,20 @@ impl KeySetConfig {
     /// let keys = KeySet::from_jwks_url_with("https://idp.example/jwks.json", config).unwrap();
     /// # let _ = keys;
     /// ```
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
     #[must_use]
     pub fn with_http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
     }
 
+    #[cfg(feature = "remote")]
     fn client(&self) -> Result<reqwest::Client, Error> {
         fetch::client_or_default(self.http_client.as_ref(), self.limits())
     }
 
+    #[cfg(feature = "remote")]
     fn limits(&self) -> FetchLimits {
         FetchLimits { deadline: self.fetch_timeout, max_body: self.max_body_bytes }
     }
@@ -129,7 +138,8 @@ impl KeySetConfig {
 ///
 /// Cheap to clone: clones share the cache and the single fetch in flight.
 ///
-/// ```
+#[cfg_attr(feature = "remote", doc = "```")]
+#[cfg_attr(not(feature = "remote"), doc = "```ignore")]
 /// # async fn run() -> Result<(), authgate::Error> {
 /// use authgate::KeySet;
 /// // Remote: fetched lazily on first use (or at once with `refresh`).
@@ -153,12 +163,30 @@ struct Inner {
     refresh: Mutex<RefreshState>,
 }
 
+#[cfg(feature = "remote")]
 struct Remote {
     target: Target,
     client: reqwest::Client,
 }
 
+/// Without the `remote` feature every set is static: this type has no values, and the
+/// refresh machinery below is never entered.
+#[cfg(not(feature = "remote"))]
+enum Remote {}
+
+#[cfg(not(feature = "remote"))]
+impl Remote {
+    fn url_for_logs(&self) -> &str {
+        match *self {}
+    }
+
+    async fn fetch(&self, _config: &KeySetConfig) -> Result<(KeyTable, Option<Duration>), Error> {
+        match *self {}
+    }
+}
+
 /// Where a remote set's keys are.
+#[cfg(feature = "remote")]
 enum Target {
     Jwks(Url),
     /// Found through OIDC discovery on the first fetch, then kept.
@@ -169,6 +197,7 @@ enum Target {
     },
 }
 
+#[cfg(feature = "remote")]
 impl Remote {
     fn url_for_logs(&self) -> &str {
         match &self.target {
@@ -189,10 +218,19 @@ impl Remote {
             }
         }
     }
+
+    /// One fetch of the key set: its keys and the response's `max-age`.
+    async fn fetch(&self, config: &KeySetConfig) -> Result<(KeyTable, Option<Duration>), Error> {
+        let url = self.jwks_url(config).await?;
+        let fetched = fetch::get(&self.client, &url, config.limits()).await?;
+        let table = KeyTable::parse(&fetched.body)?;
+        Ok((table, fetched.max_age))
+    }
 }
 
 /// Reads `jwks_uri` from the discovery document at `discovery`, which must name exactly
 /// `issuer`.
+#[cfg(feature = "remote")]
 async fn discover_jwks_uri(
     client: &reqwest::Client,
     issuer: &str,
@@ -218,6 +256,7 @@ async fn discover_jwks_uri(
     fetch::check_url(jwks_uri, config.allow_http)
 }
 
+#[cfg(feature = "remote")]
 fn discovery_url(issuer: &str, allow_http: bool) -> Result<Url, Error> {
     let discovery = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
     fetch::check_url(&discovery, allow_http)
@@ -247,6 +286,8 @@ impl KeySet {
     ///
     /// `http://` URLs are refused unless the host is loopback (see
     /// [`KeySet::from_jwks_url_with`] and [`KeySetConfig::allow_http`]).
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
     pub fn from_jwks_url(url: &str) -> Result<KeySet, Error> {
         KeySet::from_jwks_url_with(url, KeySetConfig::default())
     }
@@ -262,6 +303,8 @@ impl KeySet {
     /// let keys = KeySet::from_jwks_url_with("http://user-service.internal/jwks.json", config).unwrap();
     /// assert!(!keys.is_ready());
     /// ```
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
     pub fn from_jwks_url_with(url: &str, config: KeySetConfig) -> Result<KeySet, Error> {
         let url = fetch::check_url(url, config.allow_http)?;
         let client = config.client()?;
@@ -271,6 +314,8 @@ impl KeySet {
     /// Discovers the JWKS URL of `issuer` through OpenID Connect Discovery
     /// (`{issuer}/.well-known/openid-configuration`), checking that the document names
     /// exactly this issuer, then builds a remote set for its `jwks_uri`.
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
     pub async fn from_oidc_issuer(issuer: &str, config: KeySetConfig) -> Result<KeySet, Error> {
         let discovery = discovery_url(issuer, config.allow_http)?;
         let client = config.client()?;
@@ -290,6 +335,8 @@ impl KeySet {
     /// assert!(!keys.is_ready()); // nothing fetched yet
     /// # Ok::<(), authgate::Error>(())
     /// ```
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
     pub fn discover(issuer: &str, config: KeySetConfig) -> Result<KeySet, Error> {
         let discovery = discovery_url(issuer, config.allow_http)?;
         let client = config.client()?;
@@ -598,23 +645,17 @@ impl Inner {
             return Ok(());
         };
         let started = std::time::Instant::now();
-        let result = async {
-            let url = remote.jwks_url(&self.config).await?;
-            let fetched = fetch::get(&remote.client, &url, self.config.limits()).await?;
-            let table = KeyTable::parse(&fetched.body)?;
-            Ok::<_, Error>((table, fetched.max_age))
-        }
-        .await;
-        metrics::histogram!(metric_names::KEY_FETCH_SECONDS).record(started.elapsed().as_secs_f64());
+        let result = remote.fetch(&self.config).await;
+        metric_names::record!(started.elapsed().as_secs_f64(); metric_names::KEY_FETCH_SECONDS);
         match result {
             Ok((table, max_age)) => {
-                metrics::counter!(metric_names::KEY_FETCHES, "outcome" => "ok").increment(1);
+                metric_names::increment!(metric_names::KEY_FETCHES, "outcome" => "ok");
                 tracing::debug!(url = remote.url_for_logs(), keys = table.len(), "key set refreshed");
                 self.install(self.fresh_snapshot(table, max_age, Instant::now()));
                 Ok(())
             }
             Err(e) => {
-                metrics::counter!(metric_names::KEY_FETCHES, "outcome" => "error").increment(1);
+                metric_names::increment!(metric_names::KEY_FETCHES, "outcome" => "error");
                 tracing::warn!(error = %e, "key set refresh failed; keeping the last good keys");
                 Err(Error::key_source_unavailable(e.detail().to_owned(), self.config.min_backoff))
             }

@@ -10,7 +10,8 @@
 //!
 //! ## A complete example
 //!
-//! ```
+#![cfg_attr(feature = "remote", doc = "```")]
+#![cfg_attr(not(feature = "remote"), doc = "```ignore")]
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), authgate::Error> {
 //! use authgate::{KeySet, KeySetConfig, Requirement, Verifier};
 //! use authgate_testkit::{MockJwksServer, TestKey, standard_claims};
@@ -51,7 +52,8 @@
 //! with that issuer's keys and rules. An unknown issuer is rejected without any network
 //! call.
 //!
-//! ```
+#![cfg_attr(feature = "remote", doc = "```")]
+#![cfg_attr(not(feature = "remote"), doc = "```ignore")]
 //! # fn main() -> Result<(), authgate::Error> {
 //! use authgate::{Algorithm, Issuer, KeySet, Verifier};
 //! let verifier = Verifier::builder()
@@ -73,7 +75,8 @@
 //! a custom check refuses with a 403 carrying your message; providers without `aud` are
 //! checked by their client id instead.
 //!
-//! ```
+#![cfg_attr(feature = "remote", doc = "```")]
+#![cfg_attr(not(feature = "remote"), doc = "```ignore")]
 //! # fn main() -> Result<(), authgate::Error> {
 //! use authgate::{ClaimMapping, KeySet, KeySetConfig, Verifier};
 //! let pool = "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_EXAMPLE";
@@ -96,17 +99,30 @@
 //!
 //! ## Feature flags
 //!
-//! None yet: the crate always uses aws-lc-rs for signatures and reqwest with rustls for
-//! fetching keys (or your own `reqwest::Client`: [`KeySetConfig::http_client`]).
+//! Both are on by default; a service verifying with static keys only can turn them off
+//! (`authgate = { version = "0.1", default-features = false }`) and builds no HTTP client.
+//!
+//! | feature | what it adds | dependencies it brings |
+//! | --- | --- | --- |
+//! | `remote` | keys from a JWKS URL or OIDC discovery (`KeySet::from_jwks_url`, `KeySet::discover`, `KeySet::from_oidc_issuer`, `KeySetConfig::http_client`), `api_key::RemoteApiKeyVerifier`, `ServiceConfig` | reqwest (rustls on aws-lc-rs, your own `reqwest::Client` if you pass one), url |
+//! | `metrics` | the counters and histograms below | metrics |
+//!
+//! Always available: static key sets ([`KeySet::from_jwks_json`], [`KeySet::from_pem`],
+//! [`KeySet::from_der`], [`KeySet::from_hmac_secret`]), the verifier and its token cache,
+//! claim mappings, requirements, [`api_key::StaticApiKeys`] and custom
+//! [`api_key::ApiKeyVerifier`]s, the [`Authenticator`]. Signatures always use aws-lc-rs.
 //!
 //! ## Metrics
 //!
-//! Through the [`metrics`] facade: `authgate_verifications_total{method,outcome}`,
-//! `authgate_verify_seconds{method}`, `authgate_token_cache_total{result}`,
-//! `authgate_key_fetches_total{outcome}`, `authgate_key_fetch_seconds`. Tracing events
-//! carry rejection reasons, never tokens or keys.
+//! With the `metrics` feature, through the `metrics` facade:
+//! `authgate_verifications_total{method,outcome}`, `authgate_verify_seconds{method}`,
+//! `authgate_token_cache_total{result}`, `authgate_key_fetches_total{outcome}`,
+//! `authgate_key_fetch_seconds` (names in [`metric_names`]). Tracing events carry
+//! rejection reasons, never tokens or keys.
 
 #![forbid(unsafe_code)]
+// docs.rs (nightly) labels items that need a feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod algorithm;
 pub mod api_key;
@@ -115,6 +131,7 @@ mod claims;
 pub mod client_addr;
 mod clock;
 mod error;
+#[cfg(feature = "remote")]
 mod fetch;
 mod jose;
 mod jwks;
@@ -126,6 +143,7 @@ mod migration;
 mod principal;
 pub mod redact;
 mod requirement;
+#[cfg(feature = "remote")]
 mod service_config;
 mod source;
 mod token_cache;
@@ -145,6 +163,8 @@ pub use mapping::ClaimMapping;
 pub use migration::{ApiKeyDeprecation, http_date};
 pub use principal::{ApiKeyInfo, AuthMethod, Principal, PrincipalBuilder};
 pub use requirement::Requirement;
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub use service_config::ServiceConfig;
 pub use source::{CredentialSource, Credentials, CredentialsBuilder, TokenSources};
 pub use token_cache::TokenCacheConfig;

@@ -320,6 +320,7 @@ impl ClaimMapping {
     }
 
     /// Replaces the sources of one grant (the `JWT_*_CLAIM` variables).
+    #[cfg(feature = "remote")]
     pub(crate) fn replace(mut self, grant: Grant, paths: Vec<ClaimPath>) -> ClaimMapping {
         *self.sources_mut(grant) = paths;
         self.standard = false;

@@ -1,5 +1,7 @@
-//! The names of the metrics authgate records through the [`metrics`] facade, so
-//! dashboards and both adapters use the same ones.
+//! The names of the metrics authgate records through the `metrics` facade, so
+//! dashboards and both adapters use the same ones. Recorded only with the `metrics`
+//! feature (on by default); without it the names stay, the recording calls compile to
+//! nothing.
 
 /// Counter of authenticated requests, label `method` = `jwt` | `api_key`. Recorded by
 /// the adapters; watch it to know when no client uses API keys anymore.
@@ -17,7 +19,7 @@ pub const KEY_FETCH_SECONDS: &str = "authgate_key_fetch_seconds";
 
 /// Counts one authenticated request in [`AUTHENTICATED_REQUESTS`]. Both adapters call
 /// this, so the series and its labels are the same whatever the framework; literal
-/// label values keep it allocation-free.
+/// label values keep it allocation-free. Does nothing without the `metrics` feature.
 pub fn record_authenticated_request(method: crate::AuthMethod) {
     match method {
         crate::AuthMethod::ApiKey => increment!(AUTHENTICATED_REQUESTS, "method" => "api_key"),
@@ -29,6 +31,7 @@ pub fn record_authenticated_request(method: crate::AuthMethod) {
 /// module and literal labels, with the key built once in a `static`: the `metrics`
 /// macros build and hash the key on every call unless the name itself is a literal,
 /// which cost ~150 instructions per metric on every request.
+#[cfg(feature = "metrics")]
 macro_rules! increment {
     ($name:expr $(, $label:literal => $value:literal)*) => {{
         static LABELS: &[::metrics::Label] = &[$(::metrics::Label::from_static_parts($label, $value)),*];
@@ -39,6 +42,7 @@ macro_rules! increment {
 
 /// `metrics::histogram!(NAME, "label" => "value").record(value)`, key built once (see
 /// [`increment!`]).
+#[cfg(feature = "metrics")]
 macro_rules! record {
     ($value:expr; $name:expr $(, $label:literal => $label_value:literal)*) => {{
         static LABELS: &[::metrics::Label] =
@@ -49,6 +53,7 @@ macro_rules! record {
 }
 
 /// The metadata the `metrics` macros give: target and module of the call site, INFO.
+#[cfg(feature = "metrics")]
 macro_rules! metadata {
     () => {{
         static METADATA: ::metrics::Metadata<'static> = ::metrics::Metadata::new(
@@ -60,4 +65,23 @@ macro_rules! metadata {
     }};
 }
 
-pub(crate) use {increment, metadata, record};
+/// Without the `metrics` feature: nothing is recorded.
+#[cfg(not(feature = "metrics"))]
+macro_rules! increment {
+    ($name:expr $(, $label:literal => $value:literal)*) => {{
+        let _ = $name;
+    }};
+}
+
+/// Without the `metrics` feature: the value is evaluated (no side effects are lost) and
+/// dropped.
+#[cfg(not(feature = "metrics"))]
+macro_rules! record {
+    ($value:expr; $name:expr $(, $label:literal => $label_value:literal)*) => {{
+        let _ = ($value, $name);
+    }};
+}
+
+#[cfg(feature = "metrics")]
+pub(crate) use metadata;
+pub(crate) use {increment, record};

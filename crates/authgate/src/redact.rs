@@ -83,9 +83,7 @@ fn decode(s: &str) -> Cow<'_, str> {
     if !s.contains(['%', '+']) {
         return Cow::Borrowed(s);
     }
-    Cow::Owned(
-        url::form_urlencoded::parse(format!("x={s}").as_bytes()).map(|(_, v)| v.into_owned()).collect(),
-    )
+    Cow::Owned(form_urlencoded::parse(format!("x={s}").as_bytes()).map(|(_, v)| v.into_owned()).collect())
 }
 
 #[cfg(test)]

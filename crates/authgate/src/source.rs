@@ -401,7 +401,7 @@ fn is_printable_ascii(bytes: &[u8]) -> bool {
 pub(crate) fn query_pairs(
     query: &str,
 ) -> impl Iterator<Item = (std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)> {
-    url::form_urlencoded::parse(query.as_bytes())
+    form_urlencoded::parse(query.as_bytes())
 }
 
 #[cfg(test)]

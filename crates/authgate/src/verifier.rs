@@ -244,7 +244,8 @@ impl VerifierBuilder {
     /// Where roles, permissions and scopes come from (default
     /// [`ClaimMapping::standard`]), for issuers without their own.
     ///
-    /// ```
+    #[cfg_attr(feature = "remote", doc = "```")]
+    #[cfg_attr(not(feature = "remote"), doc = "```ignore")]
     /// # fn main() -> Result<(), authgate::Error> {
     /// use authgate::{ClaimMapping, KeySet, Verifier};
     /// let realm = "https://sso.example.com/realms/trading";
@@ -627,7 +628,6 @@ fn check_authorized_party(claims: &Payload, parties: &[String]) -> Result<(), Er
 /// [`metric_names::increment!`]); errors name their kind, so build theirs.
 pub(crate) fn record_outcome<T>(method: AuthMethod, result: &Result<T, Error>, started: std::time::Instant) {
     use metric_names::{VERIFICATIONS, VERIFY_SECONDS};
-    use metrics::counter;
     let seconds = started.elapsed().as_secs_f64();
     match method {
         AuthMethod::ApiKey => metric_names::record!(seconds; VERIFY_SECONDS, "method" => "api_key"),
@@ -639,7 +639,9 @@ pub(crate) fn record_outcome<T>(method: AuthMethod, result: &Result<T, Error>, s
         }
         (_, Ok(_)) => metric_names::increment!(VERIFICATIONS, "method" => "jwt", "outcome" => "ok"),
         (method, Err(e)) => {
-            counter!(VERIFICATIONS, "method" => method.as_str(), "outcome" => e.kind().as_str()).increment(1);
+            #[cfg(feature = "metrics")]
+            metrics::counter!(VERIFICATIONS, "method" => method.as_str(), "outcome" => e.kind().as_str())
+                .increment(1);
             // The reason goes to logs; the credential never does.
             tracing::debug!(method = method.as_str(), reason = %e, "credential rejected");
         }

@@ -1,9 +1,10 @@
 //! Small crypto helpers: the master key and its versions (AES-256-GCM), random tokens,
-//! hashing of stored secrets and constant-time comparison. Randomness and digests come
-//! from aws-lc-rs, the workspace's only crypto backend.
+//! hashing of stored secrets and constant-time comparison. Encryption, randomness and
+//! digests come from aws-lc-rs, the workspace's only crypto backend.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Key, Nonce};
+use std::sync::Arc;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::digest;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -11,6 +12,9 @@ use subtle::ConstantTimeEq;
 
 /// Version prefix of ciphertexts written directly with the env master key.
 const CIPHER_VERSION: &str = "v1";
+
+/// Length of the GCM tag that ends every ciphertext.
+const TAG_LEN: usize = 16;
 
 /// Fills a buffer from the system CSPRNG.
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
@@ -67,28 +71,45 @@ pub(crate) fn new_dev_master_key() -> String {
 #[error("decryption failed")]
 pub(crate) struct DecryptError;
 
-/// `{prefix}:` + base64(nonce || ciphertext || tag) with a fresh random 96-bit nonce.
-fn seal(cipher: &Aes256Gcm, prefix: &str, plaintext: &[u8], aad: &str) -> String {
-    let nonce_bytes = random_bytes::<12>();
-    let nonce = Nonce::from_slice(&nonce_bytes);
-    let ct = cipher
-        .encrypt(nonce, Payload { msg: plaintext, aad: aad.as_bytes() })
+/// An AES-256-GCM key. Cheap to clone (aws-lc-rs keys are not `Clone`, so it is shared).
+#[derive(Clone)]
+struct Cipher(Arc<LessSafeKey>);
+
+impl Cipher {
+    fn new(key: &[u8; 32]) -> Cipher {
+        // Any 32 bytes are an AES-256 key.
+        let key = UnboundKey::new(&AES_256_GCM, key).expect("a 32-byte key is an AES-256 key");
+        Cipher(Arc::new(LessSafeKey::new(key)))
+    }
+}
+
+/// `{prefix}:` + base64(nonce || ciphertext || tag) with a fresh random 96-bit nonce:
+/// byte for byte what the `aes-gcm` crate wrote before aws-lc-rs did (standard GCM).
+fn seal(cipher: &Cipher, prefix: &str, plaintext: &[u8], aad: &str) -> String {
+    let nonce = random_bytes::<NONCE_LEN>();
+    let mut sealed = plaintext.to_vec();
+    cipher
+        .0
+        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad.as_bytes()), &mut sealed)
         .expect("AES-GCM encryption of an in-memory buffer cannot fail");
-    let mut out = nonce_bytes.to_vec();
-    out.extend_from_slice(&ct);
+    let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&sealed);
     format!("{prefix}:{}", STANDARD.encode(out))
 }
 
 /// Opens the base64 part of a ciphertext (after its version prefix).
-fn open(cipher: &Aes256Gcm, b64: &str, aad: &str) -> Result<Vec<u8>, DecryptError> {
-    let raw = STANDARD.decode(b64).map_err(|_| DecryptError)?;
-    if raw.len() < 12 + 16 {
+fn open(cipher: &Cipher, b64: &str, aad: &str) -> Result<Vec<u8>, DecryptError> {
+    let mut raw = STANDARD.decode(b64).map_err(|_| DecryptError)?;
+    if raw.len() < NONCE_LEN + TAG_LEN {
         return Err(DecryptError);
     }
-    let (nonce, ct) = raw.split_at(12);
-    cipher
-        .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: aad.as_bytes() })
-        .map_err(|_| DecryptError)
+    let nonce = Nonce::try_assume_unique_for_key(&raw[..NONCE_LEN]).map_err(|_| DecryptError)?;
+    let plaintext = cipher
+        .0
+        .open_within(nonce, Aad::from(aad.as_bytes()), &mut raw, NONCE_LEN..)
+        .map_err(|_| DecryptError)?;
+    Ok(plaintext.to_vec())
 }
 
 /// The key version of a stored ciphertext: `v7:...` is 7; `None` when malformed.
@@ -122,18 +143,18 @@ fn data_key_aad(version: u32) -> String {
 /// *previous* key: decryption tries the current key, then the previous one.
 #[derive(Clone)]
 pub(crate) struct MasterKey {
-    cipher: Aes256Gcm,
-    previous: Option<Aes256Gcm>,
+    cipher: Cipher,
+    previous: Option<Cipher>,
 }
 
 impl MasterKey {
     pub(crate) fn new(key: &[u8; 32]) -> MasterKey {
-        MasterKey { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)), previous: None }
+        MasterKey { cipher: Cipher::new(key), previous: None }
     }
 
     /// Also decrypts what the previous env master key encrypted (changing the env key).
     pub(crate) fn with_previous(mut self, previous: &[u8; 32]) -> MasterKey {
-        self.previous = Some(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(previous)));
+        self.previous = Some(Cipher::new(previous));
         self
     }
 
@@ -169,7 +190,7 @@ impl MasterKey {
 /// needs the (few) wrapped data keys and `v1:` values re-encrypted, not every row.
 pub(crate) struct Keyring {
     master: MasterKey,
-    data: std::collections::BTreeMap<u32, Aes256Gcm>,
+    data: std::collections::BTreeMap<u32, Cipher>,
 }
 
 impl Keyring {
@@ -184,7 +205,7 @@ impl Keyring {
             return Err(DecryptError);
         }
         let key = self.master.unwrap_data_key(version, wrapped)?;
-        self.data.insert(version, Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key)));
+        self.data.insert(version, Cipher::new(&key));
         Ok(())
     }
 
@@ -273,6 +294,27 @@ mod tests {
         assert!(Keyring::new(both.clone()).add_wrapped(2, &wrapped).is_ok());
         assert!(both.encrypt(b"x", "user").starts_with("v1:"));
         assert!(new.decrypt(&both.encrypt(b"x", "user"), "user").is_ok(), "writes use the current key");
+    }
+
+    #[test]
+    fn ciphertexts_written_with_the_aes_gcm_crate_still_decrypt() {
+        // Written by user-service before encryption moved to aws-lc-rs (aes-gcm 0.10, the
+        // same `seal` with fixed nonces): env key 32 x 0x42, version 2's data key
+        // 32 x 0x24 wrapped by it, a v1 TOTP seed and a v2 credential.
+        const WRAPPED: &str =
+            "v1:AQEBAQEBAQEBAQEBCY2SI7Bwpen7cs3owzOf746n2OepiPMnbHgULDZi0fHjYtGAVnlFkxKFitCp0saL";
+        const SEED: &str = "v1:AgICAgICAgICAgIChopycvGPMubJh6EB54TKi6ptMOTWNKEvMPwwCcMU6AwY+P8R";
+        const CREDENTIAL: &str = "v2:AwMDAwMDAwMDAwMDGo+DrK95MDjMM/w35v0QBFl1oESWgdcJK78=";
+        let master = MasterKey::new(&[0x42; 32]);
+        assert_eq!(master.unwrap_data_key(2, WRAPPED).unwrap(), [0x24; 32]);
+        let mut ring = Keyring::new(master.clone());
+        ring.add_wrapped(2, WRAPPED).unwrap();
+        assert_eq!(ring.decrypt(SEED, "user-1").unwrap(), b"totp-seed-20-bytes!!");
+        assert_eq!(ring.decrypt(CREDENTIAL, "client-9").unwrap(), b"credential");
+        assert!(ring.decrypt(CREDENTIAL, "client-8").is_err(), "still bound to its row");
+        // And the other way round: the layout is unchanged (nonce || ciphertext || tag).
+        let fresh = STANDARD.decode(&master.encrypt(b"totp-seed-20-bytes!!", "user-1")[3..]).unwrap();
+        assert_eq!(fresh.len(), STANDARD.decode(&SEED[3..]).unwrap().len());
     }
 
     #[test]

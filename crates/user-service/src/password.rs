@@ -7,8 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
 use tokio::sync::Semaphore;
 
 use crate::config::Argon2Params;
@@ -162,9 +161,10 @@ impl Passwords {
     }
 }
 
+/// A PHC string (`$argon2id$v=19$m=..,t=..,p=..$salt$hash`) with a 128-bit salt from
+/// aws-lc-rs: the format argon2 0.5 wrote too, so stored hashes verify unchanged.
 fn hash_with(argon: &Argon2<'_>, password: &str) -> Result<String, argon2::password_hash::Error> {
-    let salt = SaltString::encode_b64(&random_bytes::<16>())?;
-    Ok(argon.hash_password(password.as_bytes(), &salt)?.to_string())
+    Ok(argon.hash_password_with_salt(password.as_bytes(), &random_bytes::<16>())?.to_string())
 }
 
 #[cfg(test)]
@@ -198,6 +198,23 @@ mod tests {
         assert!(p.verify(long.clone(), Some(h1.clone())).await);
         assert!(!p.verify("a".repeat(100) + "c", Some(h1)).await);
         assert!(!p.verify(long, None).await);
+    }
+
+    #[tokio::test]
+    async fn hashes_written_with_argon2_0_5_still_verify() {
+        // Written by user-service's `hash_with` on argon2 0.5 (fixed salt 16 x 0x5a), and
+        // the Argon2 reference implementation's vector for "password" / "somesalt": each
+        // carries its own parameters, whatever the current ones are.
+        let p = Passwords::new(Argon2Params { memory_kib: 2048, iterations: 2, parallelism: 1 }, 1);
+        let ours = "$argon2id$v=19$m=1024,t=1,p=1$WlpaWlpaWlpaWlpaWlpaWg$mmt4sTt4AR1kRnn10wxjuApAnlMhHqCwZVbsZ2hhv5A";
+        assert!(p.verify("correct horse battery".into(), Some(ours.into())).await);
+        assert!(!p.verify("correct horse batterY".into(), Some(ours.into())).await);
+        let reference =
+            "$argon2id$v=19$m=256,t=2,p=1$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4";
+        assert!(p.verify("password".into(), Some(reference.into())).await);
+        // New hashes keep the PHC form.
+        let new = p.hash("correct horse battery".into()).await.unwrap();
+        assert!(new.starts_with("$argon2id$v=19$m=2048,t=2,p=1$"), "{new}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! TOTP (RFC 6238: SHA-1, 6 digits, 30-second steps) and recovery codes.
 
-use totp_rs::{Algorithm, TOTP};
+use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use crate::crypto::{ct_eq, hash_token, random_bytes};
 
@@ -12,9 +12,22 @@ pub(crate) fn new_secret() -> Vec<u8> {
     random_bytes::<20>().to_vec()
 }
 
-/// The secret in base32, as authenticator apps expect.
+/// The secret in base32 (RFC 4648, no padding), as authenticator apps expect.
 pub(crate) fn base32(secret: &[u8]) -> String {
-    totp_rs::Secret::Raw(secret.to_vec()).to_encoded().to_string()
+    Secret::from(secret).to_base32()
+}
+
+/// The RFC 6238 generator for `secret` with `digits` digits and 30-second steps; `None`
+/// for a secret shorter than RFC 4226's 128 bits (ours are 160).
+fn generator(secret: &[u8], digits: u8) -> Option<Totp> {
+    Builder::new()
+        .with_algorithm(Algorithm::SHA1)
+        .with_digits(digits)
+        .with_skew(0)
+        .with_step_duration(STEP as u64)
+        .with_secret(secret)
+        .build()
+        .ok()
 }
 
 /// The `otpauth://` URI for QR codes.
@@ -36,11 +49,11 @@ pub(crate) fn matching_step(secret: &[u8], code: &str, now: i64) -> Option<i64> 
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let totp = TOTP::new(Algorithm::SHA1, 6, 0, STEP as u64, secret.to_vec()).ok()?;
+    let totp = generator(secret, 6)?;
     let current = now / STEP;
     let mut found = None;
     for step in [current - 1, current, current + 1] {
-        if step >= 0 && ct_eq(&totp.generate((step * STEP) as u64), code) {
+        if step >= 0 && ct_eq(&totp.generate((step * STEP) as u64).to_string(), code) {
             found = Some(step);
         }
     }
@@ -75,26 +88,35 @@ mod tests {
 
     #[test]
     fn i17_rfc6238_sha1_test_vector() {
-        let totp = TOTP::new(Algorithm::SHA1, 8, 0, 30, b"12345678901234567890".to_vec()).unwrap();
-        assert_eq!(totp.generate(59), "94287082");
-        assert_eq!(totp.generate(1_111_111_109), "07081804");
-        assert_eq!(totp.generate(2_000_000_000), "69279037");
+        let totp = generator(b"12345678901234567890", 8).unwrap();
+        assert_eq!(totp.generate(59).to_string(), "94287082");
+        assert_eq!(totp.generate(1_111_111_109).to_string(), "07081804");
+        assert_eq!(totp.generate(2_000_000_000).to_string(), "69279037");
+    }
+
+    #[test]
+    fn enrolled_secrets_keep_their_codes_and_base32() {
+        // What an authenticator app holds for a secret enrolled before totp-rs 6, and the
+        // code it shows at 1_700_000_000 (RFC 6238 SHA-1, 6 digits, 30 s).
+        let secret = b"12345678901234567890";
+        assert_eq!(base32(secret), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+        let step = 1_700_000_000 / STEP;
+        assert_eq!(matching_step(secret, "921300", 1_700_000_000), Some(step));
+        assert!(generator(&secret[..15], 6).is_none(), "shorter than 128 bits");
     }
 
     #[test]
     fn i14_only_adjacent_steps_match() {
         let secret = new_secret();
-        let totp = TOTP::new(Algorithm::SHA1, 6, 0, 30, secret.clone()).unwrap();
+        let totp = generator(&secret, 6).unwrap();
+        let code = |t: i64| totp.generate(t as u64).to_string();
         let now = 1_700_000_000;
         let step = now / 30;
-        assert_eq!(matching_step(&secret, &totp.generate(now as u64), now), Some(step));
-        assert_eq!(matching_step(&secret, &totp.generate((now - 30) as u64), now), Some(step - 1));
-        assert_eq!(matching_step(&secret, &totp.generate((now + 30) as u64), now), Some(step + 1));
-        let old = totp.generate((now - 90) as u64);
-        if old != totp.generate(now as u64)
-            && old != totp.generate((now - 30) as u64)
-            && old != totp.generate((now + 30) as u64)
-        {
+        assert_eq!(matching_step(&secret, &code(now), now), Some(step));
+        assert_eq!(matching_step(&secret, &code(now - 30), now), Some(step - 1));
+        assert_eq!(matching_step(&secret, &code(now + 30), now), Some(step + 1));
+        let old = code(now - 90);
+        if old != code(now) && old != code(now - 30) && old != code(now + 30) {
             assert_eq!(matching_step(&secret, &old, now), None);
         }
     }

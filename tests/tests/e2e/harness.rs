@@ -630,8 +630,8 @@ pub fn jwt_part(token: &str, index: usize) -> Value {
 
 /// The current TOTP code for a base32 secret, `offset_steps` steps of 30 s away.
 pub fn totp_code(secret_b32: &str, offset_steps: i64) -> String {
-    let secret = totp_rs::Secret::Encoded(secret_b32.to_owned()).to_bytes().unwrap();
-    let totp = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 0, 30, secret).unwrap();
+    let secret = totp_rs::Secret::try_from_base32(secret_b32).unwrap();
+    let totp = totp_rs::Builder::new().with_secret(secret).with_skew(0).build().unwrap(); // SHA-1, 6 digits, 30 s
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    totp.generate((now + offset_steps * 30) as u64)
+    totp.generate((now + offset_steps * 30) as u64).to_string()
 }

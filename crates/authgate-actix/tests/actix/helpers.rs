@@ -1,12 +1,14 @@
 //! Shared fixtures: a verifier over the testkit's RSA key, token minting, an API key,
 //! a real server on 127.0.0.1:0, captured logs and a counting metrics recorder.
 
+#[cfg(feature = "metrics")]
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use actix_web::dev::ServiceResponse;
+#[cfg(feature = "ws")]
 use actix_web::{App, HttpServer};
 use authgate::api_key::StaticApiKeys;
 use authgate::{AuthMethod, AuthMode, Authenticator, KeySet, Principal, Verifier};
@@ -58,6 +60,7 @@ pub(crate) async fn answer<B: actix_web::body::MessageBody>(
     (status, challenge, String::from_utf8(body.to_vec()).unwrap(), headers)
 }
 
+#[cfg(feature = "ws")]
 /// Runs the app on 127.0.0.1:0 in the current actix system; returns `host:port`.
 pub(crate) fn spawn<F, T, B>(factory: F) -> String
 where
@@ -113,20 +116,25 @@ pub(crate) fn capture_logs() {
     });
 }
 
+#[cfg(feature = "metrics")]
 /// Counters recorded through the `metrics` facade, by `name{labels}`.
 pub(crate) fn counter(name_and_labels: &str) -> u64 {
     install_recorder();
     counters().lock().unwrap().get(name_and_labels).copied().unwrap_or(0)
 }
 
+#[cfg(feature = "metrics")]
 fn counters() -> &'static Mutex<HashMap<String, u64>> {
     static COUNTERS: OnceLock<Mutex<HashMap<String, u64>>> = OnceLock::new();
     COUNTERS.get_or_init(Default::default)
 }
 
+#[cfg(feature = "metrics")]
 struct Recorder;
+#[cfg(feature = "metrics")]
 struct Count(String);
 
+#[cfg(feature = "metrics")]
 impl metrics::CounterFn for Count {
     fn increment(&self, value: u64) {
         *counters().lock().unwrap().entry(self.0.clone()).or_default() += value;
@@ -136,6 +144,7 @@ impl metrics::CounterFn for Count {
     }
 }
 
+#[cfg(feature = "metrics")]
 impl metrics::Recorder for Recorder {
     fn describe_counter(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
     fn describe_gauge(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
@@ -153,6 +162,7 @@ impl metrics::Recorder for Recorder {
     }
 }
 
+#[cfg(feature = "metrics")]
 pub(crate) fn install_recorder() {
     static INIT: OnceLock<()> = OnceLock::new();
     INIT.get_or_init(|| {

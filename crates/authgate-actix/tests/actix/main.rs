@@ -12,4 +12,5 @@ mod helpers;
 mod middleware;
 mod redact;
 mod shim;
+#[cfg(feature = "ws")]
 mod ws;

@@ -1,11 +1,16 @@
 //! W04: query tokens never reach access logs.
 
-use actix_web::{App, HttpRequest, HttpResponse, web};
-use authgate_actix::redact::{self, REDACTED, redact_query};
-use authgate_actix::{WsAuthMiddleware, WsSession};
+use authgate_actix::redact::{REDACTED, redact_query};
+// An access log around a WebSocket route (the `ws` feature).
+#[cfg(feature = "ws")]
+use {
+    crate::helpers::{authenticator, capture_logs, captured_logs, spawn},
+    actix_web::{App, HttpRequest, HttpResponse, web},
+    authgate_actix::redact,
+    authgate_actix::{WsAuthMiddleware, WsSession},
+};
 
-use crate::helpers::{authenticator, capture_logs, captured_logs, spawn};
-
+#[cfg(feature = "ws")]
 async fn upgrade(req: HttpRequest, body: web::Payload, ws: WsSession) -> actix_web::Result<HttpResponse> {
     Ok(ws.handshake(&req, body)?.0)
 }
@@ -19,6 +24,7 @@ fn redaction_keeps_other_parameters_byte_for_byte() {
     assert_eq!(redact_query("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"), REDACTED);
 }
 
+#[cfg(feature = "ws")]
 #[actix_web::test]
 async fn w04_canary_token_never_appears_in_access_logs() {
     capture_logs();

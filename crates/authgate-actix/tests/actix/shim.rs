@@ -4,9 +4,11 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use actix_web::{App, HttpResponse, test, web};
-use authgate_actix::{ApiKeyDeprecation, AuthMiddleware, CurrentUser, REQUESTS_METRIC};
+use authgate_actix::{ApiKeyDeprecation, AuthMiddleware, CurrentUser};
 
-use crate::helpers::{authenticator, counter, install_recorder, user_token};
+use crate::helpers::{authenticator, user_token};
+#[cfg(feature = "metrics")]
+use crate::helpers::{counter, install_recorder};
 
 async fn method(user: CurrentUser) -> HttpResponse {
     HttpResponse::Ok().insert_header(("link", "</next>; rel=\"next\"")).body(user.auth_method().as_str())
@@ -68,8 +70,10 @@ async fn jwt_answers_and_rejections_carry_no_deprecation_headers() {
     assert!(!res.headers().contains_key("deprecation"));
 }
 
+#[cfg(feature = "metrics")]
 #[actix_web::test]
 async fn authenticated_requests_are_counted_by_method() {
+    use authgate_actix::REQUESTS_METRIC;
     install_recorder();
     let (svc, api_key) = shim_app!();
     let jwt = format!("{REQUESTS_METRIC}{{method=jwt}}");

@@ -1,7 +1,5 @@
 //! The dual-auth migration shim: Deprecation/Sunset/Link on API-key answers, metrics.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use authgate::api_key::StaticApiKeys;
@@ -10,7 +8,13 @@ use authgate_tower::{ApiKeyDeprecation, AuthLayer, CurrentUser};
 use axum::Router;
 use axum::routing::get;
 use http::StatusCode;
-use metrics::{Counter, CounterFn, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+// The counting recorder (the `metrics` feature).
+#[cfg(feature = "metrics")]
+use {
+    metrics::{Counter, CounterFn, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit},
+    std::sync::atomic::{AtomicU64, Ordering},
+    std::sync::{Arc, Mutex},
+};
 
 use crate::helpers::{bearer, get as get_req, send, token, verifier};
 
@@ -60,11 +64,14 @@ async fn jwt_answers_and_rejections_carry_no_deprecation() {
     assert_eq!(a.header("deprecation"), None);
 }
 
+#[cfg(feature = "metrics")]
 /// Counts `authgate_requests_total` by its `method` label.
 #[derive(Default)]
 struct Counts(Mutex<Vec<(String, Arc<AtomicU64>)>>);
 
+#[cfg(feature = "metrics")]
 struct Cell(Arc<AtomicU64>);
+#[cfg(feature = "metrics")]
 impl CounterFn for Cell {
     fn increment(&self, value: u64) {
         self.0.fetch_add(value, Ordering::Relaxed);
@@ -74,6 +81,7 @@ impl CounterFn for Cell {
     }
 }
 
+#[cfg(feature = "metrics")]
 impl Recorder for Counts {
     fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
     fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
@@ -96,6 +104,7 @@ impl Recorder for Counts {
     }
 }
 
+#[cfg(feature = "metrics")]
 impl Counts {
     fn total(&self, method: &str) -> u64 {
         self.0
@@ -108,6 +117,7 @@ impl Counts {
     }
 }
 
+#[cfg(feature = "metrics")]
 #[test]
 fn authenticated_requests_are_counted_by_method() {
     let counts = Counts::default();

@@ -3,8 +3,8 @@
 //! - [`ApiKeyVerifier`]: the policy trait; implemented for closures returning a future,
 //!   so a quick lookup needs no new type.
 //! - [`StaticApiKeys`]: SHA-256 hashes from configuration, compared in constant time.
-//! - [`RemoteApiKeyVerifier`]: asks user-service (`GET /v1/users/me` with `X-API-Key`)
-//!   and caches answers briefly.
+//! - [`RemoteApiKeyVerifier`] (the `remote` feature): asks user-service
+//!   (`GET /v1/users/me` with `X-API-Key`) and caches answers briefly.
 //! - [`format`](mod@format): the key format user-service issues (`ak_live_…`/`ak_test_…`, 190 random
 //!   bits, CRC32 checksum), checked locally so typos and garbage never cost a network
 //!   call or a database lookup.
@@ -16,9 +16,12 @@ use crate::error::Error;
 use crate::principal::Principal;
 
 pub mod format;
+#[cfg(feature = "remote")]
 mod remote;
 mod static_keys;
 
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub use remote::RemoteApiKeyVerifier;
 pub use static_keys::StaticApiKeys;
 

@@ -1,20 +1,26 @@
 //! API keys: local format checks, the static set, and user-service lookups with caching.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use authgate::api_key::{ApiKeyVerifier, RemoteApiKeyVerifier, StaticApiKeys, format};
+use authgate::api_key::{ApiKeyVerifier, StaticApiKeys, format};
 use authgate::{AuthMethod, ErrorKind, Principal};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 use crate::helpers::kind;
+// The user-service lookups (the `remote` feature).
+#[cfg(feature = "remote")]
+use {
+    authgate::api_key::RemoteApiKeyVerifier,
+    std::collections::HashMap,
+    std::sync::atomic::{AtomicUsize, Ordering},
+    std::sync::{Arc, Mutex},
+    std::time::Duration,
+    tokio::io::{AsyncReadExt, AsyncWriteExt},
+    tokio::net::TcpListener,
+};
 
+#[cfg(feature = "remote")]
 /// Known keys: key -> (user id, trading account it is bound to).
 type Keys = Arc<Mutex<HashMap<String, (String, Option<String>)>>>;
 
+#[cfg(feature = "remote")]
 /// A stand-in for user-service's `GET /v1/users/me`: known keys answer 200 with a user
 /// and the key (its id and trading-account binding), as user-service does.
 struct UserServiceStub {
@@ -26,6 +32,7 @@ struct UserServiceStub {
     task: tokio::task::JoinHandle<()>,
 }
 
+#[cfg(feature = "remote")]
 impl UserServiceStub {
     async fn start() -> Self {
         Self::start_on("127.0.0.1").await
@@ -101,12 +108,14 @@ impl UserServiceStub {
     }
 }
 
+#[cfg(feature = "remote")]
 impl Drop for UserServiceStub {
     fn drop(&mut self) {
         self.task.abort();
     }
 }
 
+#[cfg(feature = "remote")]
 #[tokio::test]
 async fn remote_keys_are_verified_by_user_service_and_cached() {
     let stub = UserServiceStub::start().await;
@@ -126,6 +135,7 @@ async fn remote_keys_are_verified_by_user_service_and_cached() {
     assert!(p.roles().is_empty());
 }
 
+#[cfg(feature = "remote")]
 #[tokio::test]
 async fn a_key_bound_to_a_trading_account_keeps_its_binding_at_the_consumer() {
     let stub = UserServiceStub::start().await;
@@ -139,6 +149,7 @@ async fn a_key_bound_to_a_trading_account_keeps_its_binding_at_the_consumer() {
     assert_eq!(p.api_key().map(|k| k.trading_account_id()), Some(None));
 }
 
+#[cfg(feature = "remote")]
 #[tokio::test]
 async fn an_answer_without_the_key_is_refused_rather_than_losing_a_binding() {
     // A 200 that names no api_key: whatever binding the key has would be lost.
@@ -160,6 +171,7 @@ async fn an_answer_without_the_key_is_refused_rather_than_losing_a_binding() {
     task.abort();
 }
 
+#[cfg(feature = "remote")]
 #[tokio::test]
 async fn concurrent_lookups_of_one_key_share_one_request() {
     let stub = UserServiceStub::start().await;
@@ -181,6 +193,7 @@ async fn concurrent_lookups_of_one_key_share_one_request() {
     }
 }
 
+#[cfg(feature = "remote")]
 #[tokio::test]
 async fn a_lookup_abandoned_by_its_caller_is_taken_over_by_the_others() {
     let stub = UserServiceStub::start().await;
@@ -202,6 +215,7 @@ async fn a_lookup_abandoned_by_its_caller_is_taken_over_by_the_others() {
     assert_eq!(second.await.unwrap().unwrap(), "user-9");
 }
 
+#[cfg(feature = "remote")]
 #[tokio::test]
 async fn refused_keys_are_remembered_for_ten_seconds() {
     let stub = UserServiceStub::start().await;
@@ -213,6 +227,7 @@ async fn refused_keys_are_remembered_for_ten_seconds() {
     assert_eq!(stub.requests(), 1);
 }
 
+#[cfg(feature = "remote")]
 #[tokio::test]
 async fn an_injected_http_client_is_the_one_that_asks() {
     // The stub listens on 127.0.0.2, which only the injected client resolves
@@ -229,6 +244,7 @@ async fn an_injected_http_client_is_the_one_that_asks() {
     assert_eq!(stub.requests(), 1);
 }
 
+#[cfg(feature = "remote")]
 #[tokio::test]
 async fn i24_revoked_key_stops_working_within_the_cache_ttl() {
     let stub = UserServiceStub::start().await;
@@ -248,6 +264,7 @@ async fn i24_revoked_key_stops_working_within_the_cache_ttl() {
     assert_eq!(stub.requests(), asked);
 }
 
+#[cfg(feature = "remote")]
 #[tokio::test]
 async fn i24_bad_checksum_or_garbage_never_reaches_user_service() {
     let stub = UserServiceStub::start().await;
@@ -260,6 +277,7 @@ async fn i24_bad_checksum_or_garbage_never_reaches_user_service() {
     assert_eq!(stub.requests(), 0);
 }
 
+#[cfg(feature = "remote")]
 #[tokio::test]
 async fn user_service_down_is_503_and_not_cached() {
     let stub = UserServiceStub::start().await;

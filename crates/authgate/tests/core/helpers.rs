@@ -1,7 +1,7 @@
-use std::time::Duration;
-
-use authgate::{Algorithm, Error, ErrorKind, KeySet, KeySetConfig, Verifier};
+use authgate::{Algorithm, Error, ErrorKind, KeySet, Verifier};
 use authgate_testkit::{TestKey, TokenBuilder, jwks, standard_claims};
+#[cfg(feature = "remote")]
+use {authgate::KeySetConfig, std::time::Duration};
 
 pub(crate) const ISS: &str = "https://id.example";
 pub(crate) const AUD: &str = "trading-platform";
@@ -32,6 +32,7 @@ pub(crate) fn kind<T: std::fmt::Debug>(result: Result<T, Error>) -> ErrorKind {
     }
 }
 
+#[cfg(feature = "remote")]
 /// Fast timings for key-set tests.
 pub(crate) fn fast_config() -> KeySetConfig {
     let mut c = KeySetConfig::default();

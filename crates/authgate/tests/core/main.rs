@@ -7,7 +7,9 @@
 mod api_keys;
 mod authenticator;
 mod helpers;
+#[cfg(feature = "remote")]
 mod keyset;
+#[cfg(feature = "metrics")]
 mod observability;
 mod providers;
 mod verify;

@@ -2,12 +2,15 @@
 //! the `ServiceConfig` a service would use for it, grants what the preset promises.
 //! Claim mapping, custom checks, audience skipping and authorized parties.
 
-use authgate::{
-    AuthMethod, AuthMode, ClaimMapping, ErrorKind, Issuer, KeySet, Principal, Requirement, ServiceConfig,
-    TokenTypes, Verifier,
+use authgate::{AuthMethod, ClaimMapping, ErrorKind, Issuer, KeySet, Principal, TokenTypes, Verifier};
+use authgate_testkit::{TestKey, jwks, standard_claims};
+// Through `ServiceConfig` and a served JWKS (the `remote` feature).
+#[cfg(feature = "remote")]
+use {
+    authgate::{AuthMode, Requirement, ServiceConfig},
+    authgate_testkit::MockJwksServer,
+    authgate_testkit::providers::{Fixture, Provider},
 };
-use authgate_testkit::providers::{Fixture, Provider};
-use authgate_testkit::{MockJwksServer, TestKey, jwks, standard_claims};
 
 use crate::helpers::{AUD, ISS, kind};
 
@@ -15,6 +18,7 @@ fn static_keys() -> KeySet {
     KeySet::from_jwks_json(&jwks(&[&TestKey::shared_rs256()]).to_string()).unwrap()
 }
 
+#[cfg(feature = "remote")]
 /// The service configuration of the fixture, keys served by `idp`.
 fn config(fixture: &Fixture, idp: &MockJwksServer) -> ServiceConfig {
     let mut env: Vec<(String, String)> = fixture.env().to_vec();
@@ -22,6 +26,7 @@ fn config(fixture: &Fixture, idp: &MockJwksServer) -> ServiceConfig {
     ServiceConfig::from_lookup(|name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())).unwrap()
 }
 
+#[cfg(feature = "remote")]
 #[tokio::test]
 async fn every_preset_reads_the_documented_grants_of_its_provider() {
     let key = TestKey::shared_rs256();
@@ -58,6 +63,7 @@ async fn every_preset_reads_the_documented_grants_of_its_provider() {
     }
 }
 
+#[cfg(feature = "remote")]
 /// The fixture's claims with the times the minted token carries.
 fn refreshed(
     documented: &serde_json::Map<String, serde_json::Value>,
@@ -72,6 +78,7 @@ fn refreshed(
     claims
 }
 
+#[cfg(feature = "remote")]
 #[tokio::test]
 async fn j13_the_default_typ_rule_of_a_service_is_at_jwt() {
     // Our own tokens pass; a provider's `typ: JWT` token needs its preset's rule.
@@ -100,6 +107,7 @@ async fn j13_the_default_typ_rule_of_a_service_is_at_jwt() {
     assert_eq!(kind(strict.verify(&ours.token(&key).sign()).await), ErrorKind::InvalidIssuer);
 }
 
+#[cfg(feature = "remote")]
 #[tokio::test]
 async fn cognito_without_aud_is_checked_by_its_client_id() {
     let key = TestKey::shared_rs256();
@@ -292,6 +300,7 @@ fn api_key_principals_carry_their_key() {
     assert!(Principal::builder("u", AuthMethod::Jwt).build().api_key().is_none());
 }
 
+#[cfg(feature = "remote")]
 #[tokio::test]
 async fn a_service_config_fetches_keys_with_the_injected_client() {
     // The IdP listens on 127.0.0.2; only the injected client resolves `localhost` there.

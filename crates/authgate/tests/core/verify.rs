@@ -471,6 +471,7 @@ async fn j31_a_token_from_another_issuer_sharing_the_key_set_is_rejected() {
     assert_eq!(kind(v.verify(&wrong_aud).await), ErrorKind::InvalidAudience);
 }
 
+#[cfg(feature = "remote")]
 #[tokio::test]
 async fn unknown_issuer_is_rejected_without_any_network_call() {
     let idp = MockJwksServer::start().await;

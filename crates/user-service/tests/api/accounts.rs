@@ -102,12 +102,7 @@ async fn set_stored_enc(app: &TestApp, id: &str, enc: &str) {
 }
 
 fn aes_open(key: &[u8], b64: &str, aad: &str) -> Option<Vec<u8>> {
-    use aes_gcm::aead::{Aead, KeyInit, Payload};
-    let raw = STANDARD.decode(b64).ok()?;
-    let cipher = aes_gcm::Aes256Gcm::new_from_slice(key).ok()?;
-    cipher
-        .decrypt(aes_gcm::Nonce::from_slice(&raw[..12]), Payload { msg: &raw[12..], aad: aad.as_bytes() })
-        .ok()
+    crate::helpers::aes_256_gcm_open(key, &STANDARD.decode(b64).ok()?, aad)
 }
 
 /// Decrypts a stored credential independently of the service, following the documented

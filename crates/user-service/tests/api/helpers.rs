@@ -334,16 +334,13 @@ pub fn header_of(token: &str) -> Value {
 
 /// Current TOTP code (and step) for a base32 secret at `now + offset_steps * 30`.
 pub fn totp_code(secret_b32: &str, offset_steps: i64) -> String {
-    let secret = totp_rs::Secret::Encoded(secret_b32.to_owned()).to_bytes().unwrap();
-    let totp = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 0, 30, secret).unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    totp.generate((now + offset_steps * 30) as u64)
+    totp_code_at_step(secret_b32, now / 30 + offset_steps)
 }
 
 /// The service's current signing key, decrypted with the test master key, to forge
 /// tokens that differ from real ones in exactly one way.
 pub async fn real_signing_key(app: &TestApp) -> (String, jsonwebtoken::EncodingKey) {
-    use aes_gcm::aead::{Aead, KeyInit, Payload};
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
     let row = sqlx::query("SELECT kid, private_key_enc FROM signing_keys ORDER BY activate_at DESC LIMIT 1")
@@ -354,12 +351,18 @@ pub async fn real_signing_key(app: &TestApp) -> (String, jsonwebtoken::EncodingK
     let enc: String = row.get("private_key_enc");
     let raw = STANDARD.decode(enc.strip_prefix("v1:").unwrap()).unwrap();
     let key = STANDARD.decode(TEST_MASTER_KEY).unwrap();
-    let cipher = aes_gcm::Aes256Gcm::new_from_slice(&key).unwrap();
-    let pkcs8 = cipher
-        .decrypt(aes_gcm::Nonce::from_slice(&raw[..12]), Payload { msg: &raw[12..], aad: kid.as_bytes() })
-        .unwrap();
+    let pkcs8 = aes_256_gcm_open(&key, &raw, &kid).unwrap();
     let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", STANDARD.encode(pkcs8));
     (kid, jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap())
+}
+
+/// AES-256-GCM over the documented layout, nonce (12 bytes) || ciphertext || tag.
+pub fn aes_256_gcm_open(key: &[u8], raw: &[u8], aad: &str) -> Option<Vec<u8>> {
+    use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).ok()?);
+    let nonce = Nonce::try_assume_unique_for_key(raw.get(..12)?).ok()?;
+    let mut in_out = raw.get(12..)?.to_vec();
+    key.open_in_place(nonce, Aad::from(aad.as_bytes()), &mut in_out).ok().map(|plain| plain.to_vec())
 }
 
 /// A fresh RSA key that the service does not know.
@@ -385,7 +388,7 @@ pub fn sign(claims: &Value, key: &jsonwebtoken::EncodingKey, kid: &str, typ: &st
 
 /// The TOTP code of a given 30-second step.
 pub fn totp_code_at_step(secret_b32: &str, step: i64) -> String {
-    let secret = totp_rs::Secret::Encoded(secret_b32.to_owned()).to_bytes().unwrap();
-    let totp = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 0, 30, secret).unwrap();
-    totp.generate((step * 30) as u64)
+    let secret = totp_rs::Secret::try_from_base32(secret_b32).unwrap();
+    let totp = totp_rs::Builder::new().with_secret(secret).with_skew(0).build().unwrap(); // SHA-1, 6 digits, 30 s
+    totp.generate((step * 30) as u64).to_string()
 }
