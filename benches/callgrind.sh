@@ -22,26 +22,21 @@ target=${CARGO_TARGET_DIR:-$root/target}/release
 OUT=${OUT:-${CARGO_TARGET_DIR:-$root/target}/callgrind}
 mkdir -p "$OUT"
 
-declare -A ir sha
+declare -A ir
 for scenario in layer-none layer-auth health health-hdr me; do
     file="$OUT/callgrind.out.$scenario"
     valgrind --tool=callgrind --callgrind-out-file="$file" --toggle-collect='*request_loop*measured*' \
         "$target/examples/request_loop" "$scenario" "$N" 2>/dev/null
     total=$(sed -n 's/^summary: //p; s/^totals: //p' "$file" | head -n 1 | awk '{ print $1 }')
     ir[$scenario]=$((total / N))
-    # The token-cache key: AVX code under valgrind (no SHA-NI), much cheaper on real CPUs.
-    digest=$(callgrind_annotate --inclusive=yes "$file" 2>/dev/null \
-        | awk '/:aws_lc_[0-9_]*SHA256 \[/ { gsub(",", "", $1); print $1; exit }')
-    sha[$scenario]=$(( ${digest:-0} / N ))
 done
 
-printf '%-12s %12s %22s\n' scenario 'Ir/request' 'of which SHA-256 key'
+printf '%-12s %12s\n' scenario 'Ir/request'
 for scenario in layer-none layer-auth health health-hdr me; do
-    printf '%-12s %12d %22d\n' "$scenario" "${ir[$scenario]}" "${sha[$scenario]}"
+    printf '%-12s %12d\n' "$scenario" "${ir[$scenario]}"
 done
 awk -v ln="${ir[layer-none]}" -v la="${ir[layer-auth]}" -v h="${ir[health]}" -v hh="${ir[health-hdr]}" \
-    -v m="${ir[me]}" -v s="${sha[layer-auth]}" 'BEGIN {
-    printf "AuthLayer: +%d Ir/request (layer-auth / layer-none = %.2f)", la - ln, la / ln
-    printf "; without the SHA-256: +%d (%.2f)\n", la - s - ln, (la - s) / ln
+    -v m="${ir[me]}" 'BEGIN {
+    printf "AuthLayer: +%d Ir/request (layer-auth / layer-none = %.2f)\n", la - ln, la / ln
     printf "router: me / health = %.2f, me / health-hdr = %.2f\n", m / h, m / hh
 }'

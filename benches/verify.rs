@@ -4,6 +4,7 @@
 //!
 //! Run: `cargo bench -p authgate --bench verify`.
 
+use std::hash::BuildHasher as _;
 use std::hint::black_box;
 
 use authgate::{Algorithm, KeySet, Verifier};
@@ -72,6 +73,8 @@ fn cached(c: &mut Criterion) {
     let key = TestKey::shared_rs256();
     let v = verifier(&key, true);
     let token = &tokens(&key)[0];
+    // Cached on its second verification.
+    verify_now(&v, token);
     verify_now(&v, token);
     c.bench_function("verify_cache_hit_RS256", |b| b.iter(|| black_box(verify_now(&v, black_box(token)))));
 }
@@ -87,9 +90,35 @@ fn key_lookup(c: &mut Criterion) {
 fn cache_hit_parts(c: &mut Criterion) {
     let key = TestKey::shared_rs256();
     let token = tokens(&key).swap_remove(0);
+    // The cache key, old and new side by side: a SHA-256 of the token, against a keyed
+    // SipHash-1-3 of it plus the constant-time comparison of the whole token on a hit.
     c.bench_function("part_sha256_token", |b| {
         b.iter(|| {
             black_box(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, black_box(token.as_bytes())))
+        })
+    });
+    let keyed = std::collections::hash_map::RandomState::new();
+    c.bench_function("part_siphash13_token", |b| {
+        b.iter(|| black_box(keyed.hash_one(black_box(token.as_bytes()))))
+    });
+    let stored: Box<[u8]> = token.as_bytes().into();
+    c.bench_function("part_siphash13_token_and_ct_eq", |b| {
+        b.iter(|| {
+            let presented = black_box(token.as_bytes());
+            black_box(keyed.hash_one(presented));
+            black_box(aws_lc_rs::constant_time::verify_slices_are_equal(&stored, presented).is_ok())
+        })
+    });
+    // The two constant-time comparisons in the tree.
+    c.bench_function("part_ct_eq_subtle", |b| {
+        b.iter(|| black_box(bool::from(subtle::ConstantTimeEq::ct_eq(&*stored, black_box(token.as_bytes())))))
+    });
+    c.bench_function("part_ct_eq_aws_lc", |b| {
+        b.iter(|| {
+            black_box(
+                aws_lc_rs::constant_time::verify_slices_are_equal(&stored, black_box(token.as_bytes()))
+                    .is_ok(),
+            )
         })
     });
     let cache: moka::sync::Cache<[u8; 32], std::sync::Arc<u64>> = moka::sync::Cache::new(10_000);

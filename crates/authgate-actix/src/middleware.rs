@@ -226,69 +226,113 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let service = Rc::clone(&self.service);
-        let config = Arc::clone(&self.config);
-        Box::pin(async move {
-            let mut state = AuthState {
-                principal: None,
-                deferred: None,
-                responder: config.responder.clone(),
-                #[cfg(feature = "ws")]
-                leeway: config.authenticator.verifier().map(authgate::Verifier::leeway).unwrap_or_default(),
-                protocol: None,
-            };
-            if config.preflight && is_cors_preflight(&req) {
-                req.extensions_mut().insert(state);
-                return service.call(req).await.map(ServiceResponse::map_into_left_body);
-            }
-            if let Some(ws) = &config.ws {
-                if let Some(reply) = ws.check_origin(req.request()) {
-                    return Ok(reject(req, &reply));
-                }
-                state.protocol = ws.offered_marker(req.request());
-            }
-            if let Some(peer) = req.peer_addr() {
-                let header = config.proxies.proxy_header().name();
-                let values = req.headers().get_all(header.as_str()).map(|v| v.as_bytes());
-                let client = config.proxies.resolve(peer.ip(), values);
-                req.extensions_mut().insert(ClientAddr(client));
-            }
-            let outcome = config.authenticator.authenticate(&RequestSource::new(req.request())).await;
-            let failure = match outcome {
-                Ok(Some(principal)) => {
-                    state.principal = Some(principal);
-                    None
-                }
-                Ok(None) if !config.required => None,
-                Ok(None) => Some(Error::new(ErrorKind::MissingCredentials, "no credentials in the request")),
-                Err(err) => Some(err),
-            };
-            if let Some(err) = failure {
-                let defer = config.ws.as_ref().is_some_and(|ws| ws.close_on_invalid)
-                    && err.kind() != ErrorKind::KeySourceUnavailable;
-                if !defer {
-                    return Ok(reject(req, &state.responder.respond(&err)));
-                }
-                log_rejection(&err);
-                state.deferred = Some(err);
-            }
-            let method = state.principal.as_ref().map(Principal::auth_method);
-            if let Some(method) = method {
-                authgate::metric_names::record_authenticated_request(method);
-            }
+        let config = &self.config;
+        let mut state = AuthState {
+            principal: None,
+            deferred: None,
+            responder: config.responder.clone(),
+            #[cfg(feature = "ws")]
+            leeway: config.authenticator.verifier().map(authgate::Verifier::leeway).unwrap_or_default(),
+            protocol: None,
+        };
+        if config.preflight && is_cors_preflight(&req) {
             req.extensions_mut().insert(state);
-            let mut res = service.call(req).await?;
-            if method == Some(AuthMethod::ApiKey)
-                && let Some(deprecation) = &config.deprecation
-            {
-                let headers = res.headers_mut();
-                for (name, value) in deprecation.iter() {
-                    headers.append(name.clone(), value.clone());
-                }
+            let fut = self.service.call(req);
+            return Box::pin(async move { fut.await.map(ServiceResponse::map_into_left_body) });
+        }
+        if let Some(ws) = &config.ws {
+            if let Some(reply) = ws.check_origin(req.request()) {
+                return Box::pin(ready(Ok(reject(req, &reply))));
             }
-            Ok(res.map_into_left_body())
+            state.protocol = ws.offered_marker(req.request());
+        }
+        if let Some(peer) = req.peer_addr() {
+            let header = config.proxies.proxy_header().name();
+            let values = req.headers().get_all(header.as_str()).map(|v| v.as_bytes());
+            let client = config.proxies.resolve(peer.ip(), values);
+            req.extensions_mut().insert(ClientAddr(client));
+        }
+        // A token seen before, no credentials or unreadable ones: decided now, without
+        // the authenticator's future.
+        let decided = match config.authenticator.sources().extract(&RequestSource::new(req.request())) {
+            Ok(credentials) if credentials.is_empty() => Some(Ok(None)),
+            Ok(credentials) => config.authenticator.authenticate_cached(&credentials).map(|p| Ok(Some(p))),
+            Err(error) => Some(Err(error)),
+        };
+        if let Some(outcome) = decided {
+            return match admit(config, req, state, outcome) {
+                Ok((req, method)) => {
+                    let fut = self.service.call(req);
+                    let config = Arc::clone(config);
+                    Box::pin(async move { Ok(decorate(&config, fut.await?, method)) })
+                }
+                Err(rejection) => Box::pin(ready(Ok(*rejection))),
+            };
+        }
+        let service = Rc::clone(&self.service);
+        let config = Arc::clone(config);
+        Box::pin(async move {
+            let outcome = config.authenticator.authenticate(&RequestSource::new(req.request())).await;
+            match admit(&config, req, state, outcome) {
+                Ok((req, method)) => Ok(decorate(&config, service.call(req).await?, method)),
+                Err(rejection) => Ok(*rejection),
+            }
         })
     }
+}
+
+/// The request to forward with how the caller authenticated, or the rejection.
+type Admitted<B> = Result<(ServiceRequest, Option<AuthMethod>), Box<ServiceResponse<EitherBody<B>>>>;
+
+/// Applies the outcome of authentication: the request to forward, with its
+/// [`AuthState`] and how the caller authenticated, or the rejection.
+fn admit<B>(
+    config: &Config,
+    req: ServiceRequest,
+    mut state: AuthState,
+    outcome: Result<Option<Principal>, Error>,
+) -> Admitted<B> {
+    let failure = match outcome {
+        Ok(Some(principal)) => {
+            state.principal = Some(principal);
+            None
+        }
+        Ok(None) if !config.required => None,
+        Ok(None) => Some(Error::new(ErrorKind::MissingCredentials, "no credentials in the request")),
+        Err(err) => Some(err),
+    };
+    if let Some(err) = failure {
+        let defer = config.ws.as_ref().is_some_and(|ws| ws.close_on_invalid)
+            && err.kind() != ErrorKind::KeySourceUnavailable;
+        if !defer {
+            return Err(Box::new(reject(req, &state.responder.respond(&err))));
+        }
+        log_rejection(&err);
+        state.deferred = Some(err);
+    }
+    let method = state.principal.as_ref().map(Principal::auth_method);
+    if let Some(method) = method {
+        authgate::metric_names::record_authenticated_request(method);
+    }
+    req.extensions_mut().insert(state);
+    Ok((req, method))
+}
+
+/// The inner service's response, with the deprecation headers on API-key requests.
+fn decorate<B>(
+    config: &Config,
+    mut res: ServiceResponse<B>,
+    method: Option<AuthMethod>,
+) -> ServiceResponse<EitherBody<B>> {
+    if method == Some(AuthMethod::ApiKey)
+        && let Some(deprecation) = &config.deprecation
+    {
+        let headers = res.headers_mut();
+        for (name, value) in deprecation.iter() {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    res.map_into_left_body()
 }
 
 fn reject<B>(req: ServiceRequest, reply: &ErrorReply) -> ServiceResponse<EitherBody<B>> {

@@ -256,8 +256,9 @@ impl Authenticator {
 
 impl Authenticator {
     /// The caller, answered at once from the verified-token cache: `Some` when the only
-    /// credential this authenticator reads is a bearer token verified before and still
-    /// valid (counted in the metrics like any verification). `None` means nothing is
+    /// credential this authenticator reads is a bearer token in that cache and still
+    /// valid (counted in the metrics like any verification). A token enters the cache
+    /// when it is verified a second time (see [`crate::TokenCacheConfig`]). `None` means nothing is
     /// decided yet: call [`Authenticator::authenticate_credentials`].
     ///
     /// Middleware use it to skip the future (and copying the token out of the request)
@@ -281,6 +282,7 @@ impl Authenticator {
     ///     None => auth.authenticate_credentials(credentials).await?,
     /// };
     /// assert_eq!(user.map(|u| u.user_id().to_owned()).as_deref(), Some("u1"));
+    /// auth.authenticate(&req).await?; // verified again: now cached
     /// let again = auth.sources().extract(&req)?;
     /// assert_eq!(auth.authenticate_cached(&again).map(|u| u.user_id().to_owned()).as_deref(), Some("u1"));
     /// # Ok(()) }

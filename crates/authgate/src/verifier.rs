@@ -407,7 +407,7 @@ impl Verifier {
             return None;
         }
         let started = std::time::Instant::now();
-        let principal = cache.get(&TokenCache::digest(token), self.inner.clock.now_unix())?;
+        let principal = cache.get(cache.probe(token), self.inner.clock.now_unix())?;
         metric_names::increment!(metric_names::TOKEN_CACHE, "result" => "hit");
         record_outcome(AuthMethod::Jwt, &Ok::<_, Error>(&principal), started);
         Some(principal)
@@ -416,9 +416,9 @@ impl Verifier {
     async fn verify_access(&self, token: &str) -> Result<Principal, Error> {
         self.check_size(token)?;
         let now = self.inner.clock.now_unix();
-        let digest = self.inner.cache.as_ref().map(|cache| (cache, TokenCache::digest(token)));
-        if let Some((cache, digest)) = &digest {
-            if let Some(principal) = cache.get(digest, now) {
+        let cached = self.inner.cache.as_ref().map(|cache| (cache, cache.probe(token)));
+        if let Some((cache, probe)) = cached {
+            if let Some(principal) = cache.get(probe, now) {
                 metric_names::increment!(metric_names::TOKEN_CACHE, "result" => "hit");
                 return Ok(principal);
             }
@@ -434,9 +434,9 @@ impl Verifier {
         for check in &self.inner.checks {
             check(&principal).map_err(Error::forbidden)?;
         }
-        if let Some((cache, digest)) = digest {
+        if let Some((cache, probe)) = cached {
             let keys = verified.rules.keys.clone();
-            cache.insert(digest, principal.clone(), verified.key, keys, valid_until, now);
+            cache.insert(probe, principal.clone(), verified.key, keys, valid_until, now);
         }
         Ok(principal)
     }

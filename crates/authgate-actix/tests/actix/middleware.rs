@@ -190,3 +190,52 @@ async fn cors_preflight_passes_only_when_allowed() {
     let req = test::TestRequest::default().method(actix_web::http::Method::OPTIONS).uri("/me").to_request();
     assert_eq!(test::call_service(&open, req).await.status(), 401);
 }
+
+#[actix_web::test]
+async fn a_repeated_token_is_answered_from_the_cache_with_the_principal() {
+    let (auth, _) = authenticator();
+    let svc = test::init_service(app(AuthMiddleware::new(auth))).await;
+    let token = user_token("user-7");
+    let hits = || crate::helpers::counter(&format!("{}{{result=hit}}", authgate::metric_names::TOKEN_CACHE));
+    let before = hits();
+    for _ in 0..4 {
+        let req = get("/me").insert_header(bearer(&token)).to_request();
+        let (status, _, body, _) = answer(test::call_service(&svc, req).await).await;
+        assert_eq!((status, body.as_str()), (200, r#"{"user_id":"user-7"}"#));
+    }
+    assert!(hits() > before, "verified twice, then answered from the cache");
+    let req = get("/me").insert_header(bearer(&format!("{token}x"))).to_request();
+    let (status, challenge, _, _) = answer(test::call_service(&svc, req).await).await;
+    assert_eq!(status, 401, "a token differing from a cached one is verified");
+    assert!(challenge.is_some_and(|c| c.contains(r#"error="invalid_token""#)));
+}
+
+#[actix_web::test]
+async fn a_cached_token_still_has_its_api_key_checked() {
+    let (auth, api_key) = authenticator();
+    let svc = test::init_service(app(AuthMiddleware::new(auth))).await;
+    let token = user_token("user-7");
+    for _ in 0..3 {
+        let req = get("/me").insert_header(bearer(&token)).to_request();
+        assert_eq!(test::call_service(&svc, req).await.status(), 200);
+    }
+    // The token is cached, but the API key names another user: both must be checked.
+    let req = get("/me").insert_header(bearer(&token)).insert_header(("x-api-key", api_key)).to_request();
+    let (status, _, body, _) = answer(test::call_service(&svc, req).await).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("invalid_request"), "{body}");
+}
+
+#[actix_web::test]
+async fn optional_mode_answers_a_cached_token_with_its_principal() {
+    let (auth, _) = authenticator();
+    let svc = test::init_service(app(AuthMiddleware::optional(auth))).await;
+    let token = user_token("user-8");
+    for _ in 0..3 {
+        let req = get("/me").insert_header(bearer(&token)).to_request();
+        let (status, _, body, _) = answer(test::call_service(&svc, req).await).await;
+        assert_eq!((status, body.as_str()), (200, r#"{"user_id":"user-8"}"#));
+    }
+    let (status, _, body, _) = answer(test::call_service(&svc, get("/me").to_request()).await).await;
+    assert_eq!((status, body.as_str()), (200, r#"{"user_id":null}"#));
+}

@@ -178,6 +178,8 @@ async fn k08_rotation_new_kid_refreshes_once_and_removed_kid_stops_verifying() {
     let idp = idp_with(&[&old]).await;
     let v = remote_verifier(&idp, fast_config());
     let old_token = token(&idp, &old, "u");
+    // Twice, so the token cache holds it.
+    assert!(v.verify(&old_token).await.is_ok());
     assert!(v.verify(&old_token).await.is_ok());
     assert_eq!(idp.jwks_requests(), 1);
 

@@ -194,6 +194,8 @@ async fn a_custom_check_refuses_with_a_403_and_the_operators_message() {
             .unwrap();
     let base = key.token().claims(standard_claims(ISS, AUD, "u7", 60));
     let verified = base.clone().claim("email_verified", true).sign();
+    // Cached on its second verification.
+    assert!(v.verify(&verified).await.is_ok());
     assert!(v.verify(&verified).await.is_ok());
     assert!(v.verify(&verified).await.is_ok(), "cached, and still passing");
     let unverified = base.clone().sign();
