@@ -7,7 +7,7 @@ use crate::db_tests;
 use crate::helpers::{TestApp, TestDb, assert_error};
 
 db_tests!(
-    health_reports_the_database,
+    health_is_liveness_and_ready_names_what_is_missing,
     metrics_are_prometheus_text,
     jwks_is_served_at_both_paths_with_cache_control,
     openid_configuration_points_at_the_jwks,
@@ -16,13 +16,35 @@ db_tests!(
     cookie_flags_follow_the_configuration,
 );
 
-async fn health_reports_the_database(db: TestDb) {
-    let app = TestApp::spawn(&db).await;
+async fn health_is_liveness_and_ready_names_what_is_missing(db: TestDb) {
+    // Keys are re-read on every use, so `/ready` sees the table as it is now.
+    let app = TestApp::spawn_with(&db, |c| c.key_reload_secs = 0).await;
     let r = app.get("/health").await;
     assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap(), serde_json::json!({"status": "ok"}));
+    let r = app.get("/ready").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        serde_json::json!({"status": "ready", "database": "ok", "signing_key": "ok", "environment": "dev"})
+    );
+
+    sqlx::query("DELETE FROM signing_keys").execute(&app.pool).await.unwrap();
+    let r = app.get("/ready").await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = r.json().await.unwrap();
-    assert_eq!(body["status"], "ok");
+    assert_eq!(body["status"], "not_ready");
+    assert_eq!(body["reason"], "no signing key loaded");
     assert_eq!(body["database"], "ok");
+
+    sqlx::query("DROP TABLE signing_keys").execute(&app.pool).await.unwrap();
+    let r = app.get("/ready").await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["reason"], "database unavailable, no signing key loaded");
+    assert_eq!(body["database"], "unavailable");
+    // Liveness does not depend on the database.
+    assert_eq!(app.get("/health").await.status(), StatusCode::OK);
 }
 
 async fn metrics_are_prometheus_text(db: TestDb) {
