@@ -10,6 +10,7 @@ mod admin;
 mod api_keys;
 mod auth;
 mod clients;
+mod discovery;
 mod mfa;
 mod multi_instance;
 mod openapi;

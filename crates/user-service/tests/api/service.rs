@@ -10,7 +10,6 @@ db_tests!(
     health_is_liveness_and_ready_names_what_is_missing,
     metrics_are_prometheus_text,
     jwks_is_served_at_both_paths_with_cache_control,
-    openid_configuration_points_at_the_jwks,
     unknown_routes_and_bad_bodies_get_json_errors,
     cors_allows_only_configured_origins,
     cookie_flags_follow_the_configuration,
@@ -81,14 +80,6 @@ async fn jwks_is_served_at_both_paths_with_cache_control(db: TestDb) {
     assert_eq!(key["kid"], base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref()));
     // 2048-bit modulus.
     assert_eq!(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(n).unwrap().len(), 256);
-}
-
-async fn openid_configuration_points_at_the_jwks(db: TestDb) {
-    let app = TestApp::spawn(&db).await;
-    let body: Value = app.get("/.well-known/openid-configuration").await.json().await.unwrap();
-    assert_eq!(body["issuer"], app.issuer);
-    assert_eq!(body["jwks_uri"], format!("{}/v1/auth/.well-known/jwks.json", app.issuer));
-    assert_eq!(body["id_token_signing_alg_values_supported"][0], "RS256");
 }
 
 async fn unknown_routes_and_bad_bodies_get_json_errors(db: TestDb) {
