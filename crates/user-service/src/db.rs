@@ -90,7 +90,7 @@ impl Db {
             }
         }
         let pool = AnyPoolOptions::new()
-            .max_connections(if kind == DbKind::Sqlite { 8 } else { 10 })
+            .max_connections(config.db_max_connections)
             .acquire_timeout(Duration::from_secs(10))
             .connect(&url)
             .await?;

@@ -115,14 +115,24 @@ impl AppState {
         tracing::info!(store = counters.describe(), "login throttling counters");
         let throttle = Throttle {
             max_failures: i64::from(config.login_max_failures),
+            address_max_failures: i64::from(config.address_max_failures),
             window_secs: config.throttle_window_secs as i64,
             counters,
         };
-        let mailer = Mailer::new(db.clone(), config.smtp_url.as_ref().map(Secret::expose), &config.smtp_from)
-            .map_err(StartupError::Command)?;
+        let dev = config.environment == Environment::Dev;
+        let mailer =
+            Mailer::new(db.clone(), config.smtp_url.as_ref().map(Secret::expose), &config.smtp_from, dev)
+                .map_err(StartupError::Command)?;
         tracing::info!(mailer = mailer.describe(), "outgoing mail");
-        if config.environment == Environment::Production && config.smtp_url.is_none() {
-            tracing::warn!("SMTP_URL is not set: password-reset mail goes to the outbox table only");
+        if !dev {
+            // Earlier versions kept mail (reset links included) here in every environment.
+            let purged = db.purge_outbox().await?;
+            if purged > 0 {
+                tracing::warn!(purged, "deleted outbox messages: outside dev the outbox keeps no mail");
+            }
+            if config.smtp_url.is_none() {
+                tracing::warn!("SMTP_URL is not set: no mail (password reset) is sent");
+            }
         }
         let usage = UsageLog::new(db.clone());
         let roles = RoleCatalog::new(db.clone());

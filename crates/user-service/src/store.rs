@@ -707,6 +707,11 @@ impl Db {
         Ok(())
     }
 
+    /// Deletes every outbox message; returns how many there were.
+    pub(crate) async fn purge_outbox(&self) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM outbox").execute(&self.pool).await?.rows_affected())
+    }
+
     pub(crate) async fn outbox(&self, limit: i64) -> Result<Vec<OutboxMessage>> {
         let rows = sqlx::query("SELECT * FROM outbox ORDER BY created_at DESC, id LIMIT $1")
             .bind(limit)

@@ -4,9 +4,9 @@
 //! the window) and otherwise in the database (`login_failures`); either way every instance
 //! sees the same counts. Per account: after `login_max_failures` failures inside the
 //! window, 429 with `Retry-After` until the oldest of them leaves the window. Per client
-//! address: four times as many. Throttled attempts are not counted, so an account sees at
-//! most `login_max_failures * 3600 / window` failures an hour (20 by default, well under
-//! the 100 of I07).
+//! address: `address_max_failures` (four times as many by default). Throttled attempts
+//! are not counted, so an account sees at most `login_max_failures * 3600 / window`
+//! failures an hour (20 by default, well under the 100 of I07).
 
 use redis::aio::ConnectionManager;
 
@@ -134,6 +134,7 @@ impl Counters {
 #[derive(Clone)]
 pub(crate) struct Throttle {
     pub(crate) max_failures: i64,
+    pub(crate) address_max_failures: i64,
     pub(crate) window_secs: i64,
     pub(crate) counters: Counters,
 }
@@ -158,7 +159,7 @@ impl Throttle {
     ) -> Result<Option<u64>, CounterError> {
         let a = self.retry_after(account, self.max_failures, now).await?;
         let i = match ip {
-            Some(ip) => self.retry_after(&ip_key(ip), self.max_failures * 4, now).await?,
+            Some(ip) => self.retry_after(&ip_key(ip), self.address_max_failures, now).await?,
             None => None,
         };
         Ok(a.max(i))

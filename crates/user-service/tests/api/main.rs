@@ -18,4 +18,5 @@ mod refresh;
 mod reset;
 mod roles;
 mod service;
+mod unsafe_settings;
 mod users;

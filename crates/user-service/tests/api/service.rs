@@ -13,6 +13,7 @@ db_tests!(
     unknown_routes_and_bad_bodies_get_json_errors,
     cors_allows_only_configured_origins,
     cookie_flags_follow_the_configuration,
+    password_policy_answers_the_rules_in_force_and_openapi_agrees,
 );
 
 async fn health_is_liveness_and_ready_names_what_is_missing(db: TestDb) {
@@ -101,21 +102,33 @@ async fn unknown_routes_and_bad_bodies_get_json_errors(db: TestDb) {
 }
 
 #[tokio::test]
-async fn production_refuses_to_start_listing_every_problem() {
+async fn h6_production_refuses_to_start_listing_every_unsafe_setting() {
     let vars = [
         ("APP_ENV", "production"),
         ("USER_SERVICE_PORT", "0"),
         ("DATABASE_URL", "sqlite://unused.db"),
         ("MASTER_ENCRYPTION_KEY", "change-me"),
         ("SESSION_COOKIE_SECURE", "false"),
-        ("CORS_ALLOWED_ORIGINS", "*"),
+        ("SESSION_COOKIE_SAMESITE", "none"),
+        ("CORS_ALLOWED_ORIGINS", "*,null"),
+        ("PUBLIC_URL", "http://auth.example.com"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     let config = user_service::Config::from_vars(&vars).unwrap();
     let err = user_service::Application::build(config).await.err().expect("refused").to_string();
-    for needle in ["MASTER_ENCRYPTION_KEY", "SESSION_COOKIE_SECURE", "CORS_ALLOWED_ORIGINS", "SQLite"] {
+    for needle in [
+        "MASTER_ENCRYPTION_KEY",
+        "SESSION_COOKIE_SECURE",
+        "CORS_ALLOWED_ORIGINS must not allow *",
+        "CORS_ALLOWED_ORIGINS must not allow null",
+        "SQLite",
+        "SESSION_COOKIE_SAMESITE must be lax or strict",
+        "PUBLIC_URL must be an https:// URL",
+        "FRONTEND_URL is missing",
+        "SMTP_URL is missing",
+    ] {
         assert!(err.contains(needle), "{needle} missing from: {err}");
     }
     assert!(!std::path::Path::new("unused.db").exists(), "nothing was created");
@@ -208,4 +221,33 @@ async fn bootstrap_admin_is_created_on_first_start(db: TestDb) {
         crate::helpers::claims_of(body["access_token"].as_str().unwrap())["roles"],
         serde_json::json!(["user", "admin"])
     );
+}
+
+async fn password_policy_answers_the_rules_in_force_and_openapi_agrees(db: TestDb) {
+    let app = TestApp::spawn_with(&db, |c| c.password_min_chars = 16).await;
+    let r = app.get("/v1/auth/password-policy").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        serde_json::json!({"min_length": 16, "max_length": 128, "refuses_common_passwords": true})
+    );
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    for (schema, field) in
+        [("RegisterBody", "password"), ("ResetBody", "new_password"), ("ChangePassword", "new_password")]
+    {
+        let property = &doc["components"]["schemas"][schema]["properties"][field];
+        assert_eq!(
+            (&property["minLength"], &property["maxLength"]),
+            (&16.into(), &128.into()),
+            "{schema}.{field}"
+        );
+    }
+    // The rules answered are the rules applied.
+    let email = format!("policy{}@example.com", crate::helpers::unique());
+    assert_error(app.register(&email, "fifteen chars!!").await, StatusCode::BAD_REQUEST, "weak_password")
+        .await;
+    assert_eq!(app.register(&email, "sixteen chars!!!").await.status(), StatusCode::CREATED);
+    let long: String = "x".repeat(128) + "y";
+    let other = format!("policy{}@example.com", crate::helpers::unique());
+    assert_error(app.register(&other, &long).await, StatusCode::BAD_REQUEST, "weak_password").await;
 }
