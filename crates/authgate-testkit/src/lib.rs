@@ -60,6 +60,7 @@
 pub mod conformance;
 pub mod keys;
 pub mod malformed;
+pub mod prometheus;
 pub mod providers;
 pub mod server;
 pub mod token;

@@ -102,7 +102,8 @@
 //! ## Metrics
 //!
 //! Through the [`metrics`] facade: `authgate_verifications_total{method,outcome}`,
-//! `authgate_verify_seconds{method}`, `authgate_token_cache_total{result}`,
+//! `authgate_auth_failures_total{reason}`, `authgate_verify_duration_seconds{method}`,
+//! `authgate_token_cache_total{result}`,
 //! `authgate_key_fetches_total{outcome}`, `authgate_key_fetch_seconds`. Tracing events
 //! carry rejection reasons, never tokens or keys.
 

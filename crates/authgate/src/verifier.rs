@@ -640,6 +640,7 @@ pub(crate) fn record_outcome<T>(method: AuthMethod, result: &Result<T, Error>, s
         (_, Ok(_)) => metric_names::increment!(VERIFICATIONS, "method" => "jwt", "outcome" => "ok"),
         (method, Err(e)) => {
             counter!(VERIFICATIONS, "method" => method.as_str(), "outcome" => e.kind().as_str()).increment(1);
+            counter!(metric_names::AUTH_FAILURES, "reason" => e.kind().as_str()).increment(1);
             // The reason goes to logs; the credential never does.
             tracing::debug!(method = method.as_str(), reason = %e, "credential rejected");
         }

@@ -14,7 +14,6 @@
 //! its owner to other services but cannot manage keys or the account here.
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
 
 use authgate::api_key::format;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath};
@@ -183,7 +182,7 @@ impl FromRequestParts<AppState> for MeCaller {
     }
 }
 
-fn refuse(counter: &AtomicU64, reason: &'static str) -> ApiError {
+fn refuse(counter: &metrics::Counter, reason: &'static str) -> ApiError {
     Metrics::inc(counter);
     tracing::debug!(reason, "API key rejected");
     ApiError::invalid_api_key()

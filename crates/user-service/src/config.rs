@@ -43,6 +43,7 @@
 //! | `ARGON2_MEMORY_KIB`, `ARGON2_ITERATIONS`, `ARGON2_PARALLELISM` | Argon2id cost of new hashes (production refuses less than 19456 KiB, 2 iterations) | 19456, 2, 1 |
 //! | `HASH_CONCURRENCY` | password hashes run at once; the rest queue | number of CPUs |
 //! | `DATABASE_MAX_CONNECTIONS` | size of the database connection pool | 8 (SQLite), 10 (PostgreSQL) |
+//! | `METRICS_ADDR` | `host:port` of the listener serving `GET /metrics` (Prometheus), or `off` | `127.0.0.1:{port + 1000}` |
 
 use std::collections::HashMap;
 use std::fmt;
@@ -276,6 +277,10 @@ pub struct Config {
     /// Connections in the database pool (`DATABASE_MAX_CONNECTIONS`: 8 on SQLite, 10 on
     /// PostgreSQL).
     pub db_max_connections: u32,
+    /// Where `GET /metrics` is served (`METRICS_ADDR`; `None` for `off`): its own
+    /// listener, never the public one. Default `127.0.0.1:{port + 1000}` (port 0 when the
+    /// service port is 0).
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// `Cache-Control: max-age` of the JWKS (`JWKS_MAX_AGE_SECS`).
     pub jwks_max_age_secs: u64,
     /// Delay between publishing a new key and signing with it (`KEY_PUBLISH_DELAY_SECS`).
@@ -479,6 +484,21 @@ impl Config {
             None if database_url.starts_with("sqlite:") => 8,
             None => 10,
         };
+        let metrics_addr = match get("METRICS_ADDR") {
+            Some(v) if v.eq_ignore_ascii_case("off") => None,
+            Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
+                name: "METRICS_ADDR",
+                reason: format!("{v:?} is not host:port (e.g. 127.0.0.1:9011) or off"),
+            })?),
+            None => {
+                let metrics_port = if port == 0 { Some(0) } else { port.checked_add(1000) };
+                let metrics_port = metrics_port.ok_or(ConfigError::Invalid {
+                    name: "METRICS_ADDR",
+                    reason: format!("USER_SERVICE_PORT {port} + 1000 is no port: set METRICS_ADDR"),
+                })?;
+                Some(std::net::SocketAddr::from(([127, 0, 0, 1], metrics_port)))
+            }
+        };
         let jwks_max_age_secs = match get("JWKS_MAX_AGE_SECS") {
             Some(v) => parse_num("JWKS_MAX_AGE_SECS", &v)?,
             None => 300,
@@ -520,6 +540,7 @@ impl Config {
             argon2,
             hash_concurrency,
             db_max_connections,
+            metrics_addr,
             jwks_max_age_secs,
             key_publish_delay_secs: match get("KEY_PUBLISH_DELAY_SECS") {
                 Some(v) => parse_num("KEY_PUBLISH_DELAY_SECS", &v)?,
@@ -673,6 +694,7 @@ impl Config {
             format!("ARGON2_PARALLELISM={}", self.argon2.parallelism),
             format!("HASH_CONCURRENCY={}", self.hash_concurrency),
             format!("DATABASE_MAX_CONNECTIONS={}", self.db_max_connections),
+            format!("METRICS_ADDR={}", self.metrics_addr.map_or("off".to_owned(), |a| a.to_string())),
             format!("JWKS_MAX_AGE_SECS={}", self.jwks_max_age_secs),
             format!("KEY_PUBLISH_DELAY_SECS={}", self.key_publish_delay_secs),
             format!("SIGNING_ALG={}", self.signing_alg.as_str()),
@@ -1193,6 +1215,20 @@ mod tests {
             }
             let _ = std::fs::remove_dir_all(dir);
         }
+    }
+
+    #[test]
+    fn metrics_listen_on_the_service_port_plus_1000_unless_told() {
+        let addr = |pairs: &[(&str, &str)]| {
+            Config::from_vars(&vars(pairs)).unwrap().metrics_addr.map(|a| a.to_string())
+        };
+        assert_eq!(addr(&[]).as_deref(), Some("127.0.0.1:9011"));
+        assert_eq!(addr(&[("APP_ENV", "production")]).as_deref(), Some("127.0.0.1:9211"));
+        assert_eq!(addr(&[("USER_SERVICE_PORT", "0")]).as_deref(), Some("127.0.0.1:0"));
+        assert_eq!(addr(&[("METRICS_ADDR", "0.0.0.0:9100")]).as_deref(), Some("0.0.0.0:9100"));
+        assert_eq!(addr(&[("METRICS_ADDR", "off")]), None);
+        assert!(Config::from_vars(&vars(&[("METRICS_ADDR", "9100")])).is_err());
+        assert!(Config::from_vars(&vars(&[("USER_SERVICE_PORT", "65000")])).is_err());
     }
 
     #[test]

@@ -707,6 +707,21 @@ impl Db {
         Ok(())
     }
 
+    /// `(active sessions, users with MFA enabled)` at `now`, for `/metrics`.
+    pub(crate) async fn metric_counts(&self, now: i64) -> Result<(i64, i64)> {
+        let sessions: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > $1")
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
+        let mfa: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE mfa_enabled <> 0")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok((sessions, mfa))
+    }
+
     /// Deletes every outbox message; returns how many there were.
     pub(crate) async fn purge_outbox(&self) -> Result<u64> {
         Ok(sqlx::query("DELETE FROM outbox").execute(&self.pool).await?.rows_affected())

@@ -467,6 +467,7 @@ async fn forgot_password(
     Client(client): Client,
     ApiJson(body): ApiJson<ForgotBody>,
 ) -> ApiResult<Response> {
+    Metrics::inc(&state.metrics.password_reset_requests);
     let email = body.email.trim().to_lowercase();
     let task_state = state.clone();
     tokio::spawn(async move {

@@ -1,8 +1,8 @@
-//! `GET /health` (liveness), `GET /ready` (readiness), `GET /metrics`, and in dev `GET /v1/dev/outbox`.
+//! `GET /health` (liveness), `GET /ready` (readiness), and in dev `GET /v1/dev/outbox`.
+//! `GET /metrics` is on the metrics listener (`crate::metrics`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -13,7 +13,7 @@ use crate::startup::AppState;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(health, ready, metrics, outbox))]
+#[openapi(paths(health, ready, outbox))]
 pub(crate) struct Api;
 
 /// The body of `/health`: the process answers.
@@ -63,7 +63,7 @@ struct Outbox {
 }
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/health", get(health)).route("/ready", get(ready)).route("/metrics", get(metrics))
+    Router::new().route("/health", get(health)).route("/ready", get(ready))
 }
 
 /// Routes that exist only in `dev`.
@@ -141,20 +141,6 @@ impl Readiness {
         body["reason"] = failed.join(", ").into();
         (StatusCode::SERVICE_UNAVAILABLE, body)
     }
-}
-
-/// Prometheus metrics (text exposition format 0.0.4).
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    tag = "operations",
-    responses((status = 200, description = "The metrics", content_type = "text/plain", body = String)),
-)]
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics.render(state.passwords.waiting()),
-    )
 }
 
 /// The development mailer's messages, newest first. Served only when `APP_ENV=dev`.

@@ -8,7 +8,7 @@ use crate::helpers::{TestApp, TestDb, assert_error};
 
 db_tests!(
     health_is_liveness_and_ready_names_what_is_missing,
-    metrics_are_prometheus_text,
+    metrics_count_a_scripted_session_exactly_on_their_own_listener,
     jwks_is_served_at_both_paths_with_cache_control,
     unknown_routes_and_bad_bodies_get_json_errors,
     cors_allows_only_configured_origins,
@@ -47,16 +47,46 @@ async fn health_is_liveness_and_ready_names_what_is_missing(db: TestDb) {
     assert_eq!(app.get("/health").await.status(), StatusCode::OK);
 }
 
-async fn metrics_are_prometheus_text(db: TestDb) {
+async fn metrics_count_a_scripted_session_exactly_on_their_own_listener(db: TestDb) {
     let app = TestApp::spawn(&db).await;
+    // Not on the public listener (issue 12 item 12).
+    assert_error(app.get("/metrics").await, StatusCode::NOT_FOUND, "not_found").await;
+
+    // The script: two accounts log in; one wrong password; two refreshes (one good, one
+    // with a made-up token); one reset request; one forged bearer token on an admin route.
+    let (email, tokens) = app.new_user().await;
     app.new_user().await;
-    let r = app.get("/metrics").await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
-    let text = r.text().await.unwrap();
-    assert!(text.contains("# TYPE user_service_logins_total counter"), "{text}");
-    assert!(text.contains("user_service_logins_total{outcome=\"success\"} 1"), "{text}");
-    assert!(text.contains("user_service_registrations_total 1"), "{text}");
+    assert_eq!(app.login(&email, "not the password 123").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.refresh(&tokens.refresh).await.status(), StatusCode::OK);
+    assert_eq!(app.refresh("made-up-refresh-token").await.status(), StatusCode::UNAUTHORIZED);
+    let r = app.post("/v1/auth/password/forgot", serde_json::json!({"email": email})).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let (_, forged) = app.new_user().await;
+    let mut parts: Vec<&str> = forged.access.split('.').collect();
+    parts[2] = "AAAA";
+    let forged = parts.join(".");
+    assert_eq!(app.get_auth("/v1/admin/users", &forged).await.status(), StatusCode::UNAUTHORIZED);
+
+    let m = app.scrape().await;
+    let value = |name: &str, labels: &[(&str, &str)]| m.value(name, labels);
+    assert_eq!(m.kind("user_service_logins_total"), Some("counter"));
+    assert_eq!(value("user_service_registrations_total", &[]), Some(3.0));
+    assert_eq!(value("user_service_logins_total", &[("outcome", "success")]), Some(3.0));
+    assert_eq!(value("user_service_logins_total", &[("outcome", "failure")]), Some(1.0));
+    assert_eq!(value("user_service_logins_total", &[("outcome", "throttled")]), Some(0.0));
+    assert_eq!(value("user_service_token_refresh_total", &[("outcome", "success")]), Some(1.0));
+    assert_eq!(value("user_service_token_refresh_total", &[("outcome", "failure")]), Some(1.0));
+    assert_eq!(value("user_service_password_reset_requests_total", &[]), Some(1.0));
+    assert_eq!(m.kind("user_service_active_sessions"), Some("gauge"));
+    assert_eq!(value("user_service_active_sessions", &[]), Some(3.0));
+    assert_eq!(value("user_service_mfa_enabled_users", &[]), Some(0.0));
+    // The libraries' series, through the facade (process-wide, so other tests of this
+    // binary add to them: at least this script's).
+    assert_eq!(m.kind("authgate_verify_duration_seconds"), Some("histogram"));
+    assert!(m.sum("authgate_verify_duration_seconds_count") >= 1.0);
+    assert!(
+        m.value("authgate_auth_failures_total", &[("reason", "invalid_signature")]).unwrap_or(0.0) >= 1.0
+    );
 }
 
 async fn jwks_is_served_at_both_paths_with_cache_control(db: TestDb) {
