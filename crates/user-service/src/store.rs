@@ -18,6 +18,9 @@ use crate::db::Db;
 
 type Result<T> = std::result::Result<T, sqlx::Error>;
 
+/// See [`Db::insert_first_signing_key`].
+const FIRST_KEY_TOLERANCE_SECS: i64 = 60;
+
 /// A user row.
 #[derive(Debug, Clone)]
 pub(crate) struct User {
@@ -461,6 +464,10 @@ impl Db {
 
     /// Inserts the first key unless an unretired key exists (one winner among instances
     /// starting together). Returns whether this call inserted it.
+    ///
+    /// Instances' clocks (`now`) may read a second apart, so a key activating within
+    /// [`FIRST_KEY_TOLERANCE_SECS`] of `now` counts as existing: otherwise an instance that
+    /// read `now` just before the winner's would not see its key and insert a second.
     pub(crate) async fn insert_first_signing_key(&self, k: &SigningKeyRow, now: i64) -> Result<bool> {
         let mut tx: Transaction<'_, Any> = self.pool.begin().await?;
         if self.kind == crate::db::DbKind::Postgres {
@@ -469,7 +476,7 @@ impl Db {
         let r = sqlx::query(
             "INSERT INTO signing_keys (kid, alg, private_key_enc, public_jwk, created_at, activate_at, expires_at) \
              SELECT $1, $2, $3, $4, $5, $6, NULL \
-             WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE expires_at IS NULL AND activate_at <= $5)",
+             WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE expires_at IS NULL AND activate_at <= $7)",
         )
         .bind(&k.kid)
         .bind(&k.alg)
@@ -477,6 +484,7 @@ impl Db {
         .bind(&k.public_jwk)
         .bind(now)
         .bind(k.activate_at)
+        .bind(now + FIRST_KEY_TOLERANCE_SECS)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
