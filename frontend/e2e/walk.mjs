@@ -139,8 +139,8 @@ try {
     USER_SERVICE_PORT: String(usPort),
     USER_SERVICE_ENV_DIR: work,
     DATABASE_URL: `sqlite://${join(work, "users.db")}?mode=rwc`,
-    // Until user-service's dev CORS default admits the frontend (issue 11), name its origin.
-    CORS_ALLOWED_ORIGINS: WEB,
+    // Mail links open the frontend, and its origin is the CORS default.
+    FRONTEND_URL: WEB,
     ACCESS_TOKEN_TTL_SECS: String(TTL),
     LOG_LEVEL: "info",
   };
@@ -413,9 +413,8 @@ try {
       }
       if (!link) throw new Error("no reset mail in the outbox");
       const url = new URL(link);
-      // TODO(issue 11): also assert url.origin === WEB once user-service builds links from FRONTEND_URL.
-      if (url.pathname !== "/reset-password" || !url.searchParams.get("token")) throw new Error(`unexpected link ${link}`);
-      await page.goto(`${WEB}${url.pathname}${url.search}`);
+      if (url.origin !== WEB || url.pathname !== "/reset-password" || !url.searchParams.get("token")) throw new Error(`unexpected link ${link}`);
+      await page.goto(link);
       await heading(page, "Set a new password");
       password = "a brand new passphrase";
       await page.getByLabel("New password", { exact: true }).fill(password);

@@ -66,6 +66,7 @@
 pub mod conformance;
 pub mod keys;
 pub mod malformed;
+pub mod prometheus;
 pub mod providers;
 pub mod server;
 pub mod token;

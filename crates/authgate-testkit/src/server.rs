@@ -1,4 +1,4 @@
-//! A mock JWKS + OIDC discovery server that can misbehave on demand.
+//! A mock JWKS + discovery server that can misbehave on demand.
 //!
 //! [`MockJwksServer`] listens on `127.0.0.1` on a free port and serves:
 //!
@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `/jwks.json` | the key set, shaped by the current [`Behaviour`] |
 //! | `/.well-known/openid-configuration` | `{"issuer": .., "jwks_uri": ..}`, always normally |
+//! | `/.well-known/oauth-authorization-server` | the same document (RFC 8414), instead of the one above after [`MockJwksServer::serve_oauth_metadata_only`] |
 //! | anything else | `404` |
 //!
 //! It speaks just enough HTTP/1.1 by hand, on a raw [`TcpListener`], to fail in the ways a
@@ -76,6 +77,7 @@ const MAX_HEAD: usize = 16 * 1024;
 const BODY_START: &[u8] = br#"{"keys":["#;
 const JWKS_PATH: &str = "/jwks.json";
 const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+const OAUTH_METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 
 /// How the server answers `/jwks.json`, to exercise a client's timeouts, size limits and
 /// error handling.
@@ -143,6 +145,7 @@ struct State {
 struct Config {
     body: String,
     issuer: Option<String>,
+    oauth_metadata_only: bool,
     cache_control: Option<String>,
     behaviour: Behaviour,
 }
@@ -188,6 +191,7 @@ impl MockJwksServer {
             config: Mutex::new(Config {
                 body: jwks(&[]).to_string(),
                 issuer: None,
+                oauth_metadata_only: false,
                 cache_control: Some("max-age=600".to_owned()),
                 behaviour: Behaviour::Normal,
             }),
@@ -224,6 +228,13 @@ impl MockJwksServer {
         self.state.config().issuer = Some(issuer.into());
     }
 
+    /// From now on the discovery document is only at the RFC 8414 path
+    /// (`/.well-known/oauth-authorization-server`); the OpenID Connect path answers 404,
+    /// like an OAuth authorization server that is no OpenID provider.
+    pub fn serve_oauth_metadata_only(&self) {
+        self.state.config().oauth_metadata_only = true;
+    }
+
     /// Serves these keys (`{"keys": [...]}`, in this order) from now on, e.g. to rotate.
     pub fn set_keys(&self, keys: &[&TestKey]) {
         self.set_body(jwks(keys).to_string());
@@ -252,7 +263,7 @@ impl MockJwksServer {
         self.state.jwks_requests.load(Ordering::SeqCst)
     }
 
-    /// Requests for `/.well-known/openid-configuration` so far.
+    /// Requests for either discovery document so far (404s included).
     pub fn discovery_requests(&self) -> usize {
         self.state.discovery_requests.load(Ordering::SeqCst)
     }
@@ -376,10 +387,16 @@ async fn serve_connection(mut stream: TcpStream, state: Arc<State>) {
             let _in_flight = InFlight::enter(&state);
             serve_jwks(&mut stream, &state).await;
         }
-        Some((_, DISCOVERY_PATH)) => {
+        Some((_, path @ (DISCOVERY_PATH | OAUTH_METADATA_PATH))) => {
             state.discovery_requests.fetch_add(1, Ordering::SeqCst);
-            let body = serde_json::json!({ "issuer": state.issuer(), "jwks_uri": state.jwks_url() });
-            let _ = respond(&mut stream, 200, &[json_type()], &body.to_string()).await;
+            let served =
+                if state.config().oauth_metadata_only { OAUTH_METADATA_PATH } else { DISCOVERY_PATH };
+            if path == served || path == OAUTH_METADATA_PATH {
+                let body = serde_json::json!({ "issuer": state.issuer(), "jwks_uri": state.jwks_url() });
+                let _ = respond(&mut stream, 200, &[json_type()], &body.to_string()).await;
+            } else {
+                let _ = respond(&mut stream, 404, &[json_type()], r#"{"error":"not found"}"#).await;
+            }
         }
         Some(_) => {
             let _ = respond(&mut stream, 404, &[json_type()], r#"{"error":"not found"}"#).await;
@@ -682,6 +699,13 @@ mod tests {
         assert_eq!(doc.json()["issuer"], "https://elsewhere.example");
         assert_eq!(server.discovery_requests(), 2);
         assert_eq!(server.jwks_requests(), 0);
+
+        let doc = get(&server, "/.well-known/oauth-authorization-server").await;
+        assert_eq!(doc.json()["jwks_uri"], server.jwks_url());
+        server.serve_oauth_metadata_only();
+        assert_eq!(get(&server, "/.well-known/openid-configuration").await.status, 404);
+        assert_eq!(get(&server, "/.well-known/oauth-authorization-server").await.status, 200);
+        assert_eq!(server.discovery_requests(), 5);
     }
 
     #[tokio::test]

@@ -78,6 +78,26 @@ pub(crate) struct Fetched {
 
 /// GETs `url` within `limits`.
 pub(crate) async fn get(client: &reqwest::Client, url: &Url, limits: FetchLimits) -> Result<Fetched, Error> {
+    fetch(client, url, limits, false).await?.ok_or_else(|| {
+        Error::new(ErrorKind::KeySourceUnavailable, format!("GET {url}: status 404 Not Found"))
+    })
+}
+
+/// Like [`get`], but a `404` is `Ok(None)`: for documents that may live elsewhere.
+pub(crate) async fn get_unless_missing(
+    client: &reqwest::Client,
+    url: &Url,
+    limits: FetchLimits,
+) -> Result<Option<Fetched>, Error> {
+    fetch(client, url, limits, true).await
+}
+
+async fn fetch(
+    client: &reqwest::Client,
+    url: &Url,
+    limits: FetchLimits,
+    missing_ok: bool,
+) -> Result<Option<Fetched>, Error> {
     let unavailable = |detail: String| Error::new(ErrorKind::KeySourceUnavailable, detail);
     let fetch = async {
         let mut response = client
@@ -92,6 +112,9 @@ pub(crate) async fn get(client: &reqwest::Client, url: &Url, limits: FetchLimits
             return Err(unavailable(format!("GET {url}: redirected, and redirects are not followed")));
         }
         let status = response.status();
+        if missing_ok && status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
         if !status.is_success() {
             // 3xx lands here too: redirects are never followed (K10).
             return Err(unavailable(format!("GET {url}: status {status}")));
@@ -115,7 +138,7 @@ pub(crate) async fn get(client: &reqwest::Client, url: &Url, limits: FetchLimits
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Fetched { body, max_age })
+        Ok(Some(Fetched { body, max_age }))
     };
     // reqwest's timeout covers the body too; this outer one also bounds anything it
     // might not (e.g. DNS), so the deadline is a promise.

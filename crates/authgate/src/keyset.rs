@@ -189,10 +189,10 @@ impl Remote {
 #[cfg(feature = "remote")]
 enum Target {
     Jwks(Url),
-    /// Found through OIDC discovery on the first fetch, then kept.
+    /// Found through discovery on the first fetch, then kept.
     Discover {
         issuer: String,
-        discovery: Url,
+        discovery: Box<DiscoveryUrls>,
         jwks: std::sync::OnceLock<Url>,
     },
 }
@@ -202,7 +202,7 @@ impl Remote {
     fn url_for_logs(&self) -> &str {
         match &self.target {
             Target::Jwks(url) => url.as_str(),
-            Target::Discover { jwks, discovery, .. } => jwks.get().unwrap_or(discovery).as_str(),
+            Target::Discover { jwks, discovery, .. } => jwks.get().unwrap_or(&discovery.openid).as_str(),
         }
     }
 
@@ -228,16 +228,41 @@ impl Remote {
     }
 }
 
-/// Reads `jwks_uri` from the discovery document at `discovery`, which must name exactly
-/// `issuer`.
+/// Where an issuer's metadata may be: OpenID Connect Discovery appends
+/// `/.well-known/openid-configuration` to the issuer; RFC 8414 (OAuth 2.0 Authorization
+/// Server Metadata) inserts `/.well-known/oauth-authorization-server` before the
+/// issuer's path.
+#[cfg(feature = "remote")]
+struct DiscoveryUrls {
+    openid: Url,
+    oauth: Url,
+}
+
+#[cfg(feature = "remote")]
+impl DiscoveryUrls {
+    fn for_issuer(issuer: &str, allow_http: bool) -> Result<DiscoveryUrls, Error> {
+        let issuer = issuer.trim_end_matches('/');
+        let openid = fetch::check_url(&format!("{issuer}/.well-known/openid-configuration"), allow_http)?;
+        let mut oauth = openid.clone();
+        let path = Url::parse(issuer).map(|u| u.path().trim_end_matches('/').to_owned()).unwrap_or_default();
+        oauth.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
+        Ok(DiscoveryUrls { openid, oauth })
+    }
+}
+
+/// Reads `jwks_uri` from the issuer's metadata, which must name exactly `issuer`: the
+/// OpenID Connect document, or the RFC 8414 one when the former is not found (404).
 #[cfg(feature = "remote")]
 async fn discover_jwks_uri(
     client: &reqwest::Client,
     issuer: &str,
-    discovery: &Url,
+    discovery: &DiscoveryUrls,
     config: &KeySetConfig,
 ) -> Result<Url, Error> {
-    let fetched = fetch::get(client, discovery, config.limits()).await?;
+    let fetched = match fetch::get_unless_missing(client, &discovery.openid, config.limits()).await? {
+        Some(fetched) => fetched,
+        None => fetch::get(client, &discovery.oauth, config.limits()).await?,
+    };
     let doc = jose::parse_object(&fetched.body, "discovery document")
         .map_err(|e| Error::new(ErrorKind::KeySourceUnavailable, e.detail().to_owned()))?;
     match doc.get("issuer").and_then(|v| v.as_str()) {
@@ -254,12 +279,6 @@ async fn discover_jwks_uri(
         .and_then(|v| v.as_str())
         .ok_or_else(|| Error::new(ErrorKind::KeySourceUnavailable, "discovery document has no jwks_uri"))?;
     fetch::check_url(jwks_uri, config.allow_http)
-}
-
-#[cfg(feature = "remote")]
-fn discovery_url(issuer: &str, allow_http: bool) -> Result<Url, Error> {
-    let discovery = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
-    fetch::check_url(&discovery, allow_http)
 }
 
 struct Snapshot {
@@ -312,12 +331,14 @@ impl KeySet {
     }
 
     /// Discovers the JWKS URL of `issuer` through OpenID Connect Discovery
-    /// (`{issuer}/.well-known/openid-configuration`), checking that the document names
-    /// exactly this issuer, then builds a remote set for its `jwks_uri`.
+    /// (`{issuer}/.well-known/openid-configuration`) or, when that answers 404, RFC 8414
+    /// Authorization Server Metadata (`/.well-known/oauth-authorization-server` before the
+    /// issuer's path), checking that the document names exactly this issuer, then builds
+    /// a remote set for its `jwks_uri`.
     #[cfg(feature = "remote")]
     #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
     pub async fn from_oidc_issuer(issuer: &str, config: KeySetConfig) -> Result<KeySet, Error> {
-        let discovery = discovery_url(issuer, config.allow_http)?;
+        let discovery = DiscoveryUrls::for_issuer(issuer, config.allow_http)?;
         let client = config.client()?;
         let url = discover_jwks_uri(&client, issuer, &discovery, &config).await?;
         Ok(KeySet::new(Some(Remote { target: Target::Jwks(url), client }), config, None))
@@ -338,10 +359,13 @@ impl KeySet {
     #[cfg(feature = "remote")]
     #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
     pub fn discover(issuer: &str, config: KeySetConfig) -> Result<KeySet, Error> {
-        let discovery = discovery_url(issuer, config.allow_http)?;
+        let discovery = DiscoveryUrls::for_issuer(issuer, config.allow_http)?;
         let client = config.client()?;
-        let target =
-            Target::Discover { issuer: issuer.to_owned(), discovery, jwks: std::sync::OnceLock::new() };
+        let target = Target::Discover {
+            issuer: issuer.to_owned(),
+            discovery: Box::new(discovery),
+            jwks: std::sync::OnceLock::new(),
+        };
         Ok(KeySet::new(Some(Remote { target, client }), config, None))
     }
 
@@ -676,5 +700,23 @@ impl fmt::Debug for KeySet {
             .field("url", &self.inner.remote.as_ref().map(Remote::url_for_logs))
             .field("keys", &self.len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc8414_metadata_path_goes_before_the_issuer_path() {
+        let urls = DiscoveryUrls::for_issuer("https://login.example.com/tenant/", false).unwrap();
+        assert_eq!(urls.openid.as_str(), "https://login.example.com/tenant/.well-known/openid-configuration");
+        assert_eq!(
+            urls.oauth.as_str(),
+            "https://login.example.com/.well-known/oauth-authorization-server/tenant"
+        );
+        let urls = DiscoveryUrls::for_issuer("https://login.example.com", false).unwrap();
+        assert_eq!(urls.openid.as_str(), "https://login.example.com/.well-known/openid-configuration");
+        assert_eq!(urls.oauth.as_str(), "https://login.example.com/.well-known/oauth-authorization-server");
     }
 }

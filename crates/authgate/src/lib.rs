@@ -115,10 +115,10 @@
 //! ## Metrics
 //!
 //! With the `metrics` feature, through the `metrics` facade:
-//! `authgate_verifications_total{method,outcome}`, `authgate_verify_seconds{method}`,
-//! `authgate_token_cache_total{result}`, `authgate_key_fetches_total{outcome}`,
-//! `authgate_key_fetch_seconds` (names in [`metric_names`]). Tracing events carry
-//! rejection reasons, never tokens or keys.
+//! `authgate_verifications_total{method,outcome}`, `authgate_auth_failures_total{reason}`,
+//! `authgate_verify_duration_seconds{method}`, `authgate_token_cache_total{result}`,
+//! `authgate_key_fetches_total{outcome}`, `authgate_key_fetch_seconds` (names in
+//! [`metric_names`]). Tracing events carry rejection reasons, never tokens or keys.
 
 #![forbid(unsafe_code)]
 // docs.rs (nightly) labels items that need a feature.

@@ -9,7 +9,10 @@ pub const AUTHENTICATED_REQUESTS: &str = "authgate_requests_total";
 /// Counter of verifications, labels `method` and `outcome` (`ok` or an error kind).
 pub const VERIFICATIONS: &str = "authgate_verifications_total";
 /// Histogram of verification latency in seconds, label `method`.
-pub const VERIFY_SECONDS: &str = "authgate_verify_seconds";
+pub const VERIFY_SECONDS: &str = "authgate_verify_duration_seconds";
+/// Counter of refused credentials, label `reason` = the error kind (`expired`,
+/// `invalid_signature`, `unknown_key`, ...): what to alert on.
+pub const AUTH_FAILURES: &str = "authgate_auth_failures_total";
 /// Counter of verified-token cache lookups, label `result` = `hit` | `miss`.
 pub const TOKEN_CACHE: &str = "authgate_token_cache_total";
 /// Counter of key-set fetches, label `outcome` = `ok` | `error`.

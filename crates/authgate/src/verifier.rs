@@ -640,8 +640,11 @@ pub(crate) fn record_outcome<T>(method: AuthMethod, result: &Result<T, Error>, s
         (_, Ok(_)) => metric_names::increment!(VERIFICATIONS, "method" => "jwt", "outcome" => "ok"),
         (method, Err(e)) => {
             #[cfg(feature = "metrics")]
-            metrics::counter!(VERIFICATIONS, "method" => method.as_str(), "outcome" => e.kind().as_str())
-                .increment(1);
+            {
+                metrics::counter!(VERIFICATIONS, "method" => method.as_str(), "outcome" => e.kind().as_str())
+                    .increment(1);
+                metrics::counter!(metric_names::AUTH_FAILURES, "reason" => e.kind().as_str()).increment(1);
+            }
             // The reason goes to logs; the credential never does.
             tracing::debug!(method = method.as_str(), reason = %e, "credential rejected");
         }

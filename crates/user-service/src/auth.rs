@@ -14,7 +14,6 @@
 //! its owner to other services but cannot manage keys or the account here.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::AtomicU64;
 
 use authgate::api_key::format;
 use authgate::client_addr::TrustedProxies;
@@ -193,7 +192,7 @@ pub(crate) fn client_ip(parts: &Parts, proxies: &TrustedProxies) -> Option<IpAdd
     Some(proxies.resolve(peer, forwarded.iter().map(|v| v.as_bytes())))
 }
 
-fn refuse(counter: &AtomicU64, reason: &'static str) -> ApiError {
+fn refuse(counter: &metrics::Counter, reason: &'static str) -> ApiError {
     Metrics::inc(counter);
     tracing::debug!(reason, "API key rejected");
     ApiError::invalid_api_key()

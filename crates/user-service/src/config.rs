@@ -1,9 +1,14 @@
-//! Typed configuration read from environment variables and `.env.{APP_ENV}` files.
+//! Typed configuration read from environment variables and `.env` files.
 //!
-//! Precedence, highest first: real environment variables, then `.env.{APP_ENV}.local`,
-//! then `.env.{APP_ENV}` (both looked up in `USER_SERVICE_ENV_DIR`, default the current
-//! directory). Every variable is optional in `dev`; `production` refuses to start while
-//! [`Config::production_problems`] lists anything.
+//! Precedence, highest first: the process environment, then `.env.{APP_ENV}.local`,
+//! then `.env.{APP_ENV}`, then `.env` (all looked up in `USER_SERVICE_ENV_DIR`, default
+//! the current directory). `APP_ENV` itself comes from the process environment or `.env`
+//! (so the seed's `cp .env.dev .env` works). Files are read by `dotenvy`: `#` comments
+//! (also after a value), `export`, quotes, and `${VAR}` expanded from the process
+//! environment or earlier lines of the same file (single quotes keep a value literal).
+//! Every variable is optional in `dev`; `production` refuses to start while
+//! [`Config::production_problems`] lists anything. `crates/user-service/.env.*.example`
+//! ship every setting, commented.
 //!
 //! | Variable | Meaning | Default |
 //! | --- | --- | --- |
@@ -14,28 +19,34 @@
 //! | `REDIS_URL` | throttling counters in Redis (else in the database); `rediss://` for TLS | none |
 //! | `REDIS_TLS_CA_FILE` | PEM CA that `rediss://` servers are checked against (else the system's roots) | none |
 //! | `ALLOW_CLEARTEXT_DATASTORES` | `true` lets production reach PostgreSQL/Redis on another host without TLS | `false` |
-//! | `SMTP_URL`, `SMTP_FROM` | SMTP for mail, e.g. `smtps://user:pass@host`, `smtp://host:587?tls=required` (STARTTLS) or `smtp://127.0.0.1` (else the outbox table) | none, `no-reply@localhost` |
+//! | `SMTP_URL`, `SMTP_FROM` | SMTP for mail, e.g. `smtps://user:pass@host`, `smtp://host:587?tls=required` (STARTTLS) or `smtp://127.0.0.1`; required in production. Without it, dev keeps mail in the outbox table and other environments send none | none, `no-reply@localhost` |
 //! | `REDIS_KEY_PREFIX` | prefix of the Redis keys | `user-service:{env}:throttle:` |
-//! | `PUBLIC_URL` | the issuer and the base of links in mails | `http://127.0.0.1:{port}` |
+//! | `PUBLIC_URL` | the issuer (`https://` required in production) | `http://127.0.0.1:{port}` |
+//! | `FRONTEND_URL` | the web app that mail links open (`{FRONTEND_URL}/reset-password?token=...`); required in production | `http://127.0.0.1:3001` in dev, else none (links then use `PUBLIC_URL`) |
 //! | `JWT_AUDIENCE` | `aud` of access tokens | `trading-platform` |
 //! | `ACCESS_TOKEN_TTL_SECS` | access token lifetime, at most 900 | 900 |
 //! | `REFRESH_TOKEN_TTL_SECS` | refresh token (session) lifetime | 2592000 (30 days) |
 //! | `CLIENT_TOKEN_TTL_SECS` | lifetime of service-client (client credentials) tokens, at most 900 | 300 |
 //! | `MASTER_ENCRYPTION_KEY` | base64 of 32 bytes; encrypts signing keys, TOTP secrets and (through versioned data keys) broker credentials | dev: generated file |
 //! | `MASTER_ENCRYPTION_KEY_PREVIOUS` | the env master key being replaced: what it sealed still opens until `keys rotate-master` has re-encrypted it under the current key | none |
-//! | `CORS_ALLOWED_ORIGINS` | comma-separated origins, or `*` (refused in production) | none |
+//! | `CORS_ALLOWED_ORIGINS` | comma-separated origins (`*` and `null` refused in production) | the origin of `FRONTEND_URL`; in dev without it, `http://127.0.0.1:3001` and `http://localhost:3001` |
 //! | `SESSION_COOKIE_SECURE` | `Secure` flag of the refresh-token cookie | false (dev), true otherwise |
 //! | `SESSION_COOKIE_SAMESITE` | `lax`, `strict` or `none` | `lax` (dev), `strict` otherwise |
-//! | `LOG_LEVEL` | a `tracing` filter such as `info` or `user_service=debug` | `info` |
+//! | `LOG_LEVEL` | a level (`trace`, `debug`, `info`, `warn`, `error`, `off`, or Python's `DEBUG`, `INFO`, `WARNING`, `ERROR`, `CRITICAL`, any case) or `tracing` directives such as `user_service=debug,info`; anything else is refused | `info` |
 //! | `LOG_FORMAT` | `text` or `json` | `text` (dev), `json` otherwise |
 //! | `JWKS_MAX_AGE_SECS` | `Cache-Control: max-age` of the JWKS | 300 |
 //! | `KEY_PUBLISH_DELAY_SECS` | how long a rotated-in key is published before it signs | `JWKS_MAX_AGE_SECS` |
 //! | `SIGNING_ALG` | algorithm of new signing keys: `RS256`, `ES256` or `EdDSA` | `RS256` |
 //! | `BOOTSTRAP_ADMIN_EMAIL`, `BOOTSTRAP_ADMIN_PASSWORD` | create this admin on first start | none |
 //! | `TRUSTED_PROXIES`, `TRUSTED_PROXY_HEADER` | proxies (addresses, CIDR networks) whose forwarding header gives the client address, and that header (`x-forwarded-for` or `forwarded`) | none, `x-forwarded-for` |
-//!
-//! Policy by environment: passwords of at least 12 characters (14 in production) and
-//! 5 failed logins per account before throttling (3 in production).
+//! | `PASSWORD_MIN_LENGTH` | minimum password length in characters, 8 to 128 | 12 (14 in production) |
+//! | `LOGIN_MAX_FAILURES` | failed logins per account within the window before 429 | 5 (3 in production) |
+//! | `LOGIN_MAX_FAILURES_PER_ADDRESS` | failed logins per client address within the window before 429 | 4 × `LOGIN_MAX_FAILURES` |
+//! | `THROTTLE_WINDOW_SECS` | the throttling window | 900 |
+//! | `ARGON2_MEMORY_KIB`, `ARGON2_ITERATIONS`, `ARGON2_PARALLELISM` | Argon2id cost of new hashes (production refuses less than 19456 KiB, 2 iterations) | 19456, 2, 1 |
+//! | `HASH_CONCURRENCY` | password hashes run at once; the rest queue | number of CPUs |
+//! | `DATABASE_MAX_CONNECTIONS` | size of the database connection pool | 8 (SQLite), 10 (PostgreSQL) |
+//! | `METRICS_ADDR` | `host:port` of the listener serving `GET /metrics` (Prometheus), or `off` | `127.0.0.1:{port + 1000}` |
 
 use std::collections::HashMap;
 use std::fmt;
@@ -180,8 +191,8 @@ pub enum MasterKeySource {
     Missing,
 }
 
-/// Argon2id cost parameters. Only tests lower them, and only through code: no
-/// environment variable can.
+/// Argon2id cost parameters (`ARGON2_MEMORY_KIB`, `ARGON2_ITERATIONS`,
+/// `ARGON2_PARALLELISM`); production refuses less than [`Argon2Params::OWASP`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Argon2Params {
     /// Memory in KiB.
@@ -227,8 +238,11 @@ pub struct Config {
     pub smtp_from: String,
     /// Prefix of every Redis key (`REDIS_KEY_PREFIX`), so environments can share a Redis.
     pub redis_key_prefix: String,
-    /// Issuer and base of links (`PUBLIC_URL`). `None` means `http://127.0.0.1:{bound port}`.
+    /// The issuer (`PUBLIC_URL`). `None` means `http://127.0.0.1:{bound port}`.
     pub public_url: Option<String>,
+    /// The web app that mail links open (`FRONTEND_URL`); `None` outside dev unless set,
+    /// and links then use the issuer.
+    pub frontend_url: Option<String>,
     /// `aud` of access tokens (`JWT_AUDIENCE`).
     pub audience: String,
     /// Access token lifetime in seconds (`ACCESS_TOKEN_TTL_SECS`, at most 900).
@@ -250,22 +264,33 @@ pub struct Config {
     pub cookie_secure: bool,
     /// `SameSite` of the refresh cookie (`SESSION_COOKIE_SAMESITE`).
     pub cookie_samesite: SameSite,
-    /// `tracing` filter (`LOG_LEVEL`).
+    /// `tracing` filter (`LOG_LEVEL`, normalized: `WARNING` becomes `warn`).
     pub log_level: String,
     /// Log format (`LOG_FORMAT`).
     pub log_format: LogFormat,
     /// Admin created on first start (`BOOTSTRAP_ADMIN_EMAIL` / `BOOTSTRAP_ADMIN_PASSWORD`).
     pub bootstrap_admin: Option<(String, Secret)>,
-    /// Minimum password length in characters (12, 14 in production).
+    /// Minimum password length in characters (`PASSWORD_MIN_LENGTH`: 12, 14 in production).
     pub password_min_chars: usize,
-    /// Failed logins per account within the window before 429 (5, 3 in production).
+    /// Failed logins per account within the window before 429 (`LOGIN_MAX_FAILURES`: 5,
+    /// 3 in production).
     pub login_max_failures: u32,
-    /// The throttling window in seconds (900).
+    /// Failed logins per client address within the window before 429
+    /// (`LOGIN_MAX_FAILURES_PER_ADDRESS`: 4 × `login_max_failures`).
+    pub address_max_failures: u32,
+    /// The throttling window in seconds (`THROTTLE_WINDOW_SECS`: 900).
     pub throttle_window_secs: u64,
-    /// Argon2id cost.
+    /// Argon2id cost (`ARGON2_*`).
     pub argon2: Argon2Params,
-    /// How many password hashes may run at once (default: number of CPUs).
+    /// How many password hashes may run at once (`HASH_CONCURRENCY`: number of CPUs).
     pub hash_concurrency: usize,
+    /// Connections in the database pool (`DATABASE_MAX_CONNECTIONS`: 8 on SQLite, 10 on
+    /// PostgreSQL).
+    pub db_max_connections: u32,
+    /// Where `GET /metrics` is served (`METRICS_ADDR`; `None` for `off`): its own
+    /// listener, never the public one. Default `127.0.0.1:{port + 1000}` (port 0 when the
+    /// service port is 0).
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// `Cache-Control: max-age` of the JWKS (`JWKS_MAX_AGE_SECS`).
     pub jwks_max_age_secs: u64,
     /// Delay between publishing a new key and signing with it (`KEY_PUBLISH_DELAY_SECS`).
@@ -304,28 +329,30 @@ pub enum ConfigError {
 
 const DEV_DIR: &str = ".user-service-dev";
 
+/// Where the frontend's dev server listens (`npm run dev` in `frontend/`): 127.0.0.1,
+/// the same site as user-service's refresh cookie.
+const DEV_FRONTEND_URL: &str = "http://127.0.0.1:3001";
+/// The dev CORS default: the frontend's dev server under both loopback names.
+const DEV_FRONTEND_ORIGINS: [&str; 2] = ["http://127.0.0.1:3001", "http://localhost:3001"];
+
+fn is_https_url(value: &str) -> bool {
+    url::Url::parse(value).is_ok_and(|u| u.scheme() == "https" && u.host().is_some())
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(value: &str) -> Option<String> {
+    let url = url::Url::parse(value).ok()?;
+    url.host().is_some().then(|| url.origin().ascii_serialization())
+}
+
 impl Config {
-    /// Loads from the process environment and the `.env.{APP_ENV}` files.
+    /// Loads from the process environment and the env files of `USER_SERVICE_ENV_DIR`
+    /// (default: the current directory); see the [module docs](self) for the precedence.
     pub fn load() -> Result<Config, ConfigError> {
-        let mut vars: HashMap<String, String> = std::env::vars().collect();
-        let env_name = vars.get("APP_ENV").cloned().unwrap_or_else(|| "dev".into());
-        let environment = Environment::parse(&env_name).ok_or(ConfigError::Invalid {
-            name: "APP_ENV",
-            reason: format!("{env_name:?} is not dev, staging or production"),
-        })?;
-        let dir = vars.get("USER_SERVICE_ENV_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
-        for file in [format!(".env.{}.local", environment.as_str()), format!(".env.{}", environment.as_str())]
-        {
-            let path = dir.join(file);
-            if path.exists() {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| ConfigError::Io(format!("reading {}: {e}", path.display())))?;
-                for (key, value) in parse_env_file(&text) {
-                    vars.entry(key).or_insert(value);
-                }
-            }
-        }
-        Config::from_vars(&vars)
+        let process: HashMap<String, String> = std::env::vars().collect();
+        let dir =
+            process.get("USER_SERVICE_ENV_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        Config::from_vars(&with_env_files(process, &dir)?)
     }
 
     /// Builds the configuration from a map of variables (no file or process lookup).
@@ -408,6 +435,83 @@ impl Config {
                 });
             }
         };
+        let frontend_url = match get("FRONTEND_URL") {
+            Some(v) => Some(v.trim_end_matches('/').to_owned()),
+            None if dev => Some(DEV_FRONTEND_URL.to_owned()),
+            None => None,
+        };
+        let cors_allowed_origins = match get("CORS_ALLOWED_ORIGINS") {
+            Some(v) => v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
+            None if dev && get("FRONTEND_URL").is_none() => DEV_FRONTEND_ORIGINS.map(str::to_owned).to_vec(),
+            // The web app that mail links open is the browser client to allow.
+            None => frontend_url.as_deref().and_then(origin_of).into_iter().collect(),
+        };
+        let log_level = match get("LOG_LEVEL") {
+            Some(v) => log_filter(&v)?,
+            None => "info".to_owned(),
+        };
+        let password_min_chars: usize = match get("PASSWORD_MIN_LENGTH") {
+            Some(v) => parse_in("PASSWORD_MIN_LENGTH", &v, 8, crate::password::MAX_CHARS as u64)? as usize,
+            None if prod => 14,
+            None => 12,
+        };
+        let login_max_failures: u32 = match get("LOGIN_MAX_FAILURES") {
+            Some(v) => parse_in("LOGIN_MAX_FAILURES", &v, 1, 1000)? as u32,
+            None if prod => 3,
+            None => 5,
+        };
+        let address_max_failures: u32 = match get("LOGIN_MAX_FAILURES_PER_ADDRESS") {
+            Some(v) => parse_in("LOGIN_MAX_FAILURES_PER_ADDRESS", &v, 1, 100_000)? as u32,
+            None => login_max_failures * 4,
+        };
+        let throttle_window_secs = match get("THROTTLE_WINDOW_SECS") {
+            Some(v) => parse_in("THROTTLE_WINDOW_SECS", &v, 1, 7 * 24 * 3600)?,
+            None => 900,
+        };
+        let argon2 = Argon2Params {
+            memory_kib: match get("ARGON2_MEMORY_KIB") {
+                Some(v) => parse_num("ARGON2_MEMORY_KIB", &v)?,
+                None => Argon2Params::OWASP.memory_kib,
+            },
+            iterations: match get("ARGON2_ITERATIONS") {
+                Some(v) => parse_in("ARGON2_ITERATIONS", &v, 1, 1000)? as u32,
+                None => Argon2Params::OWASP.iterations,
+            },
+            parallelism: match get("ARGON2_PARALLELISM") {
+                Some(v) => parse_in("ARGON2_PARALLELISM", &v, 1, 255)? as u32,
+                None => Argon2Params::OWASP.parallelism,
+            },
+        };
+        if let Err(e) = argon2::Params::new(argon2.memory_kib, argon2.iterations, argon2.parallelism, None) {
+            return Err(ConfigError::Invalid {
+                name: "ARGON2_MEMORY_KIB",
+                reason: format!("not valid with ARGON2_ITERATIONS and ARGON2_PARALLELISM: {e}"),
+            });
+        }
+        let hash_concurrency = match get("HASH_CONCURRENCY") {
+            Some(v) => parse_in("HASH_CONCURRENCY", &v, 1, 1024)? as usize,
+            None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        };
+        let db_max_connections = match get("DATABASE_MAX_CONNECTIONS") {
+            Some(v) => parse_in("DATABASE_MAX_CONNECTIONS", &v, 1, 10_000)? as u32,
+            None if database_url.starts_with("sqlite:") => 8,
+            None => 10,
+        };
+        let metrics_addr = match get("METRICS_ADDR") {
+            Some(v) if v.eq_ignore_ascii_case("off") => None,
+            Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
+                name: "METRICS_ADDR",
+                reason: format!("{v:?} is not host:port (e.g. 127.0.0.1:9011) or off"),
+            })?),
+            None => {
+                let metrics_port = if port == 0 { Some(0) } else { port.checked_add(1000) };
+                let metrics_port = metrics_port.ok_or(ConfigError::Invalid {
+                    name: "METRICS_ADDR",
+                    reason: format!("USER_SERVICE_PORT {port} + 1000 is no port: set METRICS_ADDR"),
+                })?;
+                Some(std::net::SocketAddr::from(([127, 0, 0, 1], metrics_port)))
+            }
+        };
         let jwks_max_age_secs = match get("JWKS_MAX_AGE_SECS") {
             Some(v) => parse_num("JWKS_MAX_AGE_SECS", &v)?,
             None => 300,
@@ -428,6 +532,7 @@ impl Config {
             redis_key_prefix: get("REDIS_KEY_PREFIX")
                 .unwrap_or_else(|| format!("user-service:{}:throttle:", environment.as_str())),
             public_url: get("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
+            frontend_url,
             audience: get("JWT_AUDIENCE").unwrap_or_else(|| "trading-platform".into()),
             access_token_ttl_secs,
             refresh_token_ttl_secs: match get("REFRESH_TOKEN_TTL_SECS") {
@@ -437,22 +542,23 @@ impl Config {
             client_token_ttl_secs,
             master_key,
             previous_master_key: get("MASTER_ENCRYPTION_KEY_PREVIOUS").map(Secret::new),
-            cors_allowed_origins: get("CORS_ALLOWED_ORIGINS")
-                .map(|v| v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
-                .unwrap_or_default(),
+            cors_allowed_origins,
             cookie_secure: match get("SESSION_COOKIE_SECURE") {
                 Some(v) => parse_bool("SESSION_COOKIE_SECURE", &v)?,
                 None => !dev,
             },
             cookie_samesite,
-            log_level: get("LOG_LEVEL").unwrap_or_else(|| "info".into()),
+            log_level,
             log_format,
             bootstrap_admin,
-            password_min_chars: if prod { 14 } else { 12 },
-            login_max_failures: if prod { 3 } else { 5 },
-            throttle_window_secs: 900,
-            argon2: Argon2Params::OWASP,
-            hash_concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            password_min_chars,
+            login_max_failures,
+            address_max_failures,
+            throttle_window_secs,
+            argon2,
+            hash_concurrency,
+            db_max_connections,
+            metrics_addr,
             jwks_max_age_secs,
             key_publish_delay_secs: match get("KEY_PUBLISH_DELAY_SECS") {
                 Some(v) => parse_num("KEY_PUBLISH_DELAY_SECS", &v)?,
@@ -501,6 +607,32 @@ impl Config {
         if self.cors_allowed_origins.iter().any(|o| o == "*") {
             problems.push("CORS_ALLOWED_ORIGINS must not allow *".to_owned());
         }
+        if self.cors_allowed_origins.iter().any(|o| o.eq_ignore_ascii_case("null")) {
+            problems.push(
+                "CORS_ALLOWED_ORIGINS must not allow null (sandboxed frames and file: pages send it)"
+                    .to_owned(),
+            );
+        }
+        if self.cookie_samesite == SameSite::None {
+            problems.push("SESSION_COOKIE_SAMESITE must be lax or strict, not none".to_owned());
+        }
+        match self.public_url.as_deref() {
+            None => {
+                problems.push("PUBLIC_URL is missing (the issuer: the public https:// address)".to_owned())
+            }
+            Some(url) if !is_https_url(url) => problems.push("PUBLIC_URL must be an https:// URL".to_owned()),
+            Some(_) => {}
+        }
+        match self.frontend_url.as_deref() {
+            None => problems.push("FRONTEND_URL is missing (where links in mails point)".to_owned()),
+            Some(url) if !is_https_url(url) => {
+                problems.push("FRONTEND_URL must be an https:// URL".to_owned())
+            }
+            Some(_) => {}
+        }
+        if self.smtp_url.is_none() {
+            problems.push("SMTP_URL is missing (password-reset mail could not be sent)".to_owned());
+        }
         if self.database_url.expose().starts_with("sqlite:") {
             problems.push("DATABASE_URL must be PostgreSQL, not SQLite".to_owned());
         }
@@ -524,7 +656,13 @@ impl Config {
             }
         }
         if self.argon2.below_minimum() {
-            problems.push("Argon2id parameters are below m=19456 KiB, t=2".to_owned());
+            problems.push(
+                "Argon2id parameters are below m=19456 KiB, t=2 (ARGON2_MEMORY_KIB, ARGON2_ITERATIONS)"
+                    .to_owned(),
+            );
+        }
+        if self.password_min_chars < 12 {
+            problems.push("PASSWORD_MIN_LENGTH must be at least 12".to_owned());
         }
         if self.smtp_url.as_ref().is_some_and(|u| crate::mailer::smtp_url_is_cleartext_remote(u.expose())) {
             problems.push(
@@ -568,6 +706,7 @@ impl Config {
                 self.smtp_url.as_ref().map(|u| redact_url(u.expose())).unwrap_or_default()
             ),
             format!("PUBLIC_URL={}", self.issuer_for_port(self.port)),
+            format!("FRONTEND_URL={}", self.frontend_url.as_deref().unwrap_or_default()),
             format!("JWT_AUDIENCE={}", self.audience),
             format!("ACCESS_TOKEN_TTL_SECS={}", self.access_token_ttl_secs),
             format!("REFRESH_TOKEN_TTL_SECS={}", self.refresh_token_ttl_secs),
@@ -589,13 +728,26 @@ impl Config {
                 "BOOTSTRAP_ADMIN_EMAIL={}",
                 self.bootstrap_admin.as_ref().map(|(e, _)| e.as_str()).unwrap_or_default()
             ),
-            format!("password_min_chars={}", self.password_min_chars),
-            format!("login_max_failures={}", self.login_max_failures),
+            format!("PASSWORD_MIN_LENGTH={}", self.password_min_chars),
+            format!("LOGIN_MAX_FAILURES={}", self.login_max_failures),
+            format!("LOGIN_MAX_FAILURES_PER_ADDRESS={}", self.address_max_failures),
+            format!("THROTTLE_WINDOW_SECS={}", self.throttle_window_secs),
+            format!("ARGON2_MEMORY_KIB={}", self.argon2.memory_kib),
+            format!("ARGON2_ITERATIONS={}", self.argon2.iterations),
+            format!("ARGON2_PARALLELISM={}", self.argon2.parallelism),
+            format!("HASH_CONCURRENCY={}", self.hash_concurrency),
+            format!("DATABASE_MAX_CONNECTIONS={}", self.db_max_connections),
+            format!("METRICS_ADDR={}", self.metrics_addr.map_or("off".to_owned(), |a| a.to_string())),
             format!("JWKS_MAX_AGE_SECS={}", self.jwks_max_age_secs),
             format!("KEY_PUBLISH_DELAY_SECS={}", self.key_publish_delay_secs),
             format!("SIGNING_ALG={}", self.signing_alg.as_str()),
         ];
         lines.join("\n")
+    }
+
+    /// The base of links in mails: `FRONTEND_URL`, else the issuer.
+    pub fn link_base<'a>(&'a self, issuer: &'a str) -> &'a str {
+        self.frontend_url.as_deref().unwrap_or(issuer)
     }
 
     /// The issuer (`PUBLIC_URL`, or `http://127.0.0.1:{port}` when unset).
@@ -646,28 +798,106 @@ fn parse_bool(name: &'static str, value: &str) -> Result<bool, ConfigError> {
     }
 }
 
-/// Parses `KEY=value` lines: `#` comments, optional `export `, optional quotes.
-pub(crate) fn parse_env_file(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter_map(|line| {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                return None;
+fn parse_in(name: &'static str, value: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
+    let n: u64 = parse_num(name, value)?;
+    if n < min || n > max {
+        return Err(ConfigError::Invalid { name, reason: format!("{n} is not between {min} and {max}") });
+    }
+    Ok(n)
+}
+
+/// Adds the env files of `dir` under `process` (which wins): `.env.{APP_ENV}.local`,
+/// then `.env.{APP_ENV}`, then `.env`. `APP_ENV` comes from `process`, else from `.env`.
+pub fn with_env_files(
+    mut vars: HashMap<String, String>,
+    dir: &Path,
+) -> Result<HashMap<String, String>, ConfigError> {
+    let base = read_env_file(&dir.join(".env"))?;
+    let env_name = match vars.get("APP_ENV") {
+        Some(v) => v.clone(),
+        None => base.iter().rev().find(|(k, _)| k == "APP_ENV").map(|(_, v)| v.clone()).unwrap_or_default(),
+    };
+    let environment = match env_name.trim() {
+        "" => Environment::Dev,
+        name => Environment::parse(name).ok_or(ConfigError::Invalid {
+            name: "APP_ENV",
+            reason: format!("{name:?} is not dev, staging or production"),
+        })?,
+    };
+    vars.insert("APP_ENV".to_owned(), environment.as_str().to_owned());
+    let env = environment.as_str();
+    for file in [format!(".env.{env}.local"), format!(".env.{env}")] {
+        for (key, value) in read_env_file(&dir.join(file))? {
+            vars.entry(key).or_insert(value);
+        }
+    }
+    for (key, value) in base {
+        vars.entry(key).or_insert(value);
+    }
+    Ok(vars)
+}
+
+/// The `KEY=value` pairs of an env file (none when it does not exist), in file order.
+/// Errors name the file and the variable, never a value (it may be a secret).
+fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
+    let failed = |e: dotenvy::Error| {
+        let why = match e {
+            dotenvy::Error::LineParse(line, at) => {
+                let key = line.split('=').next().unwrap_or_default().trim().trim_start_matches("export ");
+                format!("the line of {key:?} cannot be parsed (at character {at})")
             }
-            let line = line.strip_prefix("export ").unwrap_or(line);
-            let (key, value) = line.split_once('=')?;
-            let value = value.trim();
-            let value = if value.len() >= 2
-                && ((value.starts_with('"') && value.ends_with('"'))
-                    || (value.starts_with('\'') && value.ends_with('\'')))
-            {
-                &value[1..value.len() - 1]
-            } else {
-                value
-            };
-            Some((key.trim().to_owned(), value.to_owned()))
-        })
-        .collect()
+            dotenvy::Error::Io(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        ConfigError::Io(format!("reading {}: {why}", path.display()))
+    };
+    match dotenvy::from_path_iter(path) {
+        Err(e) if e.not_found() => Ok(Vec::new()),
+        Err(e) => Err(failed(e)),
+        Ok(lines) => lines.map(|line| line.map_err(failed)).collect(),
+    }
+}
+
+/// `LOG_LEVEL` as a `tracing` filter. Python's level names (the seed's) are accepted in
+/// any case; anything `tracing` would silently ignore is refused, so a typo cannot
+/// start a service that logs nothing.
+fn log_filter(value: &str) -> Result<String, ConfigError> {
+    let invalid = |what: &str| ConfigError::Invalid {
+        name: "LOG_LEVEL",
+        reason: format!(
+            "{what:?} is not a level: use trace, debug, info, warn (or WARNING), error (or ERROR, \
+             CRITICAL) or off, or directives such as user_service=debug,info"
+        ),
+    };
+    let level = |name: &str| match name.trim().to_ascii_lowercase().as_str() {
+        "trace" => Some("trace"),
+        "debug" => Some("debug"),
+        "info" => Some("info"),
+        "warn" | "warning" => Some("warn"),
+        "error" | "critical" | "fatal" => Some("error"),
+        "off" => Some("off"),
+        _ => None,
+    };
+    let mut directives = Vec::new();
+    for directive in value.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let normalized = match directive.rsplit_once('=') {
+            None => level(directive).ok_or_else(|| invalid(directive))?.to_owned(),
+            Some((target, lvl)) => {
+                let target = target.trim();
+                let valid_target = !target.is_empty()
+                    && target.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '-'));
+                if !valid_target {
+                    return Err(invalid(directive));
+                }
+                format!("{target}={}", level(lvl).ok_or_else(|| invalid(directive))?)
+            }
+        };
+        directives.push(normalized);
+    }
+    if directives.is_empty() {
+        return Err(invalid(value));
+    }
+    Ok(directives.join(","))
 }
 
 /// `TRUSTED_PROXIES` and `TRUSTED_PROXY_HEADER`, read as the core's adapters read them.
@@ -708,7 +938,8 @@ mod tests {
         ]))
         .unwrap();
         let Err(ConfigError::Refused(problems)) = c.validate() else { panic!("production must refuse") };
-        assert_eq!(problems.len(), 4, "{problems:?}");
+        // Master key, cookie, CORS, SQLite, PUBLIC_URL, FRONTEND_URL, SMTP_URL.
+        assert_eq!(problems.len(), 7, "{problems:?}");
         assert_eq!(c.password_min_chars, 14);
         assert_eq!(c.login_max_failures, 3);
     }
@@ -719,6 +950,8 @@ mod tests {
             ("APP_ENV", "production"),
             ("MASTER_ENCRYPTION_KEY", "dGVzdC1tYXN0ZXIta2V5LWZvci1pbnRlZ3JhdGlvbnM="),
             ("DATABASE_URL", "postgres://u:p@db/x?sslmode=verify-full"),
+            ("PUBLIC_URL", "https://auth.example.com"),
+            ("FRONTEND_URL", "https://app.example.com"),
         ];
         let with = |smtp: &'static str| {
             let mut pairs = base.to_vec();
@@ -739,6 +972,74 @@ mod tests {
         assert!(with("smtp://127.0.0.1:25").production_problems().is_empty());
     }
 
+    /// A production configuration that passes, to break one setting at a time.
+    const SAFE_PRODUCTION: &[(&str, &str)] = &[
+        ("APP_ENV", "production"),
+        ("MASTER_ENCRYPTION_KEY", "dGVzdC1tYXN0ZXIta2V5LWZvci1pbnRlZ3JhdGlvbnM="),
+        ("DATABASE_URL", "postgres://u:p@db/x"),
+        ("PUBLIC_URL", "https://auth.example.com"),
+        ("FRONTEND_URL", "https://app.example.com"),
+        ("SMTP_URL", "smtps://mailer:pw@mail.example.com"),
+        ("CORS_ALLOWED_ORIGINS", "https://app.example.com"),
+    ];
+
+    fn production_with(changes: &[(&str, Option<&str>)]) -> Vec<String> {
+        let mut v = vars(SAFE_PRODUCTION);
+        for (name, value) in changes {
+            match value {
+                Some(value) => v.insert((*name).to_owned(), (*value).to_owned()),
+                None => v.remove(*name),
+            };
+        }
+        Config::from_vars(&v).unwrap().production_problems()
+    }
+
+    #[test]
+    fn h6_production_refuses_unsafe_settings() {
+        assert_eq!(production_with(&[]), Vec::<String>::new());
+        for (changes, problem) in [
+            (vec![("PUBLIC_URL", None)], "PUBLIC_URL is missing (the issuer: the public https:// address)"),
+            (vec![("PUBLIC_URL", Some("http://auth.example.com"))], "PUBLIC_URL must be an https:// URL"),
+            (vec![("FRONTEND_URL", None)], "FRONTEND_URL is missing (where links in mails point)"),
+            (vec![("FRONTEND_URL", Some("http://app.example.com"))], "FRONTEND_URL must be an https:// URL"),
+            (vec![("SMTP_URL", None)], "SMTP_URL is missing (password-reset mail could not be sent)"),
+            (
+                vec![("CORS_ALLOWED_ORIGINS", Some("https://app.example.com,null"))],
+                "CORS_ALLOWED_ORIGINS must not allow null (sandboxed frames and file: pages send it)",
+            ),
+            (vec![("CORS_ALLOWED_ORIGINS", Some("*"))], "CORS_ALLOWED_ORIGINS must not allow *"),
+            (
+                vec![("SESSION_COOKIE_SAMESITE", Some("none"))],
+                "SESSION_COOKIE_SAMESITE must be lax or strict, not none",
+            ),
+        ] {
+            assert_eq!(production_with(&changes), vec![problem.to_owned()], "{changes:?}");
+        }
+        // Without CORS_ALLOWED_ORIGINS, the frontend's origin is the one allowed.
+        let c = Config::from_vars(&vars(&SAFE_PRODUCTION[..6])).unwrap();
+        assert_eq!(c.cors_allowed_origins, ["https://app.example.com"]);
+    }
+
+    #[test]
+    fn h6_dev_defaults_point_mail_links_and_cors_at_the_frontend_dev_server() {
+        let dev = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(dev.frontend_url.as_deref(), Some("http://127.0.0.1:3001"));
+        assert_eq!(dev.link_base("http://127.0.0.1:8011"), "http://127.0.0.1:3001");
+        assert_eq!(dev.cors_allowed_origins, ["http://127.0.0.1:3001", "http://localhost:3001"]);
+        let elsewhere = Config::from_vars(&vars(&[("FRONTEND_URL", "http://127.0.0.1:4000/app/")])).unwrap();
+        assert_eq!(elsewhere.link_base("http://127.0.0.1:8011"), "http://127.0.0.1:4000/app");
+        assert_eq!(elsewhere.cors_allowed_origins, ["http://127.0.0.1:4000"]);
+        let explicit =
+            Config::from_vars(&vars(&[("CORS_ALLOWED_ORIGINS", "http://127.0.0.1:5173")])).unwrap();
+        assert_eq!(explicit.cors_allowed_origins, ["http://127.0.0.1:5173"]);
+        let staging = Config::from_vars(&vars(&[("APP_ENV", "staging")])).unwrap();
+        assert_eq!(
+            (staging.frontend_url.as_deref(), staging.link_base("https://iss")),
+            (None, "https://iss")
+        );
+        assert!(staging.cors_allowed_origins.is_empty());
+    }
+
     #[test]
     fn production_refuses_cleartext_data_stores_on_other_hosts_unless_allowed() {
         let with = |db: &'static str, redis: &'static str, allow: &'static str| {
@@ -748,6 +1049,9 @@ mod tests {
                 ("DATABASE_URL", db),
                 ("REDIS_URL", redis),
                 ("ALLOW_CLEARTEXT_DATASTORES", allow),
+                ("PUBLIC_URL", "https://auth.example.com"),
+                ("FRONTEND_URL", "https://app.example.com"),
+                ("SMTP_URL", "smtps://mailer:pw@mail.example.com"),
             ];
             Config::from_vars(&vars(&pairs)).unwrap().production_problems()
         };
@@ -769,6 +1073,9 @@ mod tests {
             ("APP_ENV", "production"),
             ("MASTER_ENCRYPTION_KEY", "change-me"),
             ("DATABASE_URL", "postgres://u:p@db/x?sslmode=verify-full"),
+            ("PUBLIC_URL", "https://auth.example.com"),
+            ("FRONTEND_URL", "https://app.example.com"),
+            ("SMTP_URL", "smtps://mailer:pw@mail.example.com"),
         ]))
         .unwrap();
         assert_eq!(
@@ -777,13 +1084,234 @@ mod tests {
         );
     }
 
+    /// A fresh directory for env files.
+    fn env_dir(files: &[(&str, &str)]) -> PathBuf {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("user-service-env-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        dir
+    }
+
     #[test]
-    fn env_file_lines_parse() {
-        let parsed = parse_env_file("# c\nexport A=1\nB = \"two words\"\n\nC='x=y'\n");
+    fn process_env_beats_local_beats_env_file_beats_dot_env() {
+        let dir = env_dir(&[
+            (".env", "APP_ENV=staging\nA=dot-env\nB=dot-env\nC=dot-env\nD=dot-env\n"),
+            (".env.staging", "A=staging\nB=staging\nC=staging\n"),
+            (".env.staging.local", "A=local\nB=local\n"),
+            (".env.dev", "A=dev-file-never-read\n"),
+        ]);
+        let merged = with_env_files(vars(&[("A", "process")]), &dir).unwrap();
+        assert_eq!(merged["APP_ENV"], "staging", "APP_ENV from .env selects the files");
+        assert_eq!((merged["A"].as_str(), merged["B"].as_str()), ("process", "local"));
+        assert_eq!((merged["C"].as_str(), merged["D"].as_str()), ("staging", "dot-env"));
+
+        // The process's APP_ENV wins over .env's; a missing directory is no error.
+        let merged = with_env_files(vars(&[("APP_ENV", "dev")]), &dir).unwrap();
+        assert_eq!(merged["A"], "dev-file-never-read");
+        assert_eq!(merged["D"], "dot-env");
+        assert!(with_env_files(HashMap::new(), &dir.join("missing")).unwrap()["APP_ENV"] == "dev");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn env_files_take_comments_quotes_export_and_references() {
+        let dir = env_dir(&[(
+            ".env.dev",
+            "# comment\nexport A=1\nB = \"two words\"\nC='x=y $A'\nD=plain # trailing comment\nE=${A}-and-$A\n",
+        )]);
+        let merged = with_env_files(HashMap::new(), &dir).unwrap();
+        assert_eq!(merged["A"], "1");
+        assert_eq!(merged["B"], "two words");
+        assert_eq!(merged["C"], "x=y $A", "single quotes are literal");
+        assert_eq!(merged["D"], "plain");
+        assert_eq!(merged["E"], "1-and-1");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn an_unparsable_env_file_names_the_variable_not_its_value() {
+        let dir = env_dir(&[(".env.dev", "SECRET_THING='hunter2-unclosed\n")]);
+        let err = with_env_files(HashMap::new(), &dir).unwrap_err().to_string();
+        assert!(err.contains(".env.dev") && err.contains("SECRET_THING"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn log_level_takes_python_names_and_refuses_unknown_ones() {
+        for (given, filter) in [
+            ("WARNING", "warn"),
+            ("CRITICAL", "error"),
+            ("Info", "info"),
+            ("debug", "debug"),
+            ("user_service=DEBUG,warning", "user_service=debug,warn"),
+            ("tower_http=off", "tower_http=off"),
+        ] {
+            let c = Config::from_vars(&vars(&[("LOG_LEVEL", given)])).unwrap();
+            assert_eq!(c.log_level, filter, "{given}");
+        }
+        for bad in ["verbose", "WARNINGS", "user_service=loud", "=info", "info,,nonsense"] {
+            let err = Config::from_vars(&vars(&[("LOG_LEVEL", bad)])).unwrap_err().to_string();
+            assert!(
+                err.starts_with("invalid value for LOG_LEVEL:") && err.contains("WARNING"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn tuning_comes_from_the_environment_with_the_old_values_as_defaults() {
+        let dev = Config::from_vars(&vars(&[])).unwrap();
         assert_eq!(
-            parsed,
-            vec![("A".into(), "1".into()), ("B".into(), "two words".into()), ("C".into(), "x=y".into())]
+            (
+                dev.password_min_chars,
+                dev.login_max_failures,
+                dev.address_max_failures,
+                dev.throttle_window_secs
+            ),
+            (12, 5, 20, 900)
         );
+        assert_eq!(dev.argon2, Argon2Params::OWASP);
+        assert_eq!(dev.db_max_connections, 8);
+        let prod =
+            Config::from_vars(&vars(&[("APP_ENV", "production"), ("DATABASE_URL", "postgres://db/x")]))
+                .unwrap();
+        assert_eq!(
+            (prod.password_min_chars, prod.login_max_failures, prod.address_max_failures),
+            (14, 3, 12)
+        );
+        assert_eq!(prod.db_max_connections, 10);
+
+        let tuned = Config::from_vars(&vars(&[
+            ("PASSWORD_MIN_LENGTH", "16"),
+            ("LOGIN_MAX_FAILURES", "7"),
+            ("LOGIN_MAX_FAILURES_PER_ADDRESS", "50"),
+            ("THROTTLE_WINDOW_SECS", "600"),
+            ("ARGON2_MEMORY_KIB", "65536"),
+            ("ARGON2_ITERATIONS", "3"),
+            ("ARGON2_PARALLELISM", "2"),
+            ("HASH_CONCURRENCY", "4"),
+            ("DATABASE_MAX_CONNECTIONS", "25"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (
+                tuned.password_min_chars,
+                tuned.login_max_failures,
+                tuned.address_max_failures,
+                tuned.throttle_window_secs
+            ),
+            (16, 7, 50, 600)
+        );
+        assert_eq!(tuned.argon2, Argon2Params { memory_kib: 65536, iterations: 3, parallelism: 2 });
+        assert_eq!((tuned.hash_concurrency, tuned.db_max_connections), (4, 25));
+        let summary = tuned.redacted_summary();
+        for line in [
+            "PASSWORD_MIN_LENGTH=16",
+            "LOGIN_MAX_FAILURES=7",
+            "LOGIN_MAX_FAILURES_PER_ADDRESS=50",
+            "THROTTLE_WINDOW_SECS=600",
+            "ARGON2_MEMORY_KIB=65536",
+            "ARGON2_ITERATIONS=3",
+            "ARGON2_PARALLELISM=2",
+            "HASH_CONCURRENCY=4",
+            "DATABASE_MAX_CONNECTIONS=25",
+        ] {
+            assert!(summary.lines().any(|l| l == line), "{line} not in config check:\n{summary}");
+        }
+
+        for (name, bad) in [
+            ("PASSWORD_MIN_LENGTH", "4"),
+            ("PASSWORD_MIN_LENGTH", "200"),
+            ("LOGIN_MAX_FAILURES", "0"),
+            ("HASH_CONCURRENCY", "0"),
+            ("DATABASE_MAX_CONNECTIONS", "many"),
+            ("ARGON2_PARALLELISM", "0"),
+        ] {
+            let err = Config::from_vars(&vars(&[(name, bad)])).unwrap_err().to_string();
+            assert!(err.contains(name), "{name}={bad}: {err}");
+        }
+        let weak = Config::from_vars(&vars(&[
+            ("APP_ENV", "production"),
+            ("ARGON2_MEMORY_KIB", "8192"),
+            ("PASSWORD_MIN_LENGTH", "10"),
+        ]))
+        .unwrap();
+        let problems = weak.production_problems();
+        assert!(problems.iter().any(|p| p.starts_with("Argon2id parameters are below")), "{problems:?}");
+        assert!(problems.contains(&"PASSWORD_MIN_LENGTH must be at least 12".to_owned()), "{problems:?}");
+    }
+
+    /// The shipped env files.
+    const EXAMPLES: &[(Environment, &str)] = &[
+        (Environment::Dev, include_str!("../.env.dev.example")),
+        (Environment::Staging, include_str!("../.env.staging.example")),
+        (Environment::Production, include_str!("../.env.production.example")),
+    ];
+
+    /// Every variable of the table in the module docs.
+    fn documented_variables() -> Vec<String> {
+        include_str!("config.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("//! | `"))
+            .flat_map(|l| {
+                l.split(" |").next().unwrap_or_default().split(", ").map(|v| v.trim_matches('`').to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn shipped_env_files_name_every_setting_and_pass_config_check_once_filled() {
+        let documented = documented_variables();
+        assert!(documented.len() > 30, "{documented:?}");
+        for (environment, text) in EXAMPLES {
+            for var in &documented {
+                assert!(
+                    text.lines()
+                        .any(|l| l.starts_with(&format!("{var}=")) || l.starts_with(&format!("# {var}="))),
+                    "{var} missing from the {} example",
+                    environment.as_str()
+                );
+            }
+            let filled: String = text
+                .lines()
+                .map(|l| match l {
+                    "MASTER_ENCRYPTION_KEY=CHANGE_ME" => {
+                        "MASTER_ENCRYPTION_KEY=dGVzdC1tYXN0ZXIta2V5LWZvci1pbnRlZ3JhdGlvbnM=".to_owned()
+                    }
+                    l => l.replace("CHANGE_ME", "filled-in"),
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let dir = env_dir(&[(&format!(".env.{}", environment.as_str()), &filled)]);
+            let process = vars(&[("APP_ENV", environment.as_str())]);
+            let config = Config::from_vars(&with_env_files(process, &dir).unwrap()).unwrap();
+            assert_eq!(config.environment, *environment);
+            config.validate().unwrap();
+            if *environment != Environment::Dev {
+                assert_eq!(config.production_problems(), Vec::<String>::new(), "{}", environment.as_str());
+            }
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    #[test]
+    fn metrics_listen_on_the_service_port_plus_1000_unless_told() {
+        let addr = |pairs: &[(&str, &str)]| {
+            Config::from_vars(&vars(pairs)).unwrap().metrics_addr.map(|a| a.to_string())
+        };
+        assert_eq!(addr(&[]).as_deref(), Some("127.0.0.1:9011"));
+        assert_eq!(addr(&[("APP_ENV", "production")]).as_deref(), Some("127.0.0.1:9211"));
+        assert_eq!(addr(&[("USER_SERVICE_PORT", "0")]).as_deref(), Some("127.0.0.1:0"));
+        assert_eq!(addr(&[("METRICS_ADDR", "0.0.0.0:9100")]).as_deref(), Some("0.0.0.0:9100"));
+        assert_eq!(addr(&[("METRICS_ADDR", "off")]), None);
+        assert!(Config::from_vars(&vars(&[("METRICS_ADDR", "9100")])).is_err());
+        assert!(Config::from_vars(&vars(&[("USER_SERVICE_PORT", "65000")])).is_err());
     }
 
     #[test]

@@ -90,7 +90,7 @@ impl Db {
             }
         }
         let pool = AnyPoolOptions::new()
-            .max_connections(if kind == DbKind::Sqlite { 8 } else { 10 })
+            .max_connections(config.db_max_connections)
             .acquire_timeout(Duration::from_secs(10))
             .connect(&url)
             .await?;
@@ -132,8 +132,9 @@ impl Db {
         }
     }
 
-    /// `SELECT 1`, for `/health`.
+    /// For `/ready`: the database answers and holds the schema (a connection alone would
+    /// call a database without migrations ready).
     pub(crate) async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+        sqlx::query("SELECT 1 FROM signing_keys LIMIT 1").execute(&self.pool).await.is_ok()
     }
 }

@@ -231,6 +231,12 @@ impl KeyManager {
         Ok(())
     }
 
+    /// True when a loaded key can sign at `now` (for `/ready`); re-reads the keys when
+    /// the cache is stale, so a database that lost them shows here.
+    pub(crate) async fn can_sign(&self, now: i64) -> bool {
+        self.keys(now).await.is_ok_and(|keys| signer_index(&keys, now).is_some())
+    }
+
     /// The JWKS document.
     pub(crate) async fn jwks(&self, now: i64) -> Result<serde_json::Value, KeyError> {
         let keys = self.keys(now).await?;

@@ -48,6 +48,9 @@ const COMMON_PASSWORDS: &[&str] = &[
     "correcthorsebatterystaple",
 ];
 
+/// The longest password accepted, in characters.
+pub(crate) const MAX_CHARS: usize = 128;
+
 /// Why a new password is refused.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum PolicyError {
@@ -60,7 +63,7 @@ impl PolicyError {
     pub(crate) fn message(&self) -> String {
         match self {
             PolicyError::TooShort(min) => format!("The password must have at least {min} characters"),
-            PolicyError::TooLong => "The password must have at most 128 characters".to_owned(),
+            PolicyError::TooLong => format!("The password must have at most {MAX_CHARS} characters"),
             PolicyError::Common => "This password is too common; choose another".to_owned(),
         }
     }
@@ -73,7 +76,7 @@ pub(crate) fn check_policy(password: &str, min_chars: usize) -> Result<(), Polic
     if chars < min_chars {
         return Err(PolicyError::TooShort(min_chars));
     }
-    if chars > 128 {
+    if chars > MAX_CHARS {
         return Err(PolicyError::TooLong);
     }
     let lower = password.to_lowercase();

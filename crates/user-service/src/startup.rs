@@ -118,14 +118,24 @@ impl AppState {
         tracing::info!(store = counters.describe(), "login throttling counters");
         let throttle = Throttle {
             max_failures: i64::from(config.login_max_failures),
+            address_max_failures: i64::from(config.address_max_failures),
             window_secs: config.throttle_window_secs as i64,
             counters,
         };
-        let mailer = Mailer::new(db.clone(), config.smtp_url.as_ref().map(Secret::expose), &config.smtp_from)
-            .map_err(StartupError::Command)?;
+        let dev = config.environment == Environment::Dev;
+        let mailer =
+            Mailer::new(db.clone(), config.smtp_url.as_ref().map(Secret::expose), &config.smtp_from, dev)
+                .map_err(StartupError::Command)?;
         tracing::info!(mailer = mailer.describe(), "outgoing mail");
-        if config.environment == Environment::Production && config.smtp_url.is_none() {
-            tracing::warn!("SMTP_URL is not set: password-reset mail goes to the outbox table only");
+        if !dev {
+            // Earlier versions kept mail (reset links included) here in every environment.
+            let purged = db.purge_outbox().await?;
+            if purged > 0 {
+                tracing::warn!(purged, "deleted outbox messages: outside dev the outbox keeps no mail");
+            }
+            if config.smtp_url.is_none() {
+                tracing::warn!("SMTP_URL is not set: no mail (password reset) is sent");
+            }
         }
         let usage = UsageLog::new(db.clone());
         let roles = RoleCatalog::new(db.clone());
@@ -233,10 +243,12 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     options.open(path)?.write_all(contents.as_bytes())
 }
 
-/// A built service: listener bound, database migrated, keys ready.
+/// A built service: listeners bound, database migrated, keys ready.
 pub struct Application {
     listener: TcpListener,
     port: u16,
+    /// The metrics listener (`METRICS_ADDR`) and its port.
+    metrics: Option<(TcpListener, u16)>,
     state: AppState,
 }
 
@@ -248,6 +260,16 @@ impl Application {
         config.validate()?;
         let listener = TcpListener::bind((config.host.as_str(), config.port)).await?;
         let port = listener.local_addr()?.port();
+        let metrics = match config.metrics_addr {
+            Some(addr) => {
+                let metrics = TcpListener::bind(addr).await.map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("binding METRICS_ADDR {addr}: {e}"))
+                })?;
+                let metrics_port = metrics.local_addr()?.port();
+                Some((metrics, metrics_port))
+            }
+            None => None,
+        };
         let issuer = config.issuer_for_port(port);
         let bootstrap = config.bootstrap_admin.clone();
         let state = AppState::init(config, issuer).await?;
@@ -257,12 +279,17 @@ impl Application {
             let outcome = state.create_admin(&email, password.expose()).await?;
             tracing::info!("{outcome}");
         }
-        Ok(Application { listener, port, state })
+        Ok(Application { listener, port, metrics, state })
     }
 
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the metrics listener, when `METRICS_ADDR` is not `off`.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
     }
 
     /// The issuer (`iss`) of the tokens this instance signs.
@@ -274,6 +301,16 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(port = self.port, issuer = %self.state.issuer, env = self.state.config.environment.as_str(), "user-service listening");
         let state = self.state.clone();
+        if let Some((listener, port)) = self.metrics {
+            tracing::info!(port, "metrics listening (GET /metrics)");
+            let metrics = crate::metrics::router(state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, metrics).with_graceful_shutdown(shutdown_signal()).await
+                {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+        }
         let app = crate::routes::router(self.state);
         let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())

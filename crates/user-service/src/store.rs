@@ -18,6 +18,9 @@ use crate::db::Db;
 
 type Result<T> = std::result::Result<T, sqlx::Error>;
 
+/// See [`Db::insert_first_signing_key`].
+const FIRST_KEY_TOLERANCE_SECS: i64 = 60;
+
 /// A user row.
 #[derive(Debug, Clone)]
 pub(crate) struct User {
@@ -461,6 +464,10 @@ impl Db {
 
     /// Inserts the first key unless an unretired key exists (one winner among instances
     /// starting together). Returns whether this call inserted it.
+    ///
+    /// Instances' clocks (`now`) may read a second apart, so a key activating within
+    /// [`FIRST_KEY_TOLERANCE_SECS`] of `now` counts as existing: otherwise an instance that
+    /// read `now` just before the winner's would not see its key and insert a second.
     pub(crate) async fn insert_first_signing_key(&self, k: &SigningKeyRow, now: i64) -> Result<bool> {
         // Instances starting together on one database must create one key between them:
         // PostgreSQL serialises them with an advisory lock; SQLite takes its write lock at
@@ -475,7 +482,7 @@ impl Db {
         let r = sqlx::query(
             "INSERT INTO signing_keys (kid, alg, private_key_enc, public_jwk, created_at, activate_at, expires_at) \
              SELECT $1, $2, $3, $4, $5, $6, NULL \
-             WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE expires_at IS NULL AND activate_at <= $5)",
+             WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE expires_at IS NULL AND activate_at <= $7)",
         )
         .bind(&k.kid)
         .bind(&k.alg)
@@ -483,6 +490,7 @@ impl Db {
         .bind(&k.public_jwk)
         .bind(now)
         .bind(k.activate_at)
+        .bind(now + FIRST_KEY_TOLERANCE_SECS)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -719,6 +727,26 @@ impl Db {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// `(active sessions, users with MFA enabled)` at `now`, for `/metrics`.
+    pub(crate) async fn metric_counts(&self, now: i64) -> Result<(i64, i64)> {
+        let sessions: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > $1")
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
+        let mfa: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE mfa_enabled <> 0")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok((sessions, mfa))
+    }
+
+    /// Deletes every outbox message; returns how many there were.
+    pub(crate) async fn purge_outbox(&self) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM outbox").execute(&self.pool).await?.rows_affected())
     }
 
     pub(crate) async fn outbox(&self, limit: i64) -> Result<Vec<OutboxMessage>> {

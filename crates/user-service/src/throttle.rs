@@ -5,10 +5,12 @@
 //! sees the same counts. An attempt is counted *before* the work it guards, atomically
 //! with the check ([`Throttle::begin`]), and taken back when it succeeds
 //! ([`Throttle::release`]): however many requests arrive at once, no more than the limit
-//! get past the check. A full key answers 429 with `Retry-After` until its oldest entry
-//! leaves the window; throttled attempts are not counted, so an account sees at most
-//! `login_max_failures * 3600 / window` failures an hour (20 by default, well under the
-//! 100 of I07). Which keys each flow counts on is in [`crate::login`].
+//! get past the check. Per account: `login_max_failures` inside the window; per client
+//! address: `address_max_failures` (four times as many by default). A full key answers
+//! 429 with `Retry-After` until its oldest entry leaves the window; throttled attempts
+//! are not counted, so an account sees at most `login_max_failures * 3600 / window`
+//! failures an hour (20 by default, well under the 100 of I07). Which keys each flow
+//! counts on is in [`crate::login`].
 
 use redis::aio::ConnectionManager;
 
@@ -186,6 +188,7 @@ impl Attempt {
 #[derive(Clone)]
 pub(crate) struct Throttle {
     pub(crate) max_failures: i64,
+    pub(crate) address_max_failures: i64,
     pub(crate) window_secs: i64,
     pub(crate) counters: Counters,
 }
@@ -196,9 +199,9 @@ impl Throttle {
         Limit { max: self.max_failures, window_secs: self.window_secs }
     }
 
-    /// Per client address: four times the account limit.
+    /// Per client address (`address_max_failures`, four times the account limit by default).
     pub(crate) fn address_limit(&self) -> Limit {
-        Limit { max: self.max_failures * 4, window_secs: self.window_secs }
+        Limit { max: self.address_max_failures, window_secs: self.window_secs }
     }
 
     /// The keys a credential check counts on: the account, and the address if known.

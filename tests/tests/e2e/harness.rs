@@ -147,6 +147,8 @@ pub struct UserService {
     pub port: u16,
     /// The issuer of its tokens (`http://127.0.0.1:{port}`).
     pub issuer: String,
+    /// The port of its metrics listener (kept across restarts).
+    pub metrics_port: u16,
     running: Option<Running>,
 }
 
@@ -169,7 +171,7 @@ impl UserService {
         pool.close().await;
     }
 
-    async fn launch(config: Config) -> Result<(u16, String, Running), String> {
+    async fn launch(config: Config) -> Result<(u16, String, u16, Running), String> {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -189,7 +191,8 @@ impl UserService {
                             return;
                         }
                     };
-                    let _ = ready_tx.send(Ok((app.port(), app.issuer().to_owned())));
+                    let metrics_port = app.metrics_port().unwrap_or_default();
+                    let _ = ready_tx.send(Ok((app.port(), app.issuer().to_owned(), metrics_port)));
                     tokio::select! {
                         served = app.run_until_stopped() => served.unwrap(),
                         _ = stop_rx => {}
@@ -200,20 +203,28 @@ impl UserService {
                 rt.shutdown_timeout(Duration::from_secs(2));
             })
             .unwrap();
-        let (port, issuer) = ready_rx.await.map_err(|_| "user-service thread died".to_owned())??;
-        Ok((port, issuer, Running { stop, thread }))
+        let (port, issuer, metrics_port) =
+            ready_rx.await.map_err(|_| "user-service thread died".to_owned())??;
+        Ok((port, issuer, metrics_port, Running { stop, thread }))
     }
 
     async fn start(config: Config) -> UserService {
-        let (port, issuer, running) = UserService::launch(config.clone()).await.expect("user-service starts");
+        let (port, issuer, metrics_port, running) =
+            UserService::launch(config.clone()).await.expect("user-service starts");
         let mut config = config;
         config.port = port;
-        UserService { config, port, issuer, running: Some(running) }
+        config.metrics_addr = Some(std::net::SocketAddr::from(([127, 0, 0, 1], metrics_port)));
+        UserService { config, port, issuer, metrics_port, running: Some(running) }
     }
 
     /// `http://127.0.0.1:{port}{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `GET /metrics` is on the metrics listener, never the public one.
+    pub fn metrics_url(&self) -> String {
+        format!("http://127.0.0.1:{}/metrics", self.metrics_port)
     }
 
     /// Stops the service: listener closed, open connections dropped, tasks ended.
@@ -230,7 +241,7 @@ impl UserService {
         let mut last = String::new();
         for _ in 0..50 {
             match UserService::launch(self.config.clone()).await {
-                Ok((port, issuer, running)) => {
+                Ok((port, issuer, _, running)) => {
                     assert_eq!((port, issuer.as_str()), (self.port, self.issuer.as_str()));
                     self.running = Some(running);
                     return;

@@ -376,7 +376,7 @@ async fn a_service_client_reads_linked_broker_credentials_and_user_tokens_cannot
 
 /// user-service's count of API-key lookups that found no usable key.
 async fn refused_key_lookups(p: &Platform) -> u64 {
-    let text = p.http.get(p.users.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = p.http.get(p.users.metrics_url()).send().await.unwrap().text().await.unwrap();
     text.lines()
         .filter(|l| l.starts_with("user_service_api_key_auth_total{") && !l.contains("success"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())

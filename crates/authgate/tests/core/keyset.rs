@@ -366,6 +366,27 @@ async fn oidc_discovery_finds_the_jwks_and_checks_the_issuer() {
 }
 
 #[tokio::test]
+async fn discovery_reads_rfc8414_metadata_when_there_is_no_openid_document() {
+    let key = TestKey::shared_rs256();
+    let idp = idp_with(&[&key]).await;
+    idp.serve_oauth_metadata_only();
+    for set in [
+        KeySet::from_oidc_issuer(&idp.issuer(), fast_config()).await.unwrap(),
+        KeySet::discover(&idp.issuer(), fast_config()).unwrap(),
+    ] {
+        let v = Verifier::builder().issuer(idp.issuer(), set).audience(AUD).build().unwrap();
+        assert!(v.verify(&token(&idp, &key, "u")).await.is_ok());
+    }
+    // Each discovery: a 404 at the OpenID path, then the RFC 8414 document.
+    assert_eq!(idp.discovery_requests(), 4);
+
+    // The issuer check holds for the RFC 8414 document too.
+    idp.set_issuer("https://evil.example");
+    let err = KeySet::from_oidc_issuer(&idp.base_url(), fast_config()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+}
+
+#[tokio::test]
 async fn lazy_discovery_fetches_nothing_until_needed_then_finds_the_keys() {
     let key = TestKey::shared_rs256();
     let idp = idp_with(&[&key]).await;

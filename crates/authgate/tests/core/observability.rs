@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use authgate::Algorithm;
-use authgate::metric_names::{TOKEN_CACHE, VERIFICATIONS, VERIFY_SECONDS};
+use authgate::metric_names::{AUTH_FAILURES, TOKEN_CACHE, VERIFICATIONS, VERIFY_SECONDS};
 use authgate_testkit::TestKey;
 use futures_util::FutureExt as _;
 use metrics::{
@@ -71,6 +71,7 @@ fn verifications_cache_results_and_latency_are_recorded() {
     let get = |k: &str| seen.get(k).copied().unwrap_or(0);
     assert_eq!(get(&format!("{VERIFICATIONS}{{method=jwt,outcome=ok}}")), 3, "{seen:?}");
     assert_eq!(get(&format!("{VERIFICATIONS}{{method=jwt,outcome=expired}}")), 1, "{seen:?}");
+    assert_eq!(get(&format!("{AUTH_FAILURES}{{reason=expired}}")), 1, "{seen:?}");
     assert_eq!(get(&format!("{TOKEN_CACHE}{{result=hit}}")), 1, "{seen:?}");
     assert_eq!(get(&format!("{TOKEN_CACHE}{{result=miss}}")), 3, "{seen:?}");
     assert_eq!(get(&format!("{VERIFY_SECONDS}{{method=jwt}}")), 4, "{seen:?}");

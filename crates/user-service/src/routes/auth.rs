@@ -333,6 +333,7 @@ async fn forgot_password(
     Client(client): Client,
     ApiJson(body): ApiJson<ForgotBody>,
 ) -> ApiResult<Response> {
+    Metrics::inc(&state.metrics.password_reset_requests);
     let email = body.email.trim().to_lowercase();
     Login::of(&state).count_reset_request(&email, &client).await?;
     let task_state = state.clone();
@@ -358,8 +359,8 @@ async fn send_reset_link(
     let token = random_token();
     let exp = now + state.config.reset_token_ttl_secs as i64;
     state.db.replace_reset_token(&user.id, &hash_token(&token), now, exp).await?;
-    // The link uses the configured public URL, never the request's Host (I22).
-    let link = format!("{}/reset-password?token={token}", state.issuer);
+    // The link opens the web app's page (FRONTEND_URL), never the request's Host (I22).
+    let link = format!("{}/reset-password?token={token}", state.config.link_base(&state.issuer));
     let body = format!(
         "Someone asked to reset the password of your account.\n\nOpen this link within {} minutes to choose a new \
          password:\n{link}\n\nIf it was not you, ignore this message.",

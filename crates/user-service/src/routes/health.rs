@@ -1,8 +1,8 @@
-//! `GET /health`, `GET /metrics`, and in dev `GET /v1/dev/outbox`.
+//! `GET /health` (liveness), `GET /ready` (readiness), and in dev `GET /v1/dev/outbox`.
+//! `GET /metrics` is on the metrics listener (`crate::metrics`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -13,20 +13,33 @@ use crate::startup::AppState;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(health, metrics, outbox))]
+#[openapi(paths(health, ready, outbox))]
 pub(crate) struct Api;
 
-/// The body of `/health`.
+/// The body of `/health`: the process answers.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code, reason = "documents the JSON the handler builds")]
 struct Health {
-    /// `ok` or `degraded`.
+    /// Always `ok`.
     #[schema(example = "ok")]
     status: String,
-    /// `ok` or `unavailable`.
+}
+
+/// The body of `/ready`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "documents the JSON the handler builds")]
+struct Ready {
+    /// `ready` or `not_ready`.
+    #[schema(example = "ready")]
+    status: String,
+    /// When not ready: the checks that failed, e.g. `database unavailable`.
+    reason: Option<String>,
+    /// `ok` or `unavailable`: the database answers and is migrated.
     database: String,
     /// `ok` or `unavailable`; present when Redis holds the throttling counters.
     redis: Option<String>,
+    /// `ok` or `unavailable`: a signing key is loaded and can sign now.
+    signing_key: String,
     /// `dev`, `staging` or `production`.
     environment: String,
 }
@@ -50,7 +63,7 @@ struct Outbox {
 }
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/health", get(health)).route("/metrics", get(metrics))
+    Router::new().route("/health", get(health)).route("/ready", get(ready))
 }
 
 /// Routes that exist only in `dev`.
@@ -58,44 +71,76 @@ pub(crate) fn dev_router() -> Router<AppState> {
     Router::new().route("/v1/dev/outbox", get(outbox))
 }
 
-/// Liveness and readiness: the database and (when used) Redis answer.
+/// Liveness: the process is up and serving. Checks no dependency, so an orchestrator
+/// does not restart a healthy process because the database is briefly away.
 #[utoipa::path(
     get,
     path = "/health",
     tag = "operations",
+    responses((status = 200, description = "The process answers", body = Health)),
+)]
+async fn health() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Readiness: the database answers (and is migrated), Redis answers when it holds the
+/// throttling counters, and a signing key is loaded. 503 names what is missing.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operations",
     responses(
-        (status = 200, description = "Everything answers", body = Health),
-        (status = 503, description = "The database or Redis does not answer", body = Health),
+        (status = 200, description = "Ready to serve", body = Ready),
+        (status = 503, description = "A dependency is missing; `reason` says which", body = Ready),
     ),
 )]
-async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let db_ok = state.db.ping().await;
-    let redis = state.throttle.counters.redis_ok().await;
-    let ok = db_ok && redis != Some(false);
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let mut body = serde_json::json!({
-        "status": if ok { "ok" } else { "degraded" },
-        "database": if db_ok { "ok" } else { "unavailable" },
-        "environment": state.config.environment.as_str(),
-    });
-    if let Some(r) = redis {
-        body["redis"] = (if r { "ok" } else { "unavailable" }).into();
-    }
+async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    let checks = Readiness {
+        database: state.db.ping().await,
+        redis: state.throttle.counters.redis_ok().await,
+        signing_key: state.keys.can_sign(crate::now()).await,
+    };
+    let (status, mut body) = checks.report();
+    body["environment"] = state.config.environment.as_str().into();
     (status, Json(body))
 }
 
-/// Prometheus metrics (text exposition format 0.0.4).
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    tag = "operations",
-    responses((status = 200, description = "The metrics", content_type = "text/plain", body = String)),
-)]
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics.render(state.passwords.waiting(), state.passwords.verifications()),
-    )
+/// The outcome of each readiness check.
+#[derive(Debug, Clone, Copy)]
+struct Readiness {
+    database: bool,
+    /// `None` when Redis is not configured.
+    redis: Option<bool>,
+    signing_key: bool,
+}
+
+impl Readiness {
+    fn report(self) -> (StatusCode, serde_json::Value) {
+        let word = |ok: bool| if ok { "ok" } else { "unavailable" };
+        let mut failed = Vec::new();
+        if !self.database {
+            failed.push("database unavailable");
+        }
+        if self.redis == Some(false) {
+            failed.push("redis unavailable");
+        }
+        if !self.signing_key {
+            failed.push("no signing key loaded");
+        }
+        let mut body = serde_json::json!({
+            "status": if failed.is_empty() { "ready" } else { "not_ready" },
+            "database": word(self.database),
+            "signing_key": word(self.signing_key),
+        });
+        if let Some(r) = self.redis {
+            body["redis"] = word(r).into();
+        }
+        if failed.is_empty() {
+            return (StatusCode::OK, body);
+        }
+        body["reason"] = failed.join(", ").into();
+        (StatusCode::SERVICE_UNAVAILABLE, body)
+    }
 }
 
 /// The development mailer's messages, newest first. Served only when `APP_ENV=dev`.
@@ -111,4 +156,31 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 async fn outbox(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
     let messages = state.db.outbox(50).await?;
     Ok(Json(serde_json::json!({ "messages": messages })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_failed_check_is_named_in_the_reason() {
+        let all = Readiness { database: true, redis: Some(true), signing_key: true };
+        let (status, body) = all.report();
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            body,
+            serde_json::json!({"status": "ready", "database": "ok", "redis": "ok", "signing_key": "ok"})
+        );
+
+        let (status, body) = Readiness { database: true, redis: None, signing_key: true }.report();
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.get("redis").is_none(), "{body}");
+
+        let none = Readiness { database: false, redis: Some(false), signing_key: false };
+        let (status, body) = none.report();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["status"], "not_ready");
+        assert_eq!(body["reason"], "database unavailable, redis unavailable, no signing key loaded");
+        assert_eq!(body["redis"], "unavailable");
+    }
 }

@@ -9,6 +9,7 @@ mod clients;
 mod health;
 mod mfa;
 mod openapi;
+mod password_policy;
 mod roles;
 mod users;
 mod wellknown;
@@ -40,6 +41,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(wellknown::router())
         .merge(auth::router())
+        .merge(password_policy::router())
         .merge(users::router())
         .merge(mfa::router())
         .merge(admin::router(&state))

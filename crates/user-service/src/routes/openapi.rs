@@ -149,6 +149,7 @@ pub(crate) fn document() -> utoipa::openapi::OpenApi {
     doc.merge(super::health::Api::openapi());
     doc.merge(super::wellknown::Api::openapi());
     doc.merge(super::auth::Api::openapi());
+    doc.merge(super::password_policy::Api::openapi());
     doc.merge(super::users::Api::openapi());
     doc.merge(super::mfa::Api::openapi());
     doc.merge(super::admin::Api::openapi());
@@ -159,13 +160,39 @@ pub(crate) fn document() -> utoipa::openapi::OpenApi {
     doc
 }
 
+/// Every request field that takes a new password, as `(schema, property)`.
+const NEW_PASSWORD_FIELDS: &[(&str, &str)] =
+    &[("RegisterBody", "password"), ("ResetBody", "new_password"), ("ChangePassword", "new_password")];
+
+/// Writes the configured password lengths into the new-password fields, so the document
+/// states the rules `GET /v1/auth/password-policy` answers.
+fn with_password_lengths(mut doc: serde_json::Value, min: usize, max: usize) -> serde_json::Value {
+    for (schema, property) in NEW_PASSWORD_FIELDS {
+        if let Some(field) = doc.pointer_mut(&format!("/components/schemas/{schema}/properties/{property}"))
+            && let Some(field) = field.as_object_mut()
+        {
+            field.insert("minLength".to_owned(), min.into());
+            field.insert("maxLength".to_owned(), max.into());
+        } else {
+            tracing::error!(schema, property, "a new-password field is missing from the OpenAPI document");
+        }
+    }
+    doc
+}
+
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
     let mut doc = document();
     doc.servers =
         Some(vec![ServerBuilder::new().url(&state.issuer).description(Some("This instance")).build()]);
     // Generated once per instance; a failure would be a bug in a schema: answer 500, not panic.
     let json: Arc<Option<String>> = Arc::new(
-        doc.to_json().map_err(|e| tracing::error!(error = %e, "serializing the OpenAPI document")).ok(),
+        serde_json::to_value(&doc)
+            .map(|doc| {
+                with_password_lengths(doc, state.config.password_min_chars, crate::password::MAX_CHARS)
+                    .to_string()
+            })
+            .map_err(|e| tracing::error!(error = %e, "serializing the OpenAPI document"))
+            .ok(),
     );
     Router::new()
         .route("/openapi.json", get(openapi_json).layer(Extension(json)))

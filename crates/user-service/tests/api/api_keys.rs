@@ -56,11 +56,8 @@ async fn me_with_key(app: &TestApp, key: &str) -> Response {
     app.client.get(app.url("/v1/users/me")).header("x-api-key", key).send().await.unwrap()
 }
 
-async fn metric(app: &TestApp, series: &str) -> u64 {
-    let text = app.get("/metrics").await.text().await.unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{series} not in /metrics"))
+async fn metric(app: &TestApp, name: &str, labels: &[(&str, &str)]) -> f64 {
+    app.scrape().await.value(name, labels).unwrap_or_else(|| panic!("{name} {labels:?} not in /metrics"))
 }
 
 async fn i23_a_key_is_shown_once_prefixed_and_stored_only_as_its_sha256(db: TestDb) {
@@ -160,8 +157,8 @@ async fn i24_a_bad_checksum_is_refused_before_any_storage_lookup(db: TestDb) {
     let r = me_with_key(&app, &typo).await;
     assert_eq!(r.headers()["www-authenticate"], r#"Bearer error="invalid_token""#);
     assert_error(r, StatusCode::UNAUTHORIZED, "invalid_api_key").await;
-    assert_eq!(metric(&app, r#"user_service_api_key_auth_total{outcome="malformed"}"#).await, 1);
-    assert_eq!(metric(&app, r#"user_service_api_key_auth_total{outcome="unknown"}"#).await, 0);
+    assert_eq!(metric(&app, "user_service_api_key_auth_total", &[("outcome", "malformed")]).await, 1.0);
+    assert_eq!(metric(&app, "user_service_api_key_auth_total", &[("outcome", "unknown")]).await, 0.0);
 
     // With the key table gone, a lookup would fail with a 500: the bad checksum still gets
     // its 401 because it is refused before storage is touched, while a well-formed key
@@ -170,7 +167,7 @@ async fn i24_a_bad_checksum_is_refused_before_any_storage_lookup(db: TestDb) {
     assert_error(me_with_key(&app, &typo).await, StatusCode::UNAUTHORIZED, "invalid_api_key").await;
     assert_error(me_with_key(&app, "ak_test_short").await, StatusCode::UNAUTHORIZED, "invalid_api_key").await;
     assert_eq!(me_with_key(&app, key).await.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(metric(&app, r#"user_service_api_key_auth_total{outcome="malformed"}"#).await, 3);
+    assert_eq!(metric(&app, "user_service_api_key_auth_total", &[("outcome", "malformed")]).await, 3.0);
 }
 
 async fn i24_unknown_revoked_expired_and_disabled_owner_keys_are_401(db: TestDb) {
@@ -503,7 +500,7 @@ async fn usage_is_recorded_with_route_and_outcome_and_moves_last_used_at(db: Tes
         .unwrap();
     assert_eq!(page["usage"].as_array().unwrap().len(), 1);
     assert_eq!((page["limit"].as_i64(), page["offset"].as_i64()), (Some(1), Some(1)));
-    assert_eq!(metric(&app, "user_service_api_key_usage_dropped_total").await, 0);
+    assert_eq!(metric(&app, "user_service_api_key_usage_dropped_total", &[]).await, 0.0);
 }
 
 async fn invalid_input_is_a_json_error_never_a_panic(db: TestDb) {

@@ -178,9 +178,9 @@ async fn concurrently(n: usize, send: impl Fn() -> reqwest::RequestBuilder) -> V
     set.join_all().await
 }
 
-/// The Argon2 verifications so far, from `/metrics`.
+/// The Argon2 verifications so far, from `/metrics` on the metrics listener.
 async fn verifications(app: &TestApp) -> Option<u64> {
-    let text = app.get("/metrics").await.text().await.unwrap();
+    let text = app.client.get(format!("{}/metrics", app.metrics)).send().await.unwrap().text().await.unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix("user_service_password_verifications_total "))
         .and_then(|v| v.parse().ok())

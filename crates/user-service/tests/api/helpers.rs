@@ -166,6 +166,8 @@ pub fn test_config(db: &TestDb) -> Config {
 /// A running instance.
 pub struct TestApp {
     pub base: String,
+    /// `http://127.0.0.1:{port}` of the metrics listener.
+    pub metrics: String,
     pub issuer: String,
     pub client: reqwest::Client,
     pub pool: AnyPool,
@@ -198,11 +200,20 @@ impl TestApp {
         tweak(&mut config);
         let app = Application::build(config).await.expect("application builds");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let metrics = format!("http://127.0.0.1:{}", app.metrics_port().expect("the metrics listener is on"));
         let issuer = app.issuer().to_owned();
         tokio::spawn(app.run_until_stopped());
         sqlx::any::install_default_drivers();
         let pool = AnyPool::connect(&db.url).await.unwrap();
-        TestApp { base, issuer, client: reqwest::Client::new(), pool }
+        TestApp { base, metrics, issuer, client: reqwest::Client::new(), pool }
+    }
+
+    /// `GET /metrics` on the metrics listener, parsed.
+    pub async fn scrape(&self) -> authgate_testkit::prometheus::Scrape {
+        let r = self.client.get(format!("{}/metrics", self.metrics)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+        authgate_testkit::prometheus::Scrape::parse(&r.text().await.unwrap()).unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {

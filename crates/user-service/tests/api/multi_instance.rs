@@ -124,8 +124,8 @@ async fn i07_throttling_counters_are_shared_through_redis() {
     for _ in 0..5 {
         assert_eq!(a.login(&email, "wrong password 123").await.status(), StatusCode::UNAUTHORIZED);
     }
-    let health: serde_json::Value = b.get("/health").await.json().await.unwrap();
-    assert_eq!(health["redis"], "ok");
+    let ready: serde_json::Value = b.get("/ready").await.json().await.unwrap();
+    assert_eq!(ready["redis"], "ok");
     let r = b.login(&email, PASSWORD).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "B sees A's failures");
     assert!(r.headers().contains_key("retry-after"));

@@ -38,6 +38,7 @@ const ROUTE_SOURCES: &[(&str, &str)] = &[
     ("mfa.rs", include_str!("../../src/routes/mfa.rs")),
     ("mod.rs", include_str!("../../src/routes/mod.rs")),
     ("openapi.rs", include_str!("../../src/routes/openapi.rs")),
+    ("password_policy.rs", include_str!("../../src/routes/password_policy.rs")),
     ("roles.rs", include_str!("../../src/routes/roles.rs")),
     ("users.rs", include_str!("../../src/routes/users.rs")),
     ("wellknown.rs", include_str!("../../src/routes/wellknown.rs")),

@@ -7,34 +7,86 @@ use crate::db_tests;
 use crate::helpers::{TestApp, TestDb, assert_error};
 
 db_tests!(
-    health_reports_the_database,
-    metrics_are_prometheus_text,
+    health_is_liveness_and_ready_names_what_is_missing,
+    metrics_count_a_scripted_session_exactly_on_their_own_listener,
     jwks_is_served_at_both_paths_with_cache_control,
-    openid_configuration_points_at_the_jwks,
     unknown_routes_and_bad_bodies_get_json_errors,
     cors_allows_only_configured_origins,
     cookie_flags_follow_the_configuration,
+    password_policy_answers_the_rules_in_force_and_openapi_agrees,
 );
 
-async fn health_reports_the_database(db: TestDb) {
-    let app = TestApp::spawn(&db).await;
+async fn health_is_liveness_and_ready_names_what_is_missing(db: TestDb) {
+    // Keys are re-read on every use, so `/ready` sees the table as it is now.
+    let app = TestApp::spawn_with(&db, |c| c.key_reload_secs = 0).await;
     let r = app.get("/health").await;
     assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap(), serde_json::json!({"status": "ok"}));
+    let r = app.get("/ready").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        serde_json::json!({"status": "ready", "database": "ok", "signing_key": "ok", "environment": "dev"})
+    );
+
+    sqlx::query("DELETE FROM signing_keys").execute(&app.pool).await.unwrap();
+    let r = app.get("/ready").await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = r.json().await.unwrap();
-    assert_eq!(body["status"], "ok");
+    assert_eq!(body["status"], "not_ready");
+    assert_eq!(body["reason"], "no signing key loaded");
     assert_eq!(body["database"], "ok");
+
+    sqlx::query("DROP TABLE signing_keys").execute(&app.pool).await.unwrap();
+    let r = app.get("/ready").await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["reason"], "database unavailable, no signing key loaded");
+    assert_eq!(body["database"], "unavailable");
+    // Liveness does not depend on the database.
+    assert_eq!(app.get("/health").await.status(), StatusCode::OK);
 }
 
-async fn metrics_are_prometheus_text(db: TestDb) {
+async fn metrics_count_a_scripted_session_exactly_on_their_own_listener(db: TestDb) {
     let app = TestApp::spawn(&db).await;
+    // Not on the public listener (issue 12 item 12).
+    assert_error(app.get("/metrics").await, StatusCode::NOT_FOUND, "not_found").await;
+
+    // The script: two accounts log in; one wrong password; two refreshes (one good, one
+    // with a made-up token); one reset request; one forged bearer token on an admin route.
+    let (email, tokens) = app.new_user().await;
     app.new_user().await;
-    let r = app.get("/metrics").await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
-    let text = r.text().await.unwrap();
-    assert!(text.contains("# TYPE user_service_logins_total counter"), "{text}");
-    assert!(text.contains("user_service_logins_total{outcome=\"success\"} 1"), "{text}");
-    assert!(text.contains("user_service_registrations_total 1"), "{text}");
+    assert_eq!(app.login(&email, "not the password 123").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.refresh(&tokens.refresh).await.status(), StatusCode::OK);
+    assert_eq!(app.refresh("made-up-refresh-token").await.status(), StatusCode::UNAUTHORIZED);
+    let r = app.post("/v1/auth/password/forgot", serde_json::json!({"email": email})).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let (_, forged) = app.new_user().await;
+    let mut parts: Vec<&str> = forged.access.split('.').collect();
+    parts[2] = "AAAA";
+    let forged = parts.join(".");
+    assert_eq!(app.get_auth("/v1/admin/users", &forged).await.status(), StatusCode::UNAUTHORIZED);
+
+    let m = app.scrape().await;
+    let value = |name: &str, labels: &[(&str, &str)]| m.value(name, labels);
+    assert_eq!(m.kind("user_service_logins_total"), Some("counter"));
+    assert_eq!(value("user_service_registrations_total", &[]), Some(3.0));
+    assert_eq!(value("user_service_logins_total", &[("outcome", "success")]), Some(3.0));
+    assert_eq!(value("user_service_logins_total", &[("outcome", "failure")]), Some(1.0));
+    assert_eq!(value("user_service_logins_total", &[("outcome", "throttled")]), Some(0.0));
+    assert_eq!(value("user_service_token_refresh_total", &[("outcome", "success")]), Some(1.0));
+    assert_eq!(value("user_service_token_refresh_total", &[("outcome", "failure")]), Some(1.0));
+    assert_eq!(value("user_service_password_reset_requests_total", &[]), Some(1.0));
+    assert_eq!(m.kind("user_service_active_sessions"), Some("gauge"));
+    assert_eq!(value("user_service_active_sessions", &[]), Some(3.0));
+    assert_eq!(value("user_service_mfa_enabled_users", &[]), Some(0.0));
+    // The libraries' series, through the facade (process-wide, so other tests of this
+    // binary add to them: at least this script's).
+    assert_eq!(m.kind("authgate_verify_duration_seconds"), Some("histogram"));
+    assert!(m.sum("authgate_verify_duration_seconds_count") >= 1.0);
+    assert!(
+        m.value("authgate_auth_failures_total", &[("reason", "invalid_signature")]).unwrap_or(0.0) >= 1.0
+    );
 }
 
 async fn jwks_is_served_at_both_paths_with_cache_control(db: TestDb) {
@@ -61,14 +113,6 @@ async fn jwks_is_served_at_both_paths_with_cache_control(db: TestDb) {
     assert_eq!(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(n).unwrap().len(), 256);
 }
 
-async fn openid_configuration_points_at_the_jwks(db: TestDb) {
-    let app = TestApp::spawn(&db).await;
-    let body: Value = app.get("/.well-known/openid-configuration").await.json().await.unwrap();
-    assert_eq!(body["issuer"], app.issuer);
-    assert_eq!(body["jwks_uri"], format!("{}/v1/auth/.well-known/jwks.json", app.issuer));
-    assert_eq!(body["id_token_signing_alg_values_supported"][0], "RS256");
-}
-
 async fn unknown_routes_and_bad_bodies_get_json_errors(db: TestDb) {
     let app = TestApp::spawn(&db).await;
     assert_error(app.get("/nope").await, StatusCode::NOT_FOUND, "not_found").await;
@@ -88,21 +132,33 @@ async fn unknown_routes_and_bad_bodies_get_json_errors(db: TestDb) {
 }
 
 #[tokio::test]
-async fn production_refuses_to_start_listing_every_problem() {
+async fn h6_production_refuses_to_start_listing_every_unsafe_setting() {
     let vars = [
         ("APP_ENV", "production"),
         ("USER_SERVICE_PORT", "0"),
         ("DATABASE_URL", "sqlite://unused.db"),
         ("MASTER_ENCRYPTION_KEY", "change-me"),
         ("SESSION_COOKIE_SECURE", "false"),
-        ("CORS_ALLOWED_ORIGINS", "*"),
+        ("SESSION_COOKIE_SAMESITE", "none"),
+        ("CORS_ALLOWED_ORIGINS", "*,null"),
+        ("PUBLIC_URL", "http://auth.example.com"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     let config = user_service::Config::from_vars(&vars).unwrap();
     let err = user_service::Application::build(config).await.err().expect("refused").to_string();
-    for needle in ["MASTER_ENCRYPTION_KEY", "SESSION_COOKIE_SECURE", "CORS_ALLOWED_ORIGINS", "SQLite"] {
+    for needle in [
+        "MASTER_ENCRYPTION_KEY",
+        "SESSION_COOKIE_SECURE",
+        "CORS_ALLOWED_ORIGINS must not allow *",
+        "CORS_ALLOWED_ORIGINS must not allow null",
+        "SQLite",
+        "SESSION_COOKIE_SAMESITE must be lax or strict",
+        "PUBLIC_URL must be an https:// URL",
+        "FRONTEND_URL is missing",
+        "SMTP_URL is missing",
+    ] {
         assert!(err.contains(needle), "{needle} missing from: {err}");
     }
     assert!(!std::path::Path::new("unused.db").exists(), "nothing was created");
@@ -195,4 +251,33 @@ async fn bootstrap_admin_is_created_on_first_start(db: TestDb) {
         crate::helpers::claims_of(body["access_token"].as_str().unwrap())["roles"],
         serde_json::json!(["user", "admin"])
     );
+}
+
+async fn password_policy_answers_the_rules_in_force_and_openapi_agrees(db: TestDb) {
+    let app = TestApp::spawn_with(&db, |c| c.password_min_chars = 16).await;
+    let r = app.get("/v1/auth/password-policy").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        serde_json::json!({"min_length": 16, "max_length": 128, "refuses_common_passwords": true})
+    );
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    for (schema, field) in
+        [("RegisterBody", "password"), ("ResetBody", "new_password"), ("ChangePassword", "new_password")]
+    {
+        let property = &doc["components"]["schemas"][schema]["properties"][field];
+        assert_eq!(
+            (&property["minLength"], &property["maxLength"]),
+            (&16.into(), &128.into()),
+            "{schema}.{field}"
+        );
+    }
+    // The rules answered are the rules applied.
+    let email = format!("policy{}@example.com", crate::helpers::unique());
+    assert_error(app.register(&email, "fifteen chars!!").await, StatusCode::BAD_REQUEST, "weak_password")
+        .await;
+    assert_eq!(app.register(&email, "sixteen chars!!!").await.status(), StatusCode::CREATED);
+    let long: String = "x".repeat(128) + "y";
+    let other = format!("policy{}@example.com", crate::helpers::unique());
+    assert_error(app.register(&other, &long).await, StatusCode::BAD_REQUEST, "weak_password").await;
 }

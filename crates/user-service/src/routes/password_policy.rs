@@ -1,0 +1,53 @@
+//! `GET /v1/auth/password-policy`: the password rules in force, so a client can check a
+//! new password before sending it. The OpenAPI document states the same limits.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use crate::startup::AppState;
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(password_policy))]
+pub(crate) struct Api;
+
+/// The rules every new password must meet (registration, reset, change).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct PasswordPolicy {
+    /// Minimum length in characters (Unicode scalar values, not bytes).
+    #[schema(example = 12)]
+    min_length: usize,
+    /// Maximum length in characters; longer passwords are refused, never truncated.
+    #[schema(example = 128)]
+    max_length: usize,
+    /// Common passwords, and passwords of one repeated character, are refused.
+    refuses_common_passwords: bool,
+}
+
+impl PasswordPolicy {
+    /// The policy of this configuration.
+    pub(crate) fn of(config: &crate::config::Config) -> PasswordPolicy {
+        PasswordPolicy {
+            min_length: config.password_min_chars,
+            max_length: crate::password::MAX_CHARS,
+            refuses_common_passwords: true,
+        }
+    }
+}
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/v1/auth/password-policy", get(password_policy))
+}
+
+/// The password rules in force (they differ by environment and `PASSWORD_MIN_LENGTH`).
+#[utoipa::path(
+    get,
+    path = "/v1/auth/password-policy",
+    tag = "auth",
+    responses((status = 200, description = "The rules", body = PasswordPolicy)),
+)]
+async fn password_policy(State(state): State<AppState>) -> Json<PasswordPolicy> {
+    Json(PasswordPolicy::of(&state.config))
+}
