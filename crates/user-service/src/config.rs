@@ -976,7 +976,7 @@ mod tests {
     const SAFE_PRODUCTION: &[(&str, &str)] = &[
         ("APP_ENV", "production"),
         ("MASTER_ENCRYPTION_KEY", "dGVzdC1tYXN0ZXIta2V5LWZvci1pbnRlZ3JhdGlvbnM="),
-        ("DATABASE_URL", "postgres://u:p@db/x"),
+        ("DATABASE_URL", "postgres://u:p@db/x?sslmode=verify-full"),
         ("PUBLIC_URL", "https://auth.example.com"),
         ("FRONTEND_URL", "https://app.example.com"),
         ("SMTP_URL", "smtps://mailer:pw@mail.example.com"),

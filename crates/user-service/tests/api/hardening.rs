@@ -111,7 +111,11 @@ async fn assert_second_factor_locked(app: &TestApp, email: &str, code: &str) {
 
 async fn h1_ten_wrong_second_factors_lock_mfa_until_an_admin_unlock_or_a_password_reset(db: TestDb) {
     // A high password limit, so the second-factor lock is what trips.
-    let app = TestApp::spawn_with(&db, |c| c.login_max_failures = 100).await;
+    let app = TestApp::spawn_with(&db, |c| {
+        c.login_max_failures = 100;
+        c.address_max_failures = 400;
+    })
+    .await;
     let (_, admin) = app.new_admin().await;
     let (email, _, secret, codes) = mfa_user(&app).await;
     burn_ten_second_factors(&app, &email, &secret).await;
@@ -211,7 +215,11 @@ async fn h2_concurrent_wrong_passwords_reach_argon2_at_most_limit_times(db: Test
 
 async fn h2_concurrent_wrong_codes_are_evaluated_at_most_five_times_per_challenge(db: TestDb) {
     // A high password limit, so the per-challenge counter is what is tested.
-    let app = TestApp::spawn_with(&db, |c| c.login_max_failures = 100).await;
+    let app = TestApp::spawn_with(&db, |c| {
+        c.login_max_failures = 100;
+        c.address_max_failures = 400;
+    })
+    .await;
     let (email, _, secret, _) = mfa_user(&app).await;
     let token = mfa_token(&app, &email).await;
     let url = app.url("/v1/auth/login/mfa");
