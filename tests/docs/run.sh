@@ -9,11 +9,16 @@
 # the test step of .ci/run) first. Inside the scripts:
 #   cargo run -p <service>            starts the service in the background, waits for /health
 #   cargo run -p <pkg> -- <args>      runs the binary with the args (CLI commands)
+#   cargo run --release ...           the same, with the debug binary
 #   cargo test ...                    is CI's own test step; reported, not run again
 #   npm run dev                       starts Vite in the background, waits for its page
 #   npm run lint|build|size|test...   frontend/scripts/ci.sh's steps; reported, not run again
 #   npm ci                            skipped when node_modules already match package-lock.json
-# The scripts run in a fresh directory where `frontend` links to the repository's.
+# The scripts run in a fresh directory where `frontend` and `crates` link to the
+# repository's. docs/operations.md walks a staging deployment: it runs only with
+# TEST_DATABASE_URL and TEST_REDIS_URL, whose servers stand in for the staging ones
+# (DATABASE_URL in a fresh schema and REDIS_URL are exported: the process environment
+# beats the .env files the page writes).
 # Needs curl, jq and oathtool (installed with apt-get when missing, as CI does).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -22,6 +27,11 @@ bin_dir="${CARGO_TARGET_DIR:-$root/target}/debug"
 if [ $# -eq 0 ]; then
   set -- README.md docs/quickstart.md crates/user-service/README.md \
     examples/backend/README.md examples/alert/README.md examples/ticker/README.md frontend/README.md
+  if [ -n "${TEST_DATABASE_URL:-}" ] && [ -n "${TEST_REDIS_URL:-}" ]; then
+    set -- "$@" docs/operations.md
+  else
+    echo "NOTICE: docs test: docs/operations.md SKIPPED (its staging walk needs TEST_DATABASE_URL and TEST_REDIS_URL)"
+  fi
 fi
 
 for tool in curl jq oathtool; do
@@ -64,8 +74,10 @@ wait_for_http() { # url name pid
 }
 
 service_port() {
+  local env_port=8011
+  case "${APP_ENV:-dev}" in staging) env_port=8111 ;; production) env_port=8211 ;; esac
   case "$1" in
-    user-service) echo "${USER_SERVICE_PORT:-8011}" ;;
+    user-service) echo "${USER_SERVICE_PORT:-$env_port}" ;;
     example-backend) echo "${PORT:-8010}" ;;
     example-alert) echo "${PORT:-8012}" ;;
     example-ticker) echo "${PORT:-8080}" ;;
@@ -113,7 +125,7 @@ cargo() {
       local package=""
       while [ $# -gt 0 ]; do
         case "$1" in
-          -q | --quiet) shift ;;
+          -q | --quiet | --release) shift ;;
           -p | --package) package="$2"; shift 2 ;;
           --) shift; break ;;
           *) echo "docs test: 'cargo run $1' is not supported by the runner" >&2; return 2 ;;
@@ -146,9 +158,18 @@ for page in "$@"; do
   work="$(mktemp -d)"
   mkdir -p "$work/logs"
   ln -s "$root/frontend" "$work/frontend"
+  ln -s "$root/crates" "$work/crates"
+  page_env=(-u TEST_DATABASE_URL -u TEST_REDIS_URL)
+  schema=""
+  if [ "$page" = docs/operations.md ]; then
+    schema="docs_test_$$_$RANDOM"
+    PGOPTIONS=--client-min-messages=warning psql -q "$TEST_DATABASE_URL" -c "CREATE SCHEMA $schema"
+    page_env+=("DATABASE_URL=$TEST_DATABASE_URL?options=-c%20search_path%3D$schema"
+      "REDIS_URL=$TEST_REDIS_URL" "REDIS_KEY_PREFIX=$schema:")
+  fi
   { prelude "$work/logs"; sh_blocks "$page"; } >"$work/page.sh"
   blocks="$(grep -c '^echo "--- ' "$work/page.sh" || true)"
-  if (cd "$work" && env -u TEST_DATABASE_URL -u TEST_REDIS_URL timeout 600 bash -euo pipefail page.sh) >"$work/out.log" 2>&1; then
+  if (cd "$work" && env "${page_env[@]}" timeout 600 bash -euo pipefail page.sh) >"$work/out.log" 2>&1; then
     echo "docs test: $page: $blocks block(s) ran"
     rm -rf "$work"
   else
@@ -159,6 +180,7 @@ for page in "$@"; do
     done
     failed+=("$page")
   fi
+  if [ -n "$schema" ]; then PGOPTIONS=--client-min-messages=warning psql -q "$TEST_DATABASE_URL" -c "DROP SCHEMA $schema CASCADE"; fi
 done
 
 if [ ${#failed[@]} -gt 0 ]; then
