@@ -703,7 +703,8 @@ impl fmt::Debug for KeySet {
     }
 }
 
-#[cfg(test)]
+// Discovery exists only with the `remote` feature.
+#[cfg(all(test, feature = "remote"))]
 mod tests {
     use super::*;
 
