@@ -5,7 +5,9 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use crate::db_tests;
-use crate::helpers::{PASSWORD, TestApp, TestDb, Tokens, assert_error, token_in, totp_code, unique};
+use crate::helpers::{
+    PASSWORD, TestApp, TestDb, Tokens, assert_error, mfa_user, token_in, totp_code, unique,
+};
 
 db_tests!(
     h1_wrong_totp_codes_count_toward_the_account_throttle,
@@ -22,22 +24,6 @@ db_tests!(
     h8_reusing_the_just_rotated_refresh_token_is_409_and_revokes_nothing,
     h7_forwarded_addresses_are_believed_only_through_trusted_proxies,
 );
-
-/// A logged-in user with TOTP enabled: `(email, tokens, base32 secret, recovery codes)`.
-async fn mfa_user(app: &TestApp) -> (String, Tokens, String, Vec<String>) {
-    let (email, tokens) = app.new_user().await;
-    let setup: Value =
-        app.post_auth("/v1/users/me/mfa/totp/setup", &tokens.access, json!({})).await.json().await.unwrap();
-    let secret = setup["secret"].as_str().unwrap().to_owned();
-    let r = app
-        .post_auth("/v1/users/me/mfa/totp/enable", &tokens.access, json!({"code": totp_code(&secret, 0)}))
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let body: Value = r.json().await.unwrap();
-    let codes =
-        body["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
-    (email, tokens, secret, codes)
-}
 
 async fn mfa_token(app: &TestApp, email: &str) -> String {
     let r = app.login(email, PASSWORD).await;

@@ -403,3 +403,21 @@ pub fn totp_code_at_step(secret_b32: &str, step: i64) -> String {
     let totp = totp_rs::Builder::new().with_secret(secret).with_skew(0).build().unwrap(); // SHA-1, 6 digits, 30 s
     totp.generate((step * 30) as u64).to_string()
 }
+
+/// A logged-in user with TOTP enabled (confirmed with the current step's code):
+/// `(email, tokens, base32 secret, recovery codes)`.
+pub async fn mfa_user(app: &TestApp) -> (String, Tokens, String, Vec<String>) {
+    let (email, tokens) = app.new_user().await;
+    let r = app.post_auth("/v1/users/me/mfa/totp/setup", &tokens.access, json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let setup: Value = r.json().await.unwrap();
+    let secret = setup["secret"].as_str().unwrap().to_owned();
+    let r = app
+        .post_auth("/v1/users/me/mfa/totp/enable", &tokens.access, json!({"code": totp_code(&secret, 0)}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    let codes =
+        body["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+    (email, tokens, secret, codes)
+}

@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use crate::db_tests;
 use crate::helpers::{
-    PASSWORD, TestApp, TestDb, Tokens, assert_error, claims_of, totp_code, totp_code_at_step,
+    PASSWORD, TestApp, TestDb, Tokens, assert_error, claims_of, mfa_user, totp_code, totp_code_at_step,
 };
 
 db_tests!(
@@ -18,24 +18,6 @@ db_tests!(
     i19_recovery_codes_are_single_use_and_regeneration_voids_the_old_set,
     i20_disabling_mfa_needs_the_password_and_a_code,
 );
-
-/// A logged-in user with TOTP enabled (confirmed with the current step's code):
-/// `(email, tokens, base32 secret, recovery codes)`.
-async fn mfa_user(app: &TestApp) -> (String, Tokens, String, Vec<String>) {
-    let (email, tokens) = app.new_user().await;
-    let r = app.post_auth("/v1/users/me/mfa/totp/setup", &tokens.access, json!({})).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let setup: Value = r.json().await.unwrap();
-    let secret = setup["secret"].as_str().unwrap().to_owned();
-    let r = app
-        .post_auth("/v1/users/me/mfa/totp/enable", &tokens.access, json!({"code": totp_code(&secret, 0)}))
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let body: Value = r.json().await.unwrap();
-    let codes =
-        body["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
-    (email, tokens, secret, codes)
-}
 
 async fn mfa_token(app: &TestApp, email: &str) -> String {
     let r = app.login(email, PASSWORD).await;
