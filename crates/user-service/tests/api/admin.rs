@@ -83,16 +83,7 @@ async fn i07_admin_unlock_clears_the_throttle(db: TestDb) {
         app.login(&email, "wrong password 123").await;
     }
     assert_eq!(app.login(&email, PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
-    let id = app.user_id(&email).await;
-    let r = app
-        .client
-        .patch(app.url(&format!("/v1/admin/users/{id}")))
-        .bearer_auth(&admin.access)
-        .json(&json!({"unlock": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.admin_unlock(&admin.access, &email).await, StatusCode::OK);
     assert_eq!(app.login(&email, PASSWORD).await.status(), StatusCode::OK);
 }
 

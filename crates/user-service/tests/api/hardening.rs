@@ -111,16 +111,7 @@ async fn h1_ten_wrong_second_factors_lock_mfa_until_an_admin_unlock_or_a_passwor
     assert_eq!(mails, 1, "the owner is told");
 
     // An admin unlock lifts it.
-    let id = app.user_id(&email).await;
-    let r = app
-        .client
-        .patch(app.url(&format!("/v1/admin/users/{id}")))
-        .bearer_auth(&admin.access)
-        .json(&json!({"unlock": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.admin_unlock(&admin.access, &email).await, StatusCode::OK);
     let token = mfa_token(&app, &email).await;
     assert_eq!(mfa(&app, &token, &codes[0]).await.status(), StatusCode::OK);
 

@@ -279,6 +279,13 @@ impl TestApp {
             .get("id")
     }
 
+    /// `PATCH /v1/admin/users/{id}` `{"unlock": true}` for `email`, as the admin `admin_token`.
+    pub async fn admin_unlock(&self, admin_token: &str, email: &str) -> StatusCode {
+        let id = self.user_id(email).await;
+        let r = self.client.patch(self.url(&format!("/v1/admin/users/{id}"))).bearer_auth(admin_token);
+        r.json(&json!({"unlock": true})).send().await.unwrap().status()
+    }
+
     /// Audit event names recorded for a user, newest first.
     pub async fn audit_events(&self, email: &str) -> Vec<String> {
         let id = self.user_id(email).await;
