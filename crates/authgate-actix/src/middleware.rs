@@ -254,25 +254,32 @@ where
         }
         // A token seen before, no credentials or unreadable ones: decided now, without
         // the authenticator's future.
-        let decided = match config.authenticator.sources().extract(&RequestSource::new(req.request())) {
-            Ok(credentials) if credentials.is_empty() => Some(Ok(None)),
-            Ok(credentials) => config.authenticator.authenticate_cached(&credentials).map(|p| Ok(Some(p))),
-            Err(error) => Some(Err(error)),
+        let credentials = match config.authenticator.sources().extract(&RequestSource::new(req.request())) {
+            Ok(credentials) if credentials.is_empty() => Err(Ok(None)),
+            Ok(credentials) => match config.authenticator.authenticate_cached(&credentials) {
+                Some(principal) => Err(Ok(Some(principal))),
+                // Owned, with the cache miss noted: verified without a second lookup.
+                None => Ok(credentials.into_owned()),
+            },
+            Err(error) => Err(Err(error)),
         };
-        if let Some(outcome) = decided {
-            return match admit(config, req, state, outcome) {
-                Ok((req, method)) => {
-                    let fut = self.service.call(req);
-                    let config = Arc::clone(config);
-                    Box::pin(async move { Ok(decorate(&config, fut.await?, method)) })
-                }
-                Err(rejection) => Box::pin(ready(Ok(*rejection))),
-            };
-        }
+        let credentials = match credentials {
+            Ok(credentials) => credentials,
+            Err(outcome) => {
+                return match admit(config, req, state, outcome) {
+                    Ok((req, method)) => {
+                        let fut = self.service.call(req);
+                        let config = Arc::clone(config);
+                        Box::pin(async move { Ok(decorate(&config, fut.await?, method)) })
+                    }
+                    Err(rejection) => Box::pin(ready(Ok(*rejection))),
+                };
+            }
+        };
         let service = Rc::clone(&self.service);
         let config = Arc::clone(config);
         Box::pin(async move {
-            let outcome = config.authenticator.authenticate(&RequestSource::new(req.request())).await;
+            let outcome = config.authenticator.authenticate_credentials(credentials).await;
             match admit(&config, req, state, outcome) {
                 Ok((req, method)) => Ok(decorate(&config, service.call(req).await?, method)),
                 Err(rejection) => Ok(*rejection),

@@ -12,7 +12,7 @@ use moka::sync::Cache;
 use crate::api_key::ApiKeyVerifier;
 use crate::error::{Error, ErrorKind};
 use crate::principal::{AuthMethod, Principal};
-use crate::source::{CredentialSource, Credentials, TokenSources};
+use crate::source::{CredentialParts, CredentialSource, Credentials, TokenSources};
 use crate::verifier::{Verifier, record_outcome};
 
 /// Which credentials an [`Authenticator`] accepts.
@@ -218,11 +218,11 @@ impl Authenticator {
         &self,
         credentials: Credentials<'_>,
     ) -> Result<Option<Principal>, Error> {
-        let (bearer, api_key, client_addr) = credentials.into_parts();
+        let CredentialParts { bearer, api_key, client_addr, cache_miss } = credentials.into_parts();
         let bearer = bearer.filter(|_| self.mode != AuthMode::ApiKeyOnly);
         let api_key = api_key.filter(|_| self.mode != AuthMode::JwtOnly);
         let from_jwt = match (&bearer, &self.verifier) {
-            (Some(token), Some(verifier)) => Some(verifier.verify(token).await?),
+            (Some(token), Some(verifier)) => Some(verifier.verify_after(token, cache_miss).await?),
             _ => None,
         };
         let from_key = match (&api_key, &self.api_keys) {
@@ -262,7 +262,10 @@ impl Authenticator {
     /// decided yet: call [`Authenticator::authenticate_credentials`].
     ///
     /// Middleware use it to skip the future (and copying the token out of the request)
-    /// for the common case of a client repeating its token.
+    /// for the common case of a client repeating its token. A miss is noted in
+    /// `credentials` (and kept by [`Credentials::into_owned`]), so passing the same
+    /// credentials on to [`Authenticator::authenticate_credentials`] costs no second
+    /// cache lookup.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -292,7 +295,7 @@ impl Authenticator {
         if reads_api_key || self.mode == AuthMode::ApiKeyOnly {
             return None;
         }
-        self.verifier.as_ref()?.verify_cached(credentials.bearer()?)
+        self.verifier.as_ref()?.verify_cached(credentials.bearer()?, credentials.cache_miss_slot())
     }
 }
 

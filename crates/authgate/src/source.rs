@@ -18,12 +18,14 @@
 
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use http::HeaderName;
 use http::header::{AUTHORIZATION, COOKIE, SEC_WEBSOCKET_PROTOCOL, UPGRADE};
 
 use crate::client_addr::ClientAddr;
 use crate::error::{Error, ErrorKind};
+use crate::token_cache::CacheMiss;
 
 /// Read access to what credentials can be taken from.
 ///
@@ -119,13 +121,38 @@ impl<B> CredentialSource for http::Request<B> {
 /// assert_eq!(by_hand.api_key(), Some("ak_test_x"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Default)]
 #[non_exhaustive]
 pub struct Credentials<'a> {
     bearer: Option<Cow<'a, str>>,
     api_key: Option<Cow<'a, str>>,
     client_addr: Option<IpAddr>,
+    /// Set when [`crate::Authenticator::authenticate_cached`] missed the verified-token
+    /// cache, so the verification that follows neither hashes the token nor looks it up
+    /// again. Not part of the credentials' identity (see `PartialEq`).
+    cache_miss: OnceLock<CacheMiss>,
 }
+
+/// A clone starts with no cache miss noted: only the credentials that were looked up
+/// carry their miss on (into the verification that follows it).
+impl Clone for Credentials<'_> {
+    fn clone(&self) -> Self {
+        Credentials {
+            bearer: self.bearer.clone(),
+            api_key: self.api_key.clone(),
+            client_addr: self.client_addr,
+            cache_miss: OnceLock::new(),
+        }
+    }
+}
+
+impl PartialEq for Credentials<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.bearer == other.bearer && self.api_key == other.api_key && self.client_addr == other.client_addr
+    }
+}
+
+impl Eq for Credentials<'_> {}
 
 impl<'a> Credentials<'a> {
     /// Starts empty credentials.
@@ -161,11 +188,24 @@ impl<'a> Credentials<'a> {
             bearer: self.bearer.map(own),
             api_key: self.api_key.map(own),
             client_addr: self.client_addr,
+            // The same bearer token, so what the cache said about it still holds.
+            cache_miss: self.cache_miss,
         }
     }
 
-    pub(crate) fn into_parts(self) -> (Option<Cow<'a, str>>, Option<Cow<'a, str>>, Option<IpAddr>) {
-        (self.bearer, self.api_key, self.client_addr)
+    pub(crate) fn into_parts(self) -> CredentialParts<'a> {
+        CredentialParts {
+            bearer: self.bearer,
+            api_key: self.api_key,
+            client_addr: self.client_addr,
+            cache_miss: self.cache_miss.into_inner(),
+        }
+    }
+
+    /// Where [`crate::Authenticator::authenticate_cached`] notes a miss for the bearer
+    /// token.
+    pub(crate) fn cache_miss_slot(&self) -> &OnceLock<CacheMiss> {
+        &self.cache_miss
     }
 }
 
@@ -178,6 +218,14 @@ impl std::fmt::Debug for Credentials<'_> {
             .field("client_addr", &self.client_addr)
             .finish()
     }
+}
+
+/// [`Credentials`] taken apart for authentication.
+pub(crate) struct CredentialParts<'a> {
+    pub(crate) bearer: Option<Cow<'a, str>>,
+    pub(crate) api_key: Option<Cow<'a, str>>,
+    pub(crate) client_addr: Option<IpAddr>,
+    pub(crate) cache_miss: Option<CacheMiss>,
 }
 
 /// Builds [`Credentials`] by hand.
@@ -379,6 +427,7 @@ impl TokenSources {
             bearer,
             api_key: api_key.filter(|k| !k.is_empty()).map(Cow::Borrowed),
             client_addr: req.client_addr(),
+            cache_miss: OnceLock::new(),
         })
     }
 }

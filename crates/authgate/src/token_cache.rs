@@ -4,16 +4,26 @@
 //! [`TokenCacheConfig::max_ttl`], and are ignored once their key has left the issuer's
 //! key set, so rotating a compromised key out takes effect at the next refresh.
 //!
-//! # Keys: a keyed hash picks the entry, the full token decides the hit
+//! # Keys: a keyed hash of the token's tail picks the entry, the full token decides the hit
 //!
-//! An entry is found by a 64-bit SipHash-1-3 of the token under a secret 128-bit key
-//! (std's [`RandomState`]: drawn from the OS at random per process and thread, and
-//! stepped for each cache). It used to be a SHA-256 of the token, which costs more per
-//! request and guards nothing the comparison below does not.
+//! An entry is found by a 64-bit SipHash-1-3, under a secret 128-bit key (std's
+//! [`RandomState`]: drawn from the OS at random per process and thread, and stepped for
+//! each cache), of the token's length and its last [`HASHED_TAIL`] bytes. It used to be
+//! a SHA-256 of the whole token, then a SipHash of the whole token; hashing ~770 bytes
+//! on every request cost more than the rest of a cache hit and guards nothing the
+//! comparison below does not.
 //!
+//! - The tail spreads entries as well as the whole token would: a compact JWS ends with
+//!   its signature segment, at least 43 characters for every accepted algorithm (HS256's
+//!   32 bytes), so the last 32 characters are 192 bits of signature. Signatures of
+//!   different signing inputs are unpredictable for anyone without the issuer's key, so
+//!   two different verified tokens share a tail only by chance, and then the length and
+//!   the 64-bit hash still have to agree too.
 //! - Nobody can aim at an entry: SipHash is a keyed pseudo-random function, and the key
 //!   never leaves the process, so a client cannot compute which tokens share a hash
-//!   with another, nor learn the hash from timing any better than by guessing.
+//!   with another, nor learn the hash from timing any better than by guessing. Forging
+//!   a token that shares a cached token's tail (copying the signature segment onto
+//!   another header and payload) reaches that token's entry and no further: see next.
 //! - A shared hash never yields another token's principal: each entry keeps the token
 //!   it was verified for, and a hit compares all of it with the presented token in
 //!   constant time (aws-lc's `CRYPTO_memcmp`; `subtle`'s byte-wise `ct_eq` took 2.6 µs
@@ -24,6 +34,15 @@
 //! - The worst a collision can do is replace an entry (two verified tokens sharing a
 //!   hash, about 2^-64 per pair): one extra verification, never a wrong answer.
 //! - Only verified tokens are stored, so unverified input cannot fill the cache.
+//!
+//! # One lookup per request
+//!
+//! Middleware ask the cache first, synchronously
+//! ([`crate::Authenticator::authenticate_cached`]), and verify only on a miss. The miss
+//! is noted in the [`crate::Credentials`] as a [`CacheMiss`] (which cache, and the
+//! token's hash), so the verification that follows neither hashes the token nor looks it
+//! up again, and records a verified token under the hash already computed. A noted miss
+//! only ever skips work: a token verified from scratch gets the same answer.
 //!
 //! Keeping the token costs its length per entry (about 8 MB for the default 10 000
 //! entries of 800-byte tokens); the cache holds tokens that are already in memory of
@@ -40,6 +59,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
+use std::hash::Hasher as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -123,12 +143,25 @@ impl std::hash::Hasher for PassThrough {
 
 type PassThroughHash = std::hash::BuildHasherDefault<PassThrough>;
 
+/// How many bytes at the end of a token the cache key covers (see the module docs).
+pub(crate) const HASHED_TAIL: usize = 32;
+
 /// A token and its hash under the cache's secret key, computed once per request.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Probe<'a> {
     hash: u64,
     token: &'a str,
 }
+
+/// A cache miss noted for a token: which cache said so, and the token's hash in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CacheMiss {
+    cache: u64,
+    hash: u64,
+}
+
+/// Tells caches apart, so a miss noted by one is never taken for another's.
+static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Remembers the hashes of recently verified tokens, one per slot, so a token is
 /// admitted into the cache when seen again. Lossy on purpose: a newer token takes the
@@ -162,6 +195,7 @@ impl Sightings {
 }
 
 pub(crate) struct TokenCache<S = RandomState> {
+    id: u64,
     cache: Cache<u64, Entry, PassThroughHash>,
     hasher: S,
     sightings: Option<Sightings>,
@@ -181,12 +215,29 @@ impl<S: BuildHasher> TokenCache<S> {
             .expire_after(PerEntryTtl)
             .build_with_hasher(PassThroughHash::default());
         let sightings = (!config.admit_on_first_sighting).then(|| Sightings::new(config.max_entries));
-        TokenCache { cache, hasher, sightings, max_ttl: config.max_ttl }
+        let id = NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed);
+        TokenCache { id, cache, hasher, sightings, max_ttl: config.max_ttl }
     }
 
-    /// Hashes the token under this cache's key, for [`Self::get`] and [`Self::insert`].
+    /// Hashes the token's length and tail under this cache's key, for [`Self::get`] and
+    /// [`Self::insert`].
     pub(crate) fn probe<'a>(&self, token: &'a str) -> Probe<'a> {
-        Probe { hash: self.hasher.hash_one(token.as_bytes()), token }
+        let bytes = token.as_bytes();
+        let mut hasher = self.hasher.build_hasher();
+        hasher.write(bytes.get(bytes.len().saturating_sub(HASHED_TAIL)..).unwrap_or(bytes));
+        hasher.write_usize(bytes.len());
+        Probe { hash: hasher.finish(), token }
+    }
+
+    /// Notes that `probe` missed, for [`Self::after_miss`].
+    pub(crate) fn miss(&self, probe: Probe<'_>) -> CacheMiss {
+        CacheMiss { cache: self.id, hash: probe.hash }
+    }
+
+    /// The probe for `token` when this cache noted `miss` for it (no hashing, and no
+    /// lookup needed); `None` when the miss is another cache's.
+    pub(crate) fn after_miss<'a>(&self, token: &'a str, miss: CacheMiss) -> Option<Probe<'a>> {
+        (miss.cache == self.id).then_some(Probe { hash: miss.hash, token })
     }
 
     /// A still-valid principal for exactly this token, if cached.
@@ -349,6 +400,51 @@ mod tests {
             "a colliding token replaces, never answers for it"
         );
         assert_eq!(cached(&cache, "attacker.b.c", NOW).as_deref(), Some("attacker"));
+    }
+
+    /// Two tokens of one length ending in the same signature segment: the tail (and so
+    /// the cache entry) is shared, the answer never is.
+    #[test]
+    fn tokens_sharing_a_signature_segment_never_share_an_answer() {
+        let signature = "c2lnbmF0dXJlLXNlZ21lbnQtb2YtYXQtbGVhc3QtNDMtY2hhcmFjdGVycw";
+        let victim = format!("eyJoZWFkZXIifQ.eyJzdWIiOiJ2aWN0aW0ifQ.{signature}");
+        let forged = format!("eyJoZWFkZXIifQ.eyJzdWIiOiJmb3JnZWQifQ.{signature}");
+        assert_eq!(victim.len(), forged.len());
+        let cache = TokenCache::new(&first_sighting());
+        assert_eq!(cache.probe(&victim).hash, cache.probe(&forged).hash, "same length and tail");
+        verified(&cache, &victim, "victim");
+        assert_eq!(cached(&cache, &forged, NOW), None, "same entry, other payload: a miss");
+        assert_eq!(cached(&cache, &victim, NOW).as_deref(), Some("victim"));
+        verified(&cache, &forged, "forged");
+        assert_eq!(cached(&cache, &victim, NOW), None, "replaced, never answered for");
+        assert_eq!(cached(&cache, &forged, NOW).as_deref(), Some("forged"));
+    }
+
+    #[test]
+    fn the_hash_covers_the_tail_and_the_length_only() {
+        let cache = TokenCache::new(&TokenCacheConfig::default());
+        let hash = |token: &str| cache.probe(token).hash;
+        let tail = "x".repeat(HASHED_TAIL);
+        assert_eq!(hash(&format!("a.b.{tail}")), hash(&format!("c.d.{tail}")), "the head is not hashed");
+        assert_ne!(hash(&format!("a.b.{tail}")), hash(&format!("a.bb.{tail}")), "the length is");
+        assert_ne!(hash(&format!("a.b.y{}", &tail[1..])), hash(&format!("a.b.{tail}")), "the tail is");
+        assert_ne!(hash("a.b.c"), hash("a.b.d"), "short tokens: all of it");
+    }
+
+    #[test]
+    fn a_noted_miss_stands_for_the_hash_in_its_own_cache_only() {
+        let config = TokenCacheConfig::default();
+        let (a, b) = (TokenCache::new(&config), TokenCache::new(&config));
+        let miss = a.miss(a.probe("a.b.c"));
+        assert_eq!(a.after_miss("a.b.c", miss).map(|p| p.hash), Some(a.probe("a.b.c").hash));
+        assert!(b.after_miss("a.b.c", miss).is_none(), "another cache hashes with another key");
+        // Recorded under the noted hash, found by a fresh probe.
+        let (keys, key) = keys();
+        for _ in 0..2 {
+            let probe = a.after_miss("a.b.c", miss).unwrap();
+            a.insert(probe, user("u1"), key.clone(), keys.clone(), NOW + 60, NOW);
+        }
+        assert_eq!(cached(&a, "a.b.c", NOW).as_deref(), Some("u1"));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -26,7 +26,7 @@ use crate::keyset::KeySet;
 use crate::mapping::ClaimMapping;
 use crate::metric_names;
 use crate::principal::{AuthMethod, Principal};
-use crate::token_cache::{TokenCache, TokenCacheConfig};
+use crate::token_cache::{CacheMiss, TokenCache, TokenCacheConfig};
 use crate::token_types::TokenTypes;
 
 /// Largest `exp`/`nbf`/`iat` accepted (year ~5138): bigger values are type confusion.
@@ -392,37 +392,62 @@ impl Verifier {
     /// Verifies an access token and returns the caller. Repeated tokens are answered
     /// from the verified-token cache.
     pub async fn verify(&self, token: &str) -> Result<Principal, Error> {
+        self.verify_after(token, None).await
+    }
+
+    /// [`Verifier::verify`], told that [`Verifier::verify_cached`] just missed for this
+    /// token (so the cache is not asked again).
+    pub(crate) async fn verify_after(
+        &self,
+        token: &str,
+        miss: Option<CacheMiss>,
+    ) -> Result<Principal, Error> {
         let started = std::time::Instant::now();
-        let result = self.verify_access(token).await;
+        let result = self.verify_access(token, miss).await;
         record_outcome(AuthMethod::Jwt, &result, started);
         result
     }
 
     /// The caller for `token` if the verified-token cache holds it and it is still
     /// valid, counted like [`Verifier::verify`] answering from the cache; `None` (not
-    /// counted, since `verify` will count it) otherwise.
-    pub(crate) fn verify_cached(&self, token: &str) -> Option<Principal> {
+    /// counted, since `verify` will count it) otherwise, with the miss noted in `miss`
+    /// for [`Verifier::verify_after`].
+    pub(crate) fn verify_cached(&self, token: &str, miss: &OnceLock<CacheMiss>) -> Option<Principal> {
         let cache = self.inner.cache.as_ref()?;
         if token.len() > self.inner.max_token_bytes {
             return None;
         }
         let started = std::time::Instant::now();
-        let principal = cache.get(cache.probe(token), self.inner.clock.now_unix())?;
+        let probe = cache.probe(token);
+        let Some(principal) = cache.get(probe, self.inner.clock.now_unix()) else {
+            // Already set only if these credentials were probed before: keep that note.
+            let _ = miss.set(cache.miss(probe));
+            return None;
+        };
         metric_names::increment!(metric_names::TOKEN_CACHE, "result" => "hit");
         record_outcome(AuthMethod::Jwt, &Ok::<_, Error>(&principal), started);
         Some(principal)
     }
 
-    async fn verify_access(&self, token: &str) -> Result<Principal, Error> {
+    async fn verify_access(&self, token: &str, miss: Option<CacheMiss>) -> Result<Principal, Error> {
         self.check_size(token)?;
         let now = self.inner.clock.now_unix();
-        let cached = self.inner.cache.as_ref().map(|cache| (cache, cache.probe(token)));
-        if let Some((cache, probe)) = cached {
-            if let Some(principal) = cache.get(probe, now) {
-                metric_names::increment!(metric_names::TOKEN_CACHE, "result" => "hit");
-                return Ok(principal);
-            }
+        let mut cached = None;
+        if let Some(cache) = &self.inner.cache {
+            let probe = match miss.and_then(|miss| cache.after_miss(token, miss)) {
+                // Missed a moment ago: asking again would almost always miss again.
+                Some(probe) => probe,
+                None => {
+                    let probe = cache.probe(token);
+                    if let Some(principal) = cache.get(probe, now) {
+                        metric_names::increment!(metric_names::TOKEN_CACHE, "result" => "hit");
+                        return Ok(principal);
+                    }
+                    probe
+                }
+            };
             metric_names::increment!(metric_names::TOKEN_CACHE, "result" => "miss");
+            cached = Some((cache, probe));
         }
         let verified = self.verify_raw(token, now).await?;
         let valid_until = verified.exp.saturating_add(self.inner.leeway);

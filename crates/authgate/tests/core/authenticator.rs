@@ -1,10 +1,10 @@
 //! Dual authentication: modes, method reporting, conflicting credentials.
 
 use authgate::api_key::{StaticApiKeys, format};
-use authgate::{AuthMethod, AuthMode, Authenticator, ErrorKind, Principal, TokenSources};
-use authgate_testkit::TestKey;
+use authgate::{AuthMethod, AuthMode, Authenticator, ErrorKind, KeySet, Principal, TokenSources, Verifier};
+use authgate_testkit::{TestKey, jwks};
 
-use crate::helpers::{good, verifier};
+use crate::helpers::{AUD, ISS, good, verifier};
 
 struct Fixture {
     token: String,
@@ -75,6 +75,32 @@ async fn cached_answers_are_only_given_when_no_api_key_must_be_checked() {
         let expected = [mode != AuthMode::ApiKeyOnly, mode == AuthMode::JwtOnly];
         assert_eq!([cached(&token_only), cached(&both)], expected, "{mode:?}");
     }
+}
+
+#[tokio::test]
+async fn a_token_missed_by_the_cached_look_is_verified_then_cached_and_rotation_still_evicts_it() {
+    let signing = TestKey::shared_rs256();
+    let keys = KeySet::from_jwks_json(&jwks(&[&signing]).to_string()).unwrap();
+    let auth =
+        Authenticator::jwt(Verifier::builder().issuer(ISS, keys.clone()).audience(AUD).build().unwrap());
+    let req = request(Some(&good(&signing).sign()), None);
+    let user = |p: Option<Principal>| p.map(|p| p.user_id().to_owned());
+    // The middleware's pattern, twice: the cached look misses, the same credentials
+    // (owned, as a future needs them) are verified.
+    for _ in 0..2 {
+        let credentials = auth.sources().extract(&req).unwrap();
+        assert_eq!(user(auth.authenticate_cached(&credentials)), None);
+        let verified = auth.authenticate_credentials(credentials.into_owned()).await.unwrap();
+        assert_eq!(user(verified).as_deref(), Some("user-1"));
+    }
+    // Recorded under the hash of the cached look: the next look hits.
+    let credentials = auth.sources().extract(&req).unwrap();
+    assert_eq!(user(auth.authenticate_cached(&credentials)).as_deref(), Some("user-1"));
+    // The key leaves the set: the cached token is no longer answered, nor verified.
+    keys.replace_jwks_json(&jwks(&[&TestKey::es256()]).to_string()).unwrap();
+    assert_eq!(user(auth.authenticate_cached(&credentials)), None, "rotated out");
+    let err = auth.authenticate_credentials(credentials).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnknownKey);
 }
 
 #[tokio::test]
