@@ -4,11 +4,12 @@
 //! (canonical base64url only, duplicate JSON members and deep nesting refused) and
 //! bounded (the caller caps the token size first).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::algorithm::Algorithm;
@@ -189,17 +190,168 @@ impl<'de> Visitor<'de> for PayloadVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Payload, A::Error> {
         let mut payload = Payload::default();
-        while let Some(key) = map.next_key::<String>()? {
+        while let Some(Key(key)) = map.next_key()? {
             let value = map.next_value_seed(StrictValue { depth: 1 })?;
-            let duplicate = match REGISTERED.iter().position(|r| *r == key) {
+            let duplicate = match registered(&key) {
                 Some(i) => payload.slots[i].replace(value).is_some(),
-                None => payload.extra.insert(key, value).is_some(),
+                None => payload.extra.insert(key.into_owned(), value).is_some(),
             };
             if duplicate {
                 return Err(de::Error::custom("duplicate member"));
             }
         }
         Ok(payload)
+    }
+}
+
+/// The slot of a registered claim: a `match`, so a name is compared once, not against
+/// every entry of [`REGISTERED`] in turn.
+fn registered(name: &str) -> Option<usize> {
+    let i = match name {
+        "sub" => 0,
+        "iss" => 1,
+        "aud" => 2,
+        "exp" => 3,
+        "iat" => 4,
+        "nbf" => 5,
+        "jti" => 6,
+        "sid" => 7,
+        "email" => 8,
+        "name" => 9,
+        "roles" => 10,
+        "permissions" => 11,
+        "scope" => 12,
+        "scp" => 13,
+        "amr" => 14,
+        _ => return None,
+    };
+    Some(i)
+}
+
+/// A member name, borrowed from the token's JSON when it has no escapes, so reading a
+/// name allocates only when it is kept.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// The header members the JWS layer reads, parsed with the strictness of
+/// [`parse_object`] (duplicates at any depth, nesting, UTF-8) but without building a
+/// map: the few members that matter go to fields, the rest are checked and dropped.
+#[derive(Default)]
+struct Header {
+    alg: Option<Value>,
+    kid: Option<Value>,
+    typ: Option<Value>,
+    cty: Option<Value>,
+    /// `b64` (RFC 7797) is present.
+    b64: bool,
+    /// The first of [`REFUSED_HEADER_MEMBERS`] (in that order) present, if any.
+    refused: Option<usize>,
+}
+
+struct HeaderVisitor;
+
+impl<'de> Visitor<'de> for HeaderVisitor {
+    type Value = Header;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header, A::Error> {
+        let mut header = Header::default();
+        let mut others: Vec<Cow<'de, str>> = Vec::new();
+        while let Some(Key(key)) = map.next_key()? {
+            let value = map.next_value_seed(StrictValue { depth: 1 })?;
+            let slot = match &*key {
+                "alg" => &mut header.alg,
+                "kid" => &mut header.kid,
+                "typ" => &mut header.typ,
+                "cty" => &mut header.cty,
+                name => {
+                    if let Some(i) = REFUSED_HEADER_MEMBERS.iter().position(|m| *m == name) {
+                        header.refused = Some(header.refused.map_or(i, |first| first.min(i)));
+                    }
+                    header.b64 |= name == "b64";
+                    others.push(key);
+                    continue;
+                }
+            };
+            if slot.replace(value).is_some() {
+                return Err(de::Error::custom("duplicate member"));
+            }
+        }
+        // Sorted, a repeated name sits next to itself: O(n log n) for hostile headers.
+        others.sort_unstable();
+        if others.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(de::Error::custom("duplicate member"));
+        }
+        Ok(header)
+    }
+}
+
+fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    de::Deserializer::deserialize_map(&mut de, HeaderVisitor)
+        .and_then(|h| de.end().map(|()| h))
+        .map_err(|e| Error::new(ErrorKind::MalformedToken, format!("header JSON: {e}")))
+}
+
+/// Largest signature accepted, in bytes: RSA-8192's, the biggest modulus verified.
+pub(crate) const MAX_SIGNATURE_BYTES: usize = 1024;
+
+/// Decoded signature bytes, on the stack: no allocation per verification.
+pub(crate) struct Signature {
+    bytes: [u8; MAX_SIGNATURE_BYTES],
+    len: usize,
+}
+
+impl Signature {
+    fn decode(segment: &str) -> Result<Signature, Error> {
+        let mut signature = Signature { bytes: [0; MAX_SIGNATURE_BYTES], len: 0 };
+        signature.len = URL_SAFE_NO_PAD.decode_slice(segment, &mut signature.bytes).map_err(|e| {
+            let detail = match e {
+                base64::DecodeSliceError::OutputSliceTooSmall => {
+                    format!("signature longer than {MAX_SIGNATURE_BYTES} bytes")
+                }
+                base64::DecodeSliceError::DecodeError(e) => format!("base64url: {e}"),
+            };
+            Error::new(ErrorKind::MalformedToken, detail)
+        })?;
+        Ok(signature)
+    }
+}
+
+impl std::ops::Deref for Signature {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({} bytes)", self.len)
     }
 }
 
@@ -214,7 +366,7 @@ pub(crate) struct Decoded<'t> {
     pub(crate) payload_json: Vec<u8>,
     /// `base64url(header) "." base64url(payload)`: the bytes the signature covers.
     pub(crate) signing_input: &'t str,
-    pub(crate) signature: Vec<u8>,
+    pub(crate) signature: Signature,
 }
 
 /// Header members we refuse outright: key references we would never follow
@@ -232,7 +384,7 @@ pub(crate) struct Jws<'t> {
     pub(crate) typ: Option<String>,
     pub(crate) payload: &'t str,
     pub(crate) signing_input: &'t str,
-    pub(crate) signature: Vec<u8>,
+    pub(crate) signature: Signature,
 }
 
 /// Splits and decodes a compact JWS, checking the header before anything else.
@@ -246,30 +398,31 @@ pub(crate) fn decode(token: &str) -> Result<Decoded<'_>, Error> {
 /// The JWS layer alone (RFC 7515): segments, header rules, signature bytes. The payload
 /// may be anything; [`decode`] adds the JWT rules.
 pub(crate) fn decode_jws(token: &str) -> Result<Jws<'_>, Error> {
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(Error::new(
-            ErrorKind::MalformedToken,
-            format!("expected 3 segments, got {}", token.split('.').count()),
-        ));
+    // The position of the next '.' from `from` (memchr underneath).
+    let dots = |from: usize| token.get(from..).and_then(|rest| rest.find('.')).map(|i| from + i);
+    let first = dots(0);
+    let (Some(first), Some(second)) = (first, first.and_then(|d| dots(d + 1))) else {
+        return Err(segment_count(token));
     };
+    if dots(second + 1).is_some() {
+        return Err(segment_count(token));
+    }
+    let (h, p, s) = (&token[..first], &token[first + 1..second], &token[second + 1..]);
     if s.is_empty() {
         return Err(Error::new(ErrorKind::MalformedToken, "empty signature segment"));
     }
-    let header = parse_object(&b64_decode(h)?, "header")?;
+    let header = parse_header(&b64_decode(h)?)?;
 
-    for member in REFUSED_HEADER_MEMBERS {
-        if header.contains_key(member) {
-            return Err(Error::new(
-                ErrorKind::UnsupportedHeader,
-                format!("header member {member:?} is not accepted"),
-            ));
-        }
+    if let Some(member) = header.refused.and_then(|i| REFUSED_HEADER_MEMBERS.get(i)) {
+        return Err(Error::new(
+            ErrorKind::UnsupportedHeader,
+            format!("header member {member:?} is not accepted"),
+        ));
     }
-    if header.contains_key("b64") {
+    if header.b64 {
         return Err(Error::new(ErrorKind::UnsupportedHeader, "unencoded payloads are not accepted"));
     }
-    let alg = match header.get("alg") {
+    let alg = match &header.alg {
         Some(Value::String(name)) => Algorithm::from_jose(name).ok_or_else(|| {
             Error::new(ErrorKind::AlgorithmNotAllowed, format!("unsupported alg {:?}", truncate(name)))
         })?,
@@ -281,27 +434,27 @@ pub(crate) fn decode_jws(token: &str) -> Result<Jws<'_>, Error> {
         }
         None => return Err(Error::new(ErrorKind::AlgorithmNotAllowed, "alg is missing")),
     };
-    let kid = match header.get("kid") {
+    let kid = match header.kid {
         None => None,
-        Some(Value::String(kid)) if !kid.is_empty() && kid.len() <= MAX_KID_LEN => Some(kid.clone()),
+        Some(Value::String(kid)) if !kid.is_empty() && kid.len() <= MAX_KID_LEN => Some(kid),
         Some(other) => {
             return Err(Error::new(
                 ErrorKind::MalformedToken,
-                format!("kid is not a short non-empty string ({})", type_name(other)),
+                format!("kid is not a short non-empty string ({})", type_name(&other)),
             ));
         }
     };
-    let typ = match header.get("typ") {
+    let typ = match header.typ {
         None => None,
-        Some(Value::String(t)) => Some(t.clone()),
+        Some(Value::String(t)) => Some(t),
         Some(other) => {
             return Err(Error::new(
                 ErrorKind::MalformedToken,
-                format!("typ is not a string ({})", type_name(other)),
+                format!("typ is not a string ({})", type_name(&other)),
             ));
         }
     };
-    if let Some(cty) = header.get("cty") {
+    if let Some(cty) = &header.cty {
         // Nested JWTs (RFC 7519 §5.2) and other content types are not access tokens.
         return Err(Error::new(
             ErrorKind::UnsupportedHeader,
@@ -311,9 +464,16 @@ pub(crate) fn decode_jws(token: &str) -> Result<Jws<'_>, Error> {
     if p.is_empty() {
         return Err(Error::new(ErrorKind::MalformedToken, "empty payload segment"));
     }
-    let signature = b64_decode(s)?;
-    let signing_input = &token[..h.len() + 1 + p.len()];
+    let signature = Signature::decode(s)?;
+    let signing_input = &token[..second];
     Ok(Jws { alg, kid, typ, payload: p, signing_input, signature })
+}
+
+fn segment_count(token: &str) -> Error {
+    Error::new(
+        ErrorKind::MalformedToken,
+        format!("expected 3 segments, got {}", token.bytes().filter(|b| *b == b'.').count() + 1),
+    )
 }
 
 /// A JSON type name for log messages (values themselves may be hostile).
@@ -357,6 +517,40 @@ mod tests {
         }
         let t = token(r#"{"alg":"RS256","alg":"none"}"#, "{}");
         assert_eq!(decode(&t).unwrap_err().kind(), ErrorKind::MalformedToken);
+    }
+
+    #[test]
+    fn header_members_are_checked_without_a_map() {
+        // Duplicates among members the JWS layer does not read are still refused.
+        for bad in [r#"{"alg":"RS256","x":1,"y":2,"x":3}"#, r#"{"alg":"RS256","kid":"a","kid":"a"}"#] {
+            assert_eq!(decode(&token(bad, "{}")).unwrap_err().kind(), ErrorKind::MalformedToken, "{bad}");
+        }
+        // Escaped names are names: "\u0061lg" is "alg", so this one repeats it.
+        let escaped = r#"{"alg":"RS256","\u0061lg":"none"}"#;
+        assert_eq!(decode(&token(escaped, "{}")).unwrap_err().kind(), ErrorKind::MalformedToken);
+        // The first refused member in REFUSED_HEADER_MEMBERS order is named, wherever it is.
+        let err = decode(&token(r#"{"zip":"DEF","alg":"RS256","jku":"x"}"#, "{}")).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnsupportedHeader);
+        assert!(err.detail().contains("\"jku\""), "{}", err.detail());
+        // Many distinct members: accepted, and in time linear-ish (sorted, not pairwise).
+        let many: Vec<String> = (0..2000).map(|i| format!("\"m{i}\":0")).collect();
+        let big = format!(r#"{{"alg":"ES256",{}}}"#, many.join(","));
+        assert_eq!(decode(&token(&big, "{}")).unwrap().alg, Algorithm::ES256);
+        // Payload names with escapes land in their registered slot.
+        let t = token(r#"{"alg":"ES256"}"#, r#"{"s\u0075b":"u"}"#);
+        let d = decode(&t).unwrap();
+        assert_eq!(d.claims.get("sub"), Some(&Value::from("u")));
+    }
+
+    #[test]
+    fn signatures_longer_than_rsa_8192_are_refused_before_any_key_lookup() {
+        let h = b64(r#"{"alg":"RS256"}"#);
+        let ok = format!("{h}.e30.{}", URL_SAFE_NO_PAD.encode([7u8; MAX_SIGNATURE_BYTES]));
+        assert_eq!(decode(&ok).unwrap().signature.len(), MAX_SIGNATURE_BYTES);
+        let long = format!("{h}.e30.{}", URL_SAFE_NO_PAD.encode([7u8; MAX_SIGNATURE_BYTES + 1]));
+        let err = decode(&long).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MalformedToken);
+        assert!(err.detail().contains("longer than 1024 bytes"), "{}", err.detail());
     }
 
     #[test]
@@ -464,7 +658,7 @@ mod tests {
         assert_eq!(d.alg, Algorithm::ES256);
         assert_eq!(d.typ.as_deref(), Some("at+jwt"));
         assert_eq!(d.signing_input, &t[..t.rfind('.').unwrap()]);
-        assert_eq!(d.signature, b"sig");
+        assert_eq!(&*d.signature, b"sig");
         assert_eq!(d.claims.get("sub"), Some(&Value::from("u")));
     }
 
