@@ -15,8 +15,20 @@ pub struct Config {
     /// Unset, it is the web frontend's dev origins when `APP_ENV` is unset or `dev`
     /// ([`DEV_FRONTEND_ORIGINS`]), and none otherwise: staging and production name theirs.
     pub cors_allowed_origins: Vec<String>,
+    /// `METRICS_ADDR`: where `GET /metrics` (Prometheus) is served, on a listener of its
+    /// own (default `127.0.0.1:{port + 1000}`); `None` for `off`.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// `USER_SERVICE_URL`, `JWKS_URL`, `JWT_*`, `API_KEY_*`, `TRUSTED_PROXIES`.
     pub auth: ServiceConfig,
+}
+
+/// `METRICS_ADDR` (see [`example_metrics::metrics_addr`]), as a configuration error.
+fn metrics_addr(
+    lookup: impl Fn(&str) -> Option<String>,
+    port: u16,
+) -> Result<Option<std::net::SocketAddr>, Error> {
+    example_metrics::metrics_addr(lookup, port)
+        .map_err(|e| Error::new(ErrorKind::Configuration, e.to_string()))
 }
 
 /// Where `cd frontend && npm run dev` serves the web frontend.
@@ -50,7 +62,8 @@ impl Config {
             None if dev => DEV_FRONTEND_ORIGINS.map(str::to_owned).to_vec(),
             None => Vec::new(),
         };
-        Ok(Config { port, cors_allowed_origins, auth: service_config(&get)? })
+        let metrics_addr = metrics_addr(&get, port)?;
+        Ok(Config { port, cors_allowed_origins, metrics_addr, auth: service_config(&get)? })
     }
 }
 

@@ -9,6 +9,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     let config = Config::from_env()?;
+    // Before anything records: the libraries' series go to this recorder.
+    example_metrics::install_if_configured(config.metrics_addr)?;
     let app = Application::build(&config)?;
     tracing::info!(port = app.port(), jwks = ?config.jwks_url, "alert service listening");
     app.run_until_stopped().await?;

@@ -65,7 +65,7 @@ async fn a_scripted_sequence_shows_exact_counts_on_the_metrics_listener_only() {
 
     assert_eq!(http_get(backend.port, "/metrics", &[]).await.0, 404);
     assert_eq!(backend.listening_ports(), sorted([backend.port, metrics_port]));
-    assert!(idp.jwks_requests() >= 1);
+    assert_eq!(idp.jwks_requests(), 1, "one key fetch, as counted");
 }
 
 #[tokio::test(flavor = "multi_thread")]

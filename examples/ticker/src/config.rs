@@ -35,6 +35,9 @@ pub struct Config {
     /// trading_accounts:credentials:read`. Optional in dev, where subscribing then
     /// answers 503 `service_client_not_configured`; required with any other `APP_ENV`.
     pub service_client: Option<ServiceClient>,
+    /// `METRICS_ADDR`: where `GET /metrics` (Prometheus) is served, on a listener of its
+    /// own (default `127.0.0.1:{port + 1000}`); `None` for `off`.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// `JWKS_URL`, `JWT_*`, `TRUSTED_PROXIES` (the ticker accepts JWTs only).
     pub auth: ServiceConfig,
 }
@@ -113,8 +116,11 @@ impl Config {
                  `user-service clients create --name ticker --scopes {CREDENTIALS_SCOPE}`)"
             )));
         }
+        let metrics_addr =
+            example_metrics::metrics_addr(&lookup, port).map_err(|e| config_error(e.to_string()))?;
         Ok(Config {
             port,
+            metrics_addr,
             ws_allowed_origins,
             user_service_url,
             service_client,

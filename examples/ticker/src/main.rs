@@ -9,6 +9,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     let config = Config::from_env()?;
+    // Before anything records: the libraries' series go to this recorder.
+    example_metrics::install_if_configured(config.metrics_addr)?;
     let app = Application::build(&config).await?;
     tracing::info!(addr = %app.local_addr()?, jwks = ?config.jwks_url, "example-ticker listening");
     app.run_until_stopped().await?;
