@@ -62,6 +62,12 @@ async fn h5_registration_mails_a_single_use_hashed_link_that_verifies_the_email(
     assert_eq!(r.status(), StatusCode::OK);
     let fresh = Tokens::from_body(&r.json().await.unwrap());
     assert_eq!(claims_of(&fresh.access)["email_verified"], true);
+
+    // Both endpoints are documented.
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    for path in ["/v1/auth/email/verify", "/v1/auth/email/verify/resend"] {
+        assert!(doc["paths"][path]["post"]["responses"].is_object(), "{path} is not documented");
+    }
 }
 
 async fn h5_verification_links_expire_and_a_resend_voids_the_previous_one(db: TestDb) {
