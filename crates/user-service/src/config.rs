@@ -39,6 +39,8 @@
 //! | `SIGNING_ALG` | algorithm of new signing keys: `RS256`, `ES256` or `EdDSA` | `RS256` |
 //! | `BOOTSTRAP_ADMIN_EMAIL`, `BOOTSTRAP_ADMIN_PASSWORD` | create this admin on first start | none |
 //! | `TRUSTED_PROXIES`, `TRUSTED_PROXY_HEADER` | proxies (addresses, CIDR networks) whose forwarding header gives the client address, and that header (`x-forwarded-for` or `forwarded`) | none, `x-forwarded-for` |
+//! | `REQUIRE_EMAIL_VERIFICATION` | `true` refuses login (403 `email_not_verified`, after the password check) until the account's email is verified | `true` in production, `false` otherwise |
+//! | `EMAIL_VERIFICATION_TTL_SECS` | lifetime of an email-verification link, 300 to 604800 | 86400 (24 h) |
 //! | `PASSWORD_MIN_LENGTH` | minimum password length in characters, 8 to 128 | 12 (14 in production) |
 //! | `LOGIN_MAX_FAILURES` | failed logins per account within the window before 429 | 5 (3 in production) |
 //! | `LOGIN_MAX_FAILURES_PER_ADDRESS` | failed logins per client address within the window before 429 | 4 × `LOGIN_MAX_FAILURES` |
@@ -303,6 +305,10 @@ pub struct Config {
     pub mfa_token_ttl_secs: u64,
     /// Password-reset token lifetime (1800 s).
     pub reset_token_ttl_secs: u64,
+    /// Refuse login until the email is verified (`REQUIRE_EMAIL_VERIFICATION`).
+    pub require_email_verification: bool,
+    /// Email-verification link lifetime (`EMAIL_VERIFICATION_TTL_SECS`, 24 h).
+    pub email_verification_ttl_secs: u64,
     /// Proxies whose forwarding header gives the client address (`TRUSTED_PROXIES`,
     /// `TRUSTED_PROXY_HEADER`); none by default, so the socket peer is the client.
     pub trusted_proxies: TrustedProxies,
@@ -574,6 +580,14 @@ impl Config {
             key_reload_secs: 30,
             mfa_token_ttl_secs: 300,
             reset_token_ttl_secs: 1800,
+            require_email_verification: match get("REQUIRE_EMAIL_VERIFICATION") {
+                Some(v) => parse_bool("REQUIRE_EMAIL_VERIFICATION", &v)?,
+                None => prod,
+            },
+            email_verification_ttl_secs: match get("EMAIL_VERIFICATION_TTL_SECS") {
+                Some(v) => parse_in("EMAIL_VERIFICATION_TTL_SECS", &v, 300, 7 * 24 * 3600)?,
+                None => 24 * 3600,
+            },
             trusted_proxies: trusted_proxies(get("TRUSTED_PROXIES"), get("TRUSTED_PROXY_HEADER"))?,
         })
     }
@@ -728,6 +742,8 @@ impl Config {
                 "BOOTSTRAP_ADMIN_EMAIL={}",
                 self.bootstrap_admin.as_ref().map(|(e, _)| e.as_str()).unwrap_or_default()
             ),
+            format!("REQUIRE_EMAIL_VERIFICATION={}", self.require_email_verification),
+            format!("EMAIL_VERIFICATION_TTL_SECS={}", self.email_verification_ttl_secs),
             format!("PASSWORD_MIN_LENGTH={}", self.password_min_chars),
             format!("LOGIN_MAX_FAILURES={}", self.login_max_failures),
             format!("LOGIN_MAX_FAILURES_PER_ADDRESS={}", self.address_max_failures),

@@ -64,7 +64,17 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     migration!(3, "api_keys"),
     migration!(4, "trading_accounts"),
     migration!(5, "service_clients"),
+    migration!(6, "email_verification"),
 ];
+
+/// What migrating found that needs an operator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MigrationReport {
+    /// Accounts whose email shares its comparison key with another account's (both are
+    /// counted): they keep no key and are not merged.
+    pub colliding_emails: u64,
+}
 
 /// The connection pool plus what it connects to.
 #[derive(Clone, Debug)]
@@ -102,8 +112,23 @@ impl Db {
     }
 
     /// Applies the embedded migrations for this database (idempotent; sqlx takes a lock
-    /// on PostgreSQL so several instances can start together).
-    pub(crate) async fn migrate(&self) -> Result<(), DbError> {
+    /// on PostgreSQL so several instances can start together), then computes the email
+    /// keys SQL cannot (see [`Db::fill_email_keys`]); a collision is logged as a warning
+    /// and reported, never merged.
+    pub(crate) async fn migrate(&self) -> Result<MigrationReport, DbError> {
+        self.run_migrations().await?;
+        let report = self.fill_email_keys().await?;
+        if report.colliding_emails > 0 {
+            tracing::warn!(
+                colliding_rows = report.colliding_emails,
+                "accounts whose emails share a comparison key (look-alike spellings) were left \
+                 unkeyed, not merged: they log in by their exact address only; resolve them by hand"
+            );
+        }
+        Ok(report)
+    }
+
+    async fn run_migrations(&self) -> Result<(), DbError> {
         let migrator = Migrator::with_migrations(
             MIGRATIONS
                 .iter()

@@ -25,6 +25,8 @@ pub mod config;
 mod crypto;
 mod datastores;
 mod db;
+mod email_key;
+mod email_verification;
 mod error;
 mod keys;
 mod login;
@@ -42,7 +44,7 @@ mod usage;
 mod users;
 
 pub use config::{Config, Environment};
-pub use db::DbError;
+pub use db::{DbError, MigrationReport};
 pub use keys::KeyError;
 pub use startup::{
     Application, StartupError, create_admin, create_client, migrate, rotate_keys, rotate_master_key,

@@ -72,6 +72,7 @@ pub(crate) struct Login<'a> {
     mailer: &'a Mailer,
     metrics: &'a Metrics,
     mfa_token_ttl_secs: u64,
+    require_email_verification: bool,
 }
 
 impl<'a> Login<'a> {
@@ -84,6 +85,7 @@ impl<'a> Login<'a> {
             mailer: &state.mailer,
             metrics: &state.metrics,
             mfa_token_ttl_secs: state.config.mfa_token_ttl_secs,
+            require_email_verification: state.config.require_email_verification,
         }
     }
 
@@ -125,6 +127,12 @@ impl<'a> Login<'a> {
             let details = serde_json::json!({"reason": "disabled"});
             self.db.audit("login_failed", Some(&user.id), None, client, Some(details)).await;
             return Err(ApiError::new(StatusCode::FORBIDDEN, "account_disabled", "This account is disabled"));
+        }
+        // Only a right password learns this, so the answer leaks nothing to a guesser.
+        if self.require_email_verification && !user.email_verified {
+            let details = serde_json::json!({"reason": "email_not_verified"});
+            self.db.audit("login_failed", Some(&user.id), None, client, Some(details)).await;
+            return Err(crate::email_verification::not_verified());
         }
         if user.mfa_enabled {
             let token = random_token();

@@ -92,7 +92,16 @@ async fn main() -> ExitCode {
         Command::Serve => serve(config).await,
         Command::Migrate => user_service::migrate(&config)
             .await
-            .map(|()| out("migrations applied"))
+            .map(|report| {
+                out("migrations applied");
+                if report.colliding_emails > 0 {
+                    out(&format!(
+                        "warning: {} accounts have emails that collide with another account's (look-alike \
+                         spellings); they were not merged and log in by their exact address only",
+                        report.colliding_emails
+                    ));
+                }
+            })
             .map_err(|e| e.to_string()),
         Command::CreateAdmin { email, password_stdin } => {
             let password = if password_stdin {

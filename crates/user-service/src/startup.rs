@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{Config, ConfigError, Environment, MasterKeySource, Secret};
 use crate::crypto::{MasterKey, decode_master_key, new_dev_master_key, new_id};
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, MigrationReport};
 use crate::keys::{KeyError, KeyManager};
 use crate::mailer::Mailer;
 use crate::metrics::Metrics;
@@ -155,14 +155,25 @@ impl AppState {
         })))
     }
 
-    /// Creates an admin, or grants `admin` to an existing account. Returns what happened.
+    /// Creates an admin (its email counts as verified: the operator vouches for it), or
+    /// grants `admin` to an existing account whose email is verified. Returns what
+    /// happened.
     pub(crate) async fn create_admin(&self, email: &str, password: &str) -> Result<String, StartupError> {
-        let email = email.trim().to_lowercase();
-        if !crate::routes::valid_email(&email) {
+        let email = email.trim();
+        if !crate::routes::valid_email(email) {
             return Err(StartupError::Command("invalid email".into()));
         }
         let now = crate::now();
-        if let Some(user) = self.db.user_by_email(&email).await? {
+        if let Some(user) = self.db.user_by_email(email).await? {
+            // Anyone can register an address they do not own (issue 12, item 5).
+            if !user.email_verified {
+                return Err(StartupError::Command(format!(
+                    "refusing to grant admin: an account for {} exists but its email is not verified, so \
+                     whoever registered it may not own the address. Have the owner verify it (the \
+                     link from POST /v1/auth/email/verify/resend), or delete that account first",
+                    user.email
+                )));
+            }
             let mut roles = user.roles.clone();
             if !roles.iter().any(|r| r == "admin") {
                 roles.push("admin".into());
@@ -178,7 +189,19 @@ impl AppState {
             .await
             .map_err(|e| StartupError::Command(e.to_string()))?;
         let roles = vec!["user".to_owned(), "admin".to_owned()];
-        self.db.insert_user(&new_id(), &email, "Administrator", &hash, &roles, now).await?;
+        let admin = crate::store::NewUser {
+            id: &new_id(),
+            email,
+            name: "Administrator",
+            password_hash: &hash,
+            roles: &roles,
+            verified_at: Some(now),
+        };
+        if !self.db.insert_user(&admin, now).await? {
+            return Err(StartupError::Command(format!(
+                "{email} looks like the email of an existing account"
+            )));
+        }
         self.db
             .insert_audit(
                 "admin_created",
@@ -274,7 +297,7 @@ impl Application {
         let bootstrap = config.bootstrap_admin.clone();
         let state = AppState::init(config, issuer).await?;
         if let Some((email, password)) = bootstrap
-            && state.db.user_by_email(&email.trim().to_lowercase()).await?.is_none()
+            && state.db.user_by_email(&email).await?.is_none()
         {
             let outcome = state.create_admin(&email, password.expose()).await?;
             tracing::info!("{outcome}");
@@ -339,12 +362,12 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-/// `migrate`: applies the migrations and exits.
-pub async fn migrate(config: &Config) -> Result<(), StartupError> {
+/// `migrate`: applies the migrations, computes missing email keys, and reports what an
+/// operator must resolve (accounts with colliding emails, left unmerged).
+pub async fn migrate(config: &Config) -> Result<MigrationReport, StartupError> {
     config.validate()?;
     let db = Db::connect(config).await?;
-    db.migrate().await?;
-    Ok(())
+    Ok(db.migrate().await?)
 }
 
 /// `create-admin`: creates an admin account (or grants the role to an existing one).

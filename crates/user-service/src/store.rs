@@ -14,7 +14,8 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::crypto::new_id;
-use crate::db::Db;
+use crate::db::{Db, MigrationReport};
+use crate::email_key::email_key;
 
 type Result<T> = std::result::Result<T, sqlx::Error>;
 
@@ -33,7 +34,21 @@ pub(crate) struct User {
     pub(crate) mfa_enabled: bool,
     pub(crate) totp_secret_enc: Option<String>,
     pub(crate) totp_pending_enc: Option<String>,
+    /// Whether the owner has proved the address (a verification link, or `create-admin`).
+    pub(crate) email_verified: bool,
     pub(crate) created_at: i64,
+}
+
+/// A user to insert.
+pub(crate) struct NewUser<'a> {
+    pub(crate) id: &'a str,
+    /// As entered (trimmed); compared through [`email_key`].
+    pub(crate) email: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) password_hash: &'a str,
+    pub(crate) roles: &'a [String],
+    /// When the address counts as verified from the start (an operator's `create-admin`).
+    pub(crate) verified_at: Option<i64>,
 }
 
 impl User {
@@ -43,7 +58,7 @@ impl User {
 }
 
 const USER_COLUMNS: &str = "id, email, name, password_hash, roles, status, mfa_enabled, totp_secret_enc, \
-     totp_pending_enc, created_at";
+     totp_pending_enc, email_verified_at, created_at";
 
 fn user_from_row(row: &AnyRow) -> Result<User> {
     let roles: String = row.try_get("roles")?;
@@ -57,6 +72,7 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
         mfa_enabled: row.try_get::<i64, _>("mfa_enabled")? != 0,
         totp_secret_enc: row.try_get("totp_secret_enc")?,
         totp_pending_enc: row.try_get("totp_pending_enc")?,
+        email_verified: row.try_get::<Option<i64>, _>("email_verified_at")?.is_some(),
         created_at: row.try_get("created_at")?,
     })
 }
@@ -164,25 +180,25 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 impl Db {
     // ---- users -------------------------------------------------------------------------
 
-    /// Inserts a user; `Ok(false)` when the email is taken.
-    pub(crate) async fn insert_user(
-        &self,
-        id: &str,
-        email: &str,
-        name: &str,
-        password_hash: &str,
-        roles: &[String],
-        now: i64,
-    ) -> Result<bool> {
+    /// Inserts a user; `Ok(false)` when the email, or one that looks like it (same
+    /// [`email_key`]), is taken.
+    pub(crate) async fn insert_user(&self, u: &NewUser<'_>, now: i64) -> Result<bool> {
+        let key = email_key(u.email);
+        // Rows left unkeyed by a collision still own their key: no third look-alike.
+        if self.unkeyed_emails().await?.iter().any(|(_, e)| email_key(e) == key) {
+            return Ok(false);
+        }
         let r = sqlx::query(
-            "INSERT INTO users (id, email, name, password_hash, roles, status, mfa_enabled, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 'active', 0, $6, $6)",
+            "INSERT INTO users (id, email, email_key, name, password_hash, roles, status, mfa_enabled, \
+             email_verified_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'active', 0, $7, $8, $8)",
         )
-        .bind(id)
-        .bind(email)
-        .bind(name)
-        .bind(password_hash)
-        .bind(roles.join(","))
+        .bind(u.id)
+        .bind(u.email)
+        .bind(&key)
+        .bind(u.name)
+        .bind(u.password_hash)
+        .bind(u.roles.join(","))
+        .bind(u.verified_at)
         .bind(now)
         .execute(&self.pool)
         .await;
@@ -193,10 +209,116 @@ impl Db {
         }
     }
 
+    /// The account `email` designates: the one with its key or, for rows left unkeyed by
+    /// a collision, the exact (lowercased, as earlier versions stored it) address.
     pub(crate) async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(email).fetch_optional(&self.pool).await?;
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email_key = $1 OR (email_key IS NULL AND email = $2) \
+             ORDER BY email_key IS NULL LIMIT 1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(email_key(email))
+            .bind(email.trim().to_lowercase())
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// `(id, email)` of the users without an email key.
+    async fn unkeyed_emails(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT id, email FROM users WHERE email_key IS NULL ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("email")?))).collect()
+    }
+
+    /// Computes the key of every unkeyed user (rows from before migration 0006). Rows
+    /// whose keys collide, with each other or with a keyed row, stay unkeyed and are
+    /// counted; nothing is merged. Idempotent, and safe with several instances starting.
+    pub(crate) async fn fill_email_keys(&self) -> Result<MigrationReport> {
+        let unkeyed = self.unkeyed_emails().await?;
+        let mut by_key: std::collections::HashMap<String, Vec<&str>> = std::collections::HashMap::new();
+        for (id, email) in &unkeyed {
+            by_key.entry(email_key(email)).or_default().push(id);
+        }
+        let mut colliding = 0u64;
+        for (key, ids) in by_key {
+            if let [id] = ids.as_slice() {
+                let r = sqlx::query("UPDATE users SET email_key = $2 WHERE id = $1 AND email_key IS NULL")
+                    .bind(*id)
+                    .bind(&key)
+                    .execute(&self.pool)
+                    .await;
+                match r {
+                    Ok(_) => {}
+                    // A keyed account already has this key.
+                    Err(e) if is_unique_violation(&e) => colliding += 1,
+                    Err(e) => return Err(e),
+                }
+            } else {
+                colliding += ids.len() as u64;
+            }
+        }
+        Ok(MigrationReport { colliding_emails: colliding })
+    }
+
+    /// Marks the address of `user_id` verified (the first time only).
+    pub(crate) async fn set_email_verified(&self, user_id: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE users SET email_verified_at = $2, updated_at = $2 WHERE id = $1 AND email_verified_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    // ---- email verification ------------------------------------------------------------
+
+    /// Stores a new verification token and voids the user's outstanding ones.
+    pub(crate) async fn replace_email_verification(
+        &self,
+        user_id: &str,
+        hash: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        let mut tx: Transaction<'_, Any> = self.pool.begin().await?;
+        sqlx::query("UPDATE email_verifications SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
+            .bind(user_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO email_verifications (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+
+    /// Consumes a valid (unused, unexpired) verification token once; its user.
+    pub(crate) async fn consume_email_verification(&self, hash: &str, now: i64) -> Result<Option<String>> {
+        let r = sqlx::query(
+            "UPDATE email_verifications SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        if r.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT user_id FROM email_verifications WHERE token_hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| r.try_get("user_id")).transpose()
     }
 
     pub(crate) async fn user_by_id(&self, id: &str) -> Result<Option<User>> {

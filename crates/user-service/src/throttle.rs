@@ -17,9 +17,10 @@ use redis::aio::ConnectionManager;
 use crate::crypto::{hash_token, new_id};
 use crate::db::Db;
 
-/// Counter key of an account (the email is hashed so no store holds addresses).
+/// Counter key of an account: its email's comparison key (so every look-alike spelling
+/// counts on one key), hashed so no store holds addresses.
 pub(crate) fn account_key(email: &str) -> String {
-    format!("acct:{}", hash_token(email))
+    format!("acct:{}", hash_token(&crate::email_key::email_key(email)))
 }
 
 /// Counter key of a client address.

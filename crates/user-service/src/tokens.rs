@@ -40,6 +40,7 @@ pub(crate) async fn issue_access_token(
         .roles(user.roles.clone())
         .permissions(state.roles.permissions_for(&user.roles).await?)
         .amr(amr.iter().cloned())
+        .claim("email_verified", user.email_verified)
         .build();
     Ok((sign_access_token(state, &claims, now).await?, ttl))
 }

@@ -142,7 +142,16 @@ mod tests {
             sqlx::any::AnyPoolOptions::new().max_connections(1).connect("sqlite::memory:").await.unwrap();
         let db = Db { pool, kind: DbKind::Sqlite };
         db.migrate().await.unwrap();
-        db.insert_user("u1", "u1@example.com", "U", "x", &["user".to_owned()], 1).await.unwrap();
+        let roles = ["user".to_owned()];
+        let user = crate::store::NewUser {
+            id: "u1",
+            email: "u1@example.com",
+            name: "U",
+            password_hash: "x",
+            roles: &roles,
+            verified_at: None,
+        };
+        db.insert_user(&user, 1).await.unwrap();
         db.insert_api_key(&ApiKey {
             id: "k1".into(),
             user_id: "u1".into(),

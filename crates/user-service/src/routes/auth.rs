@@ -17,6 +17,7 @@ use super::{
 };
 use crate::auth::{CurrentUser, bearer_token_from_headers, verify_access_token};
 use crate::crypto::{hash_token, random_token};
+use crate::email_verification;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::login::{Login, PasswordStep};
 use crate::metrics::Metrics;
@@ -26,7 +27,18 @@ use crate::store::User;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(register, login, login_mfa, refresh, logout, logout_all, forgot_password, reset_password))]
+#[openapi(paths(
+    register,
+    login,
+    login_mfa,
+    refresh,
+    logout,
+    logout_all,
+    forgot_password,
+    reset_password,
+    verify_email,
+    resend_verification
+))]
 pub(crate) struct Api;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -39,6 +51,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/auth/logout-all", post(logout_all))
         .route("/v1/auth/password/forgot", post(forgot_password))
         .route("/v1/auth/password/reset", post(reset_password))
+        .route("/v1/auth/email/verify", post(verify_email))
+        .route("/v1/auth/email/verify/resend", post(resend_verification))
 }
 
 /// Unknown fields (such as `roles`) are ignored (I25).
@@ -50,7 +64,10 @@ struct RegisterBody {
     name: Option<String>,
 }
 
-/// Creates an account with the `user` role (no session: log in next).
+/// Creates an account with the `user` role (no session: log in next) and mails a link
+/// to verify the address. The email is kept as entered (trimmed) but compared on its
+/// look-alike key (NFKC, case folding, UTS #39 confusables): `ａlice@` or `alıce@` beside
+/// `alice@` is taken.
 #[utoipa::path(
     post,
     path = "/v1/auth/register",
@@ -67,8 +84,8 @@ async fn register(
     Client(client): Client,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> ApiResult<Response> {
-    let email = body.email.trim().to_lowercase();
-    if !valid_email(&email) {
+    let email = body.email.trim();
+    if !valid_email(email) {
         return Err(ApiError::bad_request("invalid_email", "The email address is not valid"));
     }
     let name = crate::users::checked_name(body.name.as_deref().unwrap_or_default())?;
@@ -78,7 +95,15 @@ async fn register(
     let now = crate::now();
     let id = crate::crypto::new_id();
     let roles = vec!["user".to_owned()];
-    if !state.db.insert_user(&id, &email, &name, &hash, &roles, now).await? {
+    let new_user = crate::store::NewUser {
+        id: &id,
+        email,
+        name: &name,
+        password_hash: &hash,
+        roles: &roles,
+        verified_at: None,
+    };
+    if !state.db.insert_user(&new_user, now).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "email_taken",
@@ -88,6 +113,7 @@ async fn register(
     Metrics::inc(&state.metrics.registrations);
     audit(&state, "user_registered", Some(&id), Some(&id), &client, None).await;
     let user = state.db.user_by_id(&id).await?.ok_or_else(|| ApiError::internal("user vanished"))?;
+    email_verification::send_link_later(&state, user.clone(), client);
     let permissions = state.roles.permissions_for(&user.roles).await?;
     Ok((StatusCode::CREATED, Json(user_json(&user, &permissions))).into_response())
 }
@@ -131,7 +157,9 @@ enum LoginOutcome {
         (status = 200, description = "A token pair, or `mfa_required`", body = LoginOutcome),
         BodyErrors,
         (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = ErrorBody),
-        (status = 403, description = "The account is disabled (`account_disabled`)", body = ErrorBody),
+        (status = 403, description = "The account is disabled (`account_disabled`), or its email is \
+            not verified while `REQUIRE_EMAIL_VERIFICATION` is on (`email_not_verified`); both only after \
+            a right password", body = ErrorBody),
         (status = 429, description = "Too many failures (`Retry-After`)", body = ErrorBody),
     ),
 )]
@@ -140,8 +168,8 @@ async fn login(
     Client(client): Client,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
-    let email = body.email.trim().to_lowercase();
-    match Login::of(&state).password(&email, body.password, &client).await? {
+    let email = body.email.trim();
+    match Login::of(&state).password(email, body.password, &client).await? {
         PasswordStep::Done(user) => {
             let pair = start_session(&state, &user, vec!["pwd".to_owned()], &client).await?;
             Ok(token_response(&state, pair, RefreshFlow::Body))
@@ -334,7 +362,7 @@ async fn forgot_password(
     ApiJson(body): ApiJson<ForgotBody>,
 ) -> ApiResult<Response> {
     Metrics::inc(&state.metrics.password_reset_requests);
-    let email = body.email.trim().to_lowercase();
+    let email = body.email.trim().to_owned();
     Login::of(&state).count_reset_request(&email, &client).await?;
     let task_state = state.clone();
     tokio::spawn(async move {
@@ -420,4 +448,105 @@ async fn reset_password(
     Metrics::inc(&state.metrics.password_resets);
     audit(&state, "password_reset", Some(&user.id), Some(&user.id), &client, None).await;
     Ok(Json(serde_json::json!({ "status": "password_reset" })).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+struct VerifyEmailBody {
+    /// The `token` of the mailed link (`{FRONTEND_URL}/verify-email?token=...`).
+    token: String,
+}
+
+/// The answer to a successful verification.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code, reason = "documents the JSON the handler builds")]
+struct EmailVerified {
+    #[schema(example = "email_verified")]
+    status: String,
+}
+
+/// Verifies the account's email with the token mailed at registration (or by a resend):
+/// single use, expiring (`EMAIL_VERIFICATION_TTL_SECS`, 24 h), voided by a newer one.
+/// Access tokens issued afterwards carry `email_verified: true`.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/email/verify",
+    tag = "auth",
+    request_body = VerifyEmailBody,
+    responses(
+        (status = 200, description = "Verified", body = EmailVerified),
+        BodyErrors,
+        (status = 400, description = "Unknown, used, voided or expired token \
+            (`invalid_verification_token`)", body = ErrorBody),
+    ),
+)]
+async fn verify_email(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ApiJson(body): ApiJson<VerifyEmailBody>,
+) -> ApiResult<Response> {
+    email_verification::verify(&state, &body.token, &client).await?;
+    Ok(Json(serde_json::json!({ "status": "email_verified" })).into_response())
+}
+
+#[derive(Deserialize, Default, ToSchema)]
+struct ResendBody {
+    /// Whose link to resend when the caller is not signed in.
+    #[schema(example = "ada@example.com")]
+    email: Option<String>,
+}
+
+/// Mails a new verification link (voiding the previous one) to the signed-in caller
+/// (bearer token) or to the account of `email`. Always 202 with the same body, the mail
+/// going out after the response, so neither says whether an account exists or is already
+/// verified. Counted per email (3) and per client address (10) per 15 minutes.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/email/verify/resend",
+    tag = "auth",
+    request_body(content = Option<ResendBody>, description = "`email`, unless a bearer token names the caller"),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 202, description = "Accepted (whether or not the account exists)", body = Accepted),
+        (status = 400, description = "Neither a bearer token nor a valid `email` (`invalid_email`)",
+            body = ErrorBody),
+        (status = 401, description = "A bearer token was sent but is not valid (`invalid_token`)",
+            body = ErrorBody),
+        (status = 429, description = "Too many requests for the email or from the address (`Retry-After`)",
+            body = ErrorBody),
+    ),
+)]
+async fn resend_verification(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let email = match bearer_token_from_headers(&headers) {
+        Some(token) => {
+            let principal = verify_access_token(&state, token).await?;
+            let user = state.db.user_by_id(principal.user_id()).await?;
+            user.map(|u| u.email).ok_or_else(|| ApiError::internal("token of a missing user"))?
+        }
+        None => {
+            let body: ResendBody = if body.iter().all(u8::is_ascii_whitespace) {
+                ResendBody::default()
+            } else {
+                serde_json::from_slice(&body).map_err(|_| {
+                    ApiError::bad_request("invalid_request", "The request body is not valid JSON")
+                })?
+            };
+            let email = body.email.map(|e| e.trim().to_owned()).unwrap_or_default();
+            if !valid_email(&email) {
+                return Err(ApiError::bad_request("invalid_email", "The email address is not valid"));
+            }
+            email
+        }
+    };
+    email_verification::count_resend(&state, &email, &client).await?;
+    email_verification::resend_later(&state, email, client);
+    let body = serde_json::json!({
+        "status": "accepted",
+        "message": "If an unverified account exists for this address, a new verification link has been sent",
+    });
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }

@@ -99,6 +99,7 @@ pub(crate) fn valid_email(email: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !email.contains(char::is_whitespace)
+        && !email.contains(char::is_control)
         && !domain.contains('@')
 }
 
@@ -254,6 +255,7 @@ pub(crate) fn user_json(user: &User, permissions: &[String]) -> serde_json::Valu
     serde_json::json!({
         "id": user.id,
         "email": user.email,
+        "email_verified": user.email_verified,
         "name": user.name,
         "roles": user.roles,
         "permissions": permissions,

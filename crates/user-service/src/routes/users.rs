@@ -38,6 +38,8 @@ pub(crate) struct UserView {
     /// `active` or `disabled`.
     status: String,
     mfa_enabled: bool,
+    /// Whether the owner proved the address (`POST /v1/auth/email/verify`).
+    email_verified: bool,
     /// RFC 3339.
     created_at: String,
 }

@@ -107,7 +107,12 @@ async fn h1_ten_wrong_second_factors_lock_mfa_until_an_admin_unlock_or_a_passwor
     burn_ten_second_factors(&app, &email, &secret).await;
     assert_second_factor_locked(&app, &email, &codes[0]).await;
     assert!(app.audit_events(&email).await.contains(&"second_factor_locked".to_owned()));
-    let mails = count(&app, "SELECT COUNT(*) AS n FROM outbox WHERE recipient = $1", &email).await;
+    let mails = count(
+        &app,
+        "SELECT COUNT(*) AS n FROM outbox WHERE recipient = $1 AND subject = 'Your second factor is locked'",
+        &email,
+    )
+    .await;
     assert_eq!(mails, 1, "the owner is told");
 
     // An admin unlock lifts it.
@@ -414,7 +419,9 @@ async fn h9_password_rechecks_are_throttled_with_the_login_keys(db: TestDb) {
 }
 
 async fn reset_mails(app: &TestApp, email: &str) -> Vec<String> {
-    sqlx::query("SELECT body FROM outbox WHERE recipient = $1 ORDER BY created_at, id")
+    sqlx::query(
+        "SELECT body FROM outbox WHERE recipient = $1 AND subject = 'Reset your password' ORDER BY created_at, id",
+    )
         .bind(email)
         .fetch_all(&app.pool)
         .await

@@ -148,16 +148,20 @@ pub fn unique() -> String {
 
 /// The configuration tests use: dev, port 0, cheap Argon2 (only tests lower it).
 pub fn test_config(db: &TestDb) -> Config {
-    let vars: HashMap<String, String> = [
+    test_config_with(db, &[])
+}
+
+/// [`test_config`] plus (or overriding) these variables.
+pub fn test_config_with(db: &TestDb, extra: &[(&str, &str)]) -> Config {
+    let base = [
         ("APP_ENV", "dev"),
         ("USER_SERVICE_PORT", "0"),
         ("DATABASE_URL", db.url.as_str()),
         ("MASTER_ENCRYPTION_KEY", TEST_MASTER_KEY),
         ("KEY_PUBLISH_DELAY_SECS", "0"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    ];
+    let vars: HashMap<String, String> =
+        base.iter().chain(extra).copied().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
     let mut config = Config::from_vars(&vars).unwrap();
     config.argon2 = Argon2Params { memory_kib: 256, iterations: 1, parallelism: 1 };
     config
@@ -195,9 +199,18 @@ impl TestApp {
     }
 
     pub async fn spawn_with(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
-        captured_logs();
         let mut config = test_config(db);
         tweak(&mut config);
+        TestApp::spawn_config(db, config).await
+    }
+
+    /// With the test configuration plus these variables (as the environment would set them).
+    pub async fn spawn_with_vars(db: &TestDb, extra: &[(&str, &str)]) -> TestApp {
+        TestApp::spawn_config(db, test_config_with(db, extra)).await
+    }
+
+    pub async fn spawn_config(db: &TestDb, config: Config) -> TestApp {
+        captured_logs();
         let app = Application::build(config).await.expect("application builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         let metrics = format!("http://127.0.0.1:{}", app.metrics_port().expect("the metrics listener is on"));
@@ -300,12 +313,26 @@ impl TestApp {
     }
 }
 
+/// The subject of the verification mail every registration sends.
+pub const VERIFICATION_SUBJECT: &str = "Verify your email address";
+
 /// Waits for an outbox message to `email` other than `previous` (mailing happens after
-/// the 202).
+/// the 202), ignoring the verification mail of the registration.
 pub async fn wait_for_mail(app: &TestApp, email: &str, previous: Option<&str>) -> String {
+    wait_for_mail_where(app, email, previous, "subject <> $2").await
+}
+
+/// Waits for a verification mail to `email` other than `previous`.
+pub async fn wait_for_verification_mail(app: &TestApp, email: &str, previous: Option<&str>) -> String {
+    wait_for_mail_where(app, email, previous, "subject = $2").await
+}
+
+async fn wait_for_mail_where(app: &TestApp, email: &str, previous: Option<&str>, subject: &str) -> String {
+    let sql = format!("SELECT body FROM outbox WHERE recipient = $1 AND {subject} ORDER BY created_at, id");
     for _ in 0..200 {
-        let bodies: Vec<String> = sqlx::query("SELECT body FROM outbox WHERE recipient = $1")
+        let bodies: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
             .bind(email)
+            .bind(VERIFICATION_SUBJECT)
             .fetch_all(&app.pool)
             .await
             .unwrap()
@@ -318,6 +345,13 @@ pub async fn wait_for_mail(app: &TestApp, email: &str, previous: Option<&str>) -
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("no mail for {email}");
+}
+
+/// Verifies `email` through the link of its latest verification mail.
+pub async fn verify_email(app: &TestApp, email: &str) {
+    let token = token_in(&wait_for_verification_mail(app, email, None).await);
+    let r = app.post("/v1/auth/email/verify", json!({"token": token})).await;
+    assert_eq!(r.status(), StatusCode::OK);
 }
 
 /// The reset token in a mail body.

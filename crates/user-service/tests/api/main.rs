@@ -11,6 +11,7 @@ mod api_keys;
 mod auth;
 mod clients;
 mod discovery;
+mod email_verification;
 mod hardening;
 mod mfa;
 mod multi_instance;

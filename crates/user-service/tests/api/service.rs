@@ -231,8 +231,9 @@ async fn cli_migrate_create_admin_and_rotate_keys_work_on_the_database(db: TestD
         "the rotated key signs (no publish delay in tests)"
     );
     assert_eq!(app.get_auth("/v1/admin/users", &access).await.status(), StatusCode::OK);
-    // An existing account is promoted, its password unchanged.
+    // An existing account whose email is verified is promoted, its password unchanged.
     let (user, _) = app.new_user().await;
+    crate::helpers::verify_email(&app, &user).await;
     let out = user_service::create_admin(config, &user, "ignored password").await.unwrap();
     assert!(out.contains("already existed"), "{out}");
     assert_eq!(app.login(&user, crate::helpers::PASSWORD).await.status(), StatusCode::OK);

@@ -46,7 +46,7 @@ async fn h6_outside_dev_the_outbox_keeps_no_mail_and_is_emptied_at_start(db: Tes
         StatusCode::ACCEPTED
     );
     let old_mail = wait_for_mail(&dev, &email, None).await;
-    assert_eq!(outbox_rows(&dev).await, 1);
+    assert_eq!(outbox_rows(&dev).await, 2, "the verification mail and the reset mail");
 
     // Staging without SMTP_URL (production refuses that) on the same database.
     let staging = TestApp::spawn_with(&db, |c| c.environment = Environment::Staging).await;
