@@ -320,6 +320,13 @@ impl Application {
         &self.state.issuer
     }
 
+    /// The public routes as one service, for callers that serve them in-process (the
+    /// fuzz target in `fuzz/`). Nothing listens; requests without a
+    /// `ConnectInfo<SocketAddr>` extension have no client address.
+    pub fn into_router(self) -> axum::Router {
+        crate::routes::router(self.state)
+    }
+
     /// Serves until Ctrl-C or SIGTERM, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(port = self.port, issuer = %self.state.issuer, env = self.state.config.environment.as_str(), "user-service listening");

@@ -20,6 +20,8 @@ use serde_json::{Value, json};
 
 #[path = "../../common.rs"]
 mod common;
+#[path = "../../user_service.rs"]
+mod user_service_ops;
 
 struct Corpus {
     dir: PathBuf,
@@ -58,6 +60,7 @@ fn main() {
     jwks_docs(&mut Corpus::new(&root, "jwks"), &groups);
     credentials(&mut Corpus::new(&root, "credentials"));
     api_keys(&mut Corpus::new(&root, "api_key"));
+    user_service_bodies(&mut Corpus::new(&root, "user_service_bodies"));
 }
 
 fn claims() -> Value {
@@ -199,5 +202,86 @@ fn api_keys(corpus: &mut Corpus) {
         format::hash_hex(&good),
     ] {
         corpus.add(seed);
+    }
+}
+
+/// Per body operation of user-service's OpenAPI document, a body built from its schema,
+/// sent by each kind of caller, and an empty object.
+fn user_service_bodies(corpus: &mut Corpus) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let dir = std::env::temp_dir().join(format!("authgate-fuzz-seeds-{}", std::process::id()));
+    fs::create_dir_all(&dir).expect("temp dir");
+    let app = rt
+        .block_on(user_service::Application::build(user_service_ops::config(&dir.join("users.db"))))
+        .expect("user-service builds");
+    let router = app.into_router();
+    let spec = rt.block_on(user_service_ops::spec(&router));
+    for (index, operation) in user_service_ops::body_operations(&spec).iter().enumerate() {
+        let index = u8::try_from(index).expect("fewer than 256 operations");
+        let schema =
+            spec["paths"][&operation.path][operation.method.to_lowercase()]["requestBody"]["content"]
+                [operation.content_type]["schema"]
+                .clone();
+        let sample = sample(&spec, &schema, 0);
+        let body = if operation.content_type == "application/json" {
+            sample.to_string()
+        } else {
+            let fields = sample.as_object().cloned().unwrap_or_default();
+            fields
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        for who in [0u8, 1, 2] {
+            corpus.add([&[index, who][..], body.as_bytes()].concat());
+        }
+        corpus.add([&[index, 2][..], b"{}"].concat());
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// A value that fits `schema` (enough of JSON Schema for the service's request types).
+fn sample(spec: &Value, schema: &Value, depth: usize) -> Value {
+    if depth > 8 {
+        return Value::Null;
+    }
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.rsplit('/').next().unwrap_or_default();
+        return sample(spec, &spec["components"]["schemas"][name], depth + 1);
+    }
+    for combinator in ["oneOf", "anyOf", "allOf"] {
+        if let Some(first) =
+            schema[combinator].as_array().and_then(|all| all.iter().find(|s| s["type"] != "null"))
+        {
+            return sample(spec, first, depth + 1);
+        }
+    }
+    if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
+        return first.clone();
+    }
+    if let Some(example) = schema.get("example") {
+        return example.clone();
+    }
+    let kind = match &schema["type"] {
+        Value::Array(kinds) => kinds.iter().find(|k| *k != "null").cloned().unwrap_or(Value::Null),
+        other => other.clone(),
+    };
+    match kind.as_str() {
+        Some("object") => Value::Object(
+            schema["properties"]
+                .as_object()
+                .map(|props| props.iter().map(|(k, v)| (k.clone(), sample(spec, v, depth + 1))).collect())
+                .unwrap_or_default(),
+        ),
+        Some("array") => json!([sample(spec, &schema["items"], depth + 1)]),
+        Some("integer") => schema["minimum"].as_i64().map_or(json!(1), |min| json!(min.max(1))),
+        Some("number") => json!(1.5),
+        Some("boolean") => json!(true),
+        Some("string") => match schema["format"].as_str() {
+            Some("email") => json!(user_service_ops::USER_EMAIL),
+            _ => json!(user_service_ops::PASSWORD),
+        },
+        _ => Value::Null,
     }
 }
