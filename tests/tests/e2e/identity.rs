@@ -17,13 +17,18 @@ e2e_tests!(
 async fn a_registered_user_logs_in_and_every_service_knows_them(p: Platform) {
     let email = format!("New.User{}@Trading.Test", unique());
     let user = p.register(&email).await;
-    assert_eq!(user["email"], email.to_lowercase());
+    // Stored as entered; compared on a case-folded, look-alike-proof key (issue 12, H5).
+    assert_eq!(user["email"], email);
     assert_eq!(user["roles"], json!(["user"]));
     assert!(user["permissions"].as_array().unwrap().contains(&json!("positions:read")), "{user}");
     let id = user["id"].as_str().unwrap();
 
     let again = p
-        .post_us("/v1/auth/register", None, json!({"email": email, "password": PASSWORD, "name": "Twice"}))
+        .post_us(
+            "/v1/auth/register",
+            None,
+            json!({"email": email.to_lowercase(), "password": PASSWORD, "name": "Twice"}),
+        )
         .await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
     assert_eq!(again.json::<Value>().await.unwrap()["error"], "email_taken");
@@ -63,7 +68,7 @@ async fn a_registered_user_logs_in_and_every_service_knows_them(p: Platform) {
     let r = p.get_with(&format!("{}/api/me", p.backend), &tokens.access).await;
     assert_eq!(r.status(), StatusCode::OK);
     let backend_me: Value = r.json().await.unwrap();
-    assert_eq!(backend_me["email"], email.to_lowercase());
+    assert_eq!(backend_me["email"], email);
     assert_eq!(backend_me["roles"], json!(["user"]));
     assert_eq!(backend_me["permissions"], me["permissions"], "same permissions as user-service says");
     p.assert_accepted_everywhere(&tokens.access, id).await;

@@ -8,7 +8,7 @@ use crate::helpers::{TestApp, TestDb, assert_error};
 
 db_tests!(
     health_is_liveness_and_ready_names_what_is_missing,
-    metrics_count_a_scripted_session_exactly_on_their_own_listener,
+    h12_metrics_count_a_scripted_session_exactly_on_their_own_listener,
     jwks_is_served_at_both_paths_with_cache_control,
     unknown_routes_and_bad_bodies_get_json_errors,
     cors_allows_only_configured_origins,
@@ -47,7 +47,7 @@ async fn health_is_liveness_and_ready_names_what_is_missing(db: TestDb) {
     assert_eq!(app.get("/health").await.status(), StatusCode::OK);
 }
 
-async fn metrics_count_a_scripted_session_exactly_on_their_own_listener(db: TestDb) {
+async fn h12_metrics_count_a_scripted_session_exactly_on_their_own_listener(db: TestDb) {
     let app = TestApp::spawn(&db).await;
     // Not on the public listener (issue 12 item 12).
     assert_error(app.get("/metrics").await, StatusCode::NOT_FOUND, "not_found").await;
