@@ -79,7 +79,7 @@ async fn a_bad_metrics_addr_stops_startup_with_the_variable_named() {
     let env = [("PORT", free_port().to_string()), ("METRICS_ADDR", "9012".to_owned())];
     let (code, stderr) = run_to_exit(BINARY, &env).await;
     assert_eq!(code, Some(1));
-    assert!(stderr.contains(r#"METRICS_ADDR: \"9012\" is not host:port"#), "{stderr}");
+    assert!(stderr.contains(r#"METRICS_ADDR: "9012" is not host:port"#), "{stderr}");
 }
 
 fn sorted<const N: usize>(mut ports: [u16; N]) -> Vec<u16> {
