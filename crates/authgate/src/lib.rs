@@ -162,7 +162,7 @@ pub use keyset::{KeySet, KeySetConfig};
 pub use mapping::ClaimMapping;
 pub use migration::{ApiKeyDeprecation, http_date};
 pub use principal::{ApiKeyInfo, AuthMethod, Principal, PrincipalBuilder};
-pub use requirement::Requirement;
+pub use requirement::{Requirement, permission_matches};
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub use service_config::ServiceConfig;

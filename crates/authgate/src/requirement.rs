@@ -132,8 +132,19 @@ impl fmt::Display for Requirement {
     }
 }
 
-/// The wildcard rule described in the module docs.
-pub(crate) fn permission_matches(granted: &str, required: &str) -> bool {
+/// Whether the granted permission `granted` covers `required`, by the rule in the module
+/// docs: the one matcher for every permission check, here and in the services built on
+/// this crate.
+///
+/// ```
+/// use authgate::permission_matches;
+/// assert!(permission_matches("*", "admin:users"));
+/// assert!(permission_matches("admin:*", "admin:users:delete"));
+/// assert!(!permission_matches("admin*", "administrator"));
+/// assert!(!permission_matches("admin:*", "administrator:x"));
+/// assert!(!permission_matches("alerts:read", "*"));
+/// ```
+pub fn permission_matches(granted: &str, required: &str) -> bool {
     if granted == required || granted == "*" {
         return true;
     }

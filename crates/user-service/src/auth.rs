@@ -26,9 +26,9 @@ use crate::config::Environment;
 use crate::crypto::ct_eq;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::roles::covers;
 use crate::startup::AppState;
 use crate::store::{ApiKey, ApiKeyUsage, User};
-use crate::tokens::permits;
 
 /// Tokens longer than this are refused before parsing (J25).
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -45,7 +45,7 @@ pub(crate) struct CurrentUser {
 impl CurrentUser {
     /// 403 `insufficient_scope` unless the token grants `permission`.
     pub(crate) fn require(&self, permission: &str) -> Result<(), ApiError> {
-        if permits(&self.permissions, permission) {
+        if covers(&self.permissions, permission) {
             Ok(())
         } else {
             Err(ApiError::insufficient_scope(permission))
@@ -253,6 +253,6 @@ pub(crate) async fn authenticate_api_key(
     };
     Metrics::inc(&m.api_key_success);
     let owner_permissions = state.roles.permissions_for(&user.roles).await?;
-    let permissions = stored.permissions.iter().filter(|p| permits(&owner_permissions, p)).cloned().collect();
+    let permissions = stored.permissions.iter().filter(|p| covers(&owner_permissions, p)).cloned().collect();
     Ok(ApiKeyCaller { user, key: stored, permissions })
 }

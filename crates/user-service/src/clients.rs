@@ -297,10 +297,14 @@ pub(crate) struct ServiceClient {
 }
 
 impl ServiceClient {
-    /// 403 `insufficient_scope` (with the scope in the challenge) unless the token grants
-    /// exactly `scope`.
+    /// 403 `insufficient_scope` (with the scope in the challenge) unless the token's
+    /// scopes cover `scope`, by the same matcher as every permission check.
     pub(crate) fn require(&self, scope: &str) -> Result<(), ApiError> {
-        if self.scopes.iter().any(|s| s == scope) { Ok(()) } else { Err(ApiError::insufficient_scope(scope)) }
+        if crate::roles::covers(&self.scopes, scope) {
+            Ok(())
+        } else {
+            Err(ApiError::insufficient_scope(scope))
+        }
     }
 }
 

@@ -20,6 +20,13 @@ use std::time::{Duration, Instant};
 
 use crate::db::Db;
 
+/// True if the permissions in `held` cover `required`, by the core's one matcher
+/// (`authgate::permission_matches`: `*` covers all, `admin:*` covers `admin:x` and never
+/// `administrator`).
+pub(crate) fn covers(held: &[String], required: &str) -> bool {
+    held.iter().any(|granted| authgate::permission_matches(granted, required))
+}
+
 /// How long role definitions are cached per instance.
 pub(crate) const CACHE_TTL: Duration = Duration::from_secs(2);
 
@@ -102,13 +109,10 @@ pub(crate) fn check_grantable(permission: &str) -> Result<(), GrantError> {
             Ok(())
         };
     }
-    if let Some(prefix) = permission.strip_suffix('*')
-        && prefix.ends_with(':')
-        && prefix.len() > 1
-        && PERMISSIONS.iter().any(|p| p.name.starts_with(prefix))
-    {
+    let covered = |p: &&Permission| authgate::permission_matches(permission, p.name);
+    if permission.ends_with(":*") && PERMISSIONS.iter().any(|p| covered(&p)) {
         // `trading_accounts:*` would cover a permission only service clients may hold.
-        if let Some(p) = PERMISSIONS.iter().find(|p| p.service_clients_only && p.name.starts_with(prefix)) {
+        if let Some(p) = PERMISSIONS.iter().filter(|p| p.service_clients_only).find(covered) {
             return Err(GrantError::ServiceClientsOnly(p.name.to_owned()));
         }
         return Ok(());
@@ -182,6 +186,28 @@ impl RoleCatalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn held(permissions: &[&str]) -> Vec<String> {
+        permissions.iter().map(|p| (*p).to_owned()).collect()
+    }
+
+    #[test]
+    fn admin_prefix_wildcard_never_covers_administrator() {
+        assert!(!covers(&held(&["admin*"]), "administrator"));
+        assert!(!covers(&held(&["admin:*"]), "administrator"));
+        assert!(!covers(&held(&["admin:*"]), "administrator:users"));
+        assert!(covers(&held(&["admin:*"]), "admin:keys"));
+        assert!(!covers(&held(&["admin:*"]), "alerts:read"));
+    }
+
+    #[test]
+    fn star_covers_every_permission() {
+        for required in ["admin:users", "administrator", "alerts:read", "a:b:c"] {
+            assert!(covers(&held(&["*"]), required), "{required}");
+        }
+        assert!(!covers(&held(&["positions:read", "alerts:read"]), "admin:users"));
+        assert!(!covers(&held(&[]), "alerts:read"));
+    }
 
     fn grants() -> Grants {
         let mut g = Grants::new();

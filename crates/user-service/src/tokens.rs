@@ -1,5 +1,5 @@
-//! Access tokens (RFC 9068 `at+jwt`, RS256) and the permission check. Roles map to
-//! permissions in [`crate::roles::RoleCatalog`].
+//! Access tokens (RFC 9068 `at+jwt`, RS256), signed here; `jsonwebtoken` only signs, the
+//! core's verifier checks them. Roles map to permissions in [`crate::roles::RoleCatalog`].
 
 use jsonwebtoken::Header;
 
@@ -8,13 +8,6 @@ use crate::error::ApiError;
 use crate::keys::signer_index;
 use crate::startup::AppState;
 use crate::store::User;
-
-/// True if `granted` covers `required` (`*` covers everything, `admin:*` covers `admin:x`).
-pub(crate) fn permits(granted: &[String], required: &str) -> bool {
-    granted.iter().any(|g| {
-        g == "*" || g == required || g.strip_suffix('*').is_some_and(|prefix| required.starts_with(prefix))
-    })
-}
 
 /// Signs an access token for `user` in session `sid`; returns `(token, expires_in)`.
 pub(crate) async fn issue_access_token(
@@ -59,19 +52,4 @@ pub(crate) async fn sign_access_token(
     header.typ = Some("at+jwt".to_owned());
     header.kid = Some(key.kid.clone());
     jsonwebtoken::encode(&header, claims, &key.encoding).map_err(ApiError::internal)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wildcards_cover_their_prefix_only() {
-        let user = ["positions:read".to_owned(), "alerts:read".to_owned()];
-        assert!(permits(&user, "alerts:read"));
-        assert!(!permits(&user, "admin:users"));
-        assert!(permits(&["*".to_owned()], "admin:users"));
-        assert!(permits(&["admin:*".to_owned()], "admin:keys"));
-        assert!(!permits(&["admin:*".to_owned()], "alerts:read"));
-    }
 }

@@ -4,9 +4,8 @@
 use axum::http::StatusCode;
 
 use crate::error::{ApiError, ApiResult};
-use crate::roles::RoleCatalog;
+use crate::roles::{RoleCatalog, covers};
 use crate::store::User;
-use crate::tokens::permits;
 
 /// Longest display name, in characters.
 const MAX_NAME_CHARS: usize = 100;
@@ -27,7 +26,7 @@ pub(crate) fn checked_name(name: &str) -> ApiResult<String> {
 /// 403 unless `held` covers every permission in `granted`: whoever edits roles or
 /// accounts must not hand out, or act on, more than they have.
 pub(crate) fn require_covers(held: &[String], granted: &[String]) -> ApiResult<()> {
-    match granted.iter().find(|p| !permits(held, p)) {
+    match granted.iter().find(|p| !covers(held, p)) {
         Some(p) => Err(ApiError::insufficient_scope(p)),
         None => Ok(()),
     }

@@ -20,9 +20,9 @@ use super::{Client, audit, rfc3339, user_json};
 use crate::auth::{ApiKeyCaller, CurrentUser, api_key_environment};
 use crate::crypto::new_id;
 use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::roles::covers;
 use crate::startup::AppState;
 use crate::store::{ApiKey, ApiKeyUsageRow};
-use crate::tokens::permits;
 
 /// The permission every endpoint here requires.
 const MANAGE: &str = "api_keys:manage";
@@ -224,7 +224,7 @@ fn valid_permissions(requested: &[String], owner: &[String]) -> ApiResult<Vec<St
                 "Permissions are 1-100 characters of a-z, 0-9, _ : . * -",
             ));
         }
-        if !permits(owner, p) {
+        if !covers(owner, p) {
             return Err(ApiError::insufficient_scope(p));
         }
         if !out.contains(p) {
