@@ -1,4 +1,4 @@
-//! How the service authenticates its own endpoints: the [`CurrentUser`] extractor.
+//! How the service authenticates its own endpoints: the [`Caller`] extractor.
 //!
 //! This is the one place that verifies access tokens: with the core crate's
 //! `authgate::Verifier`, fed the service's own JWKS (replaced in place whenever the keys
@@ -10,7 +10,7 @@
 //!
 //! [`MeCaller`] also accepts an API key in `X-API-Key`: it is used only by
 //! `GET /v1/users/me`, the call the core crate's `RemoteApiKeyVerifier` makes. Every
-//! other endpoint takes [`CurrentUser`] and so stays JWT-only: a leaked key can identify
+//! other endpoint takes [`Caller`] and so stays JWT-only: a leaked key can identify
 //! its owner to other services but cannot manage keys or the account here.
 
 use std::net::{IpAddr, SocketAddr};
@@ -35,14 +35,14 @@ const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
-pub(crate) struct CurrentUser {
+pub(crate) struct Caller {
     pub(crate) user: User,
     pub(crate) session_id: String,
     pub(crate) permissions: Vec<String>,
     pub(crate) amr: Vec<String>,
 }
 
-impl CurrentUser {
+impl Caller {
     /// 403 `insufficient_scope` unless the token grants `permission`.
     pub(crate) fn require(&self, permission: &str) -> Result<(), ApiError> {
         if covers(&self.permissions, permission) {
@@ -99,7 +99,7 @@ pub(crate) async fn verify_access_token(
     })
 }
 
-impl FromRequestParts<AppState> for CurrentUser {
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
@@ -122,7 +122,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             })?;
         // Permissions follow the user's current roles, so a demotion applies at once here.
         let permissions = state.roles.permissions_for(&user.roles).await?;
-        Ok(CurrentUser { user, session_id: sid, permissions, amr: principal.claims().amr().to_vec() })
+        Ok(Caller { user, session_id: sid, permissions, amr: principal.claims().amr().to_vec() })
     }
 }
 
@@ -154,7 +154,7 @@ pub(crate) struct ApiKeyCaller {
 /// The caller of `GET /v1/users/me`: a bearer token, or an API key in `X-API-Key`.
 #[derive(Debug, Clone)]
 pub(crate) enum MeCaller {
-    Jwt(CurrentUser),
+    Jwt(Caller),
     ApiKey(ApiKeyCaller),
 }
 
@@ -164,7 +164,7 @@ impl FromRequestParts<AppState> for MeCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let mut keys = parts.headers.get_all(API_KEY_HEADER).iter();
         let Some(value) = keys.next() else {
-            return CurrentUser::from_request_parts(parts, state).await.map(MeCaller::Jwt);
+            return Caller::from_request_parts(parts, state).await.map(MeCaller::Jwt);
         };
         // Two credentials could name two users; RFC 6750 section 3.1 calls that a bad request.
         if keys.next().is_some() || parts.headers.contains_key(AUTHORIZATION) {

@@ -8,7 +8,7 @@
 //! `permissions` set to the granted scopes, so every authgate verifier and guard can
 //! read it. Client tokens carry no `sid`, which is what keeps them apart from user
 //! tokens: a user token is never accepted as a service token, and a client token is
-//! never accepted where a user is required (`CurrentUser` needs a session).
+//! never accepted where a user is required (`Caller` needs a session).
 //!
 //! Scopes are exact names: wildcards are refused, because `permissions` honours them and a
 //! client must only ever hold what an administrator listed one by one.

@@ -15,13 +15,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::openapi::ErrorBody;
-use super::{Client, audit, rfc3339};
+use super::{RequestMeta, audit, rfc3339};
 use crate::accounts::{
     AccountChange, Broker, Credentials, MaskedCredentials, MemberRemoval, MemberRole, MemberRow,
     MemberUpsert, SubscriptionTier, TradingAccountRow, clean_text, parse_broker, parse_role, parse_tier,
     role_forbids, stored_mask,
 };
-use crate::auth::CurrentUser;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::startup::AppState;
 
@@ -215,11 +215,7 @@ fn member_view(m: &MemberRow) -> MemberView {
 
 /// The account and the caller's role; 404 when it is unknown or the caller is not a
 /// member (I25: the two are indistinguishable).
-async fn membership(
-    state: &AppState,
-    me: &CurrentUser,
-    id: &str,
-) -> ApiResult<(TradingAccountRow, MemberRole)> {
+async fn membership(state: &AppState, me: &Caller, id: &str) -> ApiResult<(TradingAccountRow, MemberRole)> {
     let (account, role) =
         state.db.trading_account_for_member(id, &me.user.id).await?.ok_or_else(ApiError::not_found)?;
     Ok((account, role_of(&role)))
@@ -241,8 +237,8 @@ async fn membership(
 )]
 async fn create_account(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
     ApiJson(body): ApiJson<CreateAccount>,
 ) -> ApiResult<Response> {
     me.require(WRITE)?;
@@ -275,7 +271,7 @@ async fn create_account(
     ),
     security(("bearer" = []))
 )]
-async fn list_accounts(State(state): State<AppState>, me: CurrentUser) -> ApiResult<Json<AccountList>> {
+async fn list_accounts(State(state): State<AppState>, me: Caller) -> ApiResult<Json<AccountList>> {
     me.require(READ)?;
     let rows = state.db.trading_accounts_of_user(&me.user.id).await?;
     let trading_accounts = rows.iter().map(|(a, role)| account_view(a, role_of(role))).collect();
@@ -294,7 +290,7 @@ async fn list_accounts(State(state): State<AppState>, me: CurrentUser) -> ApiRes
     ),
     security(("bearer" = []))
 )]
-async fn my_accounts(State(state): State<AppState>, me: CurrentUser) -> ApiResult<Json<MyAccounts>> {
+async fn my_accounts(State(state): State<AppState>, me: Caller) -> ApiResult<Json<MyAccounts>> {
     me.require(READ)?;
     let rows = state.db.trading_accounts_of_user(&me.user.id).await?;
     let (mut owned, mut shared) = (Vec::new(), Vec::new());
@@ -329,7 +325,7 @@ async fn my_accounts(State(state): State<AppState>, me: CurrentUser) -> ApiResul
 )]
 async fn get_account(
     State(state): State<AppState>,
-    me: CurrentUser,
+    me: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AccountView>> {
     me.require(READ)?;
@@ -357,8 +353,8 @@ async fn get_account(
 )]
 async fn update_account(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateAccount>,
 ) -> ApiResult<Json<AccountView>> {
@@ -425,8 +421,8 @@ async fn update_account(
 )]
 async fn delete_account(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     me.require(WRITE)?;
@@ -458,7 +454,7 @@ async fn delete_account(
 )]
 async fn list_members(
     State(state): State<AppState>,
-    me: CurrentUser,
+    me: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<MemberList>> {
     me.require(READ)?;
@@ -488,8 +484,8 @@ async fn list_members(
 )]
 async fn add_member(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<AddMember>,
 ) -> ApiResult<Response> {
@@ -559,8 +555,8 @@ fn last_owner() -> ApiError {
 )]
 async fn remove_member(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
     Path((id, user_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     me.require(WRITE)?;

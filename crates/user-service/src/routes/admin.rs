@@ -15,8 +15,8 @@ use utoipa::ToSchema;
 
 use super::openapi::{BodyErrors, ErrorBody, PermissionErrors};
 use super::users::{AuditEventList, Page, UserView, audit_json};
-use super::{Client, audit, user_json};
-use crate::auth::CurrentUser;
+use super::{RequestMeta, audit, user_json};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::login::Login;
 use crate::startup::AppState;
@@ -77,7 +77,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
 )]
 async fn list_users(
     State(state): State<AppState>,
-    me: CurrentUser,
+    me: Caller,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<serde_json::Value>> {
     me.require(USERS_READ)?;
@@ -103,7 +103,7 @@ async fn list_users(
 )]
 async fn get_user(
     State(state): State<AppState>,
-    me: CurrentUser,
+    me: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
     me.require(USERS_READ)?;
@@ -138,8 +138,8 @@ struct UpdateUser {
 )]
 async fn update_user(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateUser>,
 ) -> ApiResult<Json<serde_json::Value>> {
@@ -194,8 +194,8 @@ struct RolesBody {
 )]
 async fn set_roles(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RolesBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
@@ -252,7 +252,7 @@ async fn set_roles(
 )]
 async fn audit_events(
     State(state): State<AppState>,
-    me: CurrentUser,
+    me: Caller,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<serde_json::Value>> {
     me.require(AUDIT_READ)?;
@@ -272,8 +272,8 @@ async fn audit_events(
 )]
 async fn rotate_keys(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
 ) -> ApiResult<Json<serde_json::Value>> {
     me.require(KEYS_ROTATE)?;
     let now = crate::now();

@@ -16,8 +16,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::openapi::ErrorBody;
-use super::{Client, audit, rfc3339, user_json};
-use crate::auth::{ApiKeyCaller, CurrentUser, api_key_environment};
+use super::{RequestMeta, audit, rfc3339, user_json};
+use crate::auth::{ApiKeyCaller, Caller, api_key_environment};
 use crate::crypto::new_id;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::roles::covers;
@@ -273,7 +273,7 @@ fn created(key: String, row: &ApiKey, now: i64) -> Response {
 }
 
 /// The caller's key `id`, or 404 (also for another user's key).
-async fn own_key(state: &AppState, me: &CurrentUser, id: &str) -> ApiResult<ApiKey> {
+async fn own_key(state: &AppState, me: &Caller, id: &str) -> ApiResult<ApiKey> {
     state.db.api_key_of_user(id, &me.user.id).await?.ok_or_else(ApiError::not_found)
 }
 
@@ -302,8 +302,8 @@ fn refuse_revoked(key: &ApiKey) -> ApiResult<()> {
 )]
 async fn create_key(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
     ApiJson(body): ApiJson<CreateApiKey>,
 ) -> ApiResult<Response> {
     me.require(MANAGE)?;
@@ -380,7 +380,7 @@ async fn create_key(
     ),
     security(("bearer" = []))
 )]
-async fn list_keys(State(state): State<AppState>, me: CurrentUser) -> ApiResult<Json<ApiKeyList>> {
+async fn list_keys(State(state): State<AppState>, me: Caller) -> ApiResult<Json<ApiKeyList>> {
     me.require(MANAGE)?;
     let now = crate::now();
     let keys = state.db.api_keys_of_user(&me.user.id).await?;
@@ -403,7 +403,7 @@ async fn list_keys(State(state): State<AppState>, me: CurrentUser) -> ApiResult<
 )]
 async fn get_key(
     State(state): State<AppState>,
-    me: CurrentUser,
+    me: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ApiKeyView>> {
     me.require(MANAGE)?;
@@ -430,8 +430,8 @@ async fn get_key(
 )]
 async fn update_key(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateApiKey>,
 ) -> ApiResult<Json<ApiKeyView>> {
@@ -473,8 +473,8 @@ async fn update_key(
 )]
 async fn revoke_key(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     me.require(MANAGE)?;
@@ -511,8 +511,8 @@ async fn revoke_key(
 )]
 async fn rotate_key(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     me.require(MANAGE)?;
@@ -568,7 +568,7 @@ async fn rotate_key(
 )]
 async fn key_usage(
     State(state): State<AppState>,
-    me: CurrentUser,
+    me: Caller,
     Path(id): Path<String>,
     Query(page): Query<UsageQuery>,
 ) -> ApiResult<Json<UsagePage>> {

@@ -12,10 +12,10 @@ use utoipa::ToSchema;
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
 use super::users::UserView;
 use super::{
-    Client, RefreshFlow, audit, clear_cookie, refresh_cookie, start_session, token_response, user_json,
+    RefreshFlow, RequestMeta, audit, clear_cookie, refresh_cookie, start_session, token_response, user_json,
     valid_email,
 };
-use crate::auth::{CurrentUser, bearer_token_from_headers, verify_access_token};
+use crate::auth::{Caller, bearer_token_from_headers, verify_access_token};
 use crate::crypto::{hash_token, random_token};
 use crate::email_verification;
 use crate::error::{ApiError, ApiJson, ApiResult};
@@ -81,7 +81,7 @@ struct RegisterBody {
 )]
 async fn register(
     State(state): State<AppState>,
-    Client(client): Client,
+    RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> ApiResult<Response> {
     let email = body.email.trim();
@@ -165,7 +165,7 @@ enum LoginOutcome {
 )]
 async fn login(
     State(state): State<AppState>,
-    Client(client): Client,
+    RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
     let email = body.email.trim();
@@ -207,7 +207,7 @@ struct MfaBody {
 )]
 async fn login_mfa(
     State(state): State<AppState>,
-    Client(client): Client,
+    RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<MfaBody>,
 ) -> ApiResult<Response> {
     let (user, method) = Login::of(&state).second_factor(&body.mfa_token, &body.code, &client).await?;
@@ -253,7 +253,7 @@ fn presented_refresh_token(headers: &HeaderMap, body: &Bytes) -> Option<(String,
 )]
 async fn refresh(
     State(state): State<AppState>,
-    Client(client): Client,
+    RequestMeta(client): RequestMeta,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
@@ -276,7 +276,7 @@ async fn refresh(
 )]
 async fn logout(
     State(state): State<AppState>,
-    Client(client): Client,
+    RequestMeta(client): RequestMeta,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
@@ -314,8 +314,8 @@ async fn logout(
 )]
 async fn logout_all(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
 ) -> ApiResult<Response> {
     let n = state.db.revoke_user_sessions(&me.user.id, None, "logout_all", crate::now()).await?;
     audit(
@@ -358,7 +358,7 @@ struct Accepted {
 )]
 async fn forgot_password(
     State(state): State<AppState>,
-    Client(client): Client,
+    RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<ForgotBody>,
 ) -> ApiResult<Response> {
     Metrics::inc(&state.metrics.password_reset_requests);
@@ -427,7 +427,7 @@ struct ResetDone {
 )]
 async fn reset_password(
     State(state): State<AppState>,
-    Client(client): Client,
+    RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<ResetBody>,
 ) -> ApiResult<Response> {
     check_policy(&body.new_password, state.config.password_min_chars)
@@ -481,7 +481,7 @@ struct EmailVerified {
 )]
 async fn verify_email(
     State(state): State<AppState>,
-    Client(client): Client,
+    RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<VerifyEmailBody>,
 ) -> ApiResult<Response> {
     email_verification::verify(&state, &body.token, &client).await?;
@@ -517,7 +517,7 @@ struct ResendBody {
 )]
 async fn resend_verification(
     State(state): State<AppState>,
-    Client(client): Client,
+    RequestMeta(client): RequestMeta,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {

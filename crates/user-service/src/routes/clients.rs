@@ -6,7 +6,7 @@
 //!   client authentications are throttled per client id (and per address) with the login
 //!   throttle's counters, and audited (`client_auth_failed`).
 //! - The admin routes are guarded like `/v1/admin/*`: the tower crate's `AuthLayer` +
-//!   `require_permission`, then `CurrentUser::require` in the handler.
+//!   `require_permission`, then `Caller::require` in the handler.
 //! - The internal routes accept only service-client tokens ([`ServiceClient`]) and audit
 //!   every call, refusals included; they have no `AuthLayer`, which would refuse before
 //!   the audit.
@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::openapi::ErrorBody;
-use super::{Client, audit, auth_layer, no_store, rfc3339};
-use crate::auth::CurrentUser;
+use super::{RequestMeta, audit, auth_layer, no_store, rfc3339};
+use crate::auth::Caller;
 use crate::clients::{
     AuthFailure, CREDENTIALS_READ, ServiceClient, ServiceClientRejection, ServiceClientRow, authenticate,
     granted_scopes, issue_token, register,
@@ -212,16 +212,16 @@ impl TokenParams {
 
 /// How the client authenticated.
 #[derive(Debug, Clone, Copy)]
-enum AuthMethod {
+enum ClientAuthMethod {
     Basic,
     Post,
 }
 
-impl AuthMethod {
+impl ClientAuthMethod {
     fn as_str(self) -> &'static str {
         match self {
-            AuthMethod::Basic => "client_secret_basic",
-            AuthMethod::Post => "client_secret_post",
+            ClientAuthMethod::Basic => "client_secret_basic",
+            ClientAuthMethod::Post => "client_secret_post",
         }
     }
 }
@@ -306,7 +306,7 @@ fn client_key(client_id: &str, ip: Option<&str>) -> String {
 )]
 async fn token(
     State(state): State<AppState>,
-    Client(info): Client,
+    RequestMeta(info): RequestMeta,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
@@ -342,8 +342,8 @@ async fn token_inner(
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err(OAuthError::invalid_request("Use one client authentication method, not both"));
         }
-        (Some((id, secret)), None, None) => (id, secret, AuthMethod::Basic),
-        (None, Some(id), Some(secret)) => (id, secret, AuthMethod::Post),
+        (Some((id, secret)), None, None) => (id, secret, ClientAuthMethod::Basic),
+        (None, Some(id), Some(secret)) => (id, secret, ClientAuthMethod::Post),
         (None, Some(_), None) | (None, None, Some(_)) => {
             return Err(OAuthError::invalid_request("client_id and client_secret go together"));
         }
@@ -419,7 +419,7 @@ async fn client_auth_failed(
     info: &ClientInfo,
     client_id: &str,
     failure: AuthFailure,
-    method: AuthMethod,
+    method: ClientAuthMethod,
 ) {
     tracing::debug!(client_id = ?audit_str(client_id), reason = failure.as_str(), "client authentication failed");
     let details = serde_json::json!({
@@ -512,7 +512,7 @@ struct ClientPage {
 )]
 async fn list_clients(
     State(state): State<AppState>,
-    me: CurrentUser,
+    me: Caller,
     Query(page): Query<ClientPage>,
 ) -> ApiResult<Json<ClientList>> {
     me.require(CLIENTS_READ)?;
@@ -538,8 +538,8 @@ async fn list_clients(
 )]
 async fn create_client(
     State(state): State<AppState>,
-    Client(info): Client,
-    me: CurrentUser,
+    RequestMeta(info): RequestMeta,
+    me: Caller,
     ApiJson(body): ApiJson<CreateClientBody>,
 ) -> ApiResult<Response> {
     me.require(CLIENTS_WRITE)?;
@@ -567,8 +567,8 @@ async fn create_client(
 )]
 async fn revoke_client(
     State(state): State<AppState>,
-    Client(info): Client,
-    me: CurrentUser,
+    RequestMeta(info): RequestMeta,
+    me: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     me.require(CLIENTS_WRITE)?;
@@ -598,7 +598,7 @@ async fn revoke_client(
 )]
 async fn account_credentials(
     State(state): State<AppState>,
-    Client(info): Client,
+    RequestMeta(info): RequestMeta,
     Path(id): Path<String>,
     caller: Result<ServiceClient, ServiceClientRejection>,
 ) -> Response {

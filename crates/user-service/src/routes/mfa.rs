@@ -9,8 +9,8 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
-use super::{Client, audit};
-use crate::auth::CurrentUser;
+use super::{RequestMeta, audit};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::login::Login;
 use crate::startup::AppState;
@@ -60,8 +60,8 @@ pub(crate) fn router() -> Router<AppState> {
 )]
 async fn setup(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
 ) -> ApiResult<Json<serde_json::Value>> {
     if me.user.mfa_enabled {
         return Err(ApiError::new(StatusCode::CONFLICT, "mfa_already_enabled", "TOTP is already enabled"));
@@ -99,8 +99,8 @@ struct EnableBody {
 )]
 async fn enable(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
     ApiJson(body): ApiJson<EnableBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
     if me.user.mfa_enabled {
@@ -157,8 +157,8 @@ struct DisableBody {
 )]
 async fn disable(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
     ApiJson(body): ApiJson<DisableBody>,
 ) -> ApiResult<Response> {
     if !me.user.mfa_enabled {
@@ -197,8 +197,8 @@ struct PasswordBody {
 )]
 async fn regenerate_recovery_codes(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
     if !me.user.mfa_enabled {

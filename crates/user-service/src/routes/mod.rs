@@ -80,7 +80,7 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
 /// The tower crate's `AuthLayer` over the service's own verifier (same key set, replaced
 /// in place on reload), answering with the service's JSON error shape. Pair it with
 /// `require_permission` on each route, and re-check in the handler with
-/// `CurrentUser::require` so a demotion applies at once.
+/// `Caller::require` so a demotion applies at once.
 pub(crate) fn auth_layer(state: &AppState) -> authgate_tower::AuthLayer {
     use axum::body::Bytes;
     let authenticator = authgate::Authenticator::jwt(state.verifier.clone());
@@ -105,9 +105,9 @@ pub(crate) fn valid_email(email: &str) -> bool {
 
 /// Where a request came from (client address, through `TRUSTED_PROXIES`, and user
 /// agent), for throttling, audit and sessions.
-pub(crate) struct Client(pub(crate) ClientInfo);
+pub(crate) struct RequestMeta(pub(crate) ClientInfo);
 
-impl FromRequestParts<AppState> for Client {
+impl FromRequestParts<AppState> for RequestMeta {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
@@ -117,7 +117,7 @@ impl FromRequestParts<AppState> for Client {
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(256).collect::<String>());
-        Ok(Client(ClientInfo { ip, user_agent }))
+        Ok(RequestMeta(ClientInfo { ip, user_agent }))
     }
 }
 

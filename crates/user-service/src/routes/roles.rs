@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::openapi::{BodyErrors, ErrorBody, PermissionErrors};
-use super::{Client, audit, rfc3339};
-use crate::auth::CurrentUser;
+use super::{RequestMeta, audit, rfc3339};
+use crate::auth::Caller;
 use crate::crypto::new_id;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::roles::{ADMIN_ROLE, GrantError, PERMISSIONS, Role, check_grantable};
@@ -154,7 +154,7 @@ fn checked_description(description: Option<String>) -> ApiResult<Option<String>>
 
 /// 403 unless the caller holds every permission in `granted`, so `admin:roles:write`
 /// alone is no path to `*`.
-fn require_covers(me: &CurrentUser, granted: &[String]) -> ApiResult<()> {
+fn require_covers(me: &Caller, granted: &[String]) -> ApiResult<()> {
     crate::users::require_covers(&me.permissions, granted)
 }
 
@@ -192,7 +192,7 @@ fn checked_permissions(permissions: Vec<String>) -> ApiResult<Vec<String>> {
     security(("bearer" = [])),
     responses((status = 200, description = "The catalog", body = PermissionList), PermissionErrors),
 )]
-async fn list_permissions(me: CurrentUser) -> ApiResult<Json<PermissionList>> {
+async fn list_permissions(me: Caller) -> ApiResult<Json<PermissionList>> {
     me.require(ROLES_READ)?;
     let permissions = PERMISSIONS
         .iter()
@@ -213,7 +213,7 @@ async fn list_permissions(me: CurrentUser) -> ApiResult<Json<PermissionList>> {
     security(("bearer" = [])),
     responses((status = 200, description = "The roles", body = RoleList), PermissionErrors),
 )]
-async fn list_roles(State(state): State<AppState>, me: CurrentUser) -> ApiResult<Json<RoleList>> {
+async fn list_roles(State(state): State<AppState>, me: Caller) -> ApiResult<Json<RoleList>> {
     me.require(ROLES_READ)?;
     let roles = state.db.list_roles().await?.into_iter().map(RoleView::from).collect();
     Ok(Json(RoleList { roles }))
@@ -235,8 +235,8 @@ async fn list_roles(State(state): State<AppState>, me: CurrentUser) -> ApiResult
 )]
 async fn create_role(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
     ApiJson(body): ApiJson<CreateRole>,
 ) -> ApiResult<Response> {
     me.require(ROLES_WRITE)?;
@@ -287,7 +287,7 @@ async fn create_role(
 )]
 async fn get_role(
     State(state): State<AppState>,
-    me: CurrentUser,
+    me: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<RoleView>> {
     me.require(ROLES_READ)?;
@@ -313,8 +313,8 @@ async fn get_role(
 )]
 async fn update_role(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateRole>,
 ) -> ApiResult<Json<RoleView>> {
@@ -364,8 +364,8 @@ async fn update_role(
 )]
 async fn delete_role(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     me.require(ROLES_WRITE)?;

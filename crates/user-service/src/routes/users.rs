@@ -9,8 +9,8 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
-use super::{Client, audit, rfc3339, user_json};
-use crate::auth::{CurrentUser, MeCaller};
+use super::{RequestMeta, audit, rfc3339, user_json};
+use crate::auth::{Caller, MeCaller};
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::login::Login;
 use crate::password::check_policy;
@@ -173,7 +173,7 @@ struct UpdateMe {
 )]
 async fn update_me(
     State(state): State<AppState>,
-    me: CurrentUser,
+    me: Caller,
     ApiJson(body): ApiJson<UpdateMe>,
 ) -> ApiResult<Json<serde_json::Value>> {
     if let Some(name) = body.name {
@@ -207,8 +207,8 @@ struct ChangePassword {
 )]
 async fn change_password(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
     ApiJson(body): ApiJson<ChangePassword>,
 ) -> ApiResult<Response> {
     check_policy(&body.new_password, state.config.password_min_chars)
@@ -246,7 +246,7 @@ async fn change_password(
     security(("bearer" = [])),
     responses((status = 200, description = "Active sessions, newest first", body = SessionList), BearerErrors),
 )]
-async fn sessions(State(state): State<AppState>, me: CurrentUser) -> ApiResult<Json<serde_json::Value>> {
+async fn sessions(State(state): State<AppState>, me: Caller) -> ApiResult<Json<serde_json::Value>> {
     let list = state.db.active_sessions(&me.user.id, crate::now()).await?;
     let items: Vec<_> = list
         .iter()
@@ -281,8 +281,8 @@ async fn sessions(State(state): State<AppState>, me: CurrentUser) -> ApiResult<J
 )]
 async fn revoke_session(
     State(state): State<AppState>,
-    Client(client): Client,
-    me: CurrentUser,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let session = state
@@ -347,7 +347,7 @@ pub(crate) fn audit_json(events: Vec<crate::store::AuditEvent>) -> serde_json::V
 )]
 async fn audit_events(
     State(state): State<AppState>,
-    me: CurrentUser,
+    me: Caller,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let events = state.db.audit_events(Some(&me.user.id), page.limit(), page.offset()).await?;
