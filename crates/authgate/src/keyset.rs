@@ -154,8 +154,13 @@ pub struct KeySet {
     inner: Arc<Inner>,
 }
 
+/// What a static set runs on an unknown kid (see [`KeySet::on_unknown_kid`]).
+type UnknownKidHook =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
+
 struct Inner {
     remote: Option<Remote>,
+    on_unknown_kid: RwLock<Option<UnknownKidHook>>,
     config: KeySetConfig,
     current: RwLock<Option<Arc<Snapshot>>>,
     /// Bumped on every install, so caches can tell "same set as before" with one load.
@@ -413,6 +418,7 @@ impl KeySet {
         KeySet {
             inner: Arc::new(Inner {
                 remote,
+                on_unknown_kid: RwLock::new(None),
                 config,
                 current: RwLock::new(snapshot.map(Arc::new)),
                 generation: AtomicU64::new(0),
@@ -433,6 +439,34 @@ impl KeySet {
         };
         self.inner.install(snapshot);
         Ok(())
+    }
+
+    /// For a static set that its owner replaces in place (an issuer verifying its own
+    /// tokens): `hook` runs when a token names a `kid` the set does not hold, and the
+    /// lookup is tried once more after it. The hook re-reads the keys (another instance
+    /// may have rotated), calls [`Self::replace_jwks_json`], and limits its own rate: an
+    /// attacker chooses the kids. A remote set refreshes from its URL instead.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), authgate::Error> {
+    /// let keys = authgate::KeySet::from_jwks_json(r#"{"keys":[]}"#)?;
+    /// let reloaded = keys.clone();
+    /// keys.on_unknown_kid(move || {
+    ///     let keys = reloaded.clone();
+    ///     async move {
+    ///         // Re-read the published keys from the database here.
+    ///         let _ = keys.replace_jwks_json(r#"{"keys":[]}"#);
+    ///     }
+    /// });
+    /// # Ok(()) }
+    /// ```
+    pub fn on_unknown_kid<F, Fut>(&self, hook: F)
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let hook: UnknownKidHook = Arc::new(move || Box::pin(hook()));
+        *self.inner.on_unknown_kid.write().unwrap_or_else(PoisonError::into_inner) = Some(hook);
     }
 
     /// True when keys are loaded and not past their maximum staleness: the readiness
@@ -503,6 +537,14 @@ impl KeySet {
                 Err(Error::new(ErrorKind::UnknownKey, "token has no kid and the key set holds several keys"))
             }
             Lookup::Unknown => {
+                let hook = self.inner.on_unknown_kid.read().unwrap_or_else(PoisonError::into_inner).clone();
+                if let (None, Some(hook)) = (&self.inner.remote, hook) {
+                    hook().await;
+                    return match self.inner.snapshot().map(|s| s.table.lookup(kid)) {
+                        Some(Lookup::Found(key)) => Ok(key),
+                        _ => Err(unknown_kid(kid)),
+                    };
+                }
                 let Some(rx) = self.inner.refresh_for_unknown_kid(now) else {
                     return Err(unknown_kid(kid));
                 };

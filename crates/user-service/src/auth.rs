@@ -1,12 +1,16 @@
 //! How the service authenticates its own endpoints: the [`Caller`] extractor.
 //!
-//! This is the one place that verifies access tokens: with the core crate's
-//! `authgate::Verifier`, fed the service's own JWKS (replaced in place whenever the keys
-//! are re-read), so the service checks its tokens exactly as the other services do.
+//! One path: `authgate_tower::AuthLayer` (see `routes::auth_layer`) verifies the token
+//! with the core crate's `authgate::Verifier`, fed the service's own JWKS (replaced in
+//! place whenever the keys are re-read), and leaves an `authgate::Principal`. [`Caller`]
+//! builds on that principal, never on the header: it adds the service's own checks (the
+//! token's session still active, its user enabled) and the user's *current*
+//! permissions, so logout, session revocation, disabling and demotion take effect at
+//! once here (other services see them when the 15-minute token expires). Permissions are
+//! checked once, by [`Caller::require`], with the core's matcher.
 //!
-//! Beyond the signature and claims, the token's session must still be active and its
-//! user enabled, so logout, session revocation and account disabling take effect at once
-//! here (other services see them when the 15-minute token expires).
+//! A route that takes [`Caller`] must sit behind the auth layer; one that does not
+//! answers 401 (no principal), never 500.
 //!
 //! [`MeCaller`] also accepts an API key in `X-API-Key`: it is used only by
 //! `GET /v1/users/me`, the call the core crate's `RemoteApiKeyVerifier` makes. Every
@@ -30,9 +34,6 @@ use crate::roles::covers;
 use crate::startup::AppState;
 use crate::store::{ApiKey, ApiKeyUsage, User};
 
-/// Tokens longer than this are refused before parsing (J25).
-const MAX_TOKEN_BYTES: usize = 8 * 1024;
-
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
@@ -43,7 +44,7 @@ pub(crate) struct Caller {
 }
 
 impl Caller {
-    /// 403 `insufficient_scope` unless the token grants `permission`.
+    /// 403 `insufficient_scope` unless the user's current roles grant `permission`.
     pub(crate) fn require(&self, permission: &str) -> Result<(), ApiError> {
         if covers(&self.permissions, permission) {
             Ok(())
@@ -78,33 +79,29 @@ pub(crate) fn bearer_token_from_headers(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Verifies an access token issued by this service with the core crate's verifier
-/// (signature, `typ: at+jwt`, issuer, audience, times).
+/// (size, signature, `typ: at+jwt`, issuer, audience, times), for the few endpoints where
+/// a bearer token is optional and so no `AuthLayer` stands in front (logout, resending
+/// the verification email, the service-client endpoints that audit refusals).
 pub(crate) async fn verify_access_token(
     state: &AppState,
     token: &str,
-) -> Result<authgate::Principal, ApiError> {
-    if token.len() > MAX_TOKEN_BYTES {
-        tracing::debug!("access token rejected: too large");
-        return Err(ApiError::invalid_token());
-    }
-    // A kid this instance has not loaded yet may come from a rotation elsewhere.
-    if let Ok(header) = jsonwebtoken::decode_header(token)
-        && let Some(kid) = header.kid
-    {
-        state.keys.ensure_kid_loaded(&kid, crate::now()).await.map_err(ApiError::internal)?;
-    }
-    state.verifier.verify(token).await.map_err(|e| {
-        tracing::debug!(reason = %e, "access token rejected");
-        ApiError::invalid_token()
-    })
+) -> Result<authgate::Principal, authgate::Error> {
+    state.verifier.verify(token).await.inspect_err(|e| tracing::debug!(reason = %e, "access token rejected"))
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer_token_from_headers(&parts.headers).ok_or_else(ApiError::missing_token)?;
-        let principal = verify_access_token(state, token).await?;
+        let Some(principal) = parts.extensions.get::<authgate::Principal>() else {
+            // No principal: no credentials under an optional layer, or a route wired
+            // without the auth layer (a bug, logged; still a clean 401, never a panic).
+            if !parts.headers.contains_key(AUTHORIZATION) {
+                return Err(ApiError::missing_token());
+            }
+            tracing::error!(path = %parts.uri.path(), "a route taking Caller has no AuthLayer");
+            return Err(ApiError::missing_token());
+        };
         let now = crate::now();
         let sid = principal.session_id().ok_or_else(ApiError::invalid_token)?.to_owned();
         let session = state.db.session_by_id(&sid).await?;

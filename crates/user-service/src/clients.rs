@@ -317,7 +317,8 @@ pub(crate) enum ServiceClientRejection {
     Missing,
     /// Invalid or expired token, or the token of a revoked or unknown client: 401.
     /// `subject` is the verified `sub`, if the signature was good.
-    InvalidToken { subject: Option<String> },
+    /// `refusal` is the answer, in the shape of every authentication failure.
+    InvalidToken { subject: Option<String>, refusal: authgate::Error },
     /// A valid token that is not a client token (a user's, even an admin's): 403.
     NotAClient { user_id: String },
     /// Storage failure: 500.
@@ -339,7 +340,7 @@ impl ServiceClientRejection {
     pub(crate) fn into_error(self, scope: &str) -> ApiError {
         match self {
             ServiceClientRejection::Missing => ApiError::missing_token(),
-            ServiceClientRejection::InvalidToken { .. } => ApiError::invalid_token(),
+            ServiceClientRejection::InvalidToken { refusal, .. } => ApiError::auth(&refusal),
             ServiceClientRejection::NotAClient { .. } => ApiError::insufficient_scope(scope),
             ServiceClientRejection::Internal(e) => e,
         }
@@ -367,7 +368,7 @@ impl FromRequestParts<AppState> for ServiceClient {
         let token = bearer_token_from_headers(&parts.headers).ok_or(ServiceClientRejection::Missing)?;
         let principal = verify_access_token(state, token)
             .await
-            .map_err(|_| ServiceClientRejection::InvalidToken { subject: None })?;
+            .map_err(|refusal| ServiceClientRejection::InvalidToken { subject: None, refusal })?;
         let claims = principal.claims();
         let sub = principal.user_id();
         let client_id = claims.get("client_id").and_then(|v| v.as_str());
@@ -382,7 +383,9 @@ impl FromRequestParts<AppState> for ServiceClient {
             .map_err(|e| ServiceClientRejection::Internal(e.into()))?;
         let Some(row) = row.filter(ServiceClientRow::is_active) else {
             tracing::debug!(client_id = ?sub, "token of a revoked or unknown service client");
-            return Err(ServiceClientRejection::InvalidToken { subject: Some(sub.to_owned()) });
+            let refusal =
+                authgate::Error::new(authgate::ErrorKind::InvalidClaims, "revoked or unknown client");
+            return Err(ServiceClientRejection::InvalidToken { subject: Some(sub.to_owned()), refusal });
         };
         let scopes = claims.scopes().into_iter().filter(|s| row.scopes.contains(s)).collect();
         Ok(ServiceClient { client_id: row.client_id, scopes })

@@ -1,11 +1,24 @@
 //! The one error type handlers return: `{"error": code, "message": text}` with the right
 //! status. Internal causes are logged, never sent to the client.
+//!
+//! Authentication and permission failures (401/403/503) are `authgate::Error`s, answered
+//! in one shape whoever refuses: the `AuthLayer` (through [`auth_error_body`]) or a
+//! handler and the `Caller` extractor (through [`ApiError::auth`]): the same status,
+//! body and `WWW-Authenticate` (realm, `error`, `error_description`, RFC 6750).
 
 use axum::extract::FromRequest;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+
+/// The realm named in every `WWW-Authenticate` challenge of the service.
+pub(crate) const REALM: &str = authgate_tower::DEFAULT_REALM;
+
+/// The body of an authentication or permission failure, in the service's error shape.
+pub(crate) fn auth_error_body(error: &authgate::Error) -> serde_json::Value {
+    serde_json::json!({ "error": error.kind().body_code(), "message": error.description() })
+}
 
 /// A client-safe error response.
 #[derive(Debug)]
@@ -26,22 +39,27 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    /// 401 for a missing, invalid or expired access token (RFC 6750 challenge).
-    pub(crate) fn invalid_token() -> ApiError {
-        let mut e = ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "The access token is invalid or expired",
-        );
-        e.challenge = Some(r#"Bearer error="invalid_token""#.into());
+    /// An authentication or permission failure, answered exactly as the `AuthLayer`
+    /// answers it (status, body, `WWW-Authenticate`, `Retry-After`).
+    pub(crate) fn auth(error: &authgate::Error) -> ApiError {
+        let mut e = ApiError::new(error.status(), error.kind().body_code(), error.description());
+        e.challenge = error.www_authenticate(REALM);
+        e.retry_after = error.retry_after().map(|after| after.as_secs());
         e
+    }
+
+    /// 401 for an access token that verified but whose session or user no longer
+    /// allows it (revoked session, disabled user).
+    pub(crate) fn invalid_token() -> ApiError {
+        ApiError::auth(&authgate::Error::new(
+            authgate::ErrorKind::InvalidClaims,
+            "session or user not active",
+        ))
     }
 
     /// 401 when no credentials were sent at all.
     pub(crate) fn missing_token() -> ApiError {
-        let mut e = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication is required");
-        e.challenge = Some("Bearer".into());
-        e
+        ApiError::auth(&authgate::Error::new(authgate::ErrorKind::MissingCredentials, "no credentials"))
     }
 
     /// 401 for an API key that is malformed, unknown, revoked, expired or whose owner is
@@ -52,7 +70,7 @@ impl ApiError {
             "invalid_api_key",
             "The API key is invalid, expired or revoked",
         );
-        e.challenge = Some(r#"Bearer error="invalid_token""#.into());
+        e.challenge = authgate::Error::new(authgate::ErrorKind::InvalidApiKey, "").www_authenticate(REALM);
         e
     }
 
@@ -63,9 +81,7 @@ impl ApiError {
 
     /// 403 for a missing permission.
     pub(crate) fn insufficient_scope(permission: &str) -> ApiError {
-        let mut e = ApiError::new(StatusCode::FORBIDDEN, "insufficient_scope", "Missing permission");
-        e.challenge = Some(format!(r#"Bearer error="insufficient_scope", scope="{permission}""#));
-        e
+        ApiError::auth(&authgate::Error::insufficient_scope(permission))
     }
 
     pub(crate) fn not_found() -> ApiError {
@@ -100,7 +116,7 @@ impl IntoResponse for ApiError {
         let body = serde_json::json!({ "error": self.code, "message": self.message });
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);

@@ -212,14 +212,10 @@ impl KeyManager {
         self.reload(now).await
     }
 
-    /// Makes sure `kid` is loaded if it is published: on a miss (another instance may have
-    /// rotated) the keys are re-read, at most once per `MISS_RELOAD_COOLDOWN` so random
-    /// kids cannot turn into a database query each.
-    pub(crate) async fn ensure_kid_loaded(&self, kid: &str, now: i64) -> Result<(), KeyError> {
-        let keys = self.keys(now).await?;
-        if keys.iter().any(|k| k.kid == kid) {
-            return Ok(());
-        }
+    /// Re-reads the keys after a token named a `kid` the verifier does not know (another
+    /// instance may have rotated), at most once per `MISS_RELOAD_COOLDOWN` so random kids
+    /// cannot turn into a database query each.
+    pub(crate) async fn reload_after_miss(&self, now: i64) -> Result<(), KeyError> {
         {
             let mut last = self.last_miss_reload.lock().unwrap_or_else(|p| p.into_inner());
             if last.is_some_and(|t| t.elapsed() < MISS_RELOAD_COOLDOWN) {

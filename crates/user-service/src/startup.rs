@@ -53,7 +53,7 @@ pub(crate) struct StateInner {
     pub(crate) config: Config,
     pub(crate) issuer: String,
     pub(crate) db: Db,
-    pub(crate) keys: KeyManager,
+    pub(crate) keys: std::sync::Arc<KeyManager>,
     pub(crate) verifier: authgate::Verifier,
     pub(crate) passwords: Passwords,
     pub(crate) master: MasterKey,
@@ -99,6 +99,21 @@ impl AppState {
             config.jwks_max_age_secs,
         );
         keys.ensure_signing_key(crate::now()).await?;
+        let keys = std::sync::Arc::new(keys);
+        // A kid this instance has not loaded yet may come from a rotation elsewhere: the
+        // verifier re-reads the keys (rate-limited) before refusing the token. Weak, so
+        // the key set does not keep its own manager alive.
+        let manager = std::sync::Arc::downgrade(&keys);
+        keys.verifier_keys().on_unknown_kid(move || {
+            let manager = manager.clone();
+            async move {
+                if let Some(keys) = manager.upgrade()
+                    && let Err(e) = keys.reload_after_miss(crate::now()).await
+                {
+                    tracing::warn!(error = %e, "re-reading the signing keys after an unknown kid failed");
+                }
+            }
+        });
         let verifier = crate::auth::build_verifier(&issuer, keys.verifier_keys(), &config.audience)
             .map_err(|e| StartupError::Command(format!("building the token verifier: {e}")))?;
         let passwords = Passwords::new(config.argon2, config.hash_concurrency);

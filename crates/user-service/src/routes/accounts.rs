@@ -65,13 +65,14 @@ const BILLING_WRITE: &str = "admin:billing:write";
 )]
 pub(crate) struct Api;
 
-pub(crate) fn router(_state: &AppState) -> Router<AppState> {
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/v1/trading-accounts", get(list_accounts).post(create_account))
         .route("/v1/trading-accounts/{id}", get(get_account).patch(update_account).delete(delete_account))
         .route("/v1/trading-accounts/{id}/members", get(list_members).post(add_member))
         .route("/v1/trading-accounts/{id}/members/{user_id}", delete(remove_member))
         .route("/v1/users/me/accounts", get(my_accounts))
+        .route_layer(super::auth_layer(state))
 }
 
 /// Broker credentials as submitted. Never logged, never returned.

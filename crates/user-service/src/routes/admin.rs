@@ -1,11 +1,9 @@
 //! `/v1/admin/*`: user administration, audit log, key rotation.
 //!
-//! Guarded twice: the tower crate's `AuthLayer` + `require_permission` check the token's
-//! permissions before the handler runs, and each handler checks the permission again
-//! against the user's current roles (a demotion applies at once). A missing permission
-//! is 403 `insufficient_scope` (`admin` holds `*`).
+//! Guarded by the tower crate's `AuthLayer` (the token), then each handler checks its
+//! permission once, with `Caller::require`, against the user's current roles (a demotion
+//! applies at once). A missing permission is 403 `insufficient_scope` (`admin` holds `*`).
 
-use authgate_tower::require_permission;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, patch, post, put};
@@ -52,18 +50,13 @@ struct RotatedKey {
 
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
     Router::new()
-        .route("/v1/admin/users", get(list_users).layer(require_permission(USERS_READ)))
-        .route(
-            "/v1/admin/users/{id}",
-            get(get_user)
-                .layer(require_permission(USERS_READ))
-                .merge(patch(update_user).layer(require_permission(USERS_WRITE))),
-        )
-        .route("/v1/admin/users/{id}/roles", put(set_roles).layer(require_permission(ROLES_ASSIGN)))
-        .route("/v1/admin/audit-events", get(audit_events).layer(require_permission(AUDIT_READ)))
-        .route("/v1/admin/keys/rotate", post(rotate_keys).layer(require_permission(KEYS_ROTATE)))
+        .route("/v1/admin/users", get(list_users))
+        .route("/v1/admin/users/{id}", get(get_user).merge(patch(update_user)))
+        .route("/v1/admin/users/{id}/roles", put(set_roles))
+        .route("/v1/admin/audit-events", get(audit_events))
+        .route("/v1/admin/keys/rotate", post(rotate_keys))
         // The service's own verifier, whose key set is replaced in place on reload.
-        .layer(super::auth_layer(state))
+        .route_layer(super::auth_layer(state))
 }
 
 /// Users, oldest first.

@@ -50,12 +50,13 @@ const MAX_EXPIRES_IN_DAYS: i64 = 3650;
 )]
 pub(crate) struct Api;
 
-pub(crate) fn router(_state: &AppState) -> Router<AppState> {
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/v1/api-keys", post(create_key).get(list_keys))
         .route("/v1/api-keys/{id}", get(get_key).patch(update_key).delete(revoke_key))
         .route("/v1/api-keys/{id}/rotate", post(rotate_key))
         .route("/v1/api-keys/{id}/usage", get(key_usage))
+        .route_layer(super::auth_layer(state))
 }
 
 /// Body of `POST /v1/api-keys`.

@@ -41,18 +41,20 @@ use crate::store::User;
 ))]
 pub(crate) struct Api;
 
-pub(crate) fn router() -> Router<AppState> {
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
+    let signed_in =
+        Router::new().route("/v1/auth/logout-all", post(logout_all)).route_layer(super::auth_layer(state));
     Router::new()
         .route("/v1/auth/register", post(register))
         .route("/v1/auth/login", post(login))
         .route("/v1/auth/login/mfa", post(login_mfa))
         .route("/v1/auth/refresh", post(refresh))
         .route("/v1/auth/logout", post(logout))
-        .route("/v1/auth/logout-all", post(logout_all))
         .route("/v1/auth/password/forgot", post(forgot_password))
         .route("/v1/auth/password/reset", post(reset_password))
         .route("/v1/auth/email/verify", post(verify_email))
         .route("/v1/auth/email/verify/resend", post(resend_verification))
+        .merge(signed_in)
 }
 
 /// Unknown fields (such as `roles`) are ignored (I25).
@@ -523,7 +525,7 @@ async fn resend_verification(
 ) -> ApiResult<Response> {
     let email = match bearer_token_from_headers(&headers) {
         Some(token) => {
-            let principal = verify_access_token(&state, token).await?;
+            let principal = verify_access_token(&state, token).await.map_err(|e| ApiError::auth(&e))?;
             let user = state.db.user_by_id(principal.user_id()).await?;
             user.map(|u| u.email).ok_or_else(|| ApiError::internal("token of a missing user"))?
         }

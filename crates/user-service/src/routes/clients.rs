@@ -5,13 +5,12 @@
 //!   as `{"error", "error_description"}` (section 5.2), `Cache-Control: no-store`. Failed
 //!   client authentications are throttled per client id (and per address) with the login
 //!   throttle's counters, and audited (`client_auth_failed`).
-//! - The admin routes are guarded like `/v1/admin/*`: the tower crate's `AuthLayer` +
-//!   `require_permission`, then `Caller::require` in the handler.
+//! - The admin routes are guarded like `/v1/admin/*`: the tower crate's `AuthLayer`,
+//!   then `Caller::require` in the handler.
 //! - The internal routes accept only service-client tokens ([`ServiceClient`]) and audit
 //!   every call, refusals included; they have no `AuthLayer`, which would refuse before
 //!   the audit.
 
-use authgate_tower::require_permission;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
@@ -62,14 +61,9 @@ pub(crate) struct Api;
 
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
     let admin = Router::new()
-        .route(
-            "/v1/admin/clients",
-            get(list_clients)
-                .layer(require_permission(CLIENTS_READ))
-                .merge(post(create_client).layer(require_permission(CLIENTS_WRITE))),
-        )
-        .route("/v1/admin/clients/{id}", delete(revoke_client).layer(require_permission(CLIENTS_WRITE)))
-        .layer(auth_layer(state));
+        .route("/v1/admin/clients", get(list_clients).merge(post(create_client)))
+        .route("/v1/admin/clients/{id}", delete(revoke_client))
+        .route_layer(auth_layer(state));
     Router::new()
         .route("/v1/auth/token", post(token))
         .route("/v1/internal/trading-accounts/{id}/credentials", get(account_credentials))
@@ -607,7 +601,7 @@ async fn account_credentials(
     let (result, outcome): (ApiResult<Json<serde_json::Value>>, &str) = match caller {
         Err(rejection) => {
             match &rejection {
-                ServiceClientRejection::InvalidToken { subject } => client_id = subject.clone(),
+                ServiceClientRejection::InvalidToken { subject, .. } => client_id = subject.clone(),
                 ServiceClientRejection::NotAClient { user_id: u } => user_id = Some(u.clone()),
                 _ => {}
             }

@@ -38,12 +38,13 @@ struct RecoveryCodes {
     recovery_codes: Vec<String>,
 }
 
-pub(crate) fn router() -> Router<AppState> {
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/v1/users/me/mfa/totp/setup", post(setup))
         .route("/v1/users/me/mfa/totp/enable", post(enable))
         .route("/v1/users/me/mfa/totp/disable", post(disable))
         .route("/v1/users/me/mfa/recovery-codes", post(regenerate_recovery_codes))
+        .route_layer(super::auth_layer(state))
 }
 
 /// Creates a pending secret (stored encrypted, inactive until confirmed: I13).

@@ -26,7 +26,7 @@ use serde::Serialize;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::crypto::{hash_token, new_id, random_token};
-use crate::error::ApiError;
+use crate::error::{ApiError, REALM, auth_error_body};
 use crate::startup::AppState;
 use crate::store::{ClientInfo, Session, User};
 use crate::tokens::issue_access_token;
@@ -40,10 +40,10 @@ pub(crate) fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(health::router())
         .merge(wellknown::router())
-        .merge(auth::router())
+        .merge(auth::router(&state))
         .merge(password_policy::router())
-        .merge(users::router())
-        .merge(mfa::router())
+        .merge(users::router(&state))
+        .merge(mfa::router(&state))
         .merge(admin::router(&state))
         .merge(api_keys::router(&state))
         .merge(accounts::router(&state))
@@ -78,16 +78,25 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
 }
 
 /// The tower crate's `AuthLayer` over the service's own verifier (same key set, replaced
-/// in place on reload), answering with the service's JSON error shape. Pair it with
-/// `require_permission` on each route, and re-check in the handler with
-/// `Caller::require` so a demotion applies at once.
+/// in place on reload): the one place a bearer token is verified for the routes that
+/// take `Caller`. It answers in the service's error shape, the same as `ApiError::auth`.
+/// Handlers check permissions once, with `Caller::require`.
 pub(crate) fn auth_layer(state: &AppState) -> authgate_tower::AuthLayer {
-    use axum::body::Bytes;
-    let authenticator = authgate::Authenticator::jwt(state.verifier.clone());
-    authgate_tower::AuthLayer::new(authenticator).error_body(|e: &authgate::Error| {
-        let body = serde_json::json!({ "error": e.kind().body_code(), "message": e.kind().description() });
-        (HeaderValue::from_static("application/json"), Bytes::from(body.to_string()))
-    })
+    authgate_tower::AuthLayer::new(authenticator(state)).realm(REALM).error_body(error_body)
+}
+
+/// [`auth_layer`] for a route that also serves callers without a bearer token (an API
+/// key, checked by the handler's extractor): a token, if sent, must still be valid.
+pub(crate) fn optional_auth_layer(state: &AppState) -> authgate_tower::AuthLayer {
+    authgate_tower::AuthLayer::optional(authenticator(state)).realm(REALM).error_body(error_body)
+}
+
+fn authenticator(state: &AppState) -> authgate::Authenticator {
+    authgate::Authenticator::jwt(state.verifier.clone())
+}
+
+fn error_body(e: &authgate::Error) -> (HeaderValue, axum::body::Bytes) {
+    (HeaderValue::from_static("application/json"), axum::body::Bytes::from(auth_error_body(e).to_string()))
 }
 
 /// Basic email shape check: one `@`, something on both sides, a dot in the domain.

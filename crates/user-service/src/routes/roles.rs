@@ -1,7 +1,7 @@
 //! `/v1/permissions`, `/v1/roles`: the role catalog.
 //!
-//! Guarded like `/v1/admin/*`: the tower `AuthLayer` + `require_permission` check the
-//! token, the handler checks again against the caller's current roles. Reads need
+//! Guarded like `/v1/admin/*`: the tower `AuthLayer` checks the token, the handler the
+//! permission, once, against the caller's current roles. Reads need
 //! `admin:roles:read`, writes `admin:roles:write` (`admin` holds `*`).
 //!
 //! Rules: role names are immutable (`users.roles` and tokens hold them); the system
@@ -11,7 +11,6 @@
 //! new access tokens and, within the catalog's cache time (2 s), to every instance's
 //! permission checks.
 
-use authgate_tower::require_permission;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -43,20 +42,10 @@ pub(crate) struct Api;
 
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
     Router::new()
-        .route("/v1/permissions", get(list_permissions).layer(require_permission(ROLES_READ)))
-        .route(
-            "/v1/roles",
-            get(list_roles)
-                .layer(require_permission(ROLES_READ))
-                .merge(axum::routing::post(create_role).layer(require_permission(ROLES_WRITE))),
-        )
-        .route(
-            "/v1/roles/{id}",
-            get(get_role).layer(require_permission(ROLES_READ)).merge(
-                axum::routing::patch(update_role).delete(delete_role).layer(require_permission(ROLES_WRITE)),
-            ),
-        )
-        .layer(super::auth_layer(state))
+        .route("/v1/permissions", get(list_permissions))
+        .route("/v1/roles", get(list_roles).merge(axum::routing::post(create_role)))
+        .route("/v1/roles/{id}", get(get_role).merge(axum::routing::patch(update_role).delete(delete_role)))
+        .route_layer(super::auth_layer(state))
 }
 
 /// A permission of the catalog.

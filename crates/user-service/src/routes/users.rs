@@ -120,13 +120,18 @@ pub(crate) struct AuditEventList {
     events: Vec<AuditEventView>,
 }
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
+    // `GET /v1/users/me` also takes an API key, so a missing token is not refused there.
+    let me = Router::new()
         .route("/v1/users/me", get(me).patch(update_me))
+        .route_layer(super::optional_auth_layer(state));
+    Router::new()
         .route("/v1/users/me/password", post(change_password))
         .route("/v1/users/me/sessions", get(sessions))
         .route("/v1/users/me/sessions/{id}", delete(revoke_session))
         .route("/v1/users/me/audit-events", get(audit_events))
+        .route_layer(super::auth_layer(state))
+        .merge(me)
 }
 
 /// The caller's profile. With `X-API-Key` (the verification call of the core crate's

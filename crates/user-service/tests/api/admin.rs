@@ -103,9 +103,9 @@ async fn admin_sets_roles_and_rejects_unknown_ones(db: TestDb) {
         .await;
     let r = put(json!(["user", "admin"])).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    // The promotion applies from the user's next token: admin routes need the permission
-    // in the token (tower guard) and in the current roles.
-    assert_eq!(app.get_auth("/v1/admin/users", &user.access).await.status(), StatusCode::FORBIDDEN);
+    // The promotion applies at once: the permission is checked once, against the user's
+    // current roles, whatever the token says.
+    assert_eq!(app.get_auth("/v1/admin/users", &user.access).await.status(), StatusCode::OK);
     let fresh = Tokens::from_body(&app.login(&email, PASSWORD).await.json().await.unwrap());
     assert_eq!(app.get_auth("/v1/admin/users", &fresh.access).await.status(), StatusCode::OK);
     // A demotion applies at once, even to a token that still says admin.

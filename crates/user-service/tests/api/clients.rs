@@ -400,7 +400,7 @@ async fn client_tokens_are_never_user_tokens(db: TestDb) {
     let (id, secret) = new_client(&app, &admin.access, &["positions:read"]).await;
     let token = client_token(&app, &id, &secret).await;
     assert_eq!(app.get_auth("/v1/users/me", &token).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(app.get_auth("/v1/admin/clients", &token).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.get_auth("/v1/admin/clients", &token).await.status(), StatusCode::UNAUTHORIZED);
     // And no client may hold an admin permission, nor a scope missing from the catalog.
     for scopes in [json!(["admin:clients:read"]), json!(["admin:delete"]), json!(["positions:raed"])] {
         let r =
@@ -420,7 +420,10 @@ async fn revoked_client_gets_no_token_and_its_token_is_refused(db: TestDb) {
     let r = token_basic(&app, &id, &secret, &[("grant_type", "client_credentials")]).await;
     assert_oauth_error(r, StatusCode::UNAUTHORIZED, "invalid_client").await;
     let r = app.get_auth(&credentials_path("any-account"), &token).await;
-    assert_eq!(r.headers()["www-authenticate"], r#"Bearer error="invalid_token""#);
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        r#"Bearer realm="api", error="invalid_token", error_description="the access token claims are invalid""#
+    );
     assert_error(r, StatusCode::UNAUTHORIZED, "invalid_token").await;
 
     let failures = audit_rows(&app, "client_auth_failed").await;
@@ -462,12 +465,14 @@ async fn credentials_endpoint_refuses_user_tokens_even_an_admins_and_audits_it(d
         assert_eq!(r.headers()["cache-control"], "no-store");
         assert_eq!(
             r.headers()["www-authenticate"],
-            format!(r#"Bearer error="insufficient_scope", scope="{CREDS}""#)
+            format!(
+                r#"Bearer realm="api", error="insufficient_scope", error_description="the credentials lack a required permission", scope="{CREDS}""#
+            )
         );
         assert_error(r, StatusCode::FORBIDDEN, "insufficient_scope").await;
     }
     let r = app.get(&path).await;
-    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    assert_eq!(r.headers()["www-authenticate"], r#"Bearer realm="api""#);
     assert_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
     assert_eq!(app.get_auth(&path, "not.a.token").await.status(), StatusCode::UNAUTHORIZED);
 
@@ -499,7 +504,9 @@ async fn credentials_endpoint_needs_the_scope_and_audits_every_call(db: TestDb) 
     let r = app.get_auth(&credentials_path("acct-1"), &token).await;
     assert_eq!(
         r.headers()["www-authenticate"],
-        format!(r#"Bearer error="insufficient_scope", scope="{CREDS}""#)
+        format!(
+            r#"Bearer realm="api", error="insufficient_scope", error_description="the credentials lack a required permission", scope="{CREDS}""#
+        )
     );
     assert_error(r, StatusCode::FORBIDDEN, "insufficient_scope").await;
 

@@ -9,6 +9,7 @@ mod accounts;
 mod admin;
 mod api_keys;
 mod auth;
+mod auth_path;
 mod clients;
 mod discovery;
 mod email_verification;

@@ -50,10 +50,13 @@ async fn me_returns_roles_permissions_mfa_status_and_auth_method(db: TestDb) {
 async fn me_without_a_token_is_401_with_a_bearer_challenge(db: TestDb) {
     let app = TestApp::spawn(&db).await;
     let r = app.get("/v1/users/me").await;
-    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    assert_eq!(r.headers()["www-authenticate"], r#"Bearer realm="api""#);
     assert_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
     let r = app.get_auth("/v1/users/me", "not-a-token").await;
-    assert_eq!(r.headers()["www-authenticate"], r#"Bearer error="invalid_token""#);
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        r#"Bearer realm="api", error="invalid_token", error_description="the access token is malformed""#
+    );
     assert_error(r, StatusCode::UNAUTHORIZED, "invalid_token").await;
 }
 
