@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use sqlx::AnyPool;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, SqlSafeStr};
+use sqlx::migrate::Migrator;
 
 use crate::config::Config;
 
@@ -45,27 +45,13 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// Embeds one migration for both databases.
-macro_rules! migration {
-    ($version:literal, $name:literal) => {
-        (
-            $version,
-            $name,
-            include_str!(concat!("../migrations/sqlite/000", $version, "_", $name, ".sql")),
-            include_str!(concat!("../migrations/postgres/000", $version, "_", $name, ".sql")),
-        )
-    };
-}
+/// The SQLite migrations, embedded from `migrations/sqlite` (`build.rs` rebuilds when a file
+/// is added). Versions come from the file names, so `0010_x.sql` sorts after `0009_y.sql`.
+static SQLITE_MIGRATIONS: Migrator = sqlx_macros::migrate!("./migrations/sqlite");
 
-/// `(version, name, SQLite script, PostgreSQL script)`, applied in order.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
-    migration!(1, "init"),
-    migration!(2, "roles"),
-    migration!(3, "api_keys"),
-    migration!(4, "trading_accounts"),
-    migration!(5, "service_clients"),
-    migration!(6, "email_verification"),
-];
+/// The PostgreSQL migrations, embedded from `migrations/postgres`, version for version the
+/// same as SQLite's.
+static POSTGRES_MIGRATIONS: Migrator = sqlx_macros::migrate!("./migrations/postgres");
 
 /// What migrating found that needs an operator.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -129,18 +115,10 @@ impl Db {
     }
 
     async fn run_migrations(&self) -> Result<(), DbError> {
-        let migrator = Migrator::with_migrations(
-            MIGRATIONS
-                .iter()
-                .map(|&(version, name, sqlite, postgres)| {
-                    let sql = match self.kind {
-                        DbKind::Sqlite => sqlite,
-                        DbKind::Postgres => postgres,
-                    };
-                    Migration::new(version, name.into(), MigrationType::Simple, sql.into_sql_str(), false)
-                })
-                .collect(),
-        );
+        let migrator = match self.kind {
+            DbKind::Sqlite => &SQLITE_MIGRATIONS,
+            DbKind::Postgres => &POSTGRES_MIGRATIONS,
+        };
         // sqlx locks PostgreSQL during migrations but has no lock for SQLite: when two
         // processes race on a new file, the loser fails and, retrying, finds it migrated.
         // Five migrations make that window a few hundred milliseconds on a loaded machine.
@@ -161,5 +139,120 @@ impl Db {
     /// call a database without migrations ready).
     pub(crate) async fn ping(&self) -> bool {
         sqlx::query("SELECT 1 FROM signing_keys LIMIT 1").execute(&self.pool).await.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::SqlSafeStr;
+    use sqlx::any::{AnyPoolOptions, install_default_drivers};
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+    use super::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+
+    /// The list the service embedded before `migrate!`: `(version, name, SQLite, PostgreSQL)`.
+    /// Databases migrated by it hold these versions and checksums.
+    const HAND_LISTED: &[(i64, &str, &str, &str)] = &[
+        (
+            1,
+            "init",
+            include_str!("../migrations/sqlite/0001_init.sql"),
+            include_str!("../migrations/postgres/0001_init.sql"),
+        ),
+        (
+            2,
+            "roles",
+            include_str!("../migrations/sqlite/0002_roles.sql"),
+            include_str!("../migrations/postgres/0002_roles.sql"),
+        ),
+        (
+            3,
+            "api_keys",
+            include_str!("../migrations/sqlite/0003_api_keys.sql"),
+            include_str!("../migrations/postgres/0003_api_keys.sql"),
+        ),
+        (
+            4,
+            "trading_accounts",
+            include_str!("../migrations/sqlite/0004_trading_accounts.sql"),
+            include_str!("../migrations/postgres/0004_trading_accounts.sql"),
+        ),
+        (
+            5,
+            "service_clients",
+            include_str!("../migrations/sqlite/0005_service_clients.sql"),
+            include_str!("../migrations/postgres/0005_service_clients.sql"),
+        ),
+        (
+            6,
+            "email_verification",
+            include_str!("../migrations/sqlite/0006_email_verification.sql"),
+            include_str!("../migrations/postgres/0006_email_verification.sql"),
+        ),
+    ];
+
+    fn hand_listed(sqlite: bool) -> Migrator {
+        Migrator::with_migrations(
+            HAND_LISTED
+                .iter()
+                .map(|&(version, name, sqlite_sql, postgres_sql)| {
+                    let sql = if sqlite { sqlite_sql } else { postgres_sql };
+                    Migration::new(version, name.into(), MigrationType::Simple, sql.into_sql_str(), false)
+                })
+                .collect(),
+        )
+    }
+
+    /// `(version, description with `_` for spaces, checksum, in a transaction)`: what sqlx
+    /// compares (it checks version and checksum; the description is only displayed).
+    fn identity(migrator: &Migrator) -> Vec<(i64, String, Vec<u8>, bool)> {
+        migrator
+            .iter()
+            .map(|m| (m.version, m.description.replace(' ', "_"), m.checksum.to_vec(), m.no_tx))
+            .collect()
+    }
+
+    #[test]
+    fn the_embedded_migrations_are_the_hand_listed_ones_byte_for_byte() {
+        assert_eq!(identity(&SQLITE_MIGRATIONS), identity(&hand_listed(true)));
+        assert_eq!(identity(&POSTGRES_MIGRATIONS), identity(&hand_listed(false)));
+    }
+
+    #[tokio::test]
+    async fn a_database_migrated_by_the_hand_listed_migrations_is_accepted() {
+        install_default_drivers();
+        // One connection: each in-memory SQLite connection is a database of its own.
+        let pool = AnyPoolOptions::new().max_connections(1).connect("sqlite::memory:").await.unwrap();
+        hand_listed(true).run(&pool).await.unwrap();
+
+        SQLITE_MIGRATIONS.run(&pool).await.unwrap();
+
+        let applied: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT version, CAST(success AS BIGINT) FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(applied, (1..=6).map(|v| (v, 1)).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn migration_versions_sort_numerically_past_nine() {
+        let dir = std::env::temp_dir().join(format!("user-service-migrations-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["0010_tenth.sql", "0002_second.sql", "0009_ninth.sql", "0011_eleventh.sql"] {
+            std::fs::write(dir.join(name), "SELECT 1;").unwrap();
+        }
+
+        let migrator = Migrator::new(dir.as_path()).await;
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        let found: Vec<(i64, String)> =
+            migrator.unwrap().iter().map(|m| (m.version, m.description.to_string())).collect();
+        assert_eq!(
+            found,
+            [(2, "second"), (9, "ninth"), (10, "tenth"), (11, "eleventh")]
+                .map(|(v, d)| (v, d.to_owned()))
+                .to_vec()
+        );
     }
 }
