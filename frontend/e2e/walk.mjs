@@ -395,6 +395,27 @@ try {
       await page.getByText("Saved.").waitFor();
       await screenshot(page, "profile");
     }],
+    ["verify the email: link from the dev outbox, profile shows verified", async () => {
+      await page.getByText("not verified").first().waitFor();
+      let link = null;
+      for (let i = 0; i < 50 && !link; i++) {
+        const { messages } = await (await fetch(`${US}/v1/dev/outbox`)).json();
+        const mail = messages.find((m) => m.recipient === email && m.subject === "Verify your email address");
+        link = mail?.body.match(/https?:\/\/\S+/)?.[0] ?? null;
+        if (!link) await sleep(200);
+      }
+      if (!link) throw new Error("no verification mail in the outbox");
+      const url = new URL(link);
+      if (url.origin !== WEB || url.pathname !== "/verify-email" || !url.searchParams.get("token")) throw new Error(`unexpected link ${link}`);
+      await page.goto(link);
+      await page.getByRole("button", { name: "Verify email address", exact: true }).click();
+      await page.getByText("Your email address is verified.").waitFor();
+      await page.getByRole("link", { name: "Go to your profile", exact: true }).click();
+      await heading(page, "Profile");
+      await page.getByText("verified", { exact: true }).waitFor();
+      if (await page.getByRole("button", { name: "Send the verification link again" }).count()) throw new Error("resend still offered");
+      await screenshot(page, "profile-verified");
+    }],
     ["forgot password, link from the dev outbox, new password", async () => {
       await page.getByRole("button", { name: "Sign out", exact: true }).click();
       await heading(page, "Sign in");

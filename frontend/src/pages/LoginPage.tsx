@@ -3,6 +3,7 @@ import { Link, Navigate, useLocation, useNavigate } from "react-router";
 import { ApiError, type LoginRedirectState, useAuth } from "../auth";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { Field } from "../components/Field";
+import { ResendVerification } from "../components/ResendVerification";
 
 /** Back to the intended route, unless the user signed out on purpose. */
 function target(state: LoginRedirectState | null): string {
@@ -24,6 +25,8 @@ export function LoginPage() {
   const [code, setCode] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+
+  const unverified = error instanceof ApiError && error.code === "email_not_verified";
 
   if (status === "signedIn" && !busy) return <Navigate to={target(redirect)} replace />;
 
@@ -133,11 +136,18 @@ export function LoginPage() {
           value={password}
           onChange={(e) => setPassword(e.target.value)}
         />
-        <ErrorMessage error={error} />
+        {unverified ? (
+          <p role="alert" className="error">
+            Your email address is not verified yet. Open the link in the mail we sent you, then sign in.
+          </p>
+        ) : (
+          <ErrorMessage error={error} />
+        )}
         <button type="submit" disabled={busy || status === "loading"}>
           Sign in
         </button>
       </form>
+      {unverified ? <ResendVerification email={email} label="Send the link again" /> : null}
       <p>
         <Link to="/forgot-password">Forgot your password?</Link> · <Link to="/register">Create an account</Link>
       </p>

@@ -2,6 +2,7 @@ import { type FormEvent, useState } from "react";
 import { useAuth } from "../auth";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { Field } from "../components/Field";
+import { ResendVerification } from "../components/ResendVerification";
 import { useMe } from "../data";
 import { useUserService } from "../services";
 
@@ -43,6 +44,11 @@ export function ProfilePage() {
                 <span className="badge">verified</span>
               ) : null}
             </dd>
+            {verified === false ? (
+              <dd>
+                <ResendVerification label="Send the verification link again" />
+              </dd>
+            ) : null}
             <dt>Roles</dt>
             <dd>{me.roles.join(", ") || "none"}</dd>
             <dt>Permissions</dt>

@@ -162,6 +162,37 @@ describe("Reset password and email verification links", () => {
   });
 });
 
+describe("Login of an unverified account", () => {
+  const refused = { "POST /v1/auth/login": () => json(403, { error: "email_not_verified", message: "x" }) };
+
+  async function signInUnverified(routes: Parameters<typeof fakeFetch>[0]) {
+    const app = renderApp("/login", { ...refused, ...routes });
+    await app.user.type(await screen.findByLabelText("Email"), "ada@example.com");
+    await app.user.type(screen.getByLabelText("Password"), "correct horse battery");
+    await app.user.click(screen.getByRole("button", { name: "Sign in" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("Your email address is not verified yet.");
+    return app;
+  }
+
+  it("says the address is not verified and sends the link again for {email}", async () => {
+    const { api, user } = await signInUnverified({
+      "POST /v1/auth/email/verify/resend": () => json(202, { status: "accepted", message: "x" }),
+    });
+    await user.click(screen.getByRole("button", { name: "Send the link again" }));
+    expect(await screen.findByRole("status")).toHaveTextContent("If the address has an account, a new link is on its way.");
+    expect(api.calls.find((c) => c.path === "/v1/auth/email/verify/resend")?.body).toEqual({ email: "ada@example.com" });
+  });
+
+  it("a throttled resend (429) says when to try again", async () => {
+    const { user } = await signInUnverified({
+      "POST /v1/auth/email/verify/resend": () => json(429, { error: "too_many_requests", message: "x" }, { "Retry-After": "600" }),
+    });
+    await user.click(screen.getByRole("button", { name: "Send the link again" }));
+    await waitFor(() => expect(screen.getAllByRole("alert").at(-1)).toHaveTextContent("Too many attempts. Try again in 10 minutes."));
+    expect(screen.queryByText(/a new link is on its way/)).not.toBeInTheDocument();
+  });
+});
+
 describe("Profile", () => {
   it("flags an unverified email from the email_verified claim", async () => {
     renderApp("/profile", {
@@ -171,6 +202,42 @@ describe("Profile", () => {
     });
     expect(await screen.findByText(/not verified/)).toBeInTheDocument();
     await waitFor(() => expect(screen.getByLabelText("Name")).toHaveValue("Ada"));
+  });
+
+  const unverifiedMe = () =>
+    json(200, { id: "u", email: "ada@example.com", name: "Ada", roles: ["user"], permissions: [], status: "active", mfa_enabled: false, email_verified: false, created_at: "2026-01-01T00:00:00Z" });
+
+  it("sends the verification link again for the signed-in user", async () => {
+    const { api, user } = renderApp("/profile", {
+      "POST /v1/auth/refresh": () => tokenPair({ email_verified: false }),
+      "GET /v1/users/me": unverifiedMe,
+      "POST /v1/auth/email/verify/resend": () => json(202, { status: "accepted", message: "x" }),
+    });
+    await user.click(await screen.findByRole("button", { name: "Send the verification link again" }));
+    expect(await screen.findByText("A new link is on its way. Open it to verify your email address.")).toBeInTheDocument();
+    const resend = api.calls.find((c) => c.path === "/v1/auth/email/verify/resend");
+    expect(resend?.body).toBeUndefined();
+    expect(resend?.headers.get("Authorization")).toMatch(/^Bearer /);
+  });
+
+  it("a throttled resend on the profile says when to try again", async () => {
+    const { user } = renderApp("/profile", {
+      "POST /v1/auth/refresh": () => tokenPair({ email_verified: false }),
+      "GET /v1/users/me": unverifiedMe,
+      "POST /v1/auth/email/verify/resend": () => json(429, { error: "too_many_requests", message: "x" }, { "Retry-After": "45" }),
+    });
+    await user.click(await screen.findByRole("button", { name: "Send the verification link again" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("Too many attempts. Try again in 45 seconds.");
+  });
+
+  it("offers no resend once the address is verified", async () => {
+    renderApp("/profile", {
+      "POST /v1/auth/refresh": () => tokenPair({ email_verified: true }),
+      "GET /v1/users/me": () =>
+        json(200, { id: "u", email: "ada@example.com", name: "Ada", roles: ["user"], permissions: [], status: "active", mfa_enabled: false, email_verified: true, created_at: "2026-01-01T00:00:00Z" }),
+    });
+    expect(await screen.findByText("verified")).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "Send the verification link again" })).not.toBeInTheDocument();
   });
 });
 
