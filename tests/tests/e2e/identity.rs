@@ -63,7 +63,11 @@ async fn a_registered_user_logs_in_and_every_service_knows_them(p: Platform) {
 
     let anonymous = p.http.get(p.users.url("/v1/users/me")).send().await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+    assert_eq!(
+        anonymous.headers()["www-authenticate"],
+        "Bearer realm=\"api\"",
+        "one challenge shape across the service (issue 11)"
+    );
 
     let r = p.get_with(&format!("{}/api/me", p.backend), &tokens.access).await;
     assert_eq!(r.status(), StatusCode::OK);
