@@ -160,3 +160,45 @@ pub async fn scrape(port: u16) -> Scrape {
     assert_eq!(status, 200, "{body}");
     Scrape::parse(&body).unwrap_or_else(|e| panic!("{e}\n{body}"))
 }
+
+/// Runs [`run_script`] against `GET {path}` on `service`, then checks what every example
+/// service must show: the statuses, the libraries' series with exact counts on the
+/// metrics listener at `metrics_port`, and no `/metrics` on the public port.
+pub async fn assert_script_counted_exactly(service: &Service, path: &str, metrics_port: u16) {
+    let statuses = run_script(service.port, path).await;
+    assert_eq!(statuses, [200, 200, 200, 401, 401, 401]);
+
+    let s = scrape(metrics_port).await;
+    assert_eq!(s.value("authgate_auth_failures_total", &[("reason", "expired")]), Some(1.0));
+    assert_eq!(s.value("authgate_auth_failures_total", &[("reason", "invalid_signature")]), Some(1.0));
+    // A request without credentials is refused before any verification.
+    assert_eq!(s.sum("authgate_auth_failures_total"), 2.0);
+    // A token enters the cache on its second verification (authgate's token_cache docs):
+    // the valid token misses twice, then hits; each bad token misses.
+    assert_eq!(s.value("authgate_token_cache_total", &[("result", "hit")]), Some(1.0));
+    assert_eq!(s.value("authgate_token_cache_total", &[("result", "miss")]), Some(4.0));
+    assert_eq!(s.value("authgate_key_fetches_total", &[("outcome", "ok")]), Some(1.0));
+    assert_eq!(s.sum("authgate_key_fetches_total"), 1.0);
+    assert_eq!(s.kind("authgate_verify_duration_seconds"), Some("histogram"));
+    assert_eq!(s.value("authgate_verify_duration_seconds_count", &[("method", "jwt")]), Some(5.0));
+    let inf = [("method", "jwt"), ("le", "+Inf")];
+    assert_eq!(s.value("authgate_verify_duration_seconds_bucket", &inf), Some(5.0));
+    assert_eq!(
+        s.value("authgate_verify_duration_seconds_bucket", &[("method", "jwt"), ("le", "5")]),
+        Some(5.0)
+    );
+
+    assert_eq!(http_get(service.port, "/metrics", &[]).await.0, 404);
+    let mut expected = vec![service.port, metrics_port];
+    expected.sort_unstable();
+    assert_eq!(service.listening_ports(), expected);
+}
+
+/// Starts `binary` with `METRICS_ADDR` = `addr` (a port without a host) and checks that it
+/// stops at once with exit code 1, naming the variable.
+pub async fn assert_bad_metrics_addr_stops_startup(binary: &str, addr: &str) {
+    let env = [("PORT", free_port().to_string()), ("METRICS_ADDR", addr.to_owned())];
+    let (code, stderr) = run_to_exit(binary, &env).await;
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains(&format!(r#"METRICS_ADDR: "{addr}" is not host:port"#)), "{stderr}");
+}

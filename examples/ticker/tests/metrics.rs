@@ -5,7 +5,10 @@
 #![allow(clippy::unwrap_used)]
 
 use authgate_testkit::{MockJwksServer, TestKey};
-use example_metrics::test_support::{Service, free_port, http_get, run_script, run_to_exit, scrape};
+use example_metrics::test_support::{
+    Service, assert_bad_metrics_addr_stops_startup, assert_script_counted_exactly, free_port, http_get,
+    scrape,
+};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_example-ticker");
 
@@ -40,31 +43,7 @@ async fn a_scripted_sequence_shows_exact_counts_on_the_metrics_listener_only() {
     let metrics_port = free_port();
     let ticker = start(&idp, Some(format!("127.0.0.1:{metrics_port}"))).await;
 
-    let statuses = run_script(ticker.port, "/subscription-status").await;
-    assert_eq!(statuses, [200, 200, 200, 401, 401, 401]);
-
-    let s = scrape(metrics_port).await;
-    assert_eq!(s.value("authgate_auth_failures_total", &[("reason", "expired")]), Some(1.0));
-    assert_eq!(s.value("authgate_auth_failures_total", &[("reason", "invalid_signature")]), Some(1.0));
-    // A request without credentials is refused before any verification.
-    assert_eq!(s.sum("authgate_auth_failures_total"), 2.0);
-    // A token enters the cache on its second verification (authgate's token_cache docs):
-    // the valid token misses twice, then hits; each bad token misses.
-    assert_eq!(s.value("authgate_token_cache_total", &[("result", "hit")]), Some(1.0));
-    assert_eq!(s.value("authgate_token_cache_total", &[("result", "miss")]), Some(4.0));
-    assert_eq!(s.value("authgate_key_fetches_total", &[("outcome", "ok")]), Some(1.0));
-    assert_eq!(s.sum("authgate_key_fetches_total"), 1.0);
-    assert_eq!(s.kind("authgate_verify_duration_seconds"), Some("histogram"));
-    assert_eq!(s.value("authgate_verify_duration_seconds_count", &[("method", "jwt")]), Some(5.0));
-    let inf = [("method", "jwt"), ("le", "+Inf")];
-    assert_eq!(s.value("authgate_verify_duration_seconds_bucket", &inf), Some(5.0));
-    assert_eq!(
-        s.value("authgate_verify_duration_seconds_bucket", &[("method", "jwt"), ("le", "5")]),
-        Some(5.0)
-    );
-
-    assert_eq!(http_get(ticker.port, "/metrics", &[]).await.0, 404);
-    assert_eq!(ticker.listening_ports(), sorted([ticker.port, metrics_port]));
+    assert_script_counted_exactly(&ticker, "/subscription-status", metrics_port).await;
     assert_eq!(idp.jwks_requests(), 1, "one key fetch, as counted");
 }
 
@@ -85,10 +64,7 @@ async fn the_default_is_the_port_plus_1000_and_off_opens_no_listener() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_metrics_addr_stops_startup_with_the_variable_named() {
-    let env = [("PORT", free_port().to_string()), ("METRICS_ADDR", "9080".to_owned())];
-    let (code, stderr) = run_to_exit(BINARY, &env).await;
-    assert_eq!(code, Some(1));
-    assert!(stderr.contains(r#"METRICS_ADDR: "9080" is not host:port"#), "{stderr}");
+    assert_bad_metrics_addr_stops_startup(BINARY, "9080").await;
 }
 
 fn sorted<const N: usize>(mut ports: [u16; N]) -> Vec<u16> {
