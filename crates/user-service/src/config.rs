@@ -54,30 +54,26 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use authgate::client_addr::TrustedProxies;
+use authgate::client_addr::{ProxyHeader, TrustedProxies};
+use clap::builder::BoolishValueParser;
+use clap::error::{ContextKind, ContextValue};
+use clap::{ArgAction, CommandFactory, Parser, value_parser};
 
 /// Where the service runs; selects defaults and how strict startup is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "lower")]
 pub enum Environment {
     /// A developer's machine: SQLite, generated dev master key, relaxed cookies.
+    #[value(alias = "development")]
     Dev,
     /// Pre-production; production defaults but no refusals.
     Staging,
     /// Refuses to start with insecure settings.
+    #[value(alias = "prod")]
     Production,
 }
 
 impl Environment {
-    /// Parses `dev` / `development`, `staging`, `production` / `prod`.
-    pub fn parse(value: &str) -> Option<Environment> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "dev" | "development" => Some(Environment::Dev),
-            "staging" => Some(Environment::Staging),
-            "production" | "prod" => Some(Environment::Production),
-            _ => None,
-        }
-    }
-
     /// The name used in `.env.{name}` files.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -98,7 +94,8 @@ impl Environment {
 }
 
 /// The `SameSite` attribute of the refresh-token cookie.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "lower")]
 pub enum SameSite {
     /// `SameSite=Lax`.
     Lax,
@@ -120,7 +117,8 @@ impl SameSite {
 }
 
 /// The algorithm of newly created signing keys (`SIGNING_ALG`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "verbatim")]
 pub enum SigningAlg {
     /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys (the default: every JWT library has it).
     RS256,
@@ -139,20 +137,11 @@ impl SigningAlg {
             SigningAlg::EdDSA => "EdDSA",
         }
     }
-
-    /// Parses a JOSE `alg` name.
-    pub fn parse(value: &str) -> Option<SigningAlg> {
-        match value {
-            "RS256" => Some(SigningAlg::RS256),
-            "ES256" => Some(SigningAlg::ES256),
-            "EdDSA" => Some(SigningAlg::EdDSA),
-            _ => None,
-        }
-    }
 }
 
 /// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "lower")]
 pub enum LogFormat {
     /// Human-readable lines.
     Text,
@@ -321,7 +310,7 @@ pub enum ConfigError {
     #[error("invalid value for {name}: {reason}")]
     Invalid {
         /// The variable.
-        name: &'static str,
+        name: String,
         /// Why.
         reason: String,
     },
@@ -361,235 +350,10 @@ impl Config {
         Config::from_vars(&with_env_files(process, &dir)?)
     }
 
-    /// Builds the configuration from a map of variables (no file or process lookup).
+    /// Builds the configuration from a map of variables (no file or process lookup):
+    /// [`Vars`] parses each one, then the defaults of the environment fill the gaps.
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
-        let get = |name: &str| vars.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let environment = match get("APP_ENV") {
-            Some(v) => Environment::parse(&v).ok_or(ConfigError::Invalid {
-                name: "APP_ENV",
-                reason: format!("{v:?} is not dev, staging or production"),
-            })?,
-            None => Environment::Dev,
-        };
-        let prod = environment == Environment::Production;
-        let dev = environment == Environment::Dev;
-        let port = match get("USER_SERVICE_PORT") {
-            Some(v) => parse_num("USER_SERVICE_PORT", &v)?,
-            None => environment.default_port(),
-        };
-        let database_url = get("DATABASE_URL")
-            .unwrap_or_else(|| format!("sqlite://{DEV_DIR}/{}.db?mode=rwc", environment.as_str()));
-        let access_token_ttl_secs: u64 = match get("ACCESS_TOKEN_TTL_SECS") {
-            Some(v) => parse_num("ACCESS_TOKEN_TTL_SECS", &v)?,
-            None => 900,
-        };
-        if access_token_ttl_secs == 0 || access_token_ttl_secs > 900 {
-            return Err(ConfigError::Invalid {
-                name: "ACCESS_TOKEN_TTL_SECS",
-                reason: "must be between 1 and 900 seconds".into(),
-            });
-        }
-        let client_token_ttl_secs: u64 = match get("CLIENT_TOKEN_TTL_SECS") {
-            Some(v) => parse_num("CLIENT_TOKEN_TTL_SECS", &v)?,
-            None => 300,
-        };
-        if client_token_ttl_secs == 0 || client_token_ttl_secs > 900 {
-            return Err(ConfigError::Invalid {
-                name: "CLIENT_TOKEN_TTL_SECS",
-                reason: "must be between 1 and 900 seconds".into(),
-            });
-        }
-        let master_key = match get("MASTER_ENCRYPTION_KEY") {
-            Some(v) => MasterKeySource::Env(Secret::new(v)),
-            None if dev => MasterKeySource::DevFile(PathBuf::from(DEV_DIR).join("dev-master.key")),
-            None => MasterKeySource::Missing,
-        };
-        let cookie_samesite = match get("SESSION_COOKIE_SAMESITE").map(|v| v.to_ascii_lowercase()) {
-            None if dev => SameSite::Lax,
-            None => SameSite::Strict,
-            Some(v) if v == "lax" => SameSite::Lax,
-            Some(v) if v == "strict" => SameSite::Strict,
-            Some(v) if v == "none" => SameSite::None,
-            Some(v) => {
-                return Err(ConfigError::Invalid {
-                    name: "SESSION_COOKIE_SAMESITE",
-                    reason: format!("{v:?} is not lax, strict or none"),
-                });
-            }
-        };
-        let log_format = match get("LOG_FORMAT").map(|v| v.to_ascii_lowercase()) {
-            None if dev => LogFormat::Text,
-            None => LogFormat::Json,
-            Some(v) if v == "text" => LogFormat::Text,
-            Some(v) if v == "json" => LogFormat::Json,
-            Some(v) => {
-                return Err(ConfigError::Invalid {
-                    name: "LOG_FORMAT",
-                    reason: format!("{v:?} is not text or json"),
-                });
-            }
-        };
-        let bootstrap_admin = match (get("BOOTSTRAP_ADMIN_EMAIL"), vars.get("BOOTSTRAP_ADMIN_PASSWORD")) {
-            (Some(email), Some(password)) if !password.is_empty() => {
-                Some((email, Secret::new(password.clone())))
-            }
-            (None, None) => None,
-            _ => {
-                return Err(ConfigError::Invalid {
-                    name: "BOOTSTRAP_ADMIN_EMAIL",
-                    reason: "BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD go together".into(),
-                });
-            }
-        };
-        let frontend_url = match get("FRONTEND_URL") {
-            Some(v) => Some(v.trim_end_matches('/').to_owned()),
-            None if dev => Some(DEV_FRONTEND_URL.to_owned()),
-            None => None,
-        };
-        let cors_allowed_origins = match get("CORS_ALLOWED_ORIGINS") {
-            Some(v) => v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
-            None if dev && get("FRONTEND_URL").is_none() => DEV_FRONTEND_ORIGINS.map(str::to_owned).to_vec(),
-            // The web app that mail links open is the browser client to allow.
-            None => frontend_url.as_deref().and_then(origin_of).into_iter().collect(),
-        };
-        let log_level = match get("LOG_LEVEL") {
-            Some(v) => log_filter(&v)?,
-            None => "info".to_owned(),
-        };
-        let password_min_chars: usize = match get("PASSWORD_MIN_LENGTH") {
-            Some(v) => parse_in("PASSWORD_MIN_LENGTH", &v, 8, crate::password::MAX_CHARS as u64)? as usize,
-            None if prod => 14,
-            None => 12,
-        };
-        let login_max_failures: u32 = match get("LOGIN_MAX_FAILURES") {
-            Some(v) => parse_in("LOGIN_MAX_FAILURES", &v, 1, 1000)? as u32,
-            None if prod => 3,
-            None => 5,
-        };
-        let address_max_failures: u32 = match get("LOGIN_MAX_FAILURES_PER_ADDRESS") {
-            Some(v) => parse_in("LOGIN_MAX_FAILURES_PER_ADDRESS", &v, 1, 100_000)? as u32,
-            None => login_max_failures * 4,
-        };
-        let throttle_window_secs = match get("THROTTLE_WINDOW_SECS") {
-            Some(v) => parse_in("THROTTLE_WINDOW_SECS", &v, 1, 7 * 24 * 3600)?,
-            None => 900,
-        };
-        let argon2 = Argon2Params {
-            memory_kib: match get("ARGON2_MEMORY_KIB") {
-                Some(v) => parse_num("ARGON2_MEMORY_KIB", &v)?,
-                None => Argon2Params::OWASP.memory_kib,
-            },
-            iterations: match get("ARGON2_ITERATIONS") {
-                Some(v) => parse_in("ARGON2_ITERATIONS", &v, 1, 1000)? as u32,
-                None => Argon2Params::OWASP.iterations,
-            },
-            parallelism: match get("ARGON2_PARALLELISM") {
-                Some(v) => parse_in("ARGON2_PARALLELISM", &v, 1, 255)? as u32,
-                None => Argon2Params::OWASP.parallelism,
-            },
-        };
-        if let Err(e) = argon2::Params::new(argon2.memory_kib, argon2.iterations, argon2.parallelism, None) {
-            return Err(ConfigError::Invalid {
-                name: "ARGON2_MEMORY_KIB",
-                reason: format!("not valid with ARGON2_ITERATIONS and ARGON2_PARALLELISM: {e}"),
-            });
-        }
-        let hash_concurrency = match get("HASH_CONCURRENCY") {
-            Some(v) => parse_in("HASH_CONCURRENCY", &v, 1, 1024)? as usize,
-            None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
-        };
-        let db_max_connections = match get("DATABASE_MAX_CONNECTIONS") {
-            Some(v) => parse_in("DATABASE_MAX_CONNECTIONS", &v, 1, 10_000)? as u32,
-            None if database_url.starts_with("sqlite:") => 8,
-            None => 10,
-        };
-        let metrics_addr = match get("METRICS_ADDR") {
-            Some(v) if v.eq_ignore_ascii_case("off") => None,
-            Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
-                name: "METRICS_ADDR",
-                reason: format!("{v:?} is not host:port (e.g. 127.0.0.1:9011) or off"),
-            })?),
-            None => {
-                let metrics_port = if port == 0 { Some(0) } else { port.checked_add(1000) };
-                let metrics_port = metrics_port.ok_or(ConfigError::Invalid {
-                    name: "METRICS_ADDR",
-                    reason: format!("USER_SERVICE_PORT {port} + 1000 is no port: set METRICS_ADDR"),
-                })?;
-                Some(std::net::SocketAddr::from(([127, 0, 0, 1], metrics_port)))
-            }
-        };
-        let jwks_max_age_secs = match get("JWKS_MAX_AGE_SECS") {
-            Some(v) => parse_num("JWKS_MAX_AGE_SECS", &v)?,
-            None => 300,
-        };
-        Ok(Config {
-            environment,
-            host: get("USER_SERVICE_HOST").unwrap_or_else(|| "127.0.0.1".into()),
-            port,
-            database_url: Secret::new(database_url),
-            redis_url: get("REDIS_URL").map(Secret::new),
-            redis_tls_ca_file: get("REDIS_TLS_CA_FILE").map(PathBuf::from),
-            allow_cleartext_datastores: match get("ALLOW_CLEARTEXT_DATASTORES") {
-                None => false,
-                Some(v) => parse_bool("ALLOW_CLEARTEXT_DATASTORES", &v)?,
-            },
-            smtp_url: get("SMTP_URL").map(Secret::new),
-            smtp_from: get("SMTP_FROM").unwrap_or_else(|| "no-reply@localhost".into()),
-            redis_key_prefix: get("REDIS_KEY_PREFIX")
-                .unwrap_or_else(|| format!("user-service:{}:throttle:", environment.as_str())),
-            public_url: get("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
-            frontend_url,
-            audience: get("JWT_AUDIENCE").unwrap_or_else(|| "trading-platform".into()),
-            access_token_ttl_secs,
-            refresh_token_ttl_secs: match get("REFRESH_TOKEN_TTL_SECS") {
-                Some(v) => parse_num("REFRESH_TOKEN_TTL_SECS", &v)?,
-                None => 30 * 24 * 3600,
-            },
-            client_token_ttl_secs,
-            master_key,
-            previous_master_key: get("MASTER_ENCRYPTION_KEY_PREVIOUS").map(Secret::new),
-            cors_allowed_origins,
-            cookie_secure: match get("SESSION_COOKIE_SECURE") {
-                Some(v) => parse_bool("SESSION_COOKIE_SECURE", &v)?,
-                None => !dev,
-            },
-            cookie_samesite,
-            log_level,
-            log_format,
-            bootstrap_admin,
-            password_min_chars,
-            login_max_failures,
-            address_max_failures,
-            throttle_window_secs,
-            argon2,
-            hash_concurrency,
-            db_max_connections,
-            metrics_addr,
-            jwks_max_age_secs,
-            key_publish_delay_secs: match get("KEY_PUBLISH_DELAY_SECS") {
-                Some(v) => parse_num("KEY_PUBLISH_DELAY_SECS", &v)?,
-                None => jwks_max_age_secs,
-            },
-            signing_alg: match get("SIGNING_ALG") {
-                None => SigningAlg::RS256,
-                Some(v) => SigningAlg::parse(&v).ok_or(ConfigError::Invalid {
-                    name: "SIGNING_ALG",
-                    reason: format!("{v:?} is not RS256, ES256 or EdDSA"),
-                })?,
-            },
-            key_reload_secs: 30,
-            mfa_token_ttl_secs: 300,
-            reset_token_ttl_secs: 1800,
-            require_email_verification: match get("REQUIRE_EMAIL_VERIFICATION") {
-                Some(v) => parse_bool("REQUIRE_EMAIL_VERIFICATION", &v)?,
-                None => prod,
-            },
-            email_verification_ttl_secs: match get("EMAIL_VERIFICATION_TTL_SECS") {
-                Some(v) => parse_in("EMAIL_VERIFICATION_TTL_SECS", &v, 300, 7 * 24 * 3600)?,
-                None => 24 * 3600,
-            },
-            trusted_proxies: trusted_proxies(get("TRUSTED_PROXIES"), get("TRUSTED_PROXY_HEADER"))?,
-        })
+        Vars::from_map(vars)?.resolve()
     }
 
     /// Everything production would refuse in this configuration (empty when it is fine).
@@ -802,24 +566,262 @@ fn redact_url(url: &str) -> String {
     }
 }
 
-fn parse_num<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, ConfigError> {
-    value.parse().map_err(|_| ConfigError::Invalid { name, reason: format!("{value:?} is not a number") })
+/// Every variable, parsed and range-checked by clap. Each argument's long name is the
+/// variable's name; the values come only from the map given to [`Vars::from_map`] (the
+/// process environment and the env files are merged into it first, with their
+/// precedence), so clap's own `env` lookup is not used. Defaults that depend on the
+/// environment or on other variables are applied by [`Vars::resolve`].
+#[derive(clap::Parser)]
+#[command(no_binary_name = true, disable_help_flag = true, disable_version_flag = true)]
+struct Vars {
+    #[arg(long = "APP_ENV", ignore_case = true, default_value = "dev")]
+    environment: Environment,
+    #[arg(long = "USER_SERVICE_HOST", default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long = "USER_SERVICE_PORT")]
+    port: Option<u16>,
+    #[arg(long = "DATABASE_URL")]
+    database_url: Option<String>,
+    #[arg(long = "REDIS_URL")]
+    redis_url: Option<String>,
+    #[arg(long = "REDIS_TLS_CA_FILE")]
+    redis_tls_ca_file: Option<PathBuf>,
+    #[arg(long = "ALLOW_CLEARTEXT_DATASTORES", action = ArgAction::Set, value_parser = BoolishValueParser::new(), default_value = "false")]
+    allow_cleartext_datastores: bool,
+    #[arg(long = "SMTP_URL")]
+    smtp_url: Option<String>,
+    #[arg(long = "SMTP_FROM", default_value = "no-reply@localhost")]
+    smtp_from: String,
+    #[arg(long = "REDIS_KEY_PREFIX")]
+    redis_key_prefix: Option<String>,
+    #[arg(long = "PUBLIC_URL")]
+    public_url: Option<String>,
+    #[arg(long = "FRONTEND_URL")]
+    frontend_url: Option<String>,
+    #[arg(long = "JWT_AUDIENCE", default_value = "trading-platform")]
+    audience: String,
+    #[arg(long = "ACCESS_TOKEN_TTL_SECS", value_parser = value_parser!(u64).range(1..=900), default_value = "900")]
+    access_token_ttl_secs: u64,
+    #[arg(long = "REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    refresh_token_ttl_secs: u64,
+    #[arg(long = "CLIENT_TOKEN_TTL_SECS", value_parser = value_parser!(u64).range(1..=900), default_value = "300")]
+    client_token_ttl_secs: u64,
+    #[arg(long = "MASTER_ENCRYPTION_KEY")]
+    master_key: Option<String>,
+    #[arg(long = "MASTER_ENCRYPTION_KEY_PREVIOUS")]
+    previous_master_key: Option<String>,
+    #[arg(long = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    cors_allowed_origins: Option<Vec<String>>,
+    #[arg(long = "SESSION_COOKIE_SECURE", value_parser = BoolishValueParser::new())]
+    cookie_secure: Option<bool>,
+    #[arg(long = "SESSION_COOKIE_SAMESITE", ignore_case = true)]
+    cookie_samesite: Option<SameSite>,
+    #[arg(long = "LOG_LEVEL", value_parser = log_filter, default_value = "info")]
+    log_level: String,
+    #[arg(long = "LOG_FORMAT", ignore_case = true)]
+    log_format: Option<LogFormat>,
+    #[arg(long = "BOOTSTRAP_ADMIN_EMAIL")]
+    bootstrap_admin_email: Option<String>,
+    #[arg(long = "BOOTSTRAP_ADMIN_PASSWORD")]
+    bootstrap_admin_password: Option<String>,
+    #[arg(long = "PASSWORD_MIN_LENGTH", value_parser = value_parser!(u16).range(8..=crate::password::MAX_CHARS as i64))]
+    password_min_chars: Option<u16>,
+    #[arg(long = "LOGIN_MAX_FAILURES", value_parser = value_parser!(u32).range(1..=1000))]
+    login_max_failures: Option<u32>,
+    #[arg(long = "LOGIN_MAX_FAILURES_PER_ADDRESS", value_parser = value_parser!(u32).range(1..=100_000))]
+    address_max_failures: Option<u32>,
+    #[arg(long = "THROTTLE_WINDOW_SECS", value_parser = value_parser!(u64).range(1..=7 * 24 * 3600), default_value = "900")]
+    throttle_window_secs: u64,
+    #[arg(long = "ARGON2_MEMORY_KIB", default_value_t = Argon2Params::OWASP.memory_kib)]
+    argon2_memory_kib: u32,
+    #[arg(long = "ARGON2_ITERATIONS", value_parser = value_parser!(u32).range(1..=1000), default_value_t = Argon2Params::OWASP.iterations)]
+    argon2_iterations: u32,
+    #[arg(long = "ARGON2_PARALLELISM", value_parser = value_parser!(u32).range(1..=255), default_value_t = Argon2Params::OWASP.parallelism)]
+    argon2_parallelism: u32,
+    #[arg(long = "HASH_CONCURRENCY", value_parser = value_parser!(u16).range(1..=1024))]
+    hash_concurrency: Option<u16>,
+    #[arg(long = "DATABASE_MAX_CONNECTIONS", value_parser = value_parser!(u32).range(1..=10_000))]
+    db_max_connections: Option<u32>,
+    #[arg(long = "METRICS_ADDR", value_parser = metrics_addr)]
+    metrics_addr: Option<MetricsAddr>,
+    #[arg(long = "JWKS_MAX_AGE_SECS", default_value = "300")]
+    jwks_max_age_secs: u64,
+    #[arg(long = "KEY_PUBLISH_DELAY_SECS")]
+    key_publish_delay_secs: Option<u64>,
+    #[arg(long = "SIGNING_ALG", default_value = "RS256")]
+    signing_alg: SigningAlg,
+    #[arg(long = "REQUIRE_EMAIL_VERIFICATION", value_parser = BoolishValueParser::new())]
+    require_email_verification: Option<bool>,
+    #[arg(long = "EMAIL_VERIFICATION_TTL_SECS", value_parser = value_parser!(u64).range(300..=7 * 24 * 3600), default_value = "86400")]
+    email_verification_ttl_secs: u64,
+    #[arg(long = "TRUSTED_PROXIES", value_parser = |v: &str| v.parse::<TrustedProxies>().map_err(|e| e.detail().to_owned()))]
+    trusted_proxies: Option<TrustedProxies>,
+    #[arg(long = "TRUSTED_PROXY_HEADER", value_parser = |v: &str| v.parse::<ProxyHeader>().map_err(|e| e.detail().to_owned()))]
+    trusted_proxy_header: Option<ProxyHeader>,
 }
 
-fn parse_bool(name: &'static str, value: &str) -> Result<bool, ConfigError> {
-    match value.to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(ConfigError::Invalid { name, reason: format!("{value:?} is not a boolean") }),
+/// `METRICS_ADDR`: where `/metrics` listens, `None` for `off`.
+type MetricsAddr = Option<std::net::SocketAddr>;
+
+fn metrics_addr(value: &str) -> Result<MetricsAddr, String> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    value.parse().map(Some).map_err(|_| format!("{value:?} is not host:port (e.g. 127.0.0.1:9011) or off"))
+}
+
+impl Vars {
+    /// Parses the variables of `vars` that name an argument; blank values count as unset
+    /// and values are trimmed (the bootstrap password is taken as given).
+    fn from_map(vars: &HashMap<String, String>) -> Result<Vars, ConfigError> {
+        let command = Vars::command();
+        let args: Vec<String> = command
+            .get_arguments()
+            .filter_map(|arg| {
+                let name = arg.get_long()?;
+                let value = vars.get(name)?;
+                let password = name == "BOOTSTRAP_ADMIN_PASSWORD";
+                let value = if password { value.as_str() } else { value.trim() };
+                (password || !value.is_empty()).then(|| format!("--{name}={value}"))
+            })
+            .collect();
+        Vars::try_parse_from(args).map_err(invalid_variable)
+    }
+
+    /// Applies the defaults that depend on the environment or on other variables, and
+    /// checks what spans several variables.
+    fn resolve(self) -> Result<Config, ConfigError> {
+        let environment = self.environment;
+        let (dev, prod) = (environment == Environment::Dev, environment == Environment::Production);
+        let invalid = |name: &str, reason: String| ConfigError::Invalid { name: name.to_owned(), reason };
+        let port = self.port.unwrap_or(environment.default_port());
+        let database_url = self
+            .database_url
+            .unwrap_or_else(|| format!("sqlite://{DEV_DIR}/{}.db?mode=rwc", environment.as_str()));
+        let master_key = match self.master_key {
+            Some(v) => MasterKeySource::Env(Secret::new(v)),
+            None if dev => MasterKeySource::DevFile(PathBuf::from(DEV_DIR).join("dev-master.key")),
+            None => MasterKeySource::Missing,
+        };
+        let bootstrap_admin = match (self.bootstrap_admin_email, self.bootstrap_admin_password) {
+            (Some(email), Some(password)) if !password.is_empty() => Some((email, Secret::new(password))),
+            (None, None) => None,
+            _ => {
+                let reason = "BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD go together";
+                return Err(invalid("BOOTSTRAP_ADMIN_EMAIL", reason.into()));
+            }
+        };
+        let frontend_url = match &self.frontend_url {
+            Some(v) => Some(v.trim_end_matches('/').to_owned()),
+            None if dev => Some(DEV_FRONTEND_URL.to_owned()),
+            None => None,
+        };
+        let cors_allowed_origins = match self.cors_allowed_origins {
+            Some(v) => v.into_iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
+            None if dev && self.frontend_url.is_none() => DEV_FRONTEND_ORIGINS.map(str::to_owned).to_vec(),
+            // The web app that mail links open is the browser client to allow.
+            None => frontend_url.as_deref().and_then(origin_of).into_iter().collect(),
+        };
+        let login_max_failures = self.login_max_failures.unwrap_or(if prod { 3 } else { 5 });
+        let argon2 = Argon2Params {
+            memory_kib: self.argon2_memory_kib,
+            iterations: self.argon2_iterations,
+            parallelism: self.argon2_parallelism,
+        };
+        if let Err(e) = argon2::Params::new(argon2.memory_kib, argon2.iterations, argon2.parallelism, None) {
+            let reason = format!("not valid with ARGON2_ITERATIONS and ARGON2_PARALLELISM: {e}");
+            return Err(invalid("ARGON2_MEMORY_KIB", reason));
+        }
+        let metrics_port = if port == 0 { Some(0) } else { port.checked_add(1000) };
+        let metrics_addr = match (self.metrics_addr, metrics_port) {
+            (Some(addr), _) => addr,
+            (None, Some(port)) => Some(std::net::SocketAddr::from(([127, 0, 0, 1], port))),
+            (None, None) => {
+                let reason = format!("USER_SERVICE_PORT {port} + 1000 is no port: set METRICS_ADDR");
+                return Err(invalid("METRICS_ADDR", reason));
+            }
+        };
+        let proxies = self.trusted_proxies.unwrap_or_else(TrustedProxies::none);
+        let pool_size = if database_url.starts_with("sqlite:") { 8 } else { 10 };
+        let (samesite, log_format) =
+            if dev { (SameSite::Lax, LogFormat::Text) } else { (SameSite::Strict, LogFormat::Json) };
+        Ok(Config {
+            environment,
+            host: self.host,
+            port,
+            db_max_connections: self.db_max_connections.unwrap_or(pool_size),
+            database_url: Secret::new(database_url),
+            redis_url: self.redis_url.map(Secret::new),
+            redis_tls_ca_file: self.redis_tls_ca_file,
+            allow_cleartext_datastores: self.allow_cleartext_datastores,
+            smtp_url: self.smtp_url.map(Secret::new),
+            smtp_from: self.smtp_from,
+            redis_key_prefix: self
+                .redis_key_prefix
+                .unwrap_or_else(|| format!("user-service:{}:throttle:", environment.as_str())),
+            public_url: self.public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            frontend_url,
+            audience: self.audience,
+            access_token_ttl_secs: self.access_token_ttl_secs,
+            refresh_token_ttl_secs: self.refresh_token_ttl_secs,
+            client_token_ttl_secs: self.client_token_ttl_secs,
+            master_key,
+            previous_master_key: self.previous_master_key.map(Secret::new),
+            cors_allowed_origins,
+            cookie_secure: self.cookie_secure.unwrap_or(!dev),
+            cookie_samesite: self.cookie_samesite.unwrap_or(samesite),
+            log_level: self.log_level,
+            log_format: self.log_format.unwrap_or(log_format),
+            bootstrap_admin,
+            password_min_chars: self.password_min_chars.map_or(if prod { 14 } else { 12 }, usize::from),
+            login_max_failures,
+            address_max_failures: self.address_max_failures.unwrap_or(login_max_failures * 4),
+            throttle_window_secs: self.throttle_window_secs,
+            argon2,
+            hash_concurrency: self.hash_concurrency.map_or_else(
+                || std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+                usize::from,
+            ),
+            metrics_addr,
+            jwks_max_age_secs: self.jwks_max_age_secs,
+            key_publish_delay_secs: self.key_publish_delay_secs.unwrap_or(self.jwks_max_age_secs),
+            signing_alg: self.signing_alg,
+            key_reload_secs: 30,
+            mfa_token_ttl_secs: 300,
+            reset_token_ttl_secs: 1800,
+            require_email_verification: self.require_email_verification.unwrap_or(prod),
+            email_verification_ttl_secs: self.email_verification_ttl_secs,
+            trusted_proxies: match self.trusted_proxy_header {
+                Some(header) => proxies.header(header),
+                None => proxies,
+            },
+        })
     }
 }
 
-fn parse_in(name: &'static str, value: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
-    let n: u64 = parse_num(name, value)?;
-    if n < min || n > max {
-        return Err(ConfigError::Invalid { name, reason: format!("{n} is not between {min} and {max}") });
-    }
-    Ok(n)
+/// A clap error as [`ConfigError::Invalid`]: the variable and why its value is refused.
+fn invalid_variable(e: clap::Error) -> ConfigError {
+    let context = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => s.clone(),
+        // The possible values, as in `a, b or c`.
+        Some(ContextValue::Strings(v)) => match v.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => v.join(""),
+        },
+        _ => String::new(),
+    };
+    // `--NAME <NAME>`
+    let arg = context(ContextKind::InvalidArg);
+    let name = arg.trim_start_matches("--").split([' ', '=']).next().unwrap_or_default().to_owned();
+    let (value, valid) = (context(ContextKind::InvalidValue), context(ContextKind::ValidValue));
+    let why = match std::error::Error::source(&e) {
+        Some(why) if why.is::<std::num::ParseIntError>() => "is not a number".to_owned(),
+        Some(why) => why.to_string(),
+        None if !valid.is_empty() => format!("is not {valid}"),
+        None => e.kind().to_string(),
+    };
+    let reason = if why.contains(value.as_str()) { why } else { format!("{value:?} {why}") };
+    ConfigError::Invalid { name, reason }
 }
 
 /// Adds the env files of `dir` under `process` (which wins): `.env.{APP_ENV}.local`,
@@ -835,8 +837,8 @@ pub fn with_env_files(
     };
     let environment = match env_name.trim() {
         "" => Environment::Dev,
-        name => Environment::parse(name).ok_or(ConfigError::Invalid {
-            name: "APP_ENV",
+        name => clap::ValueEnum::from_str(name, true).map_err(|_| ConfigError::Invalid {
+            name: "APP_ENV".to_owned(),
             reason: format!("{name:?} is not dev, staging or production"),
         })?,
     };
@@ -877,13 +879,12 @@ fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
 /// `LOG_LEVEL` as a `tracing` filter. Python's level names (the seed's) are accepted in
 /// any case; anything `tracing` would silently ignore is refused, so a typo cannot
 /// start a service that logs nothing.
-fn log_filter(value: &str) -> Result<String, ConfigError> {
-    let invalid = |what: &str| ConfigError::Invalid {
-        name: "LOG_LEVEL",
-        reason: format!(
+fn log_filter(value: &str) -> Result<String, String> {
+    let invalid = |what: &str| {
+        format!(
             "{what:?} is not a level: use trace, debug, info, warn (or WARNING), error (or ERROR, \
              CRITICAL) or off, or directives such as user_service=debug,info"
-        ),
+        )
     };
     let level = |name: &str| match name.trim().to_ascii_lowercase().as_str() {
         "trace" => Some("trace"),
@@ -914,19 +915,6 @@ fn log_filter(value: &str) -> Result<String, ConfigError> {
         return Err(invalid(value));
     }
     Ok(directives.join(","))
-}
-
-/// `TRUSTED_PROXIES` and `TRUSTED_PROXY_HEADER`, read as the core's adapters read them.
-fn trusted_proxies(list: Option<String>, header: Option<String>) -> Result<TrustedProxies, ConfigError> {
-    let invalid = |name, e: authgate::Error| ConfigError::Invalid { name, reason: e.detail().to_owned() };
-    let proxies = match list {
-        Some(v) => TrustedProxies::parse(&v).map_err(|e| invalid("TRUSTED_PROXIES", e))?,
-        None => TrustedProxies::none(),
-    };
-    match header {
-        Some(h) => Ok(proxies.header(h.parse().map_err(|e| invalid("TRUSTED_PROXY_HEADER", e))?)),
-        None => Ok(proxies),
-    }
 }
 
 #[cfg(test)]
@@ -1132,6 +1120,72 @@ mod tests {
         assert_eq!(merged["D"], "dot-env");
         assert!(with_env_files(HashMap::new(), &dir.join("missing")).unwrap()["APP_ENV"] == "dev");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// `from_vars` reads the map only: run again as a child whose process environment
+    /// sets variables the map does not, and check there that the defaults hold.
+    #[test]
+    fn the_process_environment_does_not_leak_into_from_vars() {
+        const CHILD: &str = "USER_SERVICE_CONFIG_LEAK_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            let c = Config::from_vars(&vars(&[("APP_ENV", "staging")])).unwrap();
+            assert_eq!(
+                (c.port, c.log_format, c.audience.as_str()),
+                (8111, LogFormat::Json, "trading-platform")
+            );
+            assert_eq!(Config::from_vars(&HashMap::new()).unwrap().environment, Environment::Dev);
+            return;
+        }
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "config::tests::the_process_environment_does_not_leak_into_from_vars"])
+            .env(CHILD, "1")
+            .env("APP_ENV", "production")
+            .env("USER_SERVICE_PORT", "1234")
+            .env("LOG_FORMAT", "text")
+            .env("JWT_AUDIENCE", "leaked")
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&child.stdout);
+        assert!(
+            child.status.success() && out.contains("1 passed"),
+            "the child saw the process environment: {out}"
+        );
+    }
+
+    #[test]
+    fn precedence_reaches_the_typed_config() {
+        let dir = env_dir(&[
+            (".env", "APP_ENV=staging\nJWT_AUDIENCE=dot-env\nSMTP_FROM=dot-env@x\nLOG_FORMAT=text\n"),
+            (".env.staging", "JWT_AUDIENCE=staging\nSMTP_FROM=staging@x\nUSER_SERVICE_PORT=9000\n"),
+            (".env.staging.local", "JWT_AUDIENCE=local\nUSER_SERVICE_PORT=9001\n"),
+        ]);
+        let process = vars(&[("USER_SERVICE_PORT", "9002")]);
+        let c = Config::from_vars(&with_env_files(process, &dir).unwrap()).unwrap();
+        assert_eq!(c.environment, Environment::Staging);
+        assert_eq!((c.port, c.audience.as_str(), c.smtp_from.as_str()), (9002, "local", "staging@x"));
+        assert_eq!(c.log_format, LogFormat::Text, ".env still fills what nothing else sets");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable_and_the_reason() {
+        for (name, value, reason) in [
+            ("APP_ENV", "qa", "\"qa\" is not dev, staging or production"),
+            ("USER_SERVICE_PORT", "eighty", "\"eighty\" is not a number"),
+            ("ACCESS_TOKEN_TTL_SECS", "901", "901 is not in 1..=900"),
+            ("SESSION_COOKIE_SECURE", "maybe", "\"maybe\" value was not a boolean"),
+            ("SESSION_COOKIE_SAMESITE", "loose", "\"loose\" is not lax, strict or none"),
+            ("SIGNING_ALG", "rs256", "\"rs256\" is not RS256, ES256 or EdDSA"),
+            ("METRICS_ADDR", "9100", "\"9100\" is not host:port (e.g. 127.0.0.1:9011) or off"),
+        ] {
+            let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err().to_string();
+            assert_eq!(err, format!("invalid value for {name}: {reason}"));
+        }
+        let err = Config::from_vars(&vars(&[("TRUSTED_PROXY_HEADER", "via")])).unwrap_err().to_string();
+        assert!(err.starts_with("invalid value for TRUSTED_PROXY_HEADER: unknown proxy header"), "{err}");
+        for (pairs, ok) in [(vec![("LOG_FORMAT", " JSON ")], true), (vec![("APP_ENV", "Prod")], true)] {
+            assert_eq!(Config::from_vars(&vars(&pairs)).is_ok(), ok, "{pairs:?}");
+        }
     }
 
     #[test]

@@ -82,7 +82,7 @@ impl AppState {
         // While the env key is being replaced, what the old one sealed still opens.
         if let Some(previous) = &config.previous_master_key {
             let key = decode_master_key(previous.expose()).map_err(|_| ConfigError::Invalid {
-                name: "MASTER_ENCRYPTION_KEY_PREVIOUS",
+                name: "MASTER_ENCRYPTION_KEY_PREVIOUS".to_owned(),
                 reason: "must be base64 of 32 bytes".to_owned(),
             })?;
             master = master.with_previous(&key);
@@ -232,8 +232,10 @@ impl AppState {
 }
 
 fn load_master_key(config: &Config) -> Result<[u8; 32], StartupError> {
-    let invalid =
-        |reason: &str| ConfigError::Invalid { name: "MASTER_ENCRYPTION_KEY", reason: reason.to_owned() };
+    let invalid = |reason: &str| ConfigError::Invalid {
+        name: "MASTER_ENCRYPTION_KEY".to_owned(),
+        reason: reason.to_owned(),
+    };
     match &config.master_key {
         MasterKeySource::Env(secret) => {
             decode_master_key(secret.expose()).map_err(|_| invalid("must be base64 of 32 bytes").into())
