@@ -351,7 +351,7 @@ impl Config {
     }
 
     /// Builds the configuration from a map of variables (no file or process lookup):
-    /// [`Vars`] parses each one, then the defaults of the environment fill the gaps.
+    /// A clap parser (`Vars`, private) reads each one, then the defaults of the environment fill the gaps.
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
         Vars::from_map(vars)?.resolve()
     }
