@@ -8,7 +8,7 @@ use sqlx::Row;
 use crate::db_tests;
 use crate::helpers::{
     PASSWORD, TestApp, TestDb, Tokens, assert_error, captured_logs, claims_of, test_config, token_in, unique,
-    wait_for_verification_mail,
+    wait_for_new_verification_mail, wait_for_verification_mail,
 };
 
 db_tests!(
@@ -105,24 +105,7 @@ async fn h5_verification_links_expire_and_a_resend_voids_the_previous_one(db: Te
     // A signed-in caller may ask too (no email needed).
     let r = app.post_auth("/v1/auth/email/verify/resend", &tokens.access, json!({})).await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
-    let mut third = String::new();
-    for _ in 0..200 {
-        let bodies: Vec<String> = sqlx::query("SELECT body FROM outbox WHERE recipient = $1")
-            .bind(&email)
-            .fetch_all(&app.pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get("body"))
-            .collect();
-        if let Some(b) =
-            bodies.into_iter().find(|b| b.contains("verify-email") && *b != first && *b != second)
-        {
-            third = b;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let third = wait_for_new_verification_mail(&app, &email, &[&first, &second]).await;
     assert_eq!(verify(&app, &token_in(&third)).await.status(), StatusCode::OK);
     assert_eq!(me(&app, &tokens.access).await["email_verified"], true);
 }

@@ -319,15 +319,20 @@ pub const VERIFICATION_SUBJECT: &str = "Verify your email address";
 /// Waits for an outbox message to `email` other than `previous` (mailing happens after
 /// the 202), ignoring the verification mail of the registration.
 pub async fn wait_for_mail(app: &TestApp, email: &str, previous: Option<&str>) -> String {
-    wait_for_mail_where(app, email, previous, "subject <> $2").await
+    wait_for_mail_where(app, email, previous.as_slice(), "subject <> $2").await
 }
 
 /// Waits for a verification mail to `email` other than `previous`.
 pub async fn wait_for_verification_mail(app: &TestApp, email: &str, previous: Option<&str>) -> String {
-    wait_for_mail_where(app, email, previous, "subject = $2").await
+    wait_for_mail_where(app, email, previous.as_slice(), "subject = $2").await
 }
 
-async fn wait_for_mail_where(app: &TestApp, email: &str, previous: Option<&str>, subject: &str) -> String {
+/// Waits for a verification mail to `email` that is none of `seen`.
+pub async fn wait_for_new_verification_mail(app: &TestApp, email: &str, seen: &[&str]) -> String {
+    wait_for_mail_where(app, email, seen, "subject = $2").await
+}
+
+async fn wait_for_mail_where(app: &TestApp, email: &str, seen: &[&str], subject: &str) -> String {
     let sql = format!("SELECT body FROM outbox WHERE recipient = $1 AND {subject} ORDER BY created_at, id");
     for _ in 0..200 {
         let bodies: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
@@ -339,7 +344,7 @@ async fn wait_for_mail_where(app: &TestApp, email: &str, previous: Option<&str>,
             .iter()
             .map(|r| r.get("body"))
             .collect();
-        if let Some(body) = bodies.into_iter().find(|b| Some(b.as_str()) != previous) {
+        if let Some(body) = bodies.into_iter().find(|b| !seen.contains(&b.as_str())) {
             return body;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
