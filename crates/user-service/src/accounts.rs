@@ -33,11 +33,10 @@
 //! `keys rotate-master`: it re-wraps the data keys and re-encrypts every credential under
 //! the new key.
 
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{Keyring, ciphertext_version, new_data_key};
-use crate::error::{ApiError, ApiResult};
+use crate::domain::error::{DomainError, DomainResult, ErrorKind};
 use crate::startup::{AppState, StartupError};
 
 /// A trading account row.
@@ -207,11 +206,11 @@ impl Credentials {
     }
 
     /// 422 unless every value is non-empty, printable and of a sane length.
-    pub(crate) fn validate(&self) -> ApiResult<()> {
+    pub(crate) fn validate(&self) -> DomainResult<()> {
         let check = |name: &str, v: &str, max: usize| {
             if v.is_empty() || v.len() > max || v.chars().any(char::is_control) {
-                Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
+                Err(DomainError::new(
+                    ErrorKind::Unprocessable,
                     "invalid_credentials_format",
                     format!("credentials.{name} must be 1 to {max} printable characters"),
                 ))
@@ -245,9 +244,9 @@ pub(crate) enum CredentialError {
     Decrypt(String),
 }
 
-impl From<CredentialError> for ApiError {
-    fn from(e: CredentialError) -> ApiError {
-        ApiError::internal(e)
+impl From<CredentialError> for DomainError {
+    fn from(e: CredentialError) -> DomainError {
+        DomainError::internal(e)
     }
 }
 
@@ -305,16 +304,16 @@ pub(crate) fn stored_mask(account: &TradingAccountRow) -> MaskedCredentials {
 }
 
 /// 403 for an action the member's role does not allow.
-pub(crate) fn role_forbids() -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Your role on this trading account does not allow this")
+pub(crate) fn role_forbids() -> DomainError {
+    DomainError::forbidden("forbidden", "Your role on this trading account does not allow this")
 }
 
-fn invalid(code: &'static str, message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+fn invalid(code: &'static str, message: &str) -> DomainError {
+    DomainError::new(ErrorKind::Unprocessable, code, message)
 }
 
 /// A trimmed text field of 1 to `max` printable characters.
-pub(crate) fn clean_text(value: &str, max: usize, code: &'static str, name: &str) -> ApiResult<String> {
+pub(crate) fn clean_text(value: &str, max: usize, code: &'static str, name: &str) -> DomainResult<String> {
     let v = value.trim();
     if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
         return Err(invalid(code, &format!("{name} must be 1 to {max} printable characters")));
@@ -323,17 +322,17 @@ pub(crate) fn clean_text(value: &str, max: usize, code: &'static str, name: &str
 }
 
 /// Parses a broker name: 422 `unsupported_broker` for anything but the known ones.
-pub(crate) fn parse_broker(s: &str) -> ApiResult<Broker> {
+pub(crate) fn parse_broker(s: &str) -> DomainResult<Broker> {
     Broker::parse(s).ok_or_else(|| invalid("unsupported_broker", "Unsupported broker; supported: kite"))
 }
 
-pub(crate) fn parse_tier(s: &str) -> ApiResult<SubscriptionTier> {
+pub(crate) fn parse_tier(s: &str) -> DomainResult<SubscriptionTier> {
     SubscriptionTier::parse(s).ok_or_else(|| {
         invalid("invalid_subscription_tier", "subscription_tier must be free, pro or enterprise")
     })
 }
 
-pub(crate) fn parse_role(s: &str) -> ApiResult<MemberRole> {
+pub(crate) fn parse_role(s: &str) -> DomainResult<MemberRole> {
     MemberRole::parse(s).ok_or_else(|| invalid("invalid_role", "role must be owner, trader or viewer"))
 }
 
@@ -345,7 +344,7 @@ pub(crate) async fn create(
     label: String,
     broker_user_id: String,
     credentials: &Credentials,
-) -> ApiResult<TradingAccountRow> {
+) -> DomainResult<TradingAccountRow> {
     let id = crate::crypto::new_id();
     let (credentials_enc, credentials_hint) = encrypt_credentials(state, &id, credentials).await?;
     let now = crate::now();
@@ -403,7 +402,7 @@ pub(crate) async fn update(
     mut account: TradingAccountRow,
     role: MemberRole,
     change: AccountChange,
-) -> ApiResult<(TradingAccountRow, bool)> {
+) -> DomainResult<(TradingAccountRow, bool)> {
     if !change.allowed_for(role) {
         return Err(role_forbids());
     }
@@ -433,8 +432,7 @@ pub(crate) async fn update(
     }
     let now = crate::now();
     if !state.db.update_trading_account(&account, &expected, now).await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(DomainError::conflict(
             "conflict",
             "The trading account changed meanwhile; read it again and retry",
         ));
@@ -448,7 +446,7 @@ pub(crate) async fn update(
 pub(crate) async fn account_credentials(
     state: &AppState,
     account_id: &str,
-) -> ApiResult<Option<serde_json::Value>> {
+) -> DomainResult<Option<serde_json::Value>> {
     let Some(account) = state.db.trading_account_by_id(account_id).await? else {
         return Ok(None);
     };

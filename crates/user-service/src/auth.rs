@@ -28,7 +28,7 @@ use axum::http::request::Parts;
 
 use crate::config::Environment;
 use crate::crypto::ct_eq;
-use crate::error::ApiError;
+use crate::domain::error::DomainError;
 use crate::metrics::Metrics;
 use crate::roles::covers;
 use crate::startup::AppState;
@@ -45,11 +45,11 @@ pub(crate) struct Caller {
 
 impl Caller {
     /// 403 `insufficient_scope` unless the user's current roles grant `permission`.
-    pub(crate) fn require(&self, permission: &str) -> Result<(), ApiError> {
+    pub(crate) fn require(&self, permission: &str) -> Result<(), DomainError> {
         if covers(&self.permissions, permission) {
             Ok(())
         } else {
-            Err(ApiError::insufficient_scope(permission))
+            Err(DomainError::insufficient_scope(permission))
         }
     }
 }
@@ -90,32 +90,32 @@ pub(crate) async fn verify_access_token(
 }
 
 impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
+    type Rejection = DomainError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Some(principal) = parts.extensions.get::<authgate::Principal>() else {
             // No principal: no credentials under an optional layer, or a route wired
             // without the auth layer (a bug, logged; still a clean 401, never a panic).
             if !parts.headers.contains_key(AUTHORIZATION) {
-                return Err(ApiError::missing_token());
+                return Err(DomainError::missing_token());
             }
             tracing::error!(path = %parts.uri.path(), "a route taking Caller has no AuthLayer");
-            return Err(ApiError::missing_token());
+            return Err(DomainError::missing_token());
         };
         let now = crate::now();
-        let sid = principal.session_id().ok_or_else(ApiError::invalid_token)?.to_owned();
+        let sid = principal.session_id().ok_or_else(DomainError::invalid_token)?.to_owned();
         let session = state.db.session_by_id(&sid).await?;
         let session_ok = session.as_ref().is_some_and(|s| {
             s.user_id == principal.user_id() && s.revoked_at.is_none() && s.expires_at > now
         });
         if !session_ok {
             tracing::debug!("access token of a revoked or unknown session");
-            return Err(ApiError::invalid_token());
+            return Err(DomainError::invalid_token());
         }
         let user =
             state.db.user_by_id(principal.user_id()).await?.filter(User::is_active).ok_or_else(|| {
                 tracing::debug!("access token of a missing or disabled user");
-                ApiError::invalid_token()
+                DomainError::invalid_token()
             })?;
         // Permissions follow the user's current roles, so a demotion applies at once here.
         let permissions = state.roles.permissions_for(&user.roles).await?;
@@ -156,7 +156,7 @@ pub(crate) enum MeCaller {
 }
 
 impl FromRequestParts<AppState> for MeCaller {
-    type Rejection = ApiError;
+    type Rejection = DomainError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let mut keys = parts.headers.get_all(API_KEY_HEADER).iter();
@@ -165,7 +165,7 @@ impl FromRequestParts<AppState> for MeCaller {
         };
         // Two credentials could name two users; RFC 6750 section 3.1 calls that a bad request.
         if keys.next().is_some() || parts.headers.contains_key(AUTHORIZATION) {
-            return Err(ApiError::bad_request(
+            return Err(DomainError::bad_request(
                 "invalid_request",
                 "Send either one API key or one bearer token",
             ));
@@ -189,10 +189,10 @@ pub(crate) fn client_ip(parts: &Parts, proxies: &TrustedProxies) -> Option<IpAdd
     Some(proxies.resolve(peer, forwarded.iter().map(|v| v.as_bytes())))
 }
 
-fn refuse(counter: &metrics::Counter, reason: &'static str) -> ApiError {
+fn refuse(counter: &metrics::Counter, reason: &'static str) -> DomainError {
     Metrics::inc(counter);
     tracing::debug!(reason, "API key rejected");
-    ApiError::invalid_api_key()
+    DomainError::invalid_api_key()
 }
 
 /// Checks a presented key: format and checksum first, with no lookup at all (I24), then
@@ -203,7 +203,7 @@ pub(crate) async fn authenticate_api_key(
     key: &str,
     ip: Option<String>,
     route: String,
-) -> Result<ApiKeyCaller, ApiError> {
+) -> Result<ApiKeyCaller, DomainError> {
     let m = &state.metrics;
     if key.len() > MAX_API_KEY_BYTES || format::check(key).is_err() {
         return Err(refuse(&m.api_key_malformed, "malformed key or bad checksum"));

@@ -14,13 +14,12 @@
 //! client must only ever hold what an administrator listed one by one.
 
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::{bearer_token_from_headers, verify_access_token};
 use crate::crypto::{ct_eq, hash_token, new_id, random_bytes, random_token};
-use crate::error::{ApiError, ApiResult};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::startup::{AppState, StartupError};
 use crate::store::ClientInfo;
 
@@ -133,16 +132,16 @@ pub(crate) enum RegisterError {
     Db(#[from] sqlx::Error),
 }
 
-impl From<RegisterError> for ApiError {
-    fn from(e: RegisterError) -> ApiError {
+impl From<RegisterError> for DomainError {
+    fn from(e: RegisterError) -> DomainError {
         match e {
             RegisterError::Invalid(e @ InvalidClient::Name) => {
-                ApiError::bad_request("invalid_name", e.to_string())
+                DomainError::bad_request("invalid_name", e.to_string())
             }
             RegisterError::Invalid(
                 e @ (InvalidClient::Scopes | InvalidClient::UnknownScope(_) | InvalidClient::AdminScope(_)),
-            ) => ApiError::bad_request("invalid_scopes", e.to_string()),
-            RegisterError::Db(e) => ApiError::internal(e),
+            ) => DomainError::bad_request("invalid_scopes", e.to_string()),
+            RegisterError::Db(e) => DomainError::internal(e),
         }
     }
 }
@@ -267,7 +266,7 @@ pub(crate) async fn issue_token(
     state: &AppState,
     client: &ServiceClientRow,
     scopes: &[String],
-) -> ApiResult<(String, u64)> {
+) -> DomainResult<(String, u64)> {
     let now = crate::now();
     let ttl = state.config.client_token_ttl_secs;
     let claims = authgate::AccessClaims::builder()
@@ -299,11 +298,11 @@ pub(crate) struct ServiceClient {
 impl ServiceClient {
     /// 403 `insufficient_scope` (with the scope in the challenge) unless the token's
     /// scopes cover `scope`, by the same matcher as every permission check.
-    pub(crate) fn require(&self, scope: &str) -> Result<(), ApiError> {
+    pub(crate) fn require(&self, scope: &str) -> Result<(), DomainError> {
         if crate::roles::covers(&self.scopes, scope) {
             Ok(())
         } else {
-            Err(ApiError::insufficient_scope(scope))
+            Err(DomainError::insufficient_scope(scope))
         }
     }
 }
@@ -322,7 +321,7 @@ pub(crate) enum ServiceClientRejection {
     /// A valid token that is not a client token (a user's, even an admin's): 403.
     NotAClient { user_id: String },
     /// Storage failure: 500.
-    Internal(ApiError),
+    Internal(DomainError),
 }
 
 impl ServiceClientRejection {
@@ -337,11 +336,11 @@ impl ServiceClientRejection {
     }
 
     /// The response; a user token is refused with `insufficient_scope` naming `scope`.
-    pub(crate) fn into_error(self, scope: &str) -> ApiError {
+    pub(crate) fn into_error(self, scope: &str) -> DomainError {
         match self {
-            ServiceClientRejection::Missing => ApiError::missing_token(),
-            ServiceClientRejection::InvalidToken { refusal, .. } => ApiError::auth(&refusal),
-            ServiceClientRejection::NotAClient { .. } => ApiError::insufficient_scope(scope),
+            ServiceClientRejection::Missing => DomainError::missing_token(),
+            ServiceClientRejection::InvalidToken { refusal, .. } => DomainError::auth(&refusal),
+            ServiceClientRejection::NotAClient { .. } => DomainError::insufficient_scope(scope),
             ServiceClientRejection::Internal(e) => e,
         }
     }
@@ -350,12 +349,10 @@ impl ServiceClientRejection {
 impl IntoResponse for ServiceClientRejection {
     fn into_response(self) -> Response {
         match self {
-            ServiceClientRejection::NotAClient { .. } => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "insufficient_scope",
-                "A service client token is required",
-            )
-            .into_response(),
+            ServiceClientRejection::NotAClient { .. } => {
+                DomainError::forbidden("insufficient_scope", "A service client token is required")
+                    .into_response()
+            }
             other => other.into_error("").into_response(),
         }
     }

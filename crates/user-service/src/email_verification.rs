@@ -10,10 +10,8 @@
 //! `REQUIRE_EMAIL_VERIFICATION` (on in production) refuses login until verified (see
 //! [`crate::login`]), and `create-admin` never promotes an unverified account.
 
-use axum::http::StatusCode;
-
 use crate::crypto::{hash_token, random_token};
-use crate::error::{ApiError, ApiResult};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::mailer::MailError;
 use crate::startup::AppState;
 use crate::store::{ClientInfo, User};
@@ -27,8 +25,8 @@ pub(crate) const RESEND_PER_ADDRESS: Limit = Limit { max: 10, window_secs: 900 }
 pub(crate) const SUBJECT: &str = "Verify your email address";
 
 /// 400 `invalid_verification_token`: unknown, used, voided or expired.
-pub(crate) fn invalid_token() -> ApiError {
-    ApiError::bad_request(
+pub(crate) fn invalid_token() -> DomainError {
+    DomainError::bad_request(
         "invalid_verification_token",
         "The verification link is invalid, used or expired; ask for a new one",
     )
@@ -63,7 +61,7 @@ pub(crate) fn send_link_later(state: &AppState, user: User, client: ClientInfo) 
 }
 
 /// Consumes `token` and marks its account's email verified.
-pub(crate) async fn verify(state: &AppState, token: &str, client: &ClientInfo) -> ApiResult<()> {
+pub(crate) async fn verify(state: &AppState, token: &str, client: &ClientInfo) -> DomainResult<()> {
     let now = crate::now();
     let user_id =
         state.db.consume_email_verification(&hash_token(token), now).await?.ok_or_else(invalid_token)?;
@@ -74,12 +72,12 @@ pub(crate) async fn verify(state: &AppState, token: &str, client: &ClientInfo) -
 
 /// Counts a resend request for `email` (every request, not only failures) on the email's
 /// and the client's keys: 429 when either is full.
-pub(crate) async fn count_resend(state: &AppState, email: &str, client: &ClientInfo) -> ApiResult<()> {
+pub(crate) async fn count_resend(state: &AppState, email: &str, client: &ClientInfo) -> DomainResult<()> {
     let mut keys = vec![(format!("verify:{}", account_key(email)), RESEND_PER_EMAIL)];
     keys.extend(client.ip.as_deref().map(|ip| (format!("verify:{}", ip_key(ip)), RESEND_PER_ADDRESS)));
     match state.throttle.begin(&keys, crate::now()).await? {
         Ok(_counted) => Ok(()),
-        Err(retry) => Err(ApiError::too_many_requests(retry)),
+        Err(retry) => Err(DomainError::too_many_requests(retry)),
     }
 }
 
@@ -104,9 +102,8 @@ pub(crate) fn resend_later(state: &AppState, email: String, client: ClientInfo) 
 }
 
 /// 403 `email_not_verified`.
-pub(crate) fn not_verified() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
+pub(crate) fn not_verified() -> DomainError {
+    DomainError::forbidden(
         "email_not_verified",
         "Verify your email address first: open the link we mailed you, or ask for a new one",
     )

@@ -19,11 +19,9 @@
 //! per 15 minutes. The account counter is cleared only by a completed login; an
 //! admin unlock or a password reset clears the account and second-factor counters.
 
-use axum::http::StatusCode;
-
 use crate::crypto::{MasterKey, hash_token, random_token};
 use crate::db::Db;
-use crate::error::{ApiError, ApiResult};
+use crate::domain::error::{DomainError, DomainResult, ErrorKind};
 use crate::mailer::Mailer;
 use crate::metrics::Metrics;
 use crate::password::Passwords;
@@ -46,8 +44,8 @@ pub(crate) const RESET_PER_ADDRESS: Limit = Limit { max: 10, window_secs: 900 };
 const SUPERSEDED_SECS: i64 = 10;
 
 /// 401 `invalid_grant`: an unknown, expired, revoked or reused refresh token.
-pub(crate) fn invalid_grant() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_grant", "The refresh token is invalid or expired")
+pub(crate) fn invalid_grant() -> DomainError {
+    DomainError::new(ErrorKind::Unauthorized, "invalid_grant", "The refresh token is invalid or expired")
 }
 
 /// Counter key of an account's second factor.
@@ -90,10 +88,10 @@ impl<'a> Login<'a> {
     }
 
     /// Counts an attempt on `keys` (429 when one is full).
-    async fn begin(&self, keys: &[(String, Limit)]) -> ApiResult<Attempt> {
+    async fn begin(&self, keys: &[(String, Limit)]) -> DomainResult<Attempt> {
         self.throttle.begin(keys, crate::now()).await?.map_err(|retry| {
             Metrics::inc(&self.metrics.login_throttled);
-            ApiError::too_many_requests(retry)
+            DomainError::too_many_requests(retry)
         })
     }
 
@@ -103,7 +101,7 @@ impl<'a> Login<'a> {
         email: &str,
         password: String,
         client: &ClientInfo,
-    ) -> ApiResult<PasswordStep> {
+    ) -> DomainResult<PasswordStep> {
         let key = account_key(email);
         let attempt = self.begin(&self.throttle.login_keys(&key, client.ip.as_deref())).await?;
         let user = self.db.user_by_email(email).await?;
@@ -117,7 +115,7 @@ impl<'a> Login<'a> {
                 if attempt.filled(&key) {
                     self.db.audit("account_locked", uid, None, client, None).await;
                 }
-                return Err(ApiError::invalid_credentials());
+                return Err(DomainError::invalid_credentials());
             }
         };
         // A right password is no failure, but the account's earlier failures stay
@@ -126,7 +124,7 @@ impl<'a> Login<'a> {
         if !user.is_active() {
             let details = serde_json::json!({"reason": "disabled"});
             self.db.audit("login_failed", Some(&user.id), None, client, Some(details)).await;
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "account_disabled", "This account is disabled"));
+            return Err(DomainError::forbidden("account_disabled", "This account is disabled"));
         }
         // Only a right password learns this, so the answer leaks nothing to a guesser.
         if self.require_email_verification && !user.email_verified {
@@ -154,16 +152,16 @@ impl<'a> Login<'a> {
         mfa_token: &str,
         code: &str,
         client: &ClientInfo,
-    ) -> ApiResult<(User, &'static str)> {
+    ) -> DomainResult<(User, &'static str)> {
         let invalid_token = || {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
+            DomainError::new(
+                ErrorKind::Unauthorized,
                 "invalid_mfa_token",
                 "The MFA token is invalid or expired",
             )
         };
         let locked =
-            || ApiError::new(StatusCode::UNAUTHORIZED, "mfa_locked", "Too many wrong codes; log in again");
+            || DomainError::new(ErrorKind::Unauthorized, "mfa_locked", "Too many wrong codes; log in again");
         let now = crate::now();
         let hash = hash_token(mfa_token);
         let challenge = self.db.mfa_challenge(&hash).await?.ok_or_else(invalid_token)?;
@@ -195,7 +193,7 @@ impl<'a> Login<'a> {
             if attempt.filled(&factor) {
                 self.second_factor_locked(&user, client).await;
             }
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_code", "The code is not valid"));
+            return Err(DomainError::new(ErrorKind::Unauthorized, "invalid_code", "The code is not valid"));
         };
         self.throttle.release(attempt).await?;
         if !self.db.consume_mfa_challenge(&hash, now).await? {
@@ -240,7 +238,7 @@ impl<'a> Login<'a> {
         user: &User,
         code: &str,
         client: &ClientInfo,
-    ) -> ApiResult<bool> {
+    ) -> DomainResult<bool> {
         let attempt = self.begin(&self.second_factor_keys(user, client)).await?;
         if self.check_second_factor(user, code, client).await?.is_none() {
             if attempt.filled(&second_factor_key(&user.id)) {
@@ -260,7 +258,7 @@ impl<'a> Login<'a> {
         user: &User,
         code: &str,
         client: &ClientInfo,
-    ) -> ApiResult<Option<&'static str>> {
+    ) -> DomainResult<Option<&'static str>> {
         let now = crate::now();
         if totp::looks_like_recovery_code(code) {
             let used = self.db.use_recovery_code(&user.id, &totp::recovery_code_hash(code), now).await?;
@@ -270,7 +268,7 @@ impl<'a> Login<'a> {
             return Ok(used.then_some("recovery_code"));
         }
         let Some(enc) = user.totp_secret_enc.as_deref() else { return Ok(None) };
-        let secret = self.master.decrypt(enc, &user.id).map_err(ApiError::internal)?;
+        let secret = self.master.decrypt(enc, &user.id).map_err(DomainError::internal)?;
         let Some(step) = totp::matching_step(&secret, code, now) else { return Ok(None) };
         if !self.db.advance_totp_step(&user.id, step).await? {
             self.db.audit("totp_replay", Some(&user.id), None, client, None).await;
@@ -287,7 +285,7 @@ impl<'a> Login<'a> {
         user: &User,
         password: String,
         client: &ClientInfo,
-    ) -> ApiResult<bool> {
+    ) -> DomainResult<bool> {
         let keys = self.throttle.login_keys(&account_key(&user.email), client.ip.as_deref());
         let attempt = self.begin(&keys).await?;
         if !self.passwords.verify(password, Some(user.password_hash.clone())).await {
@@ -299,13 +297,13 @@ impl<'a> Login<'a> {
 
     /// Counts a password-reset request on its email and address (429 when either is
     /// full). Unknown emails count alike, so the answer says nothing about accounts.
-    pub(crate) async fn count_reset_request(&self, email: &str, client: &ClientInfo) -> ApiResult<()> {
+    pub(crate) async fn count_reset_request(&self, email: &str, client: &ClientInfo) -> DomainResult<()> {
         let mut keys = vec![(format!("reset:{}", account_key(email)), RESET_PER_EMAIL)];
         keys.extend(client.ip.as_deref().map(|ip| (format!("reset:{}", ip_key(ip)), RESET_PER_ADDRESS)));
         // Every request stays counted: a request is the cost, not a failure.
         match self.throttle.begin(&keys, crate::now()).await? {
             Ok(_counted) => Ok(()),
-            Err(retry) => Err(ApiError::too_many_requests(retry)),
+            Err(retry) => Err(DomainError::too_many_requests(retry)),
         }
     }
 
@@ -313,7 +311,7 @@ impl<'a> Login<'a> {
     /// a spent token, or losing a race for it, revokes the session (I08, I09), unless the
     /// token was spent less than [`SUPERSEDED_SECS`] ago: another tab won, and 409
     /// `refresh_superseded` leaves the winner's tokens alone.
-    pub(crate) async fn refresh(&self, token: &str, client: &ClientInfo) -> ApiResult<(User, Session)> {
+    pub(crate) async fn refresh(&self, token: &str, client: &ClientInfo) -> DomainResult<(User, Session)> {
         let fail = || {
             Metrics::inc(&self.metrics.refresh_failure);
             invalid_grant()
@@ -326,8 +324,7 @@ impl<'a> Login<'a> {
         let session = self.db.session_by_id(&session_id).await?.ok_or_else(invalid_grant)?;
         if used_at.is_some() || !self.db.use_refresh_token(&hash, now).await? {
             if session.revoked_at.is_none() && now - used_at.unwrap_or(now) < SUPERSEDED_SECS {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
+                return Err(DomainError::conflict(
                     "refresh_superseded",
                     "Another request has just rotated this refresh token; use the new one",
                 ));
@@ -347,7 +344,7 @@ impl<'a> Login<'a> {
     }
 
     /// Lifts the account's password and second-factor throttling (admin unlock, reset).
-    pub(crate) async fn unlock(&self, user: &User) -> ApiResult<()> {
+    pub(crate) async fn unlock(&self, user: &User) -> DomainResult<()> {
         self.throttle.counters.clear(&account_key(&user.email)).await?;
         self.throttle.counters.clear(&second_factor_key(&user.id)).await?;
         Ok(())

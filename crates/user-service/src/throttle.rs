@@ -44,9 +44,9 @@ pub(crate) enum CounterError {
     Redis(#[from] redis::RedisError),
 }
 
-impl From<CounterError> for crate::error::ApiError {
+impl From<CounterError> for crate::domain::error::DomainError {
     fn from(e: CounterError) -> Self {
-        crate::error::ApiError::internal(e)
+        crate::domain::error::DomainError::internal(e)
     }
 }
 

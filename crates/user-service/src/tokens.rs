@@ -4,7 +4,7 @@
 use jsonwebtoken::Header;
 
 use crate::crypto::new_id;
-use crate::error::ApiError;
+use crate::domain::error::DomainError;
 use crate::keys::signer_index;
 use crate::startup::AppState;
 use crate::store::User;
@@ -15,7 +15,7 @@ pub(crate) async fn issue_access_token(
     user: &User,
     sid: &str,
     amr: &[String],
-) -> Result<(String, u64), ApiError> {
+) -> Result<(String, u64), DomainError> {
     let now = crate::now();
     let ttl = state.config.access_token_ttl_secs;
     // The core crate's claims type: what the issuer writes is what verifiers read.
@@ -44,12 +44,12 @@ pub(crate) async fn sign_access_token(
     state: &AppState,
     claims: &authgate::AccessClaims,
     now: i64,
-) -> Result<String, ApiError> {
-    let keys = state.keys.keys(now).await.map_err(ApiError::internal)?;
-    let idx = signer_index(&keys, now).ok_or_else(|| ApiError::internal("no active signing key"))?;
+) -> Result<String, DomainError> {
+    let keys = state.keys.keys(now).await.map_err(DomainError::internal)?;
+    let idx = signer_index(&keys, now).ok_or_else(|| DomainError::internal("no active signing key"))?;
     let key = &keys[idx];
     let mut header = Header::new(key.alg);
     header.typ = Some("at+jwt".to_owned());
     header.kid = Some(key.kid.clone());
-    jsonwebtoken::encode(&header, claims, &key.encoding).map_err(ApiError::internal)
+    jsonwebtoken::encode(&header, claims, &key.encoding).map_err(DomainError::internal)
 }

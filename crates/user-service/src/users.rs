@@ -1,9 +1,7 @@
 //! Rules for changing user accounts, applied by every route that changes one: display
 //! names are valid, and nobody changes an account more powerful than their own.
 
-use axum::http::StatusCode;
-
-use crate::error::{ApiError, ApiResult};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::roles::{RoleCatalog, covers};
 use crate::store::User;
 
@@ -12,10 +10,10 @@ const MAX_NAME_CHARS: usize = 100;
 
 /// A display name as stored: trimmed, at most 100 characters, no control characters
 /// (names go into every access token, which verifiers cap at 8 KiB, and onto screens).
-pub(crate) fn checked_name(name: &str) -> ApiResult<String> {
+pub(crate) fn checked_name(name: &str) -> DomainResult<String> {
     let name = name.trim();
     if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
+        return Err(DomainError::bad_request(
             "invalid_name",
             "The name must have at most 100 characters and no control characters",
         ));
@@ -25,16 +23,20 @@ pub(crate) fn checked_name(name: &str) -> ApiResult<String> {
 
 /// 403 unless `held` covers every permission in `granted`: whoever edits roles or
 /// accounts must not hand out, or act on, more than they have.
-pub(crate) fn require_covers(held: &[String], granted: &[String]) -> ApiResult<()> {
+pub(crate) fn require_covers(held: &[String], granted: &[String]) -> DomainResult<()> {
     match granted.iter().find(|p| !covers(held, p)) {
-        Some(p) => Err(ApiError::insufficient_scope(p)),
+        Some(p) => Err(DomainError::insufficient_scope(p)),
         None => Ok(()),
     }
 }
 
 /// An account may be changed (disabled, renamed, unlocked, given roles) only by a caller
 /// holding everything the account's roles grant.
-pub(crate) async fn require_may_change(roles: &RoleCatalog, held: &[String], target: &User) -> ApiResult<()> {
+pub(crate) async fn require_may_change(
+    roles: &RoleCatalog,
+    held: &[String],
+    target: &User,
+) -> DomainResult<()> {
     require_covers(held, &roles.permissions_for(&target.roles).await?)
 }
 
@@ -47,9 +49,9 @@ pub(crate) async fn require_may_assign(
     held: &[String],
     target: &User,
     new_roles: &[String],
-) -> ApiResult<()> {
+) -> DomainResult<()> {
     if caller_id == target.id {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "own_roles", "Nobody can change their own roles"));
+        return Err(DomainError::forbidden("own_roles", "Nobody can change their own roles"));
     }
     require_covers(held, &roles.permissions_for(new_roles).await?)?;
     require_may_change(roles, held, target).await

@@ -22,7 +22,8 @@ use crate::accounts::{
     role_forbids, stored_mask,
 };
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::domain::error::{DomainError, DomainResult, ErrorKind};
+use crate::routes::error::ApiJson;
 use crate::startup::AppState;
 
 const READ: &str = "trading_accounts:read";
@@ -216,9 +217,13 @@ fn member_view(m: &MemberRow) -> MemberView {
 
 /// The account and the caller's role; 404 when it is unknown or the caller is not a
 /// member (I25: the two are indistinguishable).
-async fn membership(state: &AppState, me: &Caller, id: &str) -> ApiResult<(TradingAccountRow, MemberRole)> {
+async fn membership(
+    state: &AppState,
+    me: &Caller,
+    id: &str,
+) -> DomainResult<(TradingAccountRow, MemberRole)> {
     let (account, role) =
-        state.db.trading_account_for_member(id, &me.user.id).await?.ok_or_else(ApiError::not_found)?;
+        state.db.trading_account_for_member(id, &me.user.id).await?.ok_or_else(DomainError::not_found)?;
     Ok((account, role_of(&role)))
 }
 
@@ -241,7 +246,7 @@ async fn create_account(
     RequestMeta(client): RequestMeta,
     me: Caller,
     ApiJson(body): ApiJson<CreateAccount>,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     me.require(WRITE)?;
     let broker = parse_broker(&body.broker)?;
     let label = clean_text(&body.label, 100, "invalid_label", "label")?;
@@ -272,7 +277,7 @@ async fn create_account(
     ),
     security(("bearer" = []))
 )]
-async fn list_accounts(State(state): State<AppState>, me: Caller) -> ApiResult<Json<AccountList>> {
+async fn list_accounts(State(state): State<AppState>, me: Caller) -> DomainResult<Json<AccountList>> {
     me.require(READ)?;
     let rows = state.db.trading_accounts_of_user(&me.user.id).await?;
     let trading_accounts = rows.iter().map(|(a, role)| account_view(a, role_of(role))).collect();
@@ -291,7 +296,7 @@ async fn list_accounts(State(state): State<AppState>, me: Caller) -> ApiResult<J
     ),
     security(("bearer" = []))
 )]
-async fn my_accounts(State(state): State<AppState>, me: Caller) -> ApiResult<Json<MyAccounts>> {
+async fn my_accounts(State(state): State<AppState>, me: Caller) -> DomainResult<Json<MyAccounts>> {
     me.require(READ)?;
     let rows = state.db.trading_accounts_of_user(&me.user.id).await?;
     let (mut owned, mut shared) = (Vec::new(), Vec::new());
@@ -328,7 +333,7 @@ async fn get_account(
     State(state): State<AppState>,
     me: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<AccountView>> {
+) -> DomainResult<Json<AccountView>> {
     me.require(READ)?;
     let (account, role) = membership(&state, &me, &id).await?;
     Ok(Json(account_view(&account, role)))
@@ -358,7 +363,7 @@ async fn update_account(
     me: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateAccount>,
-) -> ApiResult<Json<AccountView>> {
+) -> DomainResult<Json<AccountView>> {
     me.require(WRITE)?;
     let (account, role) = membership(&state, &me, &id).await?;
     let creds =
@@ -425,7 +430,7 @@ async fn delete_account(
     RequestMeta(client): RequestMeta,
     me: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     me.require(WRITE)?;
     let (account, role) = membership(&state, &me, &id).await?;
     if role != MemberRole::Owner {
@@ -457,7 +462,7 @@ async fn list_members(
     State(state): State<AppState>,
     me: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<MemberList>> {
+) -> DomainResult<Json<MemberList>> {
     me.require(READ)?;
     let (account, _) = membership(&state, &me, &id).await?;
     let rows = state.db.trading_account_members(&account.id).await?;
@@ -489,7 +494,7 @@ async fn add_member(
     me: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<AddMember>,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     me.require(WRITE)?;
     let (account, my_role) = membership(&state, &me, &id).await?;
     if my_role != MemberRole::Owner {
@@ -499,7 +504,7 @@ async fn add_member(
     let email = body.email.trim().to_lowercase();
     let user =
         state.db.user_by_email(&email).await?.ok_or_else(|| {
-            ApiError::new(StatusCode::NOT_FOUND, "user_not_found", "No user has this email")
+            DomainError::new(ErrorKind::NotFound, "user_not_found", "No user has this email")
         })?;
     let outcome =
         state.db.upsert_trading_account_member(&account.id, &user.id, role.as_str(), crate::now()).await?;
@@ -527,12 +532,12 @@ async fn add_member(
         .await?
         .into_iter()
         .find(|m| m.user_id == user.id)
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(DomainError::not_found)?;
     Ok((status, Json(member_view(&member))).into_response())
 }
 
-fn last_owner() -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, "last_owner", "An account must keep at least one owner")
+fn last_owner() -> DomainError {
+    DomainError::conflict("last_owner", "An account must keep at least one owner")
 }
 
 /// Removes a member (owners), or leaves the account (any member removing themselves).
@@ -559,7 +564,7 @@ async fn remove_member(
     RequestMeta(client): RequestMeta,
     me: Caller,
     Path((id, user_id)): Path<(String, String)>,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     me.require(WRITE)?;
     let (account, my_role) = membership(&state, &me, &id).await?;
     if my_role != MemberRole::Owner && user_id != me.user.id {
@@ -572,7 +577,7 @@ async fn remove_member(
             audit(&state, "trading_account_member_removed", actor, actor, &client, Some(details)).await;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
-        MemberRemoval::NotMember => Err(ApiError::not_found()),
+        MemberRemoval::NotMember => Err(DomainError::not_found()),
         MemberRemoval::LastOwner => Err(last_owner()),
     }
 }

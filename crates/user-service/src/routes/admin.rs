@@ -5,7 +5,6 @@
 //! applies at once). A missing permission is 403 `insufficient_scope` (`admin` holds `*`).
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -15,8 +14,9 @@ use super::openapi::{BodyErrors, ErrorBody, PermissionErrors};
 use super::users::{AuditEventList, Page, UserView, audit_json};
 use super::{RequestMeta, audit, user_json};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::domain::error::{DomainError, DomainResult, ErrorKind};
 use crate::login::Login;
+use crate::routes::error::ApiJson;
 use crate::startup::AppState;
 use crate::users;
 
@@ -72,7 +72,7 @@ async fn list_users(
     State(state): State<AppState>,
     me: Caller,
     Query(page): Query<Page>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> DomainResult<Json<serde_json::Value>> {
     me.require(USERS_READ)?;
     let users = state.db.list_users(page.limit(), page.offset()).await?;
     let mut items = Vec::with_capacity(users.len());
@@ -98,9 +98,9 @@ async fn get_user(
     State(state): State<AppState>,
     me: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> DomainResult<Json<serde_json::Value>> {
     me.require(USERS_READ)?;
-    let user = state.db.user_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
+    let user = state.db.user_by_id(&id).await?.ok_or_else(DomainError::not_found)?;
     Ok(Json(user_json(&user, &state.roles.permissions_for(&user.roles).await?)))
 }
 
@@ -135,15 +135,15 @@ async fn update_user(
     me: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateUser>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> DomainResult<Json<serde_json::Value>> {
     me.require(USERS_WRITE)?;
-    let user = state.db.user_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
+    let user = state.db.user_by_id(&id).await?.ok_or_else(DomainError::not_found)?;
     users::require_may_change(&state.roles, &me.permissions, &user).await?;
     let name = body.name.as_deref().map(users::checked_name).transpose()?;
     let now = crate::now();
     if let Some(status) = body.status.as_deref() {
         if status != "active" && status != "disabled" {
-            return Err(ApiError::bad_request("invalid_status", "status must be active or disabled"));
+            return Err(DomainError::bad_request("invalid_status", "status must be active or disabled"));
         }
         state.db.set_status(&id, status, now).await?;
         if status == "disabled" {
@@ -158,7 +158,7 @@ async fn update_user(
     if let Some(name) = name {
         state.db.update_user_name(&id, &name, now).await?;
     }
-    let user = state.db.user_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
+    let user = state.db.user_by_id(&id).await?.ok_or_else(DomainError::not_found)?;
     Ok(Json(user_json(&user, &state.roles.permissions_for(&user.roles).await?)))
 }
 
@@ -191,13 +191,13 @@ async fn set_roles(
     me: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RolesBody>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> DomainResult<Json<serde_json::Value>> {
     me.require(ROLES_ASSIGN)?;
-    let target = state.db.user_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
+    let target = state.db.user_by_id(&id).await?.ok_or_else(DomainError::not_found)?;
     // Bounded before the quadratic de-duplication: a 2 MB body holds ~200k names.
     if body.roles.len() > MAX_ROLES_PER_USER {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return Err(DomainError::new(
+            ErrorKind::Unprocessable,
             "too_many_roles",
             "A user holds at most 32 roles",
         ));
@@ -211,8 +211,8 @@ async fn set_roles(
     // Read from the table, not the cache: a role created a moment ago on another
     // instance can be assigned here.
     if !state.roles.unknown_roles(&roles).await?.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return Err(DomainError::new(
+            ErrorKind::Unprocessable,
             "unknown_role",
             "Unknown role; see GET /v1/roles",
         ));
@@ -228,7 +228,7 @@ async fn set_roles(
         Some(serde_json::json!({"roles": roles})),
     )
     .await;
-    let user = state.db.user_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
+    let user = state.db.user_by_id(&id).await?.ok_or_else(DomainError::not_found)?;
     Ok(Json(user_json(&user, &state.roles.permissions_for(&user.roles).await?)))
 }
 
@@ -247,7 +247,7 @@ async fn audit_events(
     State(state): State<AppState>,
     me: Caller,
     Query(page): Query<Page>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> DomainResult<Json<serde_json::Value>> {
     me.require(AUDIT_READ)?;
     let events = state.db.audit_events(None, page.limit(), page.offset()).await?;
     Ok(Json(audit_json(events)))
@@ -267,10 +267,10 @@ async fn rotate_keys(
     State(state): State<AppState>,
     RequestMeta(client): RequestMeta,
     me: Caller,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> DomainResult<Json<serde_json::Value>> {
     me.require(KEYS_ROTATE)?;
     let now = crate::now();
-    let kid = state.keys.rotate(now).await.map_err(ApiError::internal)?;
+    let kid = state.keys.rotate(now).await.map_err(DomainError::internal)?;
     audit(
         &state,
         "signing_key_rotated",

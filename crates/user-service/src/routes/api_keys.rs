@@ -19,8 +19,9 @@ use super::openapi::ErrorBody;
 use super::{RequestMeta, audit, rfc3339, user_json};
 use crate::auth::{ApiKeyCaller, Caller, api_key_environment};
 use crate::crypto::new_id;
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::domain::error::{DomainError, DomainResult, ErrorKind};
 use crate::roles::covers;
+use crate::routes::error::ApiJson;
 use crate::startup::AppState;
 use crate::store::{ApiKey, ApiKeyUsageRow};
 
@@ -197,10 +198,10 @@ pub(crate) fn me_json(caller: &ApiKeyCaller) -> serde_json::Value {
     body
 }
 
-fn valid_name(name: &str) -> ApiResult<String> {
+fn valid_name(name: &str) -> DomainResult<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
+        return Err(DomainError::bad_request(
             "invalid_name",
             "The name must have 1 to 100 printable characters",
         ));
@@ -210,9 +211,9 @@ fn valid_name(name: &str) -> ApiResult<String> {
 
 /// Checks the shape of every permission, then that the owner holds each one: a key can
 /// only delegate what its owner has (403, like any other missing permission).
-fn valid_permissions(requested: &[String], owner: &[String]) -> ApiResult<Vec<String>> {
+fn valid_permissions(requested: &[String], owner: &[String]) -> DomainResult<Vec<String>> {
     if requested.len() > MAX_PERMISSIONS {
-        return Err(ApiError::bad_request("invalid_permissions", "At most 64 permissions per key"));
+        return Err(DomainError::bad_request("invalid_permissions", "At most 64 permissions per key"));
     }
     let mut out: Vec<String> = Vec::with_capacity(requested.len());
     for p in requested {
@@ -220,13 +221,13 @@ fn valid_permissions(requested: &[String], owner: &[String]) -> ApiResult<Vec<St
             && p.len() <= MAX_PERMISSION_BYTES
             && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_:.*-".contains(&b));
         if !well_formed {
-            return Err(ApiError::bad_request(
+            return Err(DomainError::bad_request(
                 "invalid_permissions",
                 "Permissions are 1-100 characters of a-z, 0-9, _ : . * -",
             ));
         }
         if !covers(owner, p) {
-            return Err(ApiError::insufficient_scope(p));
+            return Err(DomainError::insufficient_scope(p));
         }
         if !out.contains(p) {
             out.push(p.clone());
@@ -235,7 +236,7 @@ fn valid_permissions(requested: &[String], owner: &[String]) -> ApiResult<Vec<St
     Ok(out)
 }
 
-fn valid_trading_account_id(id: Option<String>) -> ApiResult<Option<String>> {
+fn valid_trading_account_id(id: Option<String>) -> DomainResult<Option<String>> {
     match id {
         None => Ok(None),
         Some(id)
@@ -245,13 +246,14 @@ fn valid_trading_account_id(id: Option<String>) -> ApiResult<Option<String>> {
         {
             Ok(Some(id))
         }
-        Some(_) => Err(ApiError::bad_request("invalid_trading_account_id", "Not a trading account id")),
+        Some(_) => Err(DomainError::bad_request("invalid_trading_account_id", "Not a trading account id")),
     }
 }
 
 /// A fresh key for the service's environment: `(key, stored row)`.
-fn new_key(state: &AppState, template: ApiKey) -> ApiResult<(String, ApiKey)> {
-    let key = format::generate(api_key_environment(state.config.environment)).map_err(ApiError::internal)?;
+fn new_key(state: &AppState, template: ApiKey) -> DomainResult<(String, ApiKey)> {
+    let key =
+        format::generate(api_key_environment(state.config.environment)).map_err(DomainError::internal)?;
     let row = ApiKey {
         key_hash: format::hash_hex(&key),
         display_prefix: format::display_prefix(&key).to_owned(),
@@ -274,13 +276,13 @@ fn created(key: String, row: &ApiKey, now: i64) -> Response {
 }
 
 /// The caller's key `id`, or 404 (also for another user's key).
-async fn own_key(state: &AppState, me: &Caller, id: &str) -> ApiResult<ApiKey> {
-    state.db.api_key_of_user(id, &me.user.id).await?.ok_or_else(ApiError::not_found)
+async fn own_key(state: &AppState, me: &Caller, id: &str) -> DomainResult<ApiKey> {
+    state.db.api_key_of_user(id, &me.user.id).await?.ok_or_else(DomainError::not_found)
 }
 
-fn refuse_revoked(key: &ApiKey) -> ApiResult<()> {
+fn refuse_revoked(key: &ApiKey) -> DomainResult<()> {
     if key.revoked_at.is_some() {
-        return Err(ApiError::new(StatusCode::CONFLICT, "api_key_revoked", "The key is revoked"));
+        return Err(DomainError::conflict("api_key_revoked", "The key is revoked"));
     }
     Ok(())
 }
@@ -306,7 +308,7 @@ async fn create_key(
     RequestMeta(client): RequestMeta,
     me: Caller,
     ApiJson(body): ApiJson<CreateApiKey>,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     me.require(MANAGE)?;
     let name = valid_name(&body.name)?;
     let owner_permissions = state.roles.permissions_for(&me.user.roles).await?;
@@ -319,7 +321,7 @@ async fn create_key(
         None => None,
         Some(days @ 1..=MAX_EXPIRES_IN_DAYS) => Some(now + days * 86_400),
         Some(_) => {
-            return Err(ApiError::bad_request("invalid_expiry", "expires_in_days must be 1 to 3650"));
+            return Err(DomainError::bad_request("invalid_expiry", "expires_in_days must be 1 to 3650"));
         }
     };
     let trading_account_id = valid_trading_account_id(body.trading_account_id)?;
@@ -327,15 +329,14 @@ async fn create_key(
     if let Some(account) = &trading_account_id
         && state.db.trading_account_for_member(account, &me.user.id).await?.is_none()
     {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
+        return Err(DomainError::new(
+            ErrorKind::NotFound,
             "trading_account_not_found",
             "No such trading account",
         ));
     }
     if state.db.live_api_key_count(&me.user.id, now).await? >= MAX_LIVE_KEYS {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(DomainError::conflict(
             "too_many_api_keys",
             "Revoke a key before creating another (at most 50 active keys)",
         ));
@@ -381,7 +382,7 @@ async fn create_key(
     ),
     security(("bearer" = []))
 )]
-async fn list_keys(State(state): State<AppState>, me: Caller) -> ApiResult<Json<ApiKeyList>> {
+async fn list_keys(State(state): State<AppState>, me: Caller) -> DomainResult<Json<ApiKeyList>> {
     me.require(MANAGE)?;
     let now = crate::now();
     let keys = state.db.api_keys_of_user(&me.user.id).await?;
@@ -406,7 +407,7 @@ async fn get_key(
     State(state): State<AppState>,
     me: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<ApiKeyView>> {
+) -> DomainResult<Json<ApiKeyView>> {
     me.require(MANAGE)?;
     let key = own_key(&state, &me, &id).await?;
     Ok(Json(ApiKeyView::new(&key, crate::now())))
@@ -435,7 +436,7 @@ async fn update_key(
     me: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateApiKey>,
-) -> ApiResult<Json<ApiKeyView>> {
+) -> DomainResult<Json<ApiKeyView>> {
     me.require(MANAGE)?;
     let mut key = own_key(&state, &me, &id).await?;
     refuse_revoked(&key)?;
@@ -477,7 +478,7 @@ async fn revoke_key(
     RequestMeta(client): RequestMeta,
     me: Caller,
     Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+) -> DomainResult<StatusCode> {
     me.require(MANAGE)?;
     let key = own_key(&state, &me, &id).await?;
     if state.db.revoke_api_key(&key.id, crate::now()).await? {
@@ -515,7 +516,7 @@ async fn rotate_key(
     RequestMeta(client): RequestMeta,
     me: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     me.require(MANAGE)?;
     let old = own_key(&state, &me, &id).await?;
     refuse_revoked(&old)?;
@@ -523,7 +524,7 @@ async fn rotate_key(
     // Rotating is for live keys: an expired one would otherwise come back with a fresh
     // lifetime, past the owner's decision and the live-key cap.
     if old.expires_at.is_some_and(|t| t <= now) {
-        return Err(ApiError::new(StatusCode::CONFLICT, "api_key_expired", "The key has expired"));
+        return Err(DomainError::conflict("api_key_expired", "The key has expired"));
     }
     let expires_at = old.expires_at.map(|t| now + (t - old.created_at).max(0));
     let (key, row) = new_key(
@@ -538,7 +539,7 @@ async fn rotate_key(
         },
     )?;
     if !state.db.rotate_api_key(&old.id, &row, now).await? {
-        return Err(ApiError::new(StatusCode::CONFLICT, "api_key_revoked", "The key is revoked"));
+        return Err(DomainError::conflict("api_key_revoked", "The key is revoked"));
     }
     audit(
         &state,
@@ -572,7 +573,7 @@ async fn key_usage(
     me: Caller,
     Path(id): Path<String>,
     Query(page): Query<UsageQuery>,
-) -> ApiResult<Json<UsagePage>> {
+) -> DomainResult<Json<UsagePage>> {
     me.require(MANAGE)?;
     let key = own_key(&state, &me, &id).await?;
     let limit = page.limit.unwrap_or(50).clamp(1, 200);

@@ -17,11 +17,12 @@ use super::{
 };
 use crate::auth::{Caller, bearer_token_from_headers, verify_access_token};
 use crate::crypto::{hash_token, random_token};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::email_verification;
-use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::login::{Login, PasswordStep};
 use crate::metrics::Metrics;
 use crate::password::check_policy;
+use crate::routes::error::ApiJson;
 use crate::startup::AppState;
 use crate::store::User;
 
@@ -85,15 +86,15 @@ async fn register(
     State(state): State<AppState>,
     RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<RegisterBody>,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     let email = body.email.trim();
     if !valid_email(email) {
-        return Err(ApiError::bad_request("invalid_email", "The email address is not valid"));
+        return Err(DomainError::bad_request("invalid_email", "The email address is not valid"));
     }
     let name = crate::users::checked_name(body.name.as_deref().unwrap_or_default())?;
     check_policy(&body.password, state.config.password_min_chars)
-        .map_err(|e| ApiError::bad_request("weak_password", e.message()))?;
-    let hash = state.passwords.hash(body.password).await.map_err(ApiError::internal)?;
+        .map_err(|e| DomainError::bad_request("weak_password", e.message()))?;
+    let hash = state.passwords.hash(body.password).await.map_err(DomainError::internal)?;
     let now = crate::now();
     let id = crate::crypto::new_id();
     let roles = vec!["user".to_owned()];
@@ -106,15 +107,11 @@ async fn register(
         verified_at: None,
     };
     if !state.db.insert_user(&new_user, now).await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "email_taken",
-            "An account with this email already exists",
-        ));
+        return Err(DomainError::conflict("email_taken", "An account with this email already exists"));
     }
     Metrics::inc(&state.metrics.registrations);
     audit(&state, "user_registered", Some(&id), Some(&id), &client, None).await;
-    let user = state.db.user_by_id(&id).await?.ok_or_else(|| ApiError::internal("user vanished"))?;
+    let user = state.db.user_by_id(&id).await?.ok_or_else(|| DomainError::internal("user vanished"))?;
     email_verification::send_link_later(&state, user.clone(), client);
     let permissions = state.roles.permissions_for(&user.roles).await?;
     Ok((StatusCode::CREATED, Json(user_json(&user, &permissions))).into_response())
@@ -169,7 +166,7 @@ async fn login(
     State(state): State<AppState>,
     RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<LoginBody>,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     let email = body.email.trim();
     match Login::of(&state).password(email, body.password, &client).await? {
         PasswordStep::Done(user) => {
@@ -211,7 +208,7 @@ async fn login_mfa(
     State(state): State<AppState>,
     RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<MfaBody>,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     let (user, method) = Login::of(&state).second_factor(&body.mfa_token, &body.code, &client).await?;
     let amr = vec!["pwd".to_owned(), "mfa".to_owned(), method.to_owned()];
     let pair = start_session(&state, &user, amr, &client).await?;
@@ -258,7 +255,7 @@ async fn refresh(
     RequestMeta(client): RequestMeta,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     let (token, flow) = presented_refresh_token(&headers, &body).ok_or_else(crate::login::invalid_grant)?;
     let (user, session) = Login::of(&state).refresh(&token, &client).await?;
     let pair = super::issue_pair(&state, &user, &session).await?;
@@ -281,7 +278,7 @@ async fn logout(
     RequestMeta(client): RequestMeta,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     let now = crate::now();
     let mut session: Option<(String, String)> = None;
     if let Some((token, _)) = presented_refresh_token(&headers, &body)
@@ -318,7 +315,7 @@ async fn logout_all(
     State(state): State<AppState>,
     RequestMeta(client): RequestMeta,
     me: Caller,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     let n = state.db.revoke_user_sessions(&me.user.id, None, "logout_all", crate::now()).await?;
     audit(
         &state,
@@ -362,7 +359,7 @@ async fn forgot_password(
     State(state): State<AppState>,
     RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<ForgotBody>,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     Metrics::inc(&state.metrics.password_reset_requests);
     let email = body.email.trim().to_owned();
     Login::of(&state).count_reset_request(&email, &client).await?;
@@ -431,19 +428,22 @@ async fn reset_password(
     State(state): State<AppState>,
     RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<ResetBody>,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     check_policy(&body.new_password, state.config.password_min_chars)
-        .map_err(|e| ApiError::bad_request("weak_password", e.message()))?;
+        .map_err(|e| DomainError::bad_request("weak_password", e.message()))?;
     let now = crate::now();
     let Some(user_id) = state.db.consume_reset_token(&hash_token(&body.token), now).await? else {
-        return Err(ApiError::bad_request(
+        return Err(DomainError::bad_request(
             "invalid_reset_token",
             "The reset token is invalid, used or expired",
         ));
     };
-    let user =
-        state.db.user_by_id(&user_id).await?.ok_or_else(|| ApiError::internal("reset for a missing user"))?;
-    let hash = state.passwords.hash(body.new_password).await.map_err(ApiError::internal)?;
+    let user = state
+        .db
+        .user_by_id(&user_id)
+        .await?
+        .ok_or_else(|| DomainError::internal("reset for a missing user"))?;
+    let hash = state.passwords.hash(body.new_password).await.map_err(DomainError::internal)?;
     state.db.update_password(&user.id, &hash, now).await?;
     state.db.revoke_user_sessions(&user.id, None, "password_reset", now).await?;
     Login::of(&state).unlock(&user).await?;
@@ -485,7 +485,7 @@ async fn verify_email(
     State(state): State<AppState>,
     RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<VerifyEmailBody>,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     email_verification::verify(&state, &body.token, &client).await?;
     Ok(Json(serde_json::json!({ "status": "email_verified" })).into_response())
 }
@@ -522,24 +522,24 @@ async fn resend_verification(
     RequestMeta(client): RequestMeta,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     let email = match bearer_token_from_headers(&headers) {
         Some(token) => {
-            let principal = verify_access_token(&state, token).await.map_err(|e| ApiError::auth(&e))?;
+            let principal = verify_access_token(&state, token).await.map_err(|e| DomainError::auth(&e))?;
             let user = state.db.user_by_id(principal.user_id()).await?;
-            user.map(|u| u.email).ok_or_else(|| ApiError::internal("token of a missing user"))?
+            user.map(|u| u.email).ok_or_else(|| DomainError::internal("token of a missing user"))?
         }
         None => {
             let body: ResendBody = if body.iter().all(u8::is_ascii_whitespace) {
                 ResendBody::default()
             } else {
                 serde_json::from_slice(&body).map_err(|_| {
-                    ApiError::bad_request("invalid_request", "The request body is not valid JSON")
+                    DomainError::bad_request("invalid_request", "The request body is not valid JSON")
                 })?
             };
             let email = body.email.map(|e| e.trim().to_owned()).unwrap_or_default();
             if !valid_email(&email) {
-                return Err(ApiError::bad_request("invalid_email", "The email address is not valid"));
+                return Err(DomainError::bad_request("invalid_email", "The email address is not valid"));
             }
             email
         }

@@ -30,7 +30,8 @@ use crate::clients::{
     granted_scopes, issue_token, register,
 };
 use crate::crypto::hash_token;
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::domain::error::{DomainError, DomainResult};
+use crate::routes::error::ApiJson;
 use crate::startup::AppState;
 use crate::store::ClientInfo;
 
@@ -508,7 +509,7 @@ async fn list_clients(
     State(state): State<AppState>,
     me: Caller,
     Query(page): Query<ClientPage>,
-) -> ApiResult<Json<ClientList>> {
+) -> DomainResult<Json<ClientList>> {
     me.require(CLIENTS_READ)?;
     let limit = page.limit.unwrap_or(50).clamp(1, 200);
     let offset = page.offset.unwrap_or(0).max(0);
@@ -535,7 +536,7 @@ async fn create_client(
     RequestMeta(info): RequestMeta,
     me: Caller,
     ApiJson(body): ApiJson<CreateClientBody>,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     me.require(CLIENTS_WRITE)?;
     let (row, client_secret) = register(&state, &body.name, &body.scopes, Some(&me.user.id), &info).await?;
     let created = CreatedClient { client: ClientView::from(&row), client_secret };
@@ -564,9 +565,9 @@ async fn revoke_client(
     RequestMeta(info): RequestMeta,
     me: Caller,
     Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+) -> DomainResult<StatusCode> {
     me.require(CLIENTS_WRITE)?;
-    let row = state.db.revoke_service_client(&id, crate::now()).await?.ok_or_else(ApiError::not_found)?;
+    let row = state.db.revoke_service_client(&id, crate::now()).await?.ok_or_else(DomainError::not_found)?;
     let details = serde_json::json!({ "client_id": row.client_id });
     audit(&state, "client_revoked", None, Some(&me.user.id), &info, Some(details)).await;
     Ok(StatusCode::NO_CONTENT)
@@ -598,7 +599,7 @@ async fn account_credentials(
 ) -> Response {
     let mut client_id = None;
     let mut user_id = None;
-    let (result, outcome): (ApiResult<Json<serde_json::Value>>, &str) = match caller {
+    let (result, outcome): (DomainResult<Json<serde_json::Value>>, &str) = match caller {
         Err(rejection) => {
             match &rejection {
                 ServiceClientRejection::InvalidToken { subject, .. } => client_id = subject.clone(),
@@ -614,7 +615,7 @@ async fn account_credentials(
                 Err(e) => (Err(e), "insufficient_scope"),
                 Ok(()) => match crate::accounts::account_credentials(&state, &id).await {
                     Ok(Some(credentials)) => (Ok(Json(credentials)), "ok"),
-                    Ok(None) => (Err(ApiError::not_found()), "not_found"),
+                    Ok(None) => (Err(DomainError::not_found()), "not_found"),
                     Err(e) => (Err(e), "error"),
                 },
             }
@@ -638,7 +639,7 @@ async fn account_credentials(
         .await;
     let mut response = match (result, written) {
         // No credentials leave without their audit record.
-        (Ok(_), Err(e)) => ApiError::internal(e).into_response(),
+        (Ok(_), Err(e)) => DomainError::internal(e).into_response(),
         (Ok(json), Ok(())) => json.into_response(),
         (Err(e), written) => {
             if let Err(w) = written {

@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::openapi::ErrorBody;
-use crate::error::ApiResult;
+use crate::domain::error::DomainResult;
 use crate::startup::AppState;
 
 /// This module's part of the OpenAPI document.
@@ -153,7 +153,7 @@ impl Readiness {
         (status = 404, description = "Not in `dev`", body = ErrorBody),
     ),
 )]
-async fn outbox(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
+async fn outbox(State(state): State<AppState>) -> DomainResult<impl IntoResponse> {
     let messages = state.db.outbox(50).await?;
     Ok(Json(serde_json::json!({ "messages": messages })))
 }

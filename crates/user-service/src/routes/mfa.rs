@@ -11,8 +11,9 @@ use utoipa::ToSchema;
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
 use super::{RequestMeta, audit};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::login::Login;
+use crate::routes::error::ApiJson;
 use crate::startup::AppState;
 use crate::totp;
 
@@ -63,9 +64,9 @@ async fn setup(
     State(state): State<AppState>,
     RequestMeta(client): RequestMeta,
     me: Caller,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> DomainResult<Json<serde_json::Value>> {
     if me.user.mfa_enabled {
-        return Err(ApiError::new(StatusCode::CONFLICT, "mfa_already_enabled", "TOTP is already enabled"));
+        return Err(DomainError::conflict("mfa_already_enabled", "TOTP is already enabled"));
     }
     let secret = totp::new_secret();
     let enc = state.master.encrypt(&secret, &me.user.id);
@@ -103,31 +104,27 @@ async fn enable(
     RequestMeta(client): RequestMeta,
     me: Caller,
     ApiJson(body): ApiJson<EnableBody>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> DomainResult<Json<serde_json::Value>> {
     if me.user.mfa_enabled {
-        return Err(ApiError::new(StatusCode::CONFLICT, "mfa_already_enabled", "TOTP is already enabled"));
+        return Err(DomainError::conflict("mfa_already_enabled", "TOTP is already enabled"));
     }
     let Some(pending) = me.user.totp_pending_enc.as_deref() else {
-        return Err(ApiError::bad_request("mfa_not_set_up", "Call the setup endpoint first"));
+        return Err(DomainError::bad_request("mfa_not_set_up", "Call the setup endpoint first"));
     };
-    let secret = state.master.decrypt(pending, &me.user.id).map_err(ApiError::internal)?;
+    let secret = state.master.decrypt(pending, &me.user.id).map_err(DomainError::internal)?;
     let now = crate::now();
     let Some(step) = totp::matching_step(&secret, &body.code, now) else {
-        return Err(ApiError::bad_request("invalid_code", "The code is not valid"));
+        return Err(DomainError::bad_request("invalid_code", "The code is not valid"));
     };
     if !state.db.enable_totp(&me.user.id, pending, step, now).await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "mfa_setup_changed",
-            "The setup changed; start again",
-        ));
+        return Err(DomainError::conflict("mfa_setup_changed", "The setup changed; start again"));
     }
     let codes = store_new_recovery_codes(&state, &me.user.id).await?;
     audit(&state, "mfa_enabled", Some(&me.user.id), Some(&me.user.id), &client, None).await;
     Ok(Json(serde_json::json!({ "recovery_codes": codes })))
 }
 
-async fn store_new_recovery_codes(state: &AppState, user_id: &str) -> ApiResult<Vec<String>> {
+async fn store_new_recovery_codes(state: &AppState, user_id: &str) -> DomainResult<Vec<String>> {
     let codes = totp::new_recovery_codes();
     let hashes: Vec<String> = codes.iter().map(|c| totp::recovery_code_hash(c)).collect();
     state.db.replace_recovery_codes(user_id, &hashes, crate::now()).await?;
@@ -161,15 +158,15 @@ async fn disable(
     RequestMeta(client): RequestMeta,
     me: Caller,
     ApiJson(body): ApiJson<DisableBody>,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     if !me.user.mfa_enabled {
-        return Err(ApiError::bad_request("mfa_not_enabled", "TOTP is not enabled"));
+        return Err(DomainError::bad_request("mfa_not_enabled", "TOTP is not enabled"));
     }
     if !Login::of(&state).recheck_password(&me.user, body.password, &client).await? {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid_password", "The password is wrong"));
+        return Err(DomainError::forbidden("invalid_password", "The password is wrong"));
     }
     if !Login::of(&state).recheck_second_factor(&me.user, &body.code, &client).await? {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid_code", "The code is not valid"));
+        return Err(DomainError::forbidden("invalid_code", "The code is not valid"));
     }
     state.db.disable_totp(&me.user.id, crate::now()).await?;
     audit(&state, "mfa_disabled", Some(&me.user.id), Some(&me.user.id), &client, None).await;
@@ -201,12 +198,12 @@ async fn regenerate_recovery_codes(
     RequestMeta(client): RequestMeta,
     me: Caller,
     ApiJson(body): ApiJson<PasswordBody>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> DomainResult<Json<serde_json::Value>> {
     if !me.user.mfa_enabled {
-        return Err(ApiError::bad_request("mfa_not_enabled", "TOTP is not enabled"));
+        return Err(DomainError::bad_request("mfa_not_enabled", "TOTP is not enabled"));
     }
     if !Login::of(&state).recheck_password(&me.user, body.password, &client).await? {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid_password", "The password is wrong"));
+        return Err(DomainError::forbidden("invalid_password", "The password is wrong"));
     }
     let codes = store_new_recovery_codes(&state, &me.user.id).await?;
     audit(&state, "recovery_codes_regenerated", Some(&me.user.id), Some(&me.user.id), &client, None).await;

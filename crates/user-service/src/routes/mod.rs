@@ -6,6 +6,7 @@ mod admin;
 mod api_keys;
 mod auth;
 mod clients;
+pub(crate) mod error;
 mod health;
 mod mfa;
 mod openapi;
@@ -26,7 +27,8 @@ use serde::Serialize;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::crypto::{hash_token, new_id, random_token};
-use crate::error::{ApiError, REALM, auth_error_body};
+use crate::domain::error::DomainError;
+use crate::routes::error::{REALM, auth_error_body};
 use crate::startup::AppState;
 use crate::store::{ClientInfo, Session, User};
 use crate::tokens::issue_access_token;
@@ -55,7 +57,7 @@ pub(crate) fn router(state: AppState) -> Router {
     }
     // `x-route-fallback` tells a 404 of no route from a handler's 404 (the OpenAPI test
     // relies on it to check that every documented route is served).
-    app.fallback(|| async { ([("x-route-fallback", "1")], ApiError::not_found()) })
+    app.fallback(|| async { ([("x-route-fallback", "1")], DomainError::not_found()) })
         // Spans record the URI with token and key values redacted (I27): a client that
         // puts its key in the query string is refused, and must not leak it to the logs.
         .layer(
@@ -79,7 +81,7 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
 
 /// The tower crate's `AuthLayer` over the service's own verifier (same key set, replaced
 /// in place on reload): the one place a bearer token is verified for the routes that
-/// take `Caller`. It answers in the service's error shape, the same as `ApiError::auth`.
+/// take `Caller`. It answers in the service's error shape, the same as `DomainError::auth`.
 /// Handlers check permissions once, with `Caller::require`.
 pub(crate) fn auth_layer(state: &AppState) -> authgate_tower::AuthLayer {
     authgate_tower::AuthLayer::new(authenticator(state)).realm(REALM).error_body(error_body)
@@ -208,7 +210,7 @@ pub(crate) async fn start_session(
     user: &User,
     amr: Vec<String>,
     client: &ClientInfo,
-) -> Result<TokenPair, ApiError> {
+) -> Result<TokenPair, DomainError> {
     let now = crate::now();
     let session = Session {
         id: new_id(),
@@ -230,7 +232,7 @@ pub(crate) async fn issue_pair(
     state: &AppState,
     user: &User,
     session: &Session,
-) -> Result<TokenPair, ApiError> {
+) -> Result<TokenPair, DomainError> {
     let now = crate::now();
     let refresh = random_token();
     state.db.insert_refresh_token(&hash_token(&refresh), &session.id, now, session.expires_at).await?;

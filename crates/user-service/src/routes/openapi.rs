@@ -20,13 +20,13 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::server::ServerBuilder;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 
-use crate::error::ApiError;
+use crate::domain::error::DomainError;
 use crate::startup::AppState;
 
-/// The body of every error response (`crate::error::ApiError`).
+/// The body of every error response (`crate::domain::error::DomainError`).
 #[derive(utoipa::ToSchema)]
 #[schema(example = json!({"error": "not_found", "message": "Not found"}))]
-#[allow(dead_code, reason = "documents the JSON ApiError writes")]
+#[allow(dead_code, reason = "documents the JSON DomainError writes")]
 pub(crate) struct ErrorBody {
     /// A stable, machine-readable code (`invalid_token`, `insufficient_scope`, ...).
     error: String,
@@ -213,7 +213,7 @@ async fn openapi_json(Extension(json): Extension<Arc<Option<String>>>) -> Respon
         Some(json) => {
             ([(CONTENT_TYPE, "application/json"), (CACHE_CONTROL, "no-cache")], json.clone()).into_response()
         }
-        None => ApiError::internal("the OpenAPI document could not be serialized").into_response(),
+        None => DomainError::internal("the OpenAPI document could not be serialized").into_response(),
     }
 }
 
@@ -296,6 +296,6 @@ async fn docs_index() -> Response {
 async fn docs_asset(Path(file): Path<String>) -> Response {
     match ASSETS.iter().find(|(name, ..)| *name == file) {
         Some(&(_, content_type, cache, body)) => static_file(content_type, cache, body),
-        None => ApiError::not_found().into_response(),
+        None => DomainError::not_found().into_response(),
     }
 }

@@ -23,8 +23,9 @@ use super::openapi::{BodyErrors, ErrorBody, PermissionErrors};
 use super::{RequestMeta, audit, rfc3339};
 use crate::auth::Caller;
 use crate::crypto::new_id;
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::domain::error::{DomainError, DomainResult, ErrorKind};
 use crate::roles::{ADMIN_ROLE, GrantError, PERMISSIONS, Role, check_grantable};
+use crate::routes::error::ApiJson;
 use crate::startup::AppState;
 
 const ROLES_READ: &str = "admin:roles:read";
@@ -119,12 +120,12 @@ struct UpdateRole {
     permissions: Option<Vec<String>>,
 }
 
-fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+fn invalid(code: &'static str, message: impl Into<String>) -> DomainError {
+    DomainError::new(ErrorKind::Unprocessable, code, message)
 }
 
-fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, code, message)
+fn conflict(code: &'static str, message: impl Into<String>) -> DomainError {
+    DomainError::conflict(code, message)
 }
 
 fn valid_name(name: &str) -> bool {
@@ -133,7 +134,7 @@ fn valid_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
-fn checked_description(description: Option<String>) -> ApiResult<Option<String>> {
+fn checked_description(description: Option<String>) -> DomainResult<Option<String>> {
     let description = description.map(|d| d.trim().to_owned());
     if description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
         return Err(invalid("invalid_description", "The description must have at most 500 characters"));
@@ -143,12 +144,12 @@ fn checked_description(description: Option<String>) -> ApiResult<Option<String>>
 
 /// 403 unless the caller holds every permission in `granted`, so `admin:roles:write`
 /// alone is no path to `*`.
-fn require_covers(me: &Caller, granted: &[String]) -> ApiResult<()> {
+fn require_covers(me: &Caller, granted: &[String]) -> DomainResult<()> {
     crate::users::require_covers(&me.permissions, granted)
 }
 
 /// Every permission grantable, each once, in the given order.
-fn checked_permissions(permissions: Vec<String>) -> ApiResult<Vec<String>> {
+fn checked_permissions(permissions: Vec<String>) -> DomainResult<Vec<String>> {
     if permissions.len() > MAX_PERMISSIONS {
         return Err(invalid("too_many_permissions", "A role can grant at most 100 permissions"));
     }
@@ -181,7 +182,7 @@ fn checked_permissions(permissions: Vec<String>) -> ApiResult<Vec<String>> {
     security(("bearer" = [])),
     responses((status = 200, description = "The catalog", body = PermissionList), PermissionErrors),
 )]
-async fn list_permissions(me: Caller) -> ApiResult<Json<PermissionList>> {
+async fn list_permissions(me: Caller) -> DomainResult<Json<PermissionList>> {
     me.require(ROLES_READ)?;
     let permissions = PERMISSIONS
         .iter()
@@ -202,7 +203,7 @@ async fn list_permissions(me: Caller) -> ApiResult<Json<PermissionList>> {
     security(("bearer" = [])),
     responses((status = 200, description = "The roles", body = RoleList), PermissionErrors),
 )]
-async fn list_roles(State(state): State<AppState>, me: Caller) -> ApiResult<Json<RoleList>> {
+async fn list_roles(State(state): State<AppState>, me: Caller) -> DomainResult<Json<RoleList>> {
     me.require(ROLES_READ)?;
     let roles = state.db.list_roles().await?.into_iter().map(RoleView::from).collect();
     Ok(Json(RoleList { roles }))
@@ -227,7 +228,7 @@ async fn create_role(
     RequestMeta(client): RequestMeta,
     me: Caller,
     ApiJson(body): ApiJson<CreateRole>,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     me.require(ROLES_WRITE)?;
     if !valid_name(&body.name) {
         return Err(invalid(
@@ -278,9 +279,9 @@ async fn get_role(
     State(state): State<AppState>,
     me: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<RoleView>> {
+) -> DomainResult<Json<RoleView>> {
     me.require(ROLES_READ)?;
-    let role = state.db.role_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
+    let role = state.db.role_by_id(&id).await?.ok_or_else(DomainError::not_found)?;
     Ok(Json(role.into()))
 }
 
@@ -306,9 +307,9 @@ async fn update_role(
     me: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateRole>,
-) -> ApiResult<Json<RoleView>> {
+) -> DomainResult<Json<RoleView>> {
     me.require(ROLES_WRITE)?;
-    let role = state.db.role_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
+    let role = state.db.role_by_id(&id).await?.ok_or_else(DomainError::not_found)?;
     if role.system && role.name == ADMIN_ROLE {
         return Err(conflict("system_role", "The admin role cannot be changed"));
     }
@@ -322,7 +323,7 @@ async fn update_role(
     require_covers(&me, &role.permissions)?;
     require_covers(&me, &permissions)?;
     if !state.db.update_role(&id, &description, &permissions, crate::now()).await? {
-        return Err(ApiError::not_found());
+        return Err(DomainError::not_found());
     }
     state.roles.invalidate();
     let details = serde_json::json!({
@@ -332,7 +333,7 @@ async fn update_role(
         "permissions": permissions,
     });
     audit(&state, "role_updated", None, Some(&me.user.id), &client, Some(details)).await;
-    let role = state.db.role_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
+    let role = state.db.role_by_id(&id).await?.ok_or_else(DomainError::not_found)?;
     Ok(Json(role.into()))
 }
 
@@ -356,9 +357,9 @@ async fn delete_role(
     RequestMeta(client): RequestMeta,
     me: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     me.require(ROLES_WRITE)?;
-    let role = state.db.role_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
+    let role = state.db.role_by_id(&id).await?.ok_or_else(DomainError::not_found)?;
     if role.system {
         return Err(conflict("system_role", "System roles cannot be deleted"));
     }
@@ -370,7 +371,7 @@ async fn delete_role(
         ));
     }
     if !state.db.delete_role(&id).await? {
-        return Err(ApiError::not_found());
+        return Err(DomainError::not_found());
     }
     state.roles.invalidate();
     let details = serde_json::json!({"role_id": id, "name": role.name, "permissions": role.permissions});

@@ -11,9 +11,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
 use super::{RequestMeta, audit, rfc3339, user_json};
 use crate::auth::{Caller, MeCaller};
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::login::Login;
 use crate::password::check_policy;
+use crate::routes::error::ApiJson;
 use crate::startup::AppState;
 
 /// This module's part of the OpenAPI document.
@@ -146,7 +147,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         (status = 401, description = "Missing or invalid access token or API key", body = ErrorBody),
     ),
 )]
-async fn me(State(state): State<AppState>, caller: MeCaller) -> ApiResult<Json<serde_json::Value>> {
+async fn me(State(state): State<AppState>, caller: MeCaller) -> DomainResult<Json<serde_json::Value>> {
     let me = match caller {
         MeCaller::Jwt(me) => me,
         MeCaller::ApiKey(caller) => return Ok(Json(super::api_keys::me_json(&caller))),
@@ -180,12 +181,12 @@ async fn update_me(
     State(state): State<AppState>,
     me: Caller,
     ApiJson(body): ApiJson<UpdateMe>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> DomainResult<Json<serde_json::Value>> {
     if let Some(name) = body.name {
         let name = crate::users::checked_name(&name)?;
         state.db.update_user_name(&me.user.id, &name, crate::now()).await?;
     }
-    let user = state.db.user_by_id(&me.user.id).await?.ok_or_else(ApiError::not_found)?;
+    let user = state.db.user_by_id(&me.user.id).await?.ok_or_else(DomainError::not_found)?;
     Ok(Json(user_json(&user, &me.permissions)))
 }
 
@@ -215,18 +216,14 @@ async fn change_password(
     RequestMeta(client): RequestMeta,
     me: Caller,
     ApiJson(body): ApiJson<ChangePassword>,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     check_policy(&body.new_password, state.config.password_min_chars)
-        .map_err(|e| ApiError::bad_request("weak_password", e.message()))?;
+        .map_err(|e| DomainError::bad_request("weak_password", e.message()))?;
     if !Login::of(&state).recheck_password(&me.user, body.current_password, &client).await? {
         audit(&state, "password_change_failed", Some(&me.user.id), Some(&me.user.id), &client, None).await;
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "invalid_password",
-            "The current password is wrong",
-        ));
+        return Err(DomainError::forbidden("invalid_password", "The current password is wrong"));
     }
-    let hash = state.passwords.hash(body.new_password).await.map_err(ApiError::internal)?;
+    let hash = state.passwords.hash(body.new_password).await.map_err(DomainError::internal)?;
     let now = crate::now();
     state.db.update_password(&me.user.id, &hash, now).await?;
     let revoked =
@@ -251,7 +248,7 @@ async fn change_password(
     security(("bearer" = [])),
     responses((status = 200, description = "Active sessions, newest first", body = SessionList), BearerErrors),
 )]
-async fn sessions(State(state): State<AppState>, me: Caller) -> ApiResult<Json<serde_json::Value>> {
+async fn sessions(State(state): State<AppState>, me: Caller) -> DomainResult<Json<serde_json::Value>> {
     let list = state.db.active_sessions(&me.user.id, crate::now()).await?;
     let items: Vec<_> = list
         .iter()
@@ -289,13 +286,13 @@ async fn revoke_session(
     RequestMeta(client): RequestMeta,
     me: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> DomainResult<Response> {
     let session = state
         .db
         .session_by_id(&id)
         .await?
         .filter(|s| s.user_id == me.user.id)
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(DomainError::not_found)?;
     if state.db.revoke_session(&session.id, "revoked_by_user", crate::now()).await? {
         audit(
             &state,
@@ -354,7 +351,7 @@ async fn audit_events(
     State(state): State<AppState>,
     me: Caller,
     Query(page): Query<Page>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> DomainResult<Json<serde_json::Value>> {
     let events = state.db.audit_events(Some(&me.user.id), page.limit(), page.offset()).await?;
     Ok(Json(audit_json(events)))
 }

@@ -6,7 +6,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::error::{ApiError, ApiResult};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::startup::AppState;
 
 /// This module's part of the OpenAPI document.
@@ -80,8 +80,8 @@ pub(crate) fn router() -> Router<AppState> {
     tag = "discovery",
     responses((status = 200, description = "The key set (`Cache-Control: public, max-age`)", body = Jwks)),
 )]
-async fn jwks(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
-    let body = state.keys.jwks(crate::now()).await.map_err(ApiError::internal)?;
+async fn jwks(State(state): State<AppState>) -> DomainResult<impl IntoResponse> {
+    let body = state.keys.jwks(crate::now()).await.map_err(DomainError::internal)?;
     let cache = format!("public, max-age={}", state.config.jwks_max_age_secs);
     Ok(([(CACHE_CONTROL, cache)], Json(body)))
 }
@@ -93,7 +93,7 @@ async fn jwks(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
     tag = "discovery",
     responses((status = 200, description = "The key set", body = Jwks)),
 )]
-async fn jwks_root(state: State<AppState>) -> ApiResult<impl IntoResponse> {
+async fn jwks_root(state: State<AppState>) -> DomainResult<impl IntoResponse> {
     jwks(state).await
 }
 
@@ -105,7 +105,7 @@ async fn jwks_root(state: State<AppState>) -> ApiResult<impl IntoResponse> {
     tag = "discovery",
     responses((status = 200, description = "The metadata", body = OpenIdConfiguration)),
 )]
-async fn openid_configuration(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
+async fn openid_configuration(State(state): State<AppState>) -> DomainResult<impl IntoResponse> {
     let iss = &state.issuer;
     let body = serde_json::json!({
         "issuer": iss,
@@ -122,7 +122,7 @@ async fn openid_configuration(State(state): State<AppState>) -> ApiResult<impl I
     tag = "discovery",
     responses((status = 200, description = "The metadata", body = AuthorizationServerMetadata)),
 )]
-async fn authorization_server(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
+async fn authorization_server(State(state): State<AppState>) -> DomainResult<impl IntoResponse> {
     let iss = &state.issuer;
     let body = serde_json::json!({
         "issuer": iss,
@@ -146,8 +146,8 @@ fn cache_control(state: &AppState) -> String {
 
 /// The distinct `alg` of the published keys, in JWKS order: what really signs (or will,
 /// or did for tokens still valid), not every algorithm the code could use.
-async fn signing_algs(state: &AppState) -> ApiResult<Vec<String>> {
-    let keys = state.keys.keys(crate::now()).await.map_err(ApiError::internal)?;
+async fn signing_algs(state: &AppState) -> DomainResult<Vec<String>> {
+    let keys = state.keys.keys(crate::now()).await.map_err(DomainError::internal)?;
     let mut algs: Vec<String> = Vec::new();
     for alg in keys.iter().filter_map(|k| k.jwk.get("alg").and_then(|a| a.as_str())) {
         if !algs.iter().any(|a| a == alg) {

@@ -1,0 +1,10 @@
+//! The service's rules, free of HTTP: what logging in, tokens, MFA, password resets, API
+//! keys, trading accounts, service clients, users and roles may and may not do.
+//!
+//! A request flows `routes` -> `domain` -> `store`, never back: routes extract and
+//! answer, the domain decides, the store reads and writes rows. Domain operations take
+//! only what they need (the store, the key manager, the role catalog, the mailer, the
+//! time) and return a [`error::DomainError`]. `tests/layering.rs` fails if a file here
+//! names `axum`, `crate::routes` or `AppState`.
+
+pub(crate) mod error;

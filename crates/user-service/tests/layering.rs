@@ -1,0 +1,60 @@
+//! The crate's layering, `routes -> domain -> store`, held as a test: the domain knows
+//! nothing of HTTP wiring and the store nothing of the domain (issue 11).
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("readable source folder") {
+        let path = entry.expect("readable entry").path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// Every line of `folder`'s files that names one of `forbidden`, as `file:line: text`.
+fn offending_lines(folder: &str, forbidden: &[&str]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(folder);
+    let mut found = Vec::new();
+    for file in rust_files(&root) {
+        let text = std::fs::read_to_string(&file).expect("readable source file");
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if forbidden.iter().any(|name| code.contains(name)) {
+                found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_domain_names_no_http_wiring() {
+    let found = offending_lines("domain", &["axum", "crate::routes", "AppState", "StateInner"]);
+    assert!(found.is_empty(), "domain files must not name axum, routes or AppState:\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_store_names_neither_the_domain_nor_http() {
+    let found = offending_lines("store", &["axum", "crate::routes", "crate::domain", "AppState"]);
+    assert!(
+        found.is_empty(),
+        "store files must not name axum, routes, the domain or AppState:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_check_sees_a_forbidden_name() {
+    // The checks above pass vacuously if they read nothing: this one must find itself.
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/layering.rs");
+    let text = std::fs::read_to_string(here).expect("this file");
+    assert!(
+        text.contains("axum")
+            && !rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/domain")).is_empty()
+    );
+}
