@@ -88,6 +88,17 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(config.db_max_connections)
             .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    // Per connection: with WAL, NORMAL syncs at checkpoints instead of at
+                    // every commit. A crash of the process loses nothing; a power loss may
+                    // lose the last commits (README, "SQLite durability").
+                    if kind == DbKind::Sqlite {
+                        sqlx::query("PRAGMA synchronous=NORMAL").execute(conn).await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect(&url)
             .await?;
         if kind == DbKind::Sqlite {
@@ -233,6 +244,30 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(applied, (1..=6).map(|v| (v, 1)).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn sqlite_connections_use_wal_with_normal_sync() {
+        let dir = std::env::temp_dir().join(format!("user-service-wal-{}", std::process::id()));
+        let url = format!("sqlite://{}/wal.db", dir.display());
+        let vars = [("DATABASE_URL", url), ("DATABASE_MAX_CONNECTIONS", "3".to_owned())];
+        let config =
+            crate::Config::from_vars(&vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()).unwrap();
+        let db = super::Db::connect(&config).await.unwrap();
+
+        // Every connection of the pool, not only the first: hold three at once.
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            let mut conn = db.pool.acquire().await.unwrap();
+            let (journal,): (String,) =
+                sqlx::query_as("PRAGMA journal_mode").fetch_one(&mut *conn).await.unwrap();
+            let (sync,): (i64,) = sqlx::query_as("PRAGMA synchronous").fetch_one(&mut *conn).await.unwrap();
+            assert_eq!((journal.as_str(), sync), ("wal", 1), "1 is NORMAL");
+            held.push(conn);
+        }
+        drop(held);
+        db.pool.close().await;
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[tokio::test]
