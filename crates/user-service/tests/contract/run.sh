@@ -13,12 +13,13 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd -P)"
 root="$(cd "$here/../../../.." && pwd -P)"
 bin="${CARGO_TARGET_DIR:-$root/target}/debug/user-service"
+case "$bin" in /*) ;; *) bin="$PWD/$bin" ;; esac # the service runs from a temporary directory
 schemathesis_version=4.32.5
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/authgate/schemathesis-$schemathesis_version"
 started=$SECONDS
 
 if [ ! -x "$bin" ]; then
-  (cd "$root" && cargo build --locked -p user-service)
+  cargo build --locked --manifest-path "$root/Cargo.toml" -p user-service
 fi
 if [ ! -x "$venv/bin/st" ]; then
   rm -rf "$venv"
