@@ -11,6 +11,7 @@
 #   cargo run -p <pkg> -- <args>      runs the binary with the args (CLI commands)
 #   cargo run --release ...           the same, with the debug binary
 #   cargo test ...                    is CI's own test step; reported, not run again
+#   crates/user-service/tests/contract/run.sh   the same
 #   npm run dev                       starts Vite in the background, waits for its page
 #   npm run lint|build|size|test...   frontend/scripts/ci.sh's steps; reported, not run again
 #   npm ci                            skipped when node_modules already match package-lock.json
@@ -117,6 +118,10 @@ npm() {
 
 # This runner, shown in the README, is what is running.
 tests/docs/run.sh() { echo "docs test: 'tests/docs/run.sh' is this very run" >&2; }
+# user-service's contract test is a step of .ci/run of its own.
+crates/user-service/tests/contract/run.sh() {
+  echo "docs test: the contract test is a step of .ci/run, not run again here" >&2
+}
 
 cargo() {
   case "${1:-}" in

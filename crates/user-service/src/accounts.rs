@@ -208,7 +208,7 @@ impl Credentials {
     /// 422 unless every value is non-empty, printable and of a sane length.
     pub(crate) fn validate(&self) -> DomainResult<()> {
         let check = |name: &str, v: &str, max: usize| {
-            if v.is_empty() || v.len() > max || v.chars().any(char::is_control) {
+            if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
                 Err(DomainError::new(
                     ErrorKind::Unprocessable,
                     "invalid_credentials_format",

@@ -15,7 +15,7 @@ use crate::crypto::random_bytes;
 
 /// Passwords nobody should use; lengths >= 12 so the length rule does not already catch
 /// them (I03). A breached-password service can be added behind the same check.
-const COMMON_PASSWORDS: &[&str] = &[
+pub(crate) const COMMON_PASSWORDS: &[&str] = &[
     "password1234",
     "password12345",
     "password123456",

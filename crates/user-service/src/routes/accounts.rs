@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::openapi::ErrorBody;
+use super::openapi::{BodyErrors, ErrorBody};
 use super::{RequestMeta, audit, rfc3339};
 use crate::accounts::{
     AccountChange, Broker, Credentials, MaskedCredentials, MemberRemoval, MemberRole, MemberRow,
@@ -79,8 +79,11 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
 /// Broker credentials as submitted. Never logged, never returned.
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct CredentialsInput {
+    #[schema(max_length = 256, pattern = r"^[^\x00-\x1f\x7f-\x9f]+$")]
     api_key: String,
+    #[schema(max_length = 256, pattern = r"^[^\x00-\x1f\x7f-\x9f]+$")]
     api_secret: String,
+    #[schema(max_length = 2048, pattern = r"^[^\x00-\x1f\x7f-\x9f]+$")]
     access_token: Option<String>,
 }
 
@@ -90,9 +93,16 @@ pub(crate) struct CreateAccount {
     /// Only `kite` for now; anything else is 422 `unsupported_broker`.
     #[schema(value_type = Broker)]
     broker: String,
-    /// 1 to 100 characters.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     label: String,
-    /// The account's id at the broker, 1 to 64 characters.
+    /// The account's id at the broker.
+    #[schema(
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     broker_user_id: String,
     credentials: CredentialsInput,
 }
@@ -100,15 +110,22 @@ pub(crate) struct CreateAccount {
 /// Credentials to change; the others are kept.
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct CredentialsPatch {
+    #[schema(max_length = 256, pattern = r"^[^\x00-\x1f\x7f-\x9f]+$")]
     api_key: Option<String>,
+    #[schema(max_length = 256, pattern = r"^[^\x00-\x1f\x7f-\x9f]+$")]
     api_secret: Option<String>,
     /// The daily broker session token: the one value traders may change too.
+    #[schema(max_length = 2048, pattern = r"^[^\x00-\x1f\x7f-\x9f]+$")]
     access_token: Option<String>,
 }
 
 /// `PATCH /v1/trading-accounts/{id}`: every field optional.
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct UpdateAccount {
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     label: Option<String>,
     #[schema(value_type = Option<SubscriptionTier>)]
     subscription_tier: Option<String>,
@@ -234,6 +251,7 @@ async fn membership(
     tag = "trading-accounts",
     request_body = CreateAccount,
     responses(
+        BodyErrors,
         (status = 201, description = "Created; credentials masked", body = AccountView),
         (status = 401, description = "Missing or invalid access token", body = ErrorBody),
         (status = 403, description = "Missing trading_accounts:write", body = ErrorBody),
@@ -348,6 +366,7 @@ async fn get_account(
     params(("id" = String, Path, description = "Trading account id")),
     request_body = UpdateAccount,
     responses(
+        BodyErrors,
         (status = 200, description = "Updated; credentials masked", body = AccountView),
         (status = 401, description = "Missing or invalid access token", body = ErrorBody),
         (status = 403, description = "Missing trading_accounts:write, or the caller's role forbids the change", body = ErrorBody),
@@ -478,6 +497,7 @@ async fn list_members(
     params(("id" = String, Path, description = "Trading account id")),
     request_body = AddMember,
     responses(
+        BodyErrors,
         (status = 201, description = "Added", body = MemberView),
         (status = 200, description = "Already a member; role now as requested", body = MemberView),
         (status = 401, description = "Missing or invalid access token", body = ErrorBody),

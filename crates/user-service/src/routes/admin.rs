@@ -4,19 +4,19 @@
 //! permission once, with `Caller::require`, against the user's current roles (a demotion
 //! applies at once). A missing permission is 403 `insufficient_scope` (`admin` holds `*`).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::openapi::{BodyErrors, ErrorBody, PermissionErrors};
+use super::openapi::{BodyErrors, ErrorBody, PageErrors, PermissionErrors};
 use super::users::{AuditEventList, Page, UserView, audit_json};
 use super::{RequestMeta, audit, user_json};
 use crate::auth::Caller;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
 use crate::login::Login;
-use crate::routes::error::ApiJson;
+use crate::routes::error::{ApiJson, ApiQuery};
 use crate::startup::AppState;
 use crate::users;
 
@@ -66,12 +66,13 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
     tag = "admin",
     security(("bearer" = [])),
     params(Page),
-    responses((status = 200, description = "Users (needs `admin:users:read`)", body = UserList), PermissionErrors),
+    responses((status = 200, description = "Users (needs `admin:users:read`)", body = UserList), PermissionErrors,
+        PageErrors),
 )]
 async fn list_users(
     State(state): State<AppState>,
     me: Caller,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> DomainResult<Json<serde_json::Value>> {
     me.require(USERS_READ)?;
     let users = state.db.list_users(page.limit(), page.offset()).await?;
@@ -106,10 +107,11 @@ async fn get_user(
 
 #[derive(Deserialize, ToSchema)]
 struct UpdateUser {
-    /// `active` or `disabled`.
+    #[schema(pattern = "^(active|disabled)$")]
     status: Option<String>,
     /// Clears the login throttling of the account.
     unlock: Option<bool>,
+    #[schema(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     name: Option<String>,
 }
 
@@ -241,12 +243,12 @@ async fn set_roles(
     security(("bearer" = [])),
     params(Page),
     responses((status = 200, description = "Events (needs `admin:audit:read`)", body = AuditEventList),
-        PermissionErrors),
+        PermissionErrors, PageErrors),
 )]
 async fn audit_events(
     State(state): State<AppState>,
     me: Caller,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> DomainResult<Json<serde_json::Value>> {
     me.require(AUDIT_READ)?;
     let events = state.db.audit_events(None, page.limit(), page.offset()).await?;

@@ -7,7 +7,7 @@
 //! key cannot mint more. Another user's key is "not found" (I25). Revoking keeps the row.
 
 use authgate::api_key::format;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header::{CACHE_CONTROL, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,13 +15,14 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::openapi::ErrorBody;
+use super::openapi::{BodyErrors, ErrorBody, PageErrors};
+use super::users::Page;
 use super::{RequestMeta, audit, rfc3339, user_json};
 use crate::auth::{ApiKeyCaller, Caller, api_key_environment};
 use crate::crypto::new_id;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
 use crate::roles::covers;
-use crate::routes::error::ApiJson;
+use crate::routes::error::{ApiJson, ApiQuery};
 use crate::startup::AppState;
 use crate::store::{ApiKey, ApiKeyUsageRow};
 
@@ -63,27 +64,54 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
 /// Body of `POST /v1/api-keys`.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct CreateApiKey {
-    /// A label for the owner (1-100 characters).
+    /// A label for the owner.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     name: String,
     /// Permissions the key carries, each one the owner holds; default: all of the owner's.
     #[serde(default)]
+    #[schema(max_items = 64, inline, value_type = Option<Vec<PermissionName>>)]
     permissions: Option<Vec<String>>,
-    /// Lifetime in days (1-3650); default: no expiry.
-    #[serde(default)]
+    /// Lifetime in days; default: no expiry.
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 3650)]
     expires_in_days: Option<i64>,
     /// The trading account the key is meant for, if any (one the caller is a member of).
     #[serde(default)]
+    #[schema(pattern = r"^[A-Za-z0-9-]{1,64}$")]
     trading_account_id: Option<String>,
+}
+
+/// JSON Schema counts `30.0` as an integer; serde's `i64` does not. Saturates, so a
+/// huge value is out of range (400), not of the wrong type.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match Option::<f64>::deserialize(d)? {
+        Some(n) if n.fract() != 0.0 => Err(serde::de::Error::custom("not a whole number")),
+        n => Ok(n.map(|n| n as i64)),
+    }
 }
 
 /// Body of `PATCH /v1/api-keys/{id}`; absent fields stay as they are.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct UpdateApiKey {
     #[serde(default)]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     name: Option<String>,
     #[serde(default)]
+    #[schema(max_items = 64, inline, value_type = Option<Vec<PermissionName>>)]
     permissions: Option<Vec<String>>,
 }
+
+/// A permission a key may carry (the owner must hold it).
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = r"^[a-z0-9_:.*-]{1,100}$")]
+#[allow(dead_code, reason = "documents the shape valid_permissions checks")]
+struct PermissionName(String);
 
 /// Whether a key works.
 #[derive(Serialize, utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,16 +195,6 @@ pub(crate) struct UsagePage {
     usage: Vec<UsageEntry>,
     limit: i64,
     offset: i64,
-}
-
-/// Paging of `GET /v1/api-keys/{id}/usage`.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct UsageQuery {
-    /// 1-200, default 50.
-    limit: Option<i64>,
-    /// Default 0.
-    offset: Option<i64>,
 }
 
 /// The answer of `GET /v1/users/me` to an API key: the owner, with the key's permissions
@@ -295,6 +313,7 @@ fn refuse_revoked(key: &ApiKey) -> DomainResult<()> {
     request_body = CreateApiKey,
     responses(
         (status = 201, description = "The new key, shown once", body = CreatedApiKey),
+        BodyErrors,
         (status = 400, description = "Invalid name, permissions, lifetime or account id", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "Missing api_keys:manage, or a permission the caller lacks", body = ErrorBody),
@@ -422,6 +441,7 @@ async fn get_key(
     request_body = UpdateApiKey,
     responses(
         (status = 200, description = "The updated key", body = ApiKeyView),
+        BodyErrors,
         (status = 400, description = "Invalid name or permissions", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "Missing api_keys:manage, or a permission the caller lacks", body = ErrorBody),
@@ -559,9 +579,10 @@ async fn rotate_key(
     get,
     path = "/v1/api-keys/{id}/usage",
     tag = "api-keys",
-    params(("id" = String, Path, description = "Key id"), UsageQuery),
+    params(("id" = String, Path, description = "Key id"), Page),
     responses(
         (status = 200, description = "A page of uses", body = UsagePage),
+        PageErrors,
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "Missing api_keys:manage", body = ErrorBody),
         (status = 404, description = "No such key of the caller", body = ErrorBody),
@@ -572,12 +593,11 @@ async fn key_usage(
     State(state): State<AppState>,
     me: Caller,
     Path(id): Path<String>,
-    Query(page): Query<UsageQuery>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> DomainResult<Json<UsagePage>> {
     me.require(MANAGE)?;
     let key = own_key(&state, &me, &id).await?;
-    let limit = page.limit.unwrap_or(50).clamp(1, 200);
-    let offset = page.offset.unwrap_or(0).max(0);
+    let (limit, offset) = (page.limit(), page.offset());
     let rows = state.db.api_key_usage(&key.id, limit, offset).await?;
     let usage = rows
         .into_iter()

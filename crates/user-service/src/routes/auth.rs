@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
+use super::openapi::{BearerErrors, BodyErrors, ErrorBody, OptionalBodyErrors};
 use super::users::UserView;
 use super::{
     RefreshFlow, RequestMeta, audit, clear_cookie, refresh_cookie, start_session, token_response, user_json,
@@ -22,7 +22,7 @@ use crate::email_verification;
 use crate::login::{Login, PasswordStep};
 use crate::metrics::Metrics;
 use crate::password::check_policy;
-use crate::routes::error::ApiJson;
+use crate::routes::error::{ApiJson, optional_json};
 use crate::startup::AppState;
 use crate::store::User;
 
@@ -61,9 +61,15 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
 /// Unknown fields (such as `roles`) are ignored (I25).
 #[derive(Deserialize, ToSchema)]
 struct RegisterBody {
-    #[schema(example = "ada@example.com")]
+    /// What `valid_email` accepts (surrounding spaces are trimmed).
+    #[schema(
+        example = "ada@example.com",
+        max_length = 254,
+        pattern = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@.\s\x00-\x1f\x7f-\x9f][^@\s\x00-\x1f\x7f-\x9f]*\.[^@\s\x00-\x1f\x7f-\x9f]*[^@.\s\x00-\x1f\x7f-\x9f]$"
+    )]
     email: String,
     password: String,
+    #[schema(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     name: Option<String>,
 }
 
@@ -220,17 +226,13 @@ struct RefreshBody {
     refresh_token: Option<String>,
 }
 
-/// The refresh token from a JSON body or, failing that, the cookie.
-fn presented_refresh_token(headers: &HeaderMap, body: &Bytes) -> Option<(String, RefreshFlow)> {
-    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        serde_json::from_slice::<RefreshBody>(body).ok().and_then(|b| b.refresh_token)
-    };
-    match from_body.filter(|t| !t.is_empty()) {
+/// The refresh token from a JSON body or, failing that, the cookie; a body that is not a
+/// [`RefreshBody`] is refused, not ignored.
+fn presented_refresh_token(headers: &HeaderMap, body: &Bytes) -> DomainResult<Option<(String, RefreshFlow)>> {
+    Ok(match optional_json::<RefreshBody>(body)?.refresh_token.filter(|t| !t.is_empty()) {
         Some(token) => Some((token, RefreshFlow::Body)),
         None => refresh_cookie(headers).map(|token| (token, RefreshFlow::Cookie)),
-    }
+    })
 }
 
 /// Rotates the refresh token (from the body or the cookie): a new pair, the old token
@@ -244,6 +246,7 @@ fn presented_refresh_token(headers: &HeaderMap, body: &Bytes) -> Option<(String,
     responses(
         (status = 200, description = "A new token pair (`refresh_token` only in the cookie when the \
             cookie was used)", body = super::TokenPair),
+        OptionalBodyErrors,
         (status = 401, description = "Invalid, expired or reused refresh token (`invalid_grant`)",
             body = ErrorBody),
         (status = 409, description = "The token was rotated less than 10 s ago by another request \
@@ -256,7 +259,7 @@ async fn refresh(
     headers: HeaderMap,
     body: Bytes,
 ) -> DomainResult<Response> {
-    let (token, flow) = presented_refresh_token(&headers, &body).ok_or_else(crate::login::invalid_grant)?;
+    let (token, flow) = presented_refresh_token(&headers, &body)?.ok_or_else(crate::login::invalid_grant)?;
     let (user, session) = Login::of(&state).refresh(&token, &client).await?;
     let pair = super::issue_pair(&state, &user, &session).await?;
     Metrics::inc(&state.metrics.refresh_success);
@@ -264,14 +267,14 @@ async fn refresh(
 }
 
 /// Revokes the session of the presented refresh token (body or cookie) or, failing that,
-/// of the bearer access token. Always 204, and clears the cookie.
+/// of the bearer access token. 204 (whether or not a session was found); clears the cookie.
 #[utoipa::path(
     post,
     path = "/v1/auth/logout",
     tag = "auth",
     request_body(content = Option<RefreshBody>, description = "Optional: the cookie or a bearer token works too"),
     security((), ("bearer" = [])),
-    responses((status = 204, description = "Logged out (always), cookie cleared")),
+    responses((status = 204, description = "Logged out, cookie cleared"), OptionalBodyErrors),
 )]
 async fn logout(
     State(state): State<AppState>,
@@ -281,7 +284,7 @@ async fn logout(
 ) -> DomainResult<Response> {
     let now = crate::now();
     let mut session: Option<(String, String)> = None;
-    if let Some((token, _)) = presented_refresh_token(&headers, &body)
+    if let Some((token, _)) = presented_refresh_token(&headers, &body)?
         && let Some((sid, _, _)) = state.db.refresh_token(&hash_token(&token)).await?
         && let Some(s) = state.db.session_by_id(&sid).await?
     {
@@ -493,7 +496,11 @@ async fn verify_email(
 #[derive(Deserialize, Default, ToSchema)]
 struct ResendBody {
     /// Whose link to resend when the caller is not signed in.
-    #[schema(example = "ada@example.com")]
+    #[schema(
+        example = "ada@example.com",
+        max_length = 254,
+        pattern = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@.\s\x00-\x1f\x7f-\x9f][^@\s\x00-\x1f\x7f-\x9f]*\.[^@\s\x00-\x1f\x7f-\x9f]*[^@.\s\x00-\x1f\x7f-\x9f]$"
+    )]
     email: Option<String>,
 }
 
@@ -509,6 +516,7 @@ struct ResendBody {
     security((), ("bearer" = [])),
     responses(
         (status = 202, description = "Accepted (whether or not the account exists)", body = Accepted),
+        OptionalBodyErrors,
         (status = 400, description = "Neither a bearer token nor a valid `email` (`invalid_email`)",
             body = ErrorBody),
         (status = 401, description = "A bearer token was sent but is not valid (`invalid_token`)",
@@ -523,26 +531,19 @@ async fn resend_verification(
     headers: HeaderMap,
     body: Bytes,
 ) -> DomainResult<Response> {
+    // An email, even beside a bearer token, must be one.
+    let named = optional_json::<ResendBody>(&body)?.email.map(|e| e.trim().to_owned());
+    let invalid_email = || DomainError::bad_request("invalid_email", "The email address is not valid");
+    if named.as_deref().is_some_and(|e| !valid_email(e)) {
+        return Err(invalid_email());
+    }
     let email = match bearer_token_from_headers(&headers) {
         Some(token) => {
             let principal = verify_access_token(&state, token).await.map_err(|e| DomainError::auth(&e))?;
             let user = state.db.user_by_id(principal.user_id()).await?;
             user.map(|u| u.email).ok_or_else(|| DomainError::internal("token of a missing user"))?
         }
-        None => {
-            let body: ResendBody = if body.iter().all(u8::is_ascii_whitespace) {
-                ResendBody::default()
-            } else {
-                serde_json::from_slice(&body).map_err(|_| {
-                    DomainError::bad_request("invalid_request", "The request body is not valid JSON")
-                })?
-            };
-            let email = body.email.map(|e| e.trim().to_owned()).unwrap_or_default();
-            if !valid_email(&email) {
-                return Err(DomainError::bad_request("invalid_email", "The email address is not valid"));
-            }
-            email
-        }
+        None => named.ok_or_else(invalid_email)?,
     };
     email_verification::count_resend(&state, &email, &client).await?;
     email_verification::resend_later(&state, email, client);

@@ -12,7 +12,7 @@
 //!   the audit.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -20,9 +20,11 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
 
-use super::openapi::ErrorBody;
+use super::openapi::{BodyErrors, ErrorBody, PageErrors};
+use super::users::Page;
 use super::{RequestMeta, audit, auth_layer, no_store, rfc3339};
 use crate::auth::Caller;
 use crate::clients::{
@@ -31,7 +33,7 @@ use crate::clients::{
 };
 use crate::crypto::hash_token;
 use crate::domain::error::{DomainError, DomainResult};
-use crate::routes::error::ApiJson;
+use crate::routes::error::{ApiJson, ApiQuery};
 use crate::startup::AppState;
 use crate::store::ClientInfo;
 
@@ -77,7 +79,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
 #[derive(ToSchema)]
 #[allow(dead_code, reason = "documents the form body, which is parsed by hand")]
 struct TokenRequest {
-    /// Must be `client_credentials`.
+    #[schema(pattern = "^client_credentials$")]
     grant_type: String,
     /// Space-separated subset of the client's scopes; all of them when omitted.
     scope: Option<String>,
@@ -478,18 +480,25 @@ struct CreatedClient {
 #[derive(Deserialize, ToSchema)]
 struct CreateClientBody {
     /// A name for people, e.g. `ticker`.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     name: String,
-    /// Exact scope names (no wildcards), e.g. `trading_accounts:credentials:read`.
+    /// Exact scope names (no wildcards, no `admin:`), e.g. `trading_accounts:credentials:read`.
+    #[schema(schema_with = scopes_schema)]
     scopes: Vec<String>,
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-struct ClientPage {
-    /// At most this many (1..=200, default 50).
-    limit: Option<i64>,
-    /// Skip this many.
-    offset: Option<i64>,
+/// What `crate::clients` accepts as scopes: at least one, each a catalog permission
+/// outside `admin:` without wildcards (duplicates are dropped).
+fn scopes_schema() -> utoipa::openapi::Array {
+    let names = crate::roles::PERMISSIONS
+        .iter()
+        .map(|p| p.name)
+        .filter(|n| !n.starts_with("admin:") && !n.contains('*'));
+    let name = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names));
+    ArrayBuilder::new().items(name).min_items(Some(1)).build()
 }
 
 /// Lists service clients, revoked ones included.
@@ -497,9 +506,10 @@ struct ClientPage {
     get,
     path = "/v1/admin/clients",
     tag = "service-clients",
-    params(ClientPage),
+    params(Page),
     responses(
         (status = 200, description = "The clients", body = ClientList),
+        PageErrors,
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "insufficient_scope: needs admin:clients:read", body = ErrorBody),
     ),
@@ -508,12 +518,10 @@ struct ClientPage {
 async fn list_clients(
     State(state): State<AppState>,
     me: Caller,
-    Query(page): Query<ClientPage>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> DomainResult<Json<ClientList>> {
     me.require(CLIENTS_READ)?;
-    let limit = page.limit.unwrap_or(50).clamp(1, 200);
-    let offset = page.offset.unwrap_or(0).max(0);
-    let clients = state.db.list_service_clients(limit, offset).await?;
+    let clients = state.db.list_service_clients(page.limit(), page.offset()).await?;
     Ok(Json(ClientList { clients: clients.iter().map(ClientView::from).collect() }))
 }
 
@@ -525,6 +533,7 @@ async fn list_clients(
     request_body = CreateClientBody,
     responses(
         (status = 201, description = "Created; the secret is shown once (Cache-Control: no-store)", body = CreatedClient),
+        BodyErrors,
         (status = 400, description = "invalid_name or invalid_scopes", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "insufficient_scope: needs admin:clients:write", body = ErrorBody),

@@ -61,8 +61,14 @@ where
     type Rejection = DomainError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+        // Every body is a JSON object: serde alone would also build a struct from an array.
+        match axum::Json::<serde_json::Map<String, serde_json::Value>>::from_request(req, state).await {
+            Ok(axum::Json(object)) => {
+                T::deserialize(serde_json::Value::Object(object)).map(ApiJson).map_err(|_| {
+                    tracing::debug!(kind = "fields missing or of the wrong type", "rejected request body");
+                    wrong_shape()
+                })
+            }
             Err(rejection) => {
                 // Only the kind: serde's message may quote the offending value, and a
                 // misplaced secret (a password, a credential) must not reach the log (I27).
@@ -78,16 +84,48 @@ where
                         "unsupported_media_type",
                         "Expected Content-Type: application/json",
                     ),
-                    JsonRejection::JsonDataError(_) => DomainError::new(
-                        ErrorKind::Unprocessable,
-                        "invalid_request",
-                        "The request body is missing fields or has fields of the wrong type",
-                    ),
+                    JsonRejection::JsonDataError(_) => wrong_shape(),
                     _ => DomainError::bad_request("invalid_request", "The request body is not valid JSON"),
                 })
             }
         }
     }
+}
+
+/// `axum::extract::Query` whose rejection is our JSON 400 instead of plain text.
+pub(crate) struct ApiQuery<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = DomainError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, DomainError> {
+        axum::extract::Query::try_from_uri(&parts.uri).map(|q| ApiQuery(q.0)).map_err(|_| {
+            DomainError::bad_request(
+                "invalid_request",
+                "A query parameter is missing, malformed or out of range",
+            )
+        })
+    }
+}
+
+/// An optional JSON body of `T` (any `Content-Type`): none (or `null`) is the default;
+/// anything else must be that JSON, 400 if it is not JSON, 422 if of the wrong shape.
+pub(crate) fn optional_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, DomainError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    match serde_json::from_slice::<Option<serde_json::Map<String, serde_json::Value>>>(body) {
+        Ok(None) => Ok(T::default()),
+        Ok(Some(object)) => T::deserialize(serde_json::Value::Object(object)).map_err(|_| wrong_shape()),
+        Err(e) if e.is_data() => Err(wrong_shape()),
+        Err(_) => Err(DomainError::bad_request("invalid_request", "The request body is not valid JSON")),
+    }
+}
+
+/// 422: JSON, but not the object of the fields the operation takes.
+fn wrong_shape() -> DomainError {
+    let message = "The request body is not an object, or is missing fields or has fields of the wrong type";
+    DomainError::new(ErrorKind::Unprocessable, "invalid_request", message)
 }
 
 fn json_rejection_kind(rejection: &JsonRejection) -> &'static str {

@@ -105,7 +105,7 @@ fn error_body(e: &authgate::Error) -> (HeaderValue, axum::body::Bytes) {
 pub(crate) fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else { return false };
     !local.is_empty()
-        && email.len() <= 254
+        && email.chars().count() <= 254
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')

@@ -68,6 +68,15 @@ error_responses! {
         "401" => "Missing, invalid or expired access token (`WWW-Authenticate: Bearer`)",
         "403" => "The token lacks the permission (`insufficient_scope`)",
     }
+    /// Endpoints that take [`super::users::Page`].
+    PageErrors {
+        "400" => "`limit` or `offset` is not an integer or out of range",
+    }
+    /// Endpoints with an optional JSON body (`crate::error::optional_json`).
+    OptionalBodyErrors {
+        "400" => "The body is not JSON",
+        "422" => "A field has the wrong type",
+    }
     /// Endpoints with a JSON body.
     BodyErrors {
         "400" => "The body is not JSON, or a value is invalid",
@@ -164,8 +173,8 @@ pub(crate) fn document() -> utoipa::openapi::OpenApi {
 const NEW_PASSWORD_FIELDS: &[(&str, &str)] =
     &[("RegisterBody", "password"), ("ResetBody", "new_password"), ("ChangePassword", "new_password")];
 
-/// Writes the configured password lengths into the new-password fields, so the document
-/// states the rules `GET /v1/auth/password-policy` answers.
+/// Writes the configured password lengths, and the refused common passwords, into the
+/// new-password fields, so the document states the rules `crate::password` applies.
 fn with_password_lengths(mut doc: serde_json::Value, min: usize, max: usize) -> serde_json::Value {
     for (schema, property) in NEW_PASSWORD_FIELDS {
         if let Some(field) = doc.pointer_mut(&format!("/components/schemas/{schema}/properties/{property}"))
@@ -173,6 +182,9 @@ fn with_password_lengths(mut doc: serde_json::Value, min: usize, max: usize) -> 
         {
             field.insert("minLength".to_owned(), min.into());
             field.insert("maxLength".to_owned(), max.into());
+            let common =
+                serde_json::json!([{"enum": crate::password::COMMON_PASSWORDS}, {"pattern": "^(.)\\1*$"}]);
+            field.insert("not".to_owned(), serde_json::json!({ "anyOf": common }));
         } else {
             tracing::error!(schema, property, "a new-password field is missing from the OpenAPI document");
         }

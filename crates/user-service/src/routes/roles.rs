@@ -18,6 +18,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
 
 use super::openapi::{BodyErrors, ErrorBody, PermissionErrors};
 use super::{RequestMeta, audit, rfc3339};
@@ -104,11 +105,12 @@ struct RoleList {
 /// A new custom role.
 #[derive(Deserialize, ToSchema)]
 struct CreateRole {
-    /// 1-64 characters: lowercase letters, digits, `_`, `-`; starts with a letter.
-    #[schema(example = "support")]
+    /// Lowercase letters, digits, `_`, `-`; starts with a letter.
+    #[schema(example = "support", max_length = 64, pattern = "^[a-z][a-z0-9_-]*$")]
     name: String,
+    #[schema(max_length = 500)]
     description: Option<String>,
-    #[schema(example = json!(["admin:users:read", "admin:audit:read"]))]
+    #[schema(schema_with = grantable_permissions)]
     permissions: Vec<String>,
 }
 
@@ -116,8 +118,34 @@ struct CreateRole {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateRole {
+    #[schema(max_length = 500)]
     description: Option<String>,
+    #[schema(schema_with = grantable_permissions_or_null)]
     permissions: Option<Vec<String>>,
+}
+
+/// What `check_grantable` accepts: every catalog permission and `prefix:*` wildcard
+/// over them, but those of service clients.
+fn grantable_permissions() -> utoipa::openapi::Array {
+    grantable(SchemaType::Type(Type::Array))
+}
+
+fn grantable_permissions_or_null() -> utoipa::openapi::Array {
+    grantable(SchemaType::from_iter([Type::Array, Type::Null]))
+}
+
+fn grantable(types: SchemaType) -> utoipa::openapi::Array {
+    let mut names: Vec<String> = PERMISSIONS
+        .iter()
+        .flat_map(|p| {
+            p.name.match_indices(':').map(|(i, _)| format!("{}*", &p.name[..=i])).chain([p.name.into()])
+        })
+        .filter(|name| check_grantable(name).is_ok())
+        .collect();
+    names.sort();
+    names.dedup();
+    let name = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names));
+    ArrayBuilder::new().schema_type(types).items(name).max_items(Some(MAX_PERMISSIONS)).build()
 }
 
 fn invalid(code: &'static str, message: impl Into<String>) -> DomainError {

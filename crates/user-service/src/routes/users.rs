@@ -1,6 +1,6 @@
 //! `/v1/users/me*`: profile, password change, sessions, own audit events.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -8,13 +8,13 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
+use super::openapi::{BearerErrors, BodyErrors, ErrorBody, PageErrors};
 use super::{RequestMeta, audit, rfc3339, user_json};
 use crate::auth::{Caller, MeCaller};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::login::Login;
 use crate::password::check_policy;
-use crate::routes::error::ApiJson;
+use crate::routes::error::{ApiJson, ApiQuery};
 use crate::startup::AppState;
 
 /// This module's part of the OpenAPI document.
@@ -144,6 +144,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The caller", body = MeView),
+        (status = 400, description = "Both an API key and a bearer token, or a malformed one", body = ErrorBody),
         (status = 401, description = "Missing or invalid access token or API key", body = ErrorBody),
     ),
 )]
@@ -164,7 +165,7 @@ async fn me(State(state): State<AppState>, caller: MeCaller) -> DomainResult<Jso
 
 #[derive(Deserialize, ToSchema)]
 struct UpdateMe {
-    /// At most 100 characters.
+    #[schema(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     name: Option<String>,
 }
 
@@ -307,22 +308,33 @@ async fn revoke_session(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Pagination of a list.
+/// Pagination of a list; a value out of range is 400, as the document says.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct Page {
-    /// 1-200, default 50.
+    /// How many, default 50.
+    #[param(minimum = 1, maximum = 200)]
+    #[serde(default, deserialize_with = "in_range::<_, 1, 200>")]
     limit: Option<i64>,
-    /// Default 0.
+    /// How many to skip, default 0.
+    #[param(minimum = 0)]
+    #[serde(default, deserialize_with = "in_range::<_, 0, { i64::MAX }>")]
     offset: Option<i64>,
+}
+
+fn in_range<'de, D: serde::Deserializer<'de>, const MIN: i64, const MAX: i64>(
+    d: D,
+) -> Result<Option<i64>, D::Error> {
+    let n = i64::deserialize(d)?;
+    (MIN..=MAX).contains(&n).then_some(Some(n)).ok_or_else(|| serde::de::Error::custom("out of range"))
 }
 
 impl Page {
     pub(crate) fn limit(&self) -> i64 {
-        self.limit.unwrap_or(50).clamp(1, 200)
+        self.limit.unwrap_or(50)
     }
     pub(crate) fn offset(&self) -> i64 {
-        self.offset.unwrap_or(0).max(0)
+        self.offset.unwrap_or(0)
     }
 }
 
@@ -345,12 +357,12 @@ pub(crate) fn audit_json(events: Vec<crate::store::AuditEvent>) -> serde_json::V
     tag = "users",
     security(("bearer" = [])),
     params(Page),
-    responses((status = 200, description = "Events", body = AuditEventList), BearerErrors),
+    responses((status = 200, description = "Events", body = AuditEventList), BearerErrors, PageErrors),
 )]
 async fn audit_events(
     State(state): State<AppState>,
     me: Caller,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> DomainResult<Json<serde_json::Value>> {
     let events = state.db.audit_events(Some(&me.user.id), page.limit(), page.offset()).await?;
     Ok(Json(audit_json(events)))

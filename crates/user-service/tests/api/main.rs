@@ -11,6 +11,7 @@ mod api_keys;
 mod auth;
 mod auth_path;
 mod clients;
+mod contract;
 mod discovery;
 mod email_verification;
 mod hardening;
