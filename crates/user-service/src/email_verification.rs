@@ -8,7 +8,7 @@
 //! ([`RESEND_PER_ADDRESS`]) and answered alike whether or not the account exists.
 //!
 //! `REQUIRE_EMAIL_VERIFICATION` (on in production) refuses login until verified (see
-//! [`crate::login`]), and `create-admin` never promotes an unverified account.
+//! [`crate::domain::sessions`]), and `create-admin` never promotes an unverified account.
 
 use crate::crypto::{hash_token, random_token};
 use crate::domain::error::{DomainError, DomainResult};

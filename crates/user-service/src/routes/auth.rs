@@ -9,17 +9,17 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::caller::{Caller, bearer_token_from_headers};
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
 use super::users::UserView;
 use super::{
-    RefreshFlow, RequestMeta, audit, clear_cookie, refresh_cookie, start_session, token_response, user_json,
+    RefreshFlow, RequestMeta, TokenPair, audit, clear_cookie, refresh_cookie, token_response, user_json,
     valid_email,
 };
-use crate::auth::{Caller, bearer_token_from_headers, verify_access_token};
 use crate::crypto::{hash_token, random_token};
 use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::sessions::{self, LoginStep};
 use crate::email_verification;
-use crate::login::{Login, PasswordStep};
 use crate::metrics::Metrics;
 use crate::password::check_policy;
 use crate::routes::error::ApiJson;
@@ -126,7 +126,6 @@ struct LoginBody {
 
 /// The second step a login with MFA needs (`POST /v1/auth/login/mfa`).
 #[derive(Serialize, ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
 struct MfaRequired {
     /// Always `true`.
     mfa_required: bool,
@@ -139,9 +138,8 @@ struct MfaRequired {
 /// A token pair, or the MFA step.
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code, reason = "documents the two bodies of a login")]
 enum LoginOutcome {
-    Tokens(super::TokenPair),
+    Tokens(TokenPair),
     Mfa(MfaRequired),
 }
 
@@ -167,20 +165,15 @@ async fn login(
     RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> DomainResult<Response> {
-    let email = body.email.trim();
-    match Login::of(&state).password(email, body.password, &client).await? {
-        PasswordStep::Done(user) => {
-            let pair = start_session(&state, &user, vec!["pwd".to_owned()], &client).await?;
-            Ok(token_response(&state, pair, RefreshFlow::Body))
-        }
-        PasswordStep::Mfa { token, expires_in } => {
-            let body =
-                serde_json::json!({ "mfa_required": true, "mfa_token": token, "expires_in": expires_in });
-            let mut response = Json(body).into_response();
+    Ok(match state.auth().login(body.email.trim(), body.password, &client).await? {
+        LoginStep::Done(tokens) => token_response(&state, tokens, RefreshFlow::Body, LoginOutcome::Tokens),
+        LoginStep::Mfa { token: mfa_token, expires_in } => {
+            let outcome = LoginOutcome::Mfa(MfaRequired { mfa_required: true, mfa_token, expires_in });
+            let mut response = Json(outcome).into_response();
             super::no_store(response.headers_mut());
-            Ok(response)
+            response
         }
-    }
+    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -196,7 +189,7 @@ struct MfaBody {
     tag = "auth",
     request_body = MfaBody,
     responses(
-        (status = 200, description = "A token pair (and the refresh cookie)", body = super::TokenPair),
+        (status = 200, description = "A token pair (and the refresh cookie)", body = TokenPair),
         BodyErrors,
         (status = 401, description = "Invalid MFA token or code, or locked (`invalid_mfa_token`, \
             `invalid_code`, `mfa_locked`)", body = ErrorBody),
@@ -209,10 +202,8 @@ async fn login_mfa(
     RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<MfaBody>,
 ) -> DomainResult<Response> {
-    let (user, method) = Login::of(&state).second_factor(&body.mfa_token, &body.code, &client).await?;
-    let amr = vec!["pwd".to_owned(), "mfa".to_owned(), method.to_owned()];
-    let pair = start_session(&state, &user, amr, &client).await?;
-    Ok(token_response(&state, pair, RefreshFlow::Body))
+    let tokens = state.auth().second_factor(&body.mfa_token, &body.code, &client).await?;
+    Ok(token_response(&state, tokens, RefreshFlow::Body, std::convert::identity))
 }
 
 #[derive(Deserialize, Default, ToSchema)]
@@ -243,7 +234,7 @@ fn presented_refresh_token(headers: &HeaderMap, body: &Bytes) -> Option<(String,
     request_body(content = Option<RefreshBody>, description = "Optional: the cookie works too"),
     responses(
         (status = 200, description = "A new token pair (`refresh_token` only in the cookie when the \
-            cookie was used)", body = super::TokenPair),
+            cookie was used)", body = TokenPair),
         (status = 401, description = "Invalid, expired or reused refresh token (`invalid_grant`)",
             body = ErrorBody),
         (status = 409, description = "The token was rotated less than 10 s ago by another request \
@@ -256,11 +247,9 @@ async fn refresh(
     headers: HeaderMap,
     body: Bytes,
 ) -> DomainResult<Response> {
-    let (token, flow) = presented_refresh_token(&headers, &body).ok_or_else(crate::login::invalid_grant)?;
-    let (user, session) = Login::of(&state).refresh(&token, &client).await?;
-    let pair = super::issue_pair(&state, &user, &session).await?;
-    Metrics::inc(&state.metrics.refresh_success);
-    Ok(token_response(&state, pair, flow))
+    let (token, flow) = presented_refresh_token(&headers, &body).ok_or_else(sessions::invalid_grant)?;
+    let tokens = state.auth().refresh(&token, &client).await?;
+    Ok(token_response(&state, tokens, flow, std::convert::identity))
 }
 
 /// Revokes the session of the presented refresh token (body or cookie) or, failing that,
@@ -279,27 +268,9 @@ async fn logout(
     headers: HeaderMap,
     body: Bytes,
 ) -> DomainResult<Response> {
-    let now = crate::now();
-    let mut session: Option<(String, String)> = None;
-    if let Some((token, _)) = presented_refresh_token(&headers, &body)
-        && let Some((sid, _, _)) = state.db.refresh_token(&hash_token(&token)).await?
-        && let Some(s) = state.db.session_by_id(&sid).await?
-    {
-        session = Some((s.id, s.user_id));
-    }
-    if session.is_none()
-        && let Some(token) = bearer_token_from_headers(&headers)
-        && let Ok(principal) = verify_access_token(&state, token).await
-        && let Some(sid) = principal.session_id()
-    {
-        session = Some((sid.to_owned(), principal.user_id().to_owned()));
-    }
-    if let Some((sid, uid)) = session
-        && state.db.revoke_session(&sid, "logout", now).await?
-    {
-        let details = serde_json::json!({"session_id": sid});
-        audit(&state, "logout", Some(&uid), Some(&uid), &client, Some(details)).await;
-    }
+    let refresh_token = presented_refresh_token(&headers, &body).map(|(token, _)| token);
+    let bearer = bearer_token_from_headers(&headers);
+    state.auth().logout(refresh_token.as_deref(), bearer, &client).await?;
     Ok((StatusCode::NO_CONTENT, [clear_cookie(&state)]).into_response())
 }
 
@@ -316,16 +287,7 @@ async fn logout_all(
     RequestMeta(client): RequestMeta,
     me: Caller,
 ) -> DomainResult<Response> {
-    let n = state.db.revoke_user_sessions(&me.user.id, None, "logout_all", crate::now()).await?;
-    audit(
-        &state,
-        "logout_all",
-        Some(&me.user.id),
-        Some(&me.user.id),
-        &client,
-        Some(serde_json::json!({"sessions": n})),
-    )
-    .await;
+    state.auth().logout_all(&me.user.id, &client).await?;
     Ok((StatusCode::NO_CONTENT, [clear_cookie(&state)]).into_response())
 }
 
@@ -362,7 +324,7 @@ async fn forgot_password(
 ) -> DomainResult<Response> {
     Metrics::inc(&state.metrics.password_reset_requests);
     let email = body.email.trim().to_owned();
-    Login::of(&state).count_reset_request(&email, &client).await?;
+    state.auth().count_reset_request(&email, &client).await?;
     let task_state = state.clone();
     tokio::spawn(async move {
         if let Err(e) = send_reset_link(&task_state, &email, &client).await {
@@ -446,7 +408,7 @@ async fn reset_password(
     let hash = state.passwords.hash(body.new_password).await.map_err(DomainError::internal)?;
     state.db.update_password(&user.id, &hash, now).await?;
     state.db.revoke_user_sessions(&user.id, None, "password_reset", now).await?;
-    Login::of(&state).unlock(&user).await?;
+    state.auth().unlock(&user).await?;
     Metrics::inc(&state.metrics.password_resets);
     audit(&state, "password_reset", Some(&user.id), Some(&user.id), &client, None).await;
     Ok(Json(serde_json::json!({ "status": "password_reset" })).into_response())
@@ -525,7 +487,7 @@ async fn resend_verification(
 ) -> DomainResult<Response> {
     let email = match bearer_token_from_headers(&headers) {
         Some(token) => {
-            let principal = verify_access_token(&state, token).await.map_err(|e| DomainError::auth(&e))?;
+            let principal = state.auth().verify(token).await.map_err(|e| DomainError::auth(&e))?;
             let user = state.db.user_by_id(principal.user_id()).await?;
             user.map(|u| u.email).ok_or_else(|| DomainError::internal("token of a missing user"))?
         }

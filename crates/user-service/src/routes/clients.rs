@@ -22,9 +22,9 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::caller::Caller;
 use super::openapi::ErrorBody;
 use super::{RequestMeta, audit, auth_layer, no_store, rfc3339};
-use crate::auth::Caller;
 use crate::clients::{
     AuthFailure, CREDENTIALS_READ, ServiceClient, ServiceClientRejection, ServiceClientRow, authenticate,
     granted_scopes, issue_token, register,

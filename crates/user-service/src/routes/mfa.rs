@@ -8,11 +8,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::caller::Caller;
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
 use super::{RequestMeta, audit};
-use crate::auth::Caller;
 use crate::domain::error::{DomainError, DomainResult};
-use crate::login::Login;
 use crate::routes::error::ApiJson;
 use crate::startup::AppState;
 use crate::totp;
@@ -162,10 +161,10 @@ async fn disable(
     if !me.user.mfa_enabled {
         return Err(DomainError::bad_request("mfa_not_enabled", "TOTP is not enabled"));
     }
-    if !Login::of(&state).recheck_password(&me.user, body.password, &client).await? {
+    if !state.auth().recheck_password(&me.user, body.password, &client).await? {
         return Err(DomainError::forbidden("invalid_password", "The password is wrong"));
     }
-    if !Login::of(&state).recheck_second_factor(&me.user, &body.code, &client).await? {
+    if !state.auth().recheck_second_factor(&me.user, &body.code, &client).await? {
         return Err(DomainError::forbidden("invalid_code", "The code is not valid"));
     }
     state.db.disable_totp(&me.user.id, crate::now()).await?;
@@ -202,7 +201,7 @@ async fn regenerate_recovery_codes(
     if !me.user.mfa_enabled {
         return Err(DomainError::bad_request("mfa_not_enabled", "TOTP is not enabled"));
     }
-    if !Login::of(&state).recheck_password(&me.user, body.password, &client).await? {
+    if !state.auth().recheck_password(&me.user, body.password, &client).await? {
         return Err(DomainError::forbidden("invalid_password", "The password is wrong"));
     }
     let codes = store_new_recovery_codes(&state, &me.user.id).await?;

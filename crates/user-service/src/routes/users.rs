@@ -8,11 +8,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::caller::{Caller, MeCaller};
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
 use super::{RequestMeta, audit, rfc3339, user_json};
-use crate::auth::{Caller, MeCaller};
 use crate::domain::error::{DomainError, DomainResult};
-use crate::login::Login;
 use crate::password::check_policy;
 use crate::routes::error::ApiJson;
 use crate::startup::AppState;
@@ -219,7 +218,7 @@ async fn change_password(
 ) -> DomainResult<Response> {
     check_policy(&body.new_password, state.config.password_min_chars)
         .map_err(|e| DomainError::bad_request("weak_password", e.message()))?;
-    if !Login::of(&state).recheck_password(&me.user, body.current_password, &client).await? {
+    if !state.auth().recheck_password(&me.user, body.current_password, &client).await? {
         audit(&state, "password_change_failed", Some(&me.user.id), Some(&me.user.id), &client, None).await;
         return Err(DomainError::forbidden("invalid_password", "The current password is wrong"));
     }
