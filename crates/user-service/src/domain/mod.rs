@@ -9,5 +9,6 @@
 
 pub(crate) mod api_key_auth;
 pub(crate) mod error;
+pub(crate) mod mfa;
 pub(crate) mod sessions;
 pub(crate) mod tokens;
