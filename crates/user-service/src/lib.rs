@@ -26,7 +26,6 @@ mod datastores;
 mod db;
 mod domain;
 mod email_key;
-mod email_verification;
 mod keys;
 mod mailer;
 mod metrics;

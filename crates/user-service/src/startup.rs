@@ -175,7 +175,7 @@ impl AppState {
     /// happened.
     pub(crate) async fn create_admin(&self, email: &str, password: &str) -> Result<String, StartupError> {
         let email = email.trim();
-        if !crate::routes::valid_email(email) {
+        if !crate::domain::registration::valid_email(email) {
             return Err(StartupError::Command("invalid email".into()));
         }
         let now = crate::now();

@@ -8,7 +8,10 @@
 //! names `axum`, `crate::routes` or `AppState`.
 
 pub(crate) mod api_key_auth;
+pub(crate) mod email_verification;
 pub(crate) mod error;
 pub(crate) mod mfa;
+pub(crate) mod password_reset;
+pub(crate) mod registration;
 pub(crate) mod sessions;
 pub(crate) mod tokens;

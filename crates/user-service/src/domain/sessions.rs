@@ -16,7 +16,7 @@
 //! Limits: account `login_max_failures` per window (5 per 15 minutes, 3 in production),
 //! address four times that, second factor [`SECOND_FACTOR_LIMIT`] (10 per hour per
 //! account, then locked for the hour: audit event and mail to the owner), challenge
-//! [`MFA_MAX_ATTEMPTS`], reset requests [`RESET_PER_EMAIL`] and [`RESET_PER_ADDRESS`]
+//! [`MFA_MAX_ATTEMPTS`], reset requests [`super::password_reset::RESET_PER_EMAIL`] and `RESET_PER_ADDRESS`
 //! per 15 minutes. The account counter is cleared only by a completed login; an
 //! admin unlock or a password reset clears the account and second-factor counters.
 
@@ -37,10 +37,6 @@ pub(crate) const MFA_MAX_ATTEMPTS: i64 = 5;
 
 /// Wrong second factors per account before the second factor locks for the window.
 pub(crate) const SECOND_FACTOR_LIMIT: Limit = Limit { max: 10, window_secs: 3600 };
-
-/// Reset requests per email, and per client address, before 429.
-pub(crate) const RESET_PER_EMAIL: Limit = Limit { max: 3, window_secs: 900 };
-pub(crate) const RESET_PER_ADDRESS: Limit = Limit { max: 10, window_secs: 900 };
 
 /// How long after a rotation a reuse of the old refresh token is a lost race, not theft.
 const SUPERSEDED_SECS: i64 = 10;
@@ -99,7 +95,12 @@ pub(crate) struct Auth<'a> {
     pub(crate) metrics: &'a Metrics,
     pub(crate) verifier: &'a authgate::Verifier,
     pub(crate) tokens: AccessTokens<'a>,
+    /// Where mailed links point: `FRONTEND_URL`, else the issuer.
+    pub(crate) link_base: &'a str,
     pub(crate) mfa_token_ttl_secs: u64,
+    pub(crate) reset_token_ttl_secs: u64,
+    pub(crate) email_verification_ttl_secs: u64,
+    pub(crate) password_min_chars: usize,
     pub(crate) refresh_token_ttl_secs: u64,
     pub(crate) require_email_verification: bool,
 }
@@ -148,7 +149,7 @@ impl Auth<'_> {
         if self.require_email_verification && !user.email_verified {
             let details = serde_json::json!({"reason": "email_not_verified"});
             self.db.audit("login_failed", Some(&user.id), None, client, Some(details)).await;
-            return Err(crate::email_verification::not_verified());
+            return Err(super::email_verification::not_verified());
         }
         if user.mfa_enabled {
             let token = random_token();
@@ -314,12 +315,18 @@ impl Auth<'_> {
         Ok(true)
     }
 
-    /// Counts a password-reset request on its email and address (429 when either is
-    /// full). Unknown emails count alike, so the answer says nothing about accounts.
-    pub(crate) async fn count_reset_request(&self, email: &str, client: &ClientInfo) -> DomainResult<()> {
-        let mut keys = vec![(format!("reset:{}", account_key(email)), RESET_PER_EMAIL)];
-        keys.extend(client.ip.as_deref().map(|ip| (format!("reset:{}", ip_key(ip)), RESET_PER_ADDRESS)));
-        // Every request stays counted: a request is the cost, not a failure.
+    /// Counts a request (every one, not only failures: a request is the cost) for
+    /// `email` on `{what}:` keys of the email and of the client's address: 429 when
+    /// either is full. Unknown emails count alike, so the answer says nothing of accounts.
+    pub(crate) async fn count_requests(
+        &self,
+        what: &str,
+        email: &str,
+        client: &ClientInfo,
+        (per_email, per_address): (Limit, Limit),
+    ) -> DomainResult<()> {
+        let mut keys = vec![(format!("{what}:{}", account_key(email)), per_email)];
+        keys.extend(client.ip.as_deref().map(|ip| (format!("{what}:{}", ip_key(ip)), per_address)));
         match self.throttle.begin(&keys, crate::now()).await? {
             Ok(_counted) => Ok(()),
             Err(retry) => Err(DomainError::too_many_requests(retry)),

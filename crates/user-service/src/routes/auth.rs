@@ -12,19 +12,12 @@ use utoipa::ToSchema;
 use super::caller::{Caller, bearer_token_from_headers};
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
 use super::users::UserView;
-use super::{
-    RefreshFlow, RequestMeta, TokenPair, audit, clear_cookie, refresh_cookie, token_response, user_json,
-    valid_email,
-};
-use crate::crypto::{hash_token, random_token};
+use super::{RefreshFlow, RequestMeta, TokenPair, clear_cookie, refresh_cookie, token_response, user_json};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::sessions::{self, LoginStep};
-use crate::email_verification;
-use crate::metrics::Metrics;
-use crate::password::check_policy;
+use crate::domain::{email_verification, password_reset, registration};
 use crate::routes::error::ApiJson;
 use crate::startup::AppState;
-use crate::store::User;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -87,33 +80,9 @@ async fn register(
     RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> DomainResult<Response> {
-    let email = body.email.trim();
-    if !valid_email(email) {
-        return Err(DomainError::bad_request("invalid_email", "The email address is not valid"));
-    }
-    let name = crate::users::checked_name(body.name.as_deref().unwrap_or_default())?;
-    check_policy(&body.password, state.config.password_min_chars)
-        .map_err(|e| DomainError::bad_request("weak_password", e.message()))?;
-    let hash = state.passwords.hash(body.password).await.map_err(DomainError::internal)?;
-    let now = crate::now();
-    let id = crate::crypto::new_id();
-    let roles = vec!["user".to_owned()];
-    let new_user = crate::store::NewUser {
-        id: &id,
-        email,
-        name: &name,
-        password_hash: &hash,
-        roles: &roles,
-        verified_at: None,
-    };
-    if !state.db.insert_user(&new_user, now).await? {
-        return Err(DomainError::conflict("email_taken", "An account with this email already exists"));
-    }
-    Metrics::inc(&state.metrics.registrations);
-    audit(&state, "user_registered", Some(&id), Some(&id), &client, None).await;
-    let user = state.db.user_by_id(&id).await?.ok_or_else(|| DomainError::internal("user vanished"))?;
-    email_verification::send_link_later(&state, user.clone(), client);
-    let permissions = state.roles.permissions_for(&user.roles).await?;
+    let name = body.name.as_deref();
+    let (user, permissions) =
+        registration::register(&state.auth(), &body.email, body.password, name, client).await?;
     Ok((StatusCode::CREATED, Json(user_json(&user, &permissions))).into_response())
 }
 
@@ -298,11 +267,11 @@ struct ForgotBody {
 
 /// The answer to a reset request, the same whether the account exists or not.
 #[derive(Serialize, ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
 struct Accepted {
-    #[schema(example = "accepted")]
-    status: String,
-    message: String,
+    #[schema(example = "accepted", value_type = String)]
+    status: &'static str,
+    #[schema(value_type = String)]
+    message: &'static str,
 }
 
 /// Always 202 with the same body; the lookup and mailing happen after the response, so
@@ -321,43 +290,10 @@ async fn forgot_password(
     State(state): State<AppState>,
     RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<ForgotBody>,
-) -> DomainResult<Response> {
-    Metrics::inc(&state.metrics.password_reset_requests);
-    let email = body.email.trim().to_owned();
-    state.auth().count_reset_request(&email, &client).await?;
-    let task_state = state.clone();
-    tokio::spawn(async move {
-        if let Err(e) = send_reset_link(&task_state, &email, &client).await {
-            tracing::error!(error = %e.to_string(), "sending the reset link failed");
-        }
-    });
-    let body = serde_json::json!({
-        "status": "accepted",
-        "message": "If an account exists for this address, a reset link has been sent",
-    });
-    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
-}
-
-async fn send_reset_link(
-    state: &AppState,
-    email: &str,
-    client: &crate::store::ClientInfo,
-) -> Result<(), crate::mailer::MailError> {
-    let Some(user) = state.db.user_by_email(email).await?.filter(User::is_active) else { return Ok(()) };
-    let now = crate::now();
-    let token = random_token();
-    let exp = now + state.config.reset_token_ttl_secs as i64;
-    state.db.replace_reset_token(&user.id, &hash_token(&token), now, exp).await?;
-    // The link opens the web app's page (FRONTEND_URL), never the request's Host (I22).
-    let link = format!("{}/reset-password?token={token}", state.config.link_base(&state.issuer));
-    let body = format!(
-        "Someone asked to reset the password of your account.\n\nOpen this link within {} minutes to choose a new \
-         password:\n{link}\n\nIf it was not you, ignore this message.",
-        state.config.reset_token_ttl_secs / 60
-    );
-    state.mailer.send(&user.email, "Reset your password", &body).await?;
-    audit(state, "password_reset_requested", Some(&user.id), None, client, None).await;
-    Ok(())
+) -> DomainResult<(StatusCode, Json<Accepted>)> {
+    password_reset::request(&state.auth(), &body.email, client).await?;
+    let message = "If an account exists for this address, a reset link has been sent";
+    Ok((StatusCode::ACCEPTED, Json(Accepted { status: "accepted", message })))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -368,10 +304,9 @@ struct ResetBody {
 
 /// The answer to a successful reset.
 #[derive(Serialize, ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
 struct ResetDone {
-    #[schema(example = "password_reset")]
-    status: String,
+    #[schema(example = "password_reset", value_type = String)]
+    status: &'static str,
 }
 
 /// Sets a new password with a reset token: single use, expiring, revokes every session,
@@ -390,28 +325,9 @@ async fn reset_password(
     State(state): State<AppState>,
     RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<ResetBody>,
-) -> DomainResult<Response> {
-    check_policy(&body.new_password, state.config.password_min_chars)
-        .map_err(|e| DomainError::bad_request("weak_password", e.message()))?;
-    let now = crate::now();
-    let Some(user_id) = state.db.consume_reset_token(&hash_token(&body.token), now).await? else {
-        return Err(DomainError::bad_request(
-            "invalid_reset_token",
-            "The reset token is invalid, used or expired",
-        ));
-    };
-    let user = state
-        .db
-        .user_by_id(&user_id)
-        .await?
-        .ok_or_else(|| DomainError::internal("reset for a missing user"))?;
-    let hash = state.passwords.hash(body.new_password).await.map_err(DomainError::internal)?;
-    state.db.update_password(&user.id, &hash, now).await?;
-    state.db.revoke_user_sessions(&user.id, None, "password_reset", now).await?;
-    state.auth().unlock(&user).await?;
-    Metrics::inc(&state.metrics.password_resets);
-    audit(&state, "password_reset", Some(&user.id), Some(&user.id), &client, None).await;
-    Ok(Json(serde_json::json!({ "status": "password_reset" })).into_response())
+) -> DomainResult<Json<ResetDone>> {
+    password_reset::confirm(&state.auth(), &body.token, body.new_password, &client).await?;
+    Ok(Json(ResetDone { status: "password_reset" }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -422,10 +338,9 @@ struct VerifyEmailBody {
 
 /// The answer to a successful verification.
 #[derive(Serialize, ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
 struct EmailVerified {
-    #[schema(example = "email_verified")]
-    status: String,
+    #[schema(example = "email_verified", value_type = String)]
+    status: &'static str,
 }
 
 /// Verifies the account's email with the token mailed at registration (or by a resend):
@@ -447,9 +362,9 @@ async fn verify_email(
     State(state): State<AppState>,
     RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<VerifyEmailBody>,
-) -> DomainResult<Response> {
-    email_verification::verify(&state, &body.token, &client).await?;
-    Ok(Json(serde_json::json!({ "status": "email_verified" })).into_response())
+) -> DomainResult<Json<EmailVerified>> {
+    email_verification::verify(&state.auth(), &body.token, &client).await?;
+    Ok(Json(EmailVerified { status: "email_verified" }))
 }
 
 #[derive(Deserialize, Default, ToSchema)]
@@ -484,33 +399,20 @@ async fn resend_verification(
     RequestMeta(client): RequestMeta,
     headers: HeaderMap,
     body: Bytes,
-) -> DomainResult<Response> {
-    let email = match bearer_token_from_headers(&headers) {
-        Some(token) => {
-            let principal = state.auth().verify(token).await.map_err(|e| DomainError::auth(&e))?;
-            let user = state.db.user_by_id(principal.user_id()).await?;
-            user.map(|u| u.email).ok_or_else(|| DomainError::internal("token of a missing user"))?
-        }
-        None => {
-            let body: ResendBody = if body.iter().all(u8::is_ascii_whitespace) {
-                ResendBody::default()
-            } else {
-                serde_json::from_slice(&body).map_err(|_| {
+) -> DomainResult<(StatusCode, Json<Accepted>)> {
+    let bearer = bearer_token_from_headers(&headers);
+    // The body is read only when no bearer token names the caller.
+    let email = match bearer.is_some() || body.iter().all(u8::is_ascii_whitespace) {
+        true => None,
+        false => {
+            serde_json::from_slice::<ResendBody>(&body)
+                .map_err(|_| {
                     DomainError::bad_request("invalid_request", "The request body is not valid JSON")
                 })?
-            };
-            let email = body.email.map(|e| e.trim().to_owned()).unwrap_or_default();
-            if !valid_email(&email) {
-                return Err(DomainError::bad_request("invalid_email", "The email address is not valid"));
-            }
-            email
+                .email
         }
     };
-    email_verification::count_resend(&state, &email, &client).await?;
-    email_verification::resend_later(&state, email, client);
-    let body = serde_json::json!({
-        "status": "accepted",
-        "message": "If an unverified account exists for this address, a new verification link has been sent",
-    });
-    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+    email_verification::resend(&state.auth(), bearer, email, client).await?;
+    let message = "If an unverified account exists for this address, a new verification link has been sent";
+    Ok((StatusCode::ACCEPTED, Json(Accepted { status: "accepted", message })))
 }

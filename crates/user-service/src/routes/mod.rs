@@ -102,19 +102,6 @@ fn error_body(e: &authgate::Error) -> (HeaderValue, axum::body::Bytes) {
     (HeaderValue::from_static("application/json"), axum::body::Bytes::from(auth_error_body(e).to_string()))
 }
 
-/// Basic email shape check: one `@`, something on both sides, a dot in the domain.
-pub(crate) fn valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else { return false };
-    !local.is_empty()
-        && email.len() <= 254
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.contains(char::is_whitespace)
-        && !email.contains(char::is_control)
-        && !domain.contains('@')
-}
-
 /// Where a request came from (client address, through `TRUSTED_PROXIES`, and user
 /// agent), for throttling, audit and sessions.
 pub(crate) struct RequestMeta(pub(crate) ClientInfo);
@@ -225,7 +212,11 @@ impl crate::startup::StateInner {
             metrics,
             verifier,
             tokens,
+            link_base: c.link_base(&self.issuer),
             mfa_token_ttl_secs: c.mfa_token_ttl_secs,
+            reset_token_ttl_secs: c.reset_token_ttl_secs,
+            email_verification_ttl_secs: c.email_verification_ttl_secs,
+            password_min_chars: c.password_min_chars,
             refresh_token_ttl_secs: c.refresh_token_ttl_secs,
             require_email_verification: c.require_email_verification,
         }
