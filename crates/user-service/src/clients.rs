@@ -17,9 +17,9 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::{bearer_token_from_headers, verify_access_token};
 use crate::crypto::{ct_eq, hash_token, new_id, random_bytes, random_token};
 use crate::domain::error::{DomainError, DomainResult};
+use crate::routes::caller::bearer_token_from_headers;
 use crate::startup::{AppState, StartupError};
 use crate::store::ClientInfo;
 
@@ -282,7 +282,7 @@ pub(crate) async fn issue_token(
         // RFC 9068 section 2.2: the client the token was issued to.
         .claim("client_id", client.client_id.clone())
         .build();
-    let token = crate::tokens::sign_access_token(state, &claims, now).await?;
+    let token = crate::domain::tokens::sign_access_token(&state.keys, &claims, now).await?;
     state.db.touch_service_client(&client.id, now).await?;
     Ok((token, ttl))
 }
@@ -363,7 +363,9 @@ impl FromRequestParts<AppState> for ServiceClient {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer_token_from_headers(&parts.headers).ok_or(ServiceClientRejection::Missing)?;
-        let principal = verify_access_token(state, token)
+        let principal = state
+            .auth()
+            .verify(token)
             .await
             .map_err(|refusal| ServiceClientRejection::InvalidToken { subject: None, refusal })?;
         let claims = principal.claims();

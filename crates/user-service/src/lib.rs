@@ -19,7 +19,6 @@
 //! ```
 
 mod accounts;
-mod auth;
 mod clients;
 pub mod config;
 mod crypto;
@@ -27,9 +26,7 @@ mod datastores;
 mod db;
 mod domain;
 mod email_key;
-mod email_verification;
 mod keys;
-mod login;
 mod mailer;
 mod metrics;
 mod password;
@@ -38,7 +35,6 @@ mod routes;
 mod startup;
 mod store;
 mod throttle;
-mod tokens;
 mod totp;
 mod usage;
 mod users;

@@ -114,7 +114,7 @@ impl AppState {
                 }
             }
         });
-        let verifier = crate::auth::build_verifier(&issuer, keys.verifier_keys(), &config.audience)
+        let verifier = crate::domain::tokens::build_verifier(&issuer, keys.verifier_keys(), &config.audience)
             .map_err(|e| StartupError::Command(format!("building the token verifier: {e}")))?;
         let passwords = Passwords::new(config.argon2, config.hash_concurrency);
         let counters = match &config.redis_url {
@@ -175,7 +175,7 @@ impl AppState {
     /// happened.
     pub(crate) async fn create_admin(&self, email: &str, password: &str) -> Result<String, StartupError> {
         let email = email.trim();
-        if !crate::routes::valid_email(email) {
+        if !crate::domain::registration::valid_email(email) {
             return Err(StartupError::Command("invalid email".into()));
         }
         let now = crate::now();

@@ -10,7 +10,7 @@
 //! 429 with `Retry-After` until its oldest entry leaves the window; throttled attempts
 //! are not counted, so an account sees at most `login_max_failures * 3600 / window`
 //! failures an hour (20 by default, well under the 100 of I07). Which keys each flow
-//! counts on is in [`crate::login`].
+//! counts on is in [`crate::domain::sessions`].
 
 use redis::aio::ConnectionManager;
 

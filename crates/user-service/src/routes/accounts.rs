@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::caller::Caller;
 use super::openapi::{BodyErrors, ErrorBody};
 use super::{RequestMeta, audit, rfc3339};
 use crate::accounts::{
@@ -21,7 +22,6 @@ use crate::accounts::{
     MemberUpsert, SubscriptionTier, TradingAccountRow, clean_text, parse_broker, parse_role, parse_tier,
     role_forbids, stored_mask,
 };
-use crate::auth::Caller;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
 use crate::routes::error::ApiJson;
 use crate::startup::AppState;

@@ -10,12 +10,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::caller::Caller;
 use super::openapi::{BodyErrors, ErrorBody, PageErrors, PermissionErrors};
 use super::users::{AuditEventList, Page, UserView, audit_json};
 use super::{RequestMeta, audit, user_json};
-use crate::auth::Caller;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
-use crate::login::Login;
 use crate::routes::error::{ApiJson, ApiQuery};
 use crate::startup::AppState;
 use crate::users;
@@ -154,7 +153,7 @@ async fn update_user(
         audit(&state, &format!("user_{status}"), Some(&id), Some(&me.user.id), &client, None).await;
     }
     if body.unlock == Some(true) {
-        Login::of(&state).unlock(&user).await?;
+        state.auth().unlock(&user).await?;
         audit(&state, "user_unlocked", Some(&id), Some(&me.user.id), &client, None).await;
     }
     if let Some(name) = name {

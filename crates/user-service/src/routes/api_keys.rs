@@ -15,11 +15,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::caller::{ApiKeyCaller, Caller};
 use super::openapi::{BodyErrors, ErrorBody, PageErrors};
 use super::users::Page;
 use super::{RequestMeta, audit, rfc3339, user_json};
-use crate::auth::{ApiKeyCaller, Caller, api_key_environment};
 use crate::crypto::new_id;
+use crate::domain::api_key_auth::api_key_environment;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
 use crate::roles::covers;
 use crate::routes::error::{ApiJson, ApiQuery};

@@ -9,22 +9,15 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::caller::{Caller, bearer_token_from_headers};
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody, OptionalBodyErrors};
 use super::users::UserView;
-use super::{
-    RefreshFlow, RequestMeta, audit, clear_cookie, refresh_cookie, start_session, token_response, user_json,
-    valid_email,
-};
-use crate::auth::{Caller, bearer_token_from_headers, verify_access_token};
-use crate::crypto::{hash_token, random_token};
-use crate::domain::error::{DomainError, DomainResult};
-use crate::email_verification;
-use crate::login::{Login, PasswordStep};
-use crate::metrics::Metrics;
-use crate::password::check_policy;
+use super::{RefreshFlow, RequestMeta, TokenPair, clear_cookie, refresh_cookie, token_response, user_json};
+use crate::domain::error::DomainResult;
+use crate::domain::sessions::{self, LoginStep};
+use crate::domain::{email_verification, password_reset, registration};
 use crate::routes::error::{ApiJson, optional_json};
 use crate::startup::AppState;
-use crate::store::User;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -93,33 +86,9 @@ async fn register(
     RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> DomainResult<Response> {
-    let email = body.email.trim();
-    if !valid_email(email) {
-        return Err(DomainError::bad_request("invalid_email", "The email address is not valid"));
-    }
-    let name = crate::users::checked_name(body.name.as_deref().unwrap_or_default())?;
-    check_policy(&body.password, state.config.password_min_chars)
-        .map_err(|e| DomainError::bad_request("weak_password", e.message()))?;
-    let hash = state.passwords.hash(body.password).await.map_err(DomainError::internal)?;
-    let now = crate::now();
-    let id = crate::crypto::new_id();
-    let roles = vec!["user".to_owned()];
-    let new_user = crate::store::NewUser {
-        id: &id,
-        email,
-        name: &name,
-        password_hash: &hash,
-        roles: &roles,
-        verified_at: None,
-    };
-    if !state.db.insert_user(&new_user, now).await? {
-        return Err(DomainError::conflict("email_taken", "An account with this email already exists"));
-    }
-    Metrics::inc(&state.metrics.registrations);
-    audit(&state, "user_registered", Some(&id), Some(&id), &client, None).await;
-    let user = state.db.user_by_id(&id).await?.ok_or_else(|| DomainError::internal("user vanished"))?;
-    email_verification::send_link_later(&state, user.clone(), client);
-    let permissions = state.roles.permissions_for(&user.roles).await?;
+    let name = body.name.as_deref();
+    let (user, permissions) =
+        registration::register(&state.auth(), &body.email, body.password, name, client).await?;
     Ok((StatusCode::CREATED, Json(user_json(&user, &permissions))).into_response())
 }
 
@@ -132,7 +101,6 @@ struct LoginBody {
 
 /// The second step a login with MFA needs (`POST /v1/auth/login/mfa`).
 #[derive(Serialize, ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
 struct MfaRequired {
     /// Always `true`.
     mfa_required: bool,
@@ -145,9 +113,8 @@ struct MfaRequired {
 /// A token pair, or the MFA step.
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code, reason = "documents the two bodies of a login")]
 enum LoginOutcome {
-    Tokens(super::TokenPair),
+    Tokens(TokenPair),
     Mfa(MfaRequired),
 }
 
@@ -173,20 +140,15 @@ async fn login(
     RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> DomainResult<Response> {
-    let email = body.email.trim();
-    match Login::of(&state).password(email, body.password, &client).await? {
-        PasswordStep::Done(user) => {
-            let pair = start_session(&state, &user, vec!["pwd".to_owned()], &client).await?;
-            Ok(token_response(&state, pair, RefreshFlow::Body))
-        }
-        PasswordStep::Mfa { token, expires_in } => {
-            let body =
-                serde_json::json!({ "mfa_required": true, "mfa_token": token, "expires_in": expires_in });
-            let mut response = Json(body).into_response();
+    Ok(match state.auth().login(body.email.trim(), body.password, &client).await? {
+        LoginStep::Done(tokens) => token_response(&state, tokens, RefreshFlow::Body, LoginOutcome::Tokens),
+        LoginStep::Mfa { token: mfa_token, expires_in } => {
+            let outcome = LoginOutcome::Mfa(MfaRequired { mfa_required: true, mfa_token, expires_in });
+            let mut response = Json(outcome).into_response();
             super::no_store(response.headers_mut());
-            Ok(response)
+            response
         }
-    }
+    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -202,7 +164,7 @@ struct MfaBody {
     tag = "auth",
     request_body = MfaBody,
     responses(
-        (status = 200, description = "A token pair (and the refresh cookie)", body = super::TokenPair),
+        (status = 200, description = "A token pair (and the refresh cookie)", body = TokenPair),
         BodyErrors,
         (status = 401, description = "Invalid MFA token or code, or locked (`invalid_mfa_token`, \
             `invalid_code`, `mfa_locked`)", body = ErrorBody),
@@ -215,10 +177,8 @@ async fn login_mfa(
     RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<MfaBody>,
 ) -> DomainResult<Response> {
-    let (user, method) = Login::of(&state).second_factor(&body.mfa_token, &body.code, &client).await?;
-    let amr = vec!["pwd".to_owned(), "mfa".to_owned(), method.to_owned()];
-    let pair = start_session(&state, &user, amr, &client).await?;
-    Ok(token_response(&state, pair, RefreshFlow::Body))
+    let tokens = state.auth().second_factor(&body.mfa_token, &body.code, &client).await?;
+    Ok(token_response(&state, tokens, RefreshFlow::Body, std::convert::identity))
 }
 
 #[derive(Deserialize, Default, ToSchema)]
@@ -245,7 +205,7 @@ fn presented_refresh_token(headers: &HeaderMap, body: &Bytes) -> DomainResult<Op
     request_body(content = Option<RefreshBody>, description = "Optional: the cookie works too"),
     responses(
         (status = 200, description = "A new token pair (`refresh_token` only in the cookie when the \
-            cookie was used)", body = super::TokenPair),
+            cookie was used)", body = TokenPair),
         OptionalBodyErrors,
         (status = 401, description = "Invalid, expired or reused refresh token (`invalid_grant`)",
             body = ErrorBody),
@@ -259,11 +219,9 @@ async fn refresh(
     headers: HeaderMap,
     body: Bytes,
 ) -> DomainResult<Response> {
-    let (token, flow) = presented_refresh_token(&headers, &body)?.ok_or_else(crate::login::invalid_grant)?;
-    let (user, session) = Login::of(&state).refresh(&token, &client).await?;
-    let pair = super::issue_pair(&state, &user, &session).await?;
-    Metrics::inc(&state.metrics.refresh_success);
-    Ok(token_response(&state, pair, flow))
+    let (token, flow) = presented_refresh_token(&headers, &body)?.ok_or_else(sessions::invalid_grant)?;
+    let tokens = state.auth().refresh(&token, &client).await?;
+    Ok(token_response(&state, tokens, flow, std::convert::identity))
 }
 
 /// Revokes the session of the presented refresh token (body or cookie) or, failing that,
@@ -282,27 +240,9 @@ async fn logout(
     headers: HeaderMap,
     body: Bytes,
 ) -> DomainResult<Response> {
-    let now = crate::now();
-    let mut session: Option<(String, String)> = None;
-    if let Some((token, _)) = presented_refresh_token(&headers, &body)?
-        && let Some((sid, _, _)) = state.db.refresh_token(&hash_token(&token)).await?
-        && let Some(s) = state.db.session_by_id(&sid).await?
-    {
-        session = Some((s.id, s.user_id));
-    }
-    if session.is_none()
-        && let Some(token) = bearer_token_from_headers(&headers)
-        && let Ok(principal) = verify_access_token(&state, token).await
-        && let Some(sid) = principal.session_id()
-    {
-        session = Some((sid.to_owned(), principal.user_id().to_owned()));
-    }
-    if let Some((sid, uid)) = session
-        && state.db.revoke_session(&sid, "logout", now).await?
-    {
-        let details = serde_json::json!({"session_id": sid});
-        audit(&state, "logout", Some(&uid), Some(&uid), &client, Some(details)).await;
-    }
+    let refresh_token = presented_refresh_token(&headers, &body)?.map(|(token, _)| token);
+    let bearer = bearer_token_from_headers(&headers);
+    state.auth().logout(refresh_token.as_deref(), bearer, &client).await?;
     Ok((StatusCode::NO_CONTENT, [clear_cookie(&state)]).into_response())
 }
 
@@ -319,16 +259,7 @@ async fn logout_all(
     RequestMeta(client): RequestMeta,
     me: Caller,
 ) -> DomainResult<Response> {
-    let n = state.db.revoke_user_sessions(&me.user.id, None, "logout_all", crate::now()).await?;
-    audit(
-        &state,
-        "logout_all",
-        Some(&me.user.id),
-        Some(&me.user.id),
-        &client,
-        Some(serde_json::json!({"sessions": n})),
-    )
-    .await;
+    state.auth().logout_all(&me.user.id, &client).await?;
     Ok((StatusCode::NO_CONTENT, [clear_cookie(&state)]).into_response())
 }
 
@@ -339,11 +270,11 @@ struct ForgotBody {
 
 /// The answer to a reset request, the same whether the account exists or not.
 #[derive(Serialize, ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
 struct Accepted {
-    #[schema(example = "accepted")]
-    status: String,
-    message: String,
+    #[schema(example = "accepted", value_type = String)]
+    status: &'static str,
+    #[schema(value_type = String)]
+    message: &'static str,
 }
 
 /// Always 202 with the same body; the lookup and mailing happen after the response, so
@@ -362,43 +293,10 @@ async fn forgot_password(
     State(state): State<AppState>,
     RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<ForgotBody>,
-) -> DomainResult<Response> {
-    Metrics::inc(&state.metrics.password_reset_requests);
-    let email = body.email.trim().to_owned();
-    Login::of(&state).count_reset_request(&email, &client).await?;
-    let task_state = state.clone();
-    tokio::spawn(async move {
-        if let Err(e) = send_reset_link(&task_state, &email, &client).await {
-            tracing::error!(error = %e.to_string(), "sending the reset link failed");
-        }
-    });
-    let body = serde_json::json!({
-        "status": "accepted",
-        "message": "If an account exists for this address, a reset link has been sent",
-    });
-    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
-}
-
-async fn send_reset_link(
-    state: &AppState,
-    email: &str,
-    client: &crate::store::ClientInfo,
-) -> Result<(), crate::mailer::MailError> {
-    let Some(user) = state.db.user_by_email(email).await?.filter(User::is_active) else { return Ok(()) };
-    let now = crate::now();
-    let token = random_token();
-    let exp = now + state.config.reset_token_ttl_secs as i64;
-    state.db.replace_reset_token(&user.id, &hash_token(&token), now, exp).await?;
-    // The link opens the web app's page (FRONTEND_URL), never the request's Host (I22).
-    let link = format!("{}/reset-password?token={token}", state.config.link_base(&state.issuer));
-    let body = format!(
-        "Someone asked to reset the password of your account.\n\nOpen this link within {} minutes to choose a new \
-         password:\n{link}\n\nIf it was not you, ignore this message.",
-        state.config.reset_token_ttl_secs / 60
-    );
-    state.mailer.send(&user.email, "Reset your password", &body).await?;
-    audit(state, "password_reset_requested", Some(&user.id), None, client, None).await;
-    Ok(())
+) -> DomainResult<(StatusCode, Json<Accepted>)> {
+    password_reset::request(&state.auth(), &body.email, client).await?;
+    let message = "If an account exists for this address, a reset link has been sent";
+    Ok((StatusCode::ACCEPTED, Json(Accepted { status: "accepted", message })))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -409,10 +307,9 @@ struct ResetBody {
 
 /// The answer to a successful reset.
 #[derive(Serialize, ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
 struct ResetDone {
-    #[schema(example = "password_reset")]
-    status: String,
+    #[schema(example = "password_reset", value_type = String)]
+    status: &'static str,
 }
 
 /// Sets a new password with a reset token: single use, expiring, revokes every session,
@@ -431,28 +328,9 @@ async fn reset_password(
     State(state): State<AppState>,
     RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<ResetBody>,
-) -> DomainResult<Response> {
-    check_policy(&body.new_password, state.config.password_min_chars)
-        .map_err(|e| DomainError::bad_request("weak_password", e.message()))?;
-    let now = crate::now();
-    let Some(user_id) = state.db.consume_reset_token(&hash_token(&body.token), now).await? else {
-        return Err(DomainError::bad_request(
-            "invalid_reset_token",
-            "The reset token is invalid, used or expired",
-        ));
-    };
-    let user = state
-        .db
-        .user_by_id(&user_id)
-        .await?
-        .ok_or_else(|| DomainError::internal("reset for a missing user"))?;
-    let hash = state.passwords.hash(body.new_password).await.map_err(DomainError::internal)?;
-    state.db.update_password(&user.id, &hash, now).await?;
-    state.db.revoke_user_sessions(&user.id, None, "password_reset", now).await?;
-    Login::of(&state).unlock(&user).await?;
-    Metrics::inc(&state.metrics.password_resets);
-    audit(&state, "password_reset", Some(&user.id), Some(&user.id), &client, None).await;
-    Ok(Json(serde_json::json!({ "status": "password_reset" })).into_response())
+) -> DomainResult<Json<ResetDone>> {
+    password_reset::confirm(&state.auth(), &body.token, body.new_password, &client).await?;
+    Ok(Json(ResetDone { status: "password_reset" }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -463,10 +341,9 @@ struct VerifyEmailBody {
 
 /// The answer to a successful verification.
 #[derive(Serialize, ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
 struct EmailVerified {
-    #[schema(example = "email_verified")]
-    status: String,
+    #[schema(example = "email_verified", value_type = String)]
+    status: &'static str,
 }
 
 /// Verifies the account's email with the token mailed at registration (or by a resend):
@@ -488,9 +365,9 @@ async fn verify_email(
     State(state): State<AppState>,
     RequestMeta(client): RequestMeta,
     ApiJson(body): ApiJson<VerifyEmailBody>,
-) -> DomainResult<Response> {
-    email_verification::verify(&state, &body.token, &client).await?;
-    Ok(Json(serde_json::json!({ "status": "email_verified" })).into_response())
+) -> DomainResult<Json<EmailVerified>> {
+    email_verification::verify(&state.auth(), &body.token, &client).await?;
+    Ok(Json(EmailVerified { status: "email_verified" }))
 }
 
 #[derive(Deserialize, Default, ToSchema)]
@@ -530,26 +407,10 @@ async fn resend_verification(
     RequestMeta(client): RequestMeta,
     headers: HeaderMap,
     body: Bytes,
-) -> DomainResult<Response> {
-    // An email, even beside a bearer token, must be one.
-    let named = optional_json::<ResendBody>(&body)?.email.map(|e| e.trim().to_owned());
-    let invalid_email = || DomainError::bad_request("invalid_email", "The email address is not valid");
-    if named.as_deref().is_some_and(|e| !valid_email(e)) {
-        return Err(invalid_email());
-    }
-    let email = match bearer_token_from_headers(&headers) {
-        Some(token) => {
-            let principal = verify_access_token(&state, token).await.map_err(|e| DomainError::auth(&e))?;
-            let user = state.db.user_by_id(principal.user_id()).await?;
-            user.map(|u| u.email).ok_or_else(|| DomainError::internal("token of a missing user"))?
-        }
-        None => named.ok_or_else(invalid_email)?,
-    };
-    email_verification::count_resend(&state, &email, &client).await?;
-    email_verification::resend_later(&state, email, client);
-    let body = serde_json::json!({
-        "status": "accepted",
-        "message": "If an unverified account exists for this address, a new verification link has been sent",
-    });
-    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+) -> DomainResult<(StatusCode, Json<Accepted>)> {
+    let bearer = bearer_token_from_headers(&headers);
+    let email = optional_json::<ResendBody>(&body)?.email;
+    email_verification::resend(&state.auth(), bearer, email, client).await?;
+    let message = "If an unverified account exists for this address, a new verification link has been sent";
+    Ok((StatusCode::ACCEPTED, Json(Accepted { status: "accepted", message })))
 }

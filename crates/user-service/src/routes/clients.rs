@@ -23,10 +23,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
 
+use super::caller::Caller;
 use super::openapi::{BodyErrors, ErrorBody, PageErrors};
 use super::users::Page;
 use super::{RequestMeta, audit, auth_layer, no_store, rfc3339};
-use crate::auth::Caller;
 use crate::clients::{
     AuthFailure, CREDENTIALS_READ, ServiceClient, ServiceClientRejection, ServiceClientRow, authenticate,
     granted_scopes, issue_token, register,

@@ -2,17 +2,16 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::RequestMeta;
+use super::caller::Caller;
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
-use super::{RequestMeta, audit};
-use crate::auth::Caller;
-use crate::domain::error::{DomainError, DomainResult};
-use crate::login::Login;
+use crate::domain::error::DomainResult;
+use crate::domain::mfa;
 use crate::routes::error::ApiJson;
 use crate::startup::AppState;
 use crate::totp;
@@ -23,8 +22,7 @@ use crate::totp;
 pub(crate) struct Api;
 
 /// A pending TOTP secret, to add to an authenticator app.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
+#[derive(Serialize, ToSchema)]
 struct TotpSetup {
     /// Base32.
     secret: String,
@@ -33,8 +31,7 @@ struct TotpSetup {
 }
 
 /// Single-use recovery codes, shown once.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handlers build")]
+#[derive(Serialize, ToSchema)]
 struct RecoveryCodes {
     recovery_codes: Vec<String>,
 }
@@ -64,19 +61,10 @@ async fn setup(
     State(state): State<AppState>,
     RequestMeta(client): RequestMeta,
     me: Caller,
-) -> DomainResult<Json<serde_json::Value>> {
-    if me.user.mfa_enabled {
-        return Err(DomainError::conflict("mfa_already_enabled", "TOTP is already enabled"));
-    }
-    let secret = totp::new_secret();
-    let enc = state.master.encrypt(&secret, &me.user.id);
-    state.db.set_totp_pending(&me.user.id, &enc, crate::now()).await?;
-    audit(&state, "mfa_setup_started", Some(&me.user.id), Some(&me.user.id), &client, None).await;
-    let issuer_name = "authgate";
-    Ok(Json(serde_json::json!({
-        "secret": totp::base32(&secret),
-        "otpauth_uri": totp::otpauth_uri(&secret, issuer_name, &me.user.email),
-    })))
+) -> DomainResult<Json<TotpSetup>> {
+    let secret = mfa::setup(&state.auth(), &me.user, &client).await?;
+    let otpauth_uri = totp::otpauth_uri(&secret, "authgate", &me.user.email);
+    Ok(Json(TotpSetup { secret: totp::base32(&secret), otpauth_uri }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -104,31 +92,9 @@ async fn enable(
     RequestMeta(client): RequestMeta,
     me: Caller,
     ApiJson(body): ApiJson<EnableBody>,
-) -> DomainResult<Json<serde_json::Value>> {
-    if me.user.mfa_enabled {
-        return Err(DomainError::conflict("mfa_already_enabled", "TOTP is already enabled"));
-    }
-    let Some(pending) = me.user.totp_pending_enc.as_deref() else {
-        return Err(DomainError::bad_request("mfa_not_set_up", "Call the setup endpoint first"));
-    };
-    let secret = state.master.decrypt(pending, &me.user.id).map_err(DomainError::internal)?;
-    let now = crate::now();
-    let Some(step) = totp::matching_step(&secret, &body.code, now) else {
-        return Err(DomainError::bad_request("invalid_code", "The code is not valid"));
-    };
-    if !state.db.enable_totp(&me.user.id, pending, step, now).await? {
-        return Err(DomainError::conflict("mfa_setup_changed", "The setup changed; start again"));
-    }
-    let codes = store_new_recovery_codes(&state, &me.user.id).await?;
-    audit(&state, "mfa_enabled", Some(&me.user.id), Some(&me.user.id), &client, None).await;
-    Ok(Json(serde_json::json!({ "recovery_codes": codes })))
-}
-
-async fn store_new_recovery_codes(state: &AppState, user_id: &str) -> DomainResult<Vec<String>> {
-    let codes = totp::new_recovery_codes();
-    let hashes: Vec<String> = codes.iter().map(|c| totp::recovery_code_hash(c)).collect();
-    state.db.replace_recovery_codes(user_id, &hashes, crate::now()).await?;
-    Ok(codes)
+) -> DomainResult<Json<RecoveryCodes>> {
+    let recovery_codes = mfa::enable(&state.auth(), &me.user, &body.code, &client).await?;
+    Ok(Json(RecoveryCodes { recovery_codes }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -158,19 +124,9 @@ async fn disable(
     RequestMeta(client): RequestMeta,
     me: Caller,
     ApiJson(body): ApiJson<DisableBody>,
-) -> DomainResult<Response> {
-    if !me.user.mfa_enabled {
-        return Err(DomainError::bad_request("mfa_not_enabled", "TOTP is not enabled"));
-    }
-    if !Login::of(&state).recheck_password(&me.user, body.password, &client).await? {
-        return Err(DomainError::forbidden("invalid_password", "The password is wrong"));
-    }
-    if !Login::of(&state).recheck_second_factor(&me.user, &body.code, &client).await? {
-        return Err(DomainError::forbidden("invalid_code", "The code is not valid"));
-    }
-    state.db.disable_totp(&me.user.id, crate::now()).await?;
-    audit(&state, "mfa_disabled", Some(&me.user.id), Some(&me.user.id), &client, None).await;
-    Ok(StatusCode::NO_CONTENT.into_response())
+) -> DomainResult<StatusCode> {
+    mfa::disable(&state.auth(), &me.user, body.password, &body.code, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -198,14 +154,8 @@ async fn regenerate_recovery_codes(
     RequestMeta(client): RequestMeta,
     me: Caller,
     ApiJson(body): ApiJson<PasswordBody>,
-) -> DomainResult<Json<serde_json::Value>> {
-    if !me.user.mfa_enabled {
-        return Err(DomainError::bad_request("mfa_not_enabled", "TOTP is not enabled"));
-    }
-    if !Login::of(&state).recheck_password(&me.user, body.password, &client).await? {
-        return Err(DomainError::forbidden("invalid_password", "The password is wrong"));
-    }
-    let codes = store_new_recovery_codes(&state, &me.user.id).await?;
-    audit(&state, "recovery_codes_regenerated", Some(&me.user.id), Some(&me.user.id), &client, None).await;
-    Ok(Json(serde_json::json!({ "recovery_codes": codes })))
+) -> DomainResult<Json<RecoveryCodes>> {
+    let recovery_codes =
+        mfa::regenerate_recovery_codes(&state.auth(), &me.user, body.password, &client).await?;
+    Ok(Json(RecoveryCodes { recovery_codes }))
 }

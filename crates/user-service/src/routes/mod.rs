@@ -5,6 +5,7 @@ mod accounts;
 mod admin;
 mod api_keys;
 mod auth;
+pub(crate) mod caller;
 mod clients;
 pub(crate) mod error;
 mod health;
@@ -26,12 +27,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::crypto::{hash_token, new_id, random_token};
 use crate::domain::error::DomainError;
+use crate::domain::sessions::{Auth, SessionTokens};
+use crate::domain::tokens::AccessTokens;
 use crate::routes::error::{REALM, auth_error_body};
 use crate::startup::AppState;
-use crate::store::{ClientInfo, Session, User};
-use crate::tokens::issue_access_token;
+use crate::store::{ClientInfo, User};
 
 /// Name of the refresh-token cookie.
 pub(crate) const REFRESH_COOKIE: &str = "refresh_token";
@@ -101,19 +102,6 @@ fn error_body(e: &authgate::Error) -> (HeaderValue, axum::body::Bytes) {
     (HeaderValue::from_static("application/json"), axum::body::Bytes::from(auth_error_body(e).to_string()))
 }
 
-/// Basic email shape check: one `@`, something on both sides, a dot in the domain.
-pub(crate) fn valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else { return false };
-    !local.is_empty()
-        && email.chars().count() <= 254
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.contains(char::is_whitespace)
-        && !email.contains(char::is_control)
-        && !domain.contains('@')
-}
-
 /// Where a request came from (client address, through `TRUSTED_PROXIES`, and user
 /// agent), for throttling, audit and sessions.
 pub(crate) struct RequestMeta(pub(crate) ClientInfo);
@@ -122,7 +110,7 @@ impl FromRequestParts<AppState> for RequestMeta {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let ip = crate::auth::client_ip(parts, &state.config.trusted_proxies).map(|ip| ip.to_string());
+        let ip = caller::client_ip(parts, &state.config.trusted_proxies).map(|ip| ip.to_string());
         let user_agent = parts
             .headers
             .get(USER_AGENT)
@@ -184,14 +172,18 @@ pub(crate) enum RefreshFlow {
     Cookie,
 }
 
-/// Answers with a token pair and the refresh cookie.
-pub(crate) fn token_response(state: &AppState, mut pair: TokenPair, flow: RefreshFlow) -> Response {
-    let refresh = pair.refresh_token.as_deref().unwrap_or_default();
-    let cookie = cookie_header(state, refresh, state.config.refresh_token_ttl_secs);
-    if flow == RefreshFlow::Cookie {
-        pair.refresh_token = None;
-    }
-    let mut response = (StatusCode::OK, [(SET_COOKIE, cookie)], axum::Json(pair)).into_response();
+/// Answers a token pair (in the body `wrap` makes of it) with the refresh cookie.
+pub(crate) fn token_response<B: Serialize>(
+    state: &AppState,
+    tokens: SessionTokens,
+    flow: RefreshFlow,
+    wrap: fn(TokenPair) -> B,
+) -> Response {
+    let cookie = cookie_header(state, &tokens.refresh_token, state.config.refresh_token_ttl_secs);
+    let (access_token, expires_in) = (tokens.access_token, tokens.expires_in);
+    let refresh_token = (flow == RefreshFlow::Body).then_some(tokens.refresh_token);
+    let pair = TokenPair { access_token, token_type: "Bearer", expires_in, refresh_token };
+    let mut response = (StatusCode::OK, [(SET_COOKIE, cookie)], axum::Json(wrap(pair))).into_response();
     no_store(response.headers_mut());
     response
 }
@@ -203,41 +195,32 @@ pub(crate) fn no_store(headers: &mut HeaderMap) {
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
-/// Starts a session (a new refresh-token family) and issues its first pair (I12: a new
-/// pair on every login).
-pub(crate) async fn start_session(
-    state: &AppState,
-    user: &User,
-    amr: Vec<String>,
-    client: &ClientInfo,
-) -> Result<TokenPair, DomainError> {
-    let now = crate::now();
-    let session = Session {
-        id: new_id(),
-        user_id: user.id.clone(),
-        amr,
-        ip: client.ip.clone(),
-        user_agent: client.user_agent.clone(),
-        created_at: now,
-        last_used_at: now,
-        expires_at: now + state.config.refresh_token_ttl_secs as i64,
-        revoked_at: None,
-    };
-    state.db.create_session(&session).await?;
-    issue_pair(state, user, &session).await
-}
-
-/// Issues an access token and a new refresh token within an existing session.
-pub(crate) async fn issue_pair(
-    state: &AppState,
-    user: &User,
-    session: &Session,
-) -> Result<TokenPair, DomainError> {
-    let now = crate::now();
-    let refresh = random_token();
-    state.db.insert_refresh_token(&hash_token(&refresh), &session.id, now, session.expires_at).await?;
-    let (access, expires_in) = issue_access_token(state, user, &session.id, &session.amr).await?;
-    Ok(TokenPair { access_token: access, token_type: "Bearer", expires_in, refresh_token: Some(refresh) })
+impl crate::startup::StateInner {
+    /// What the authentication flows need of this state.
+    pub(crate) fn auth(&self) -> Auth<'_> {
+        let (keys, roles, issuer, c) = (&*self.keys, &self.roles, self.issuer.as_str(), &self.config);
+        let tokens =
+            AccessTokens { keys, roles, issuer, audience: &c.audience, ttl_secs: c.access_token_ttl_secs };
+        let (db, passwords, throttle, master) = (&self.db, &self.passwords, &self.throttle, &self.master);
+        let (mailer, metrics, verifier) = (&self.mailer, &self.metrics, &self.verifier);
+        Auth {
+            db,
+            passwords,
+            throttle,
+            master,
+            mailer,
+            metrics,
+            verifier,
+            tokens,
+            link_base: c.link_base(&self.issuer),
+            mfa_token_ttl_secs: c.mfa_token_ttl_secs,
+            reset_token_ttl_secs: c.reset_token_ttl_secs,
+            email_verification_ttl_secs: c.email_verification_ttl_secs,
+            password_min_chars: c.password_min_chars,
+            refresh_token_ttl_secs: c.refresh_token_ttl_secs,
+            require_email_verification: c.require_email_verification,
+        }
+    }
 }
 
 /// Records an audit event; failures are logged, never shown to the client.

@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
 
+use super::caller::Caller;
 use super::openapi::{BodyErrors, ErrorBody, PermissionErrors};
 use super::{RequestMeta, audit, rfc3339};
-use crate::auth::Caller;
 use crate::crypto::new_id;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
 use crate::roles::{ADMIN_ROLE, GrantError, PERMISSIONS, Role, check_grantable};

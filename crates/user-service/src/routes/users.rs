@@ -8,12 +8,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::caller::{Caller, MeCaller};
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody, PageErrors};
 use super::{RequestMeta, audit, rfc3339, user_json};
-use crate::auth::{Caller, MeCaller};
 use crate::domain::error::{DomainError, DomainResult};
-use crate::login::Login;
-use crate::password::check_policy;
+use crate::domain::password_reset;
 use crate::routes::error::{ApiJson, ApiQuery};
 use crate::startup::AppState;
 
@@ -218,26 +217,7 @@ async fn change_password(
     me: Caller,
     ApiJson(body): ApiJson<ChangePassword>,
 ) -> DomainResult<Response> {
-    check_policy(&body.new_password, state.config.password_min_chars)
-        .map_err(|e| DomainError::bad_request("weak_password", e.message()))?;
-    if !Login::of(&state).recheck_password(&me.user, body.current_password, &client).await? {
-        audit(&state, "password_change_failed", Some(&me.user.id), Some(&me.user.id), &client, None).await;
-        return Err(DomainError::forbidden("invalid_password", "The current password is wrong"));
-    }
-    let hash = state.passwords.hash(body.new_password).await.map_err(DomainError::internal)?;
-    let now = crate::now();
-    state.db.update_password(&me.user.id, &hash, now).await?;
-    let revoked =
-        state.db.revoke_user_sessions(&me.user.id, Some(&me.session_id), "password_changed", now).await?;
-    audit(
-        &state,
-        "password_changed",
-        Some(&me.user.id),
-        Some(&me.user.id),
-        &client,
-        Some(serde_json::json!({"revoked_sessions": revoked})),
-    )
-    .await;
+    password_reset::change(&state.auth(), &me, body.current_password, body.new_password, &client).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

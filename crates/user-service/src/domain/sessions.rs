@@ -1,4 +1,5 @@
-//! Logging in: the password step, the second factor, refresh-token rotation, password
+//! Sessions: logging in (the password step, the second factor), refresh-token rotation,
+//! logout, the checks a signed-in request passes (session alive, user active), password
 //! re-checks, and the throttling every credential check goes through.
 //!
 //! # Throttling model
@@ -15,17 +16,18 @@
 //! Limits: account `login_max_failures` per window (5 per 15 minutes, 3 in production),
 //! address four times that, second factor [`SECOND_FACTOR_LIMIT`] (10 per hour per
 //! account, then locked for the hour: audit event and mail to the owner), challenge
-//! [`MFA_MAX_ATTEMPTS`], reset requests [`RESET_PER_EMAIL`] and [`RESET_PER_ADDRESS`]
+//! [`MFA_MAX_ATTEMPTS`], reset requests [`super::password_reset::RESET_PER_EMAIL`] and `RESET_PER_ADDRESS`
 //! per 15 minutes. The account counter is cleared only by a completed login; an
 //! admin unlock or a password reset clears the account and second-factor counters.
 
-use crate::crypto::{MasterKey, hash_token, random_token};
+use crate::crypto::{MasterKey, hash_token, new_id, random_token};
 use crate::db::Db;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
+use crate::domain::tokens::AccessTokens;
 use crate::mailer::Mailer;
 use crate::metrics::Metrics;
 use crate::password::Passwords;
-use crate::startup::StateInner;
+use crate::roles::covers;
 use crate::store::{ClientInfo, Session, User};
 use crate::throttle::{Attempt, Limit, Throttle, account_key, ip_key};
 use crate::totp;
@@ -35,10 +37,6 @@ pub(crate) const MFA_MAX_ATTEMPTS: i64 = 5;
 
 /// Wrong second factors per account before the second factor locks for the window.
 pub(crate) const SECOND_FACTOR_LIMIT: Limit = Limit { max: 10, window_secs: 3600 };
-
-/// Reset requests per email, and per client address, before 429.
-pub(crate) const RESET_PER_EMAIL: Limit = Limit { max: 3, window_secs: 900 };
-pub(crate) const RESET_PER_ADDRESS: Limit = Limit { max: 10, window_secs: 900 };
 
 /// How long after a rotation a reuse of the old refresh token is a lost race, not theft.
 const SUPERSEDED_SECS: i64 = 10;
@@ -53,40 +51,61 @@ fn second_factor_key(user_id: &str) -> String {
     format!("mfa:{user_id}")
 }
 
+/// The tokens of a session: a new access token and the session's next refresh token.
+pub(crate) struct SessionTokens {
+    pub(crate) access_token: String,
+    pub(crate) expires_in: u64,
+    pub(crate) refresh_token: String,
+}
+
 /// What a correct password leads to.
-pub(crate) enum PasswordStep {
+pub(crate) enum LoginStep {
     /// Logged in (no second factor).
-    Done(User),
+    Done(SessionTokens),
     /// The second factor is due, with this single-use token.
     Mfa { token: String, expires_in: u64 },
 }
 
-/// The parts of the service state logging in needs.
-pub(crate) struct Login<'a> {
-    db: &'a Db,
-    passwords: &'a Passwords,
-    throttle: &'a Throttle,
-    master: &'a MasterKey,
-    mailer: &'a Mailer,
-    metrics: &'a Metrics,
-    mfa_token_ttl_secs: u64,
-    require_email_verification: bool,
+/// The authenticated caller of a request: a live session's active user, with what the
+/// user's roles grant now.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub(crate) user: User,
+    pub(crate) session_id: String,
+    pub(crate) permissions: Vec<String>,
+    pub(crate) amr: Vec<String>,
 }
 
-impl<'a> Login<'a> {
-    pub(crate) fn of(state: &'a StateInner) -> Login<'a> {
-        Login {
-            db: &state.db,
-            passwords: &state.passwords,
-            throttle: &state.throttle,
-            master: &state.master,
-            mailer: &state.mailer,
-            metrics: &state.metrics,
-            mfa_token_ttl_secs: state.config.mfa_token_ttl_secs,
-            require_email_verification: state.config.require_email_verification,
-        }
+impl Caller {
+    /// 403 `insufficient_scope` unless the user's current roles grant `permission`.
+    pub(crate) fn require(&self, permission: &str) -> DomainResult<()> {
+        covers(&self.permissions, permission)
+            .then_some(())
+            .ok_or_else(|| DomainError::insufficient_scope(permission))
     }
+}
 
+/// What the authentication flows need of the service, built per request by the routes.
+pub(crate) struct Auth<'a> {
+    pub(crate) db: &'a Db,
+    pub(crate) passwords: &'a Passwords,
+    pub(crate) throttle: &'a Throttle,
+    pub(crate) master: &'a MasterKey,
+    pub(crate) mailer: &'a Mailer,
+    pub(crate) metrics: &'a Metrics,
+    pub(crate) verifier: &'a authgate::Verifier,
+    pub(crate) tokens: AccessTokens<'a>,
+    /// Where mailed links point: `FRONTEND_URL`, else the issuer.
+    pub(crate) link_base: &'a str,
+    pub(crate) mfa_token_ttl_secs: u64,
+    pub(crate) reset_token_ttl_secs: u64,
+    pub(crate) email_verification_ttl_secs: u64,
+    pub(crate) password_min_chars: usize,
+    pub(crate) refresh_token_ttl_secs: u64,
+    pub(crate) require_email_verification: bool,
+}
+
+impl Auth<'_> {
     /// Counts an attempt on `keys` (429 when one is full).
     async fn begin(&self, keys: &[(String, Limit)]) -> DomainResult<Attempt> {
         self.throttle.begin(keys, crate::now()).await?.map_err(|retry| {
@@ -95,13 +114,13 @@ impl<'a> Login<'a> {
         })
     }
 
-    /// The password step (`POST /v1/auth/login`).
-    pub(crate) async fn password(
+    /// The password step (`POST /v1/auth/login`): a session, or the second factor due.
+    pub(crate) async fn login(
         &self,
         email: &str,
         password: String,
         client: &ClientInfo,
-    ) -> DomainResult<PasswordStep> {
+    ) -> DomainResult<LoginStep> {
         let key = account_key(email);
         let attempt = self.begin(&self.throttle.login_keys(&key, client.ip.as_deref())).await?;
         let user = self.db.user_by_email(email).await?;
@@ -130,7 +149,7 @@ impl<'a> Login<'a> {
         if self.require_email_verification && !user.email_verified {
             let details = serde_json::json!({"reason": "email_not_verified"});
             self.db.audit("login_failed", Some(&user.id), None, client, Some(details)).await;
-            return Err(crate::email_verification::not_verified());
+            return Err(super::email_verification::not_verified());
         }
         if user.mfa_enabled {
             let token = random_token();
@@ -139,20 +158,20 @@ impl<'a> Login<'a> {
             self.db.insert_mfa_challenge(&hash_token(&token), &user.id, now, exp, client).await?;
             Metrics::inc(&self.metrics.login_mfa_required);
             self.db.audit("login_mfa_required", Some(&user.id), Some(&user.id), client, None).await;
-            return Ok(PasswordStep::Mfa { token, expires_in: self.mfa_token_ttl_secs });
+            return Ok(LoginStep::Mfa { token, expires_in: self.mfa_token_ttl_secs });
         }
         self.throttle.counters.clear(&key).await?;
         self.succeeded(&user, client, None).await;
-        Ok(PasswordStep::Done(user))
+        Ok(LoginStep::Done(self.start_session(&user, vec!["pwd".to_owned()], client).await?))
     }
 
-    /// The second step (`POST /v1/auth/login/mfa`): the user and the `amr` of the method.
+    /// The second step (`POST /v1/auth/login/mfa`): a session whose `amr` names the method.
     pub(crate) async fn second_factor(
         &self,
         mfa_token: &str,
         code: &str,
         client: &ClientInfo,
-    ) -> DomainResult<(User, &'static str)> {
+    ) -> DomainResult<SessionTokens> {
         let invalid_token = || {
             DomainError::new(
                 ErrorKind::Unauthorized,
@@ -201,7 +220,8 @@ impl<'a> Login<'a> {
         }
         self.throttle.counters.clear(&account).await?;
         self.succeeded(&user, client, Some(serde_json::json!({"mfa": method}))).await;
-        Ok((user, method))
+        let amr = vec!["pwd".to_owned(), "mfa".to_owned(), method.to_owned()];
+        self.start_session(&user, amr, client).await
     }
 
     async fn succeeded(&self, user: &User, client: &ClientInfo, details: Option<serde_json::Value>) {
@@ -295,23 +315,29 @@ impl<'a> Login<'a> {
         Ok(true)
     }
 
-    /// Counts a password-reset request on its email and address (429 when either is
-    /// full). Unknown emails count alike, so the answer says nothing about accounts.
-    pub(crate) async fn count_reset_request(&self, email: &str, client: &ClientInfo) -> DomainResult<()> {
-        let mut keys = vec![(format!("reset:{}", account_key(email)), RESET_PER_EMAIL)];
-        keys.extend(client.ip.as_deref().map(|ip| (format!("reset:{}", ip_key(ip)), RESET_PER_ADDRESS)));
-        // Every request stays counted: a request is the cost, not a failure.
+    /// Counts a request (every one, not only failures: a request is the cost) for
+    /// `email` on `{what}:` keys of the email and of the client's address: 429 when
+    /// either is full. Unknown emails count alike, so the answer says nothing of accounts.
+    pub(crate) async fn count_requests(
+        &self,
+        what: &str,
+        email: &str,
+        client: &ClientInfo,
+        (per_email, per_address): (Limit, Limit),
+    ) -> DomainResult<()> {
+        let mut keys = vec![(format!("{what}:{}", account_key(email)), per_email)];
+        keys.extend(client.ip.as_deref().map(|ip| (format!("{what}:{}", ip_key(ip)), per_address)));
         match self.throttle.begin(&keys, crate::now()).await? {
             Ok(_counted) => Ok(()),
             Err(retry) => Err(DomainError::too_many_requests(retry)),
         }
     }
 
-    /// Spends a refresh token: its session (touched) and user, for a new pair. Reuse of
+    /// Spends a refresh token for a new pair within its session (touched). Reuse of
     /// a spent token, or losing a race for it, revokes the session (I08, I09), unless the
     /// token was spent less than [`SUPERSEDED_SECS`] ago: another tab won, and 409
     /// `refresh_superseded` leaves the winner's tokens alone.
-    pub(crate) async fn refresh(&self, token: &str, client: &ClientInfo) -> DomainResult<(User, Session)> {
+    pub(crate) async fn refresh(&self, token: &str, client: &ClientInfo) -> DomainResult<SessionTokens> {
         let fail = || {
             Metrics::inc(&self.metrics.refresh_failure);
             invalid_grant()
@@ -340,7 +366,115 @@ impl<'a> Login<'a> {
         }
         let user = self.db.user_by_id(&session.user_id).await?.filter(User::is_active).ok_or_else(fail)?;
         self.db.touch_session(&session.id, now).await?;
-        Ok((user, session))
+        let tokens = self.issue_pair(&user, &session).await?;
+        Metrics::inc(&self.metrics.refresh_success);
+        Ok(tokens)
+    }
+
+    /// Starts a session (a new refresh-token family) and issues its first pair (I12: a
+    /// new pair on every login).
+    async fn start_session(
+        &self,
+        user: &User,
+        amr: Vec<String>,
+        client: &ClientInfo,
+    ) -> DomainResult<SessionTokens> {
+        let now = crate::now();
+        let session = Session {
+            id: new_id(),
+            user_id: user.id.clone(),
+            amr,
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + self.refresh_token_ttl_secs as i64,
+            revoked_at: None,
+        };
+        self.db.create_session(&session).await?;
+        self.issue_pair(user, &session).await
+    }
+
+    /// Issues an access token and a new refresh token within an existing session.
+    async fn issue_pair(&self, user: &User, session: &Session) -> DomainResult<SessionTokens> {
+        let refresh_token = random_token();
+        let hash = hash_token(&refresh_token);
+        self.db.insert_refresh_token(&hash, &session.id, crate::now(), session.expires_at).await?;
+        let (access_token, expires_in) = self.tokens.issue(user, &session.id, &session.amr).await?;
+        Ok(SessionTokens { access_token, expires_in, refresh_token })
+    }
+
+    /// Revokes the session of the refresh token or, failing that, of the bearer access
+    /// token; anything unknown or invalid is no error (logout always succeeds).
+    pub(crate) async fn logout(
+        &self,
+        refresh_token: Option<&str>,
+        bearer: Option<&str>,
+        client: &ClientInfo,
+    ) -> DomainResult<()> {
+        let now = crate::now();
+        let mut session: Option<(String, String)> = None;
+        if let Some(token) = refresh_token
+            && let Some((sid, _, _)) = self.db.refresh_token(&hash_token(token)).await?
+            && let Some(s) = self.db.session_by_id(&sid).await?
+        {
+            session = Some((s.id, s.user_id));
+        }
+        if session.is_none()
+            && let Some(token) = bearer
+            && let Ok(principal) = self.verify(token).await
+            && let Some(sid) = principal.session_id()
+        {
+            session = Some((sid.to_owned(), principal.user_id().to_owned()));
+        }
+        if let Some((sid, uid)) = session
+            && self.db.revoke_session(&sid, "logout", now).await?
+        {
+            let details = serde_json::json!({"session_id": sid});
+            self.db.audit("logout", Some(&uid), Some(&uid), client, Some(details)).await;
+        }
+        Ok(())
+    }
+
+    /// Revokes every session of `user_id`.
+    pub(crate) async fn logout_all(&self, user_id: &str, client: &ClientInfo) -> DomainResult<()> {
+        let n = self.db.revoke_user_sessions(user_id, None, "logout_all", crate::now()).await?;
+        let details = serde_json::json!({"sessions": n});
+        self.db.audit("logout_all", Some(user_id), Some(user_id), client, Some(details)).await;
+        Ok(())
+    }
+
+    /// Verifies an access token of this service with the core crate's verifier, for the
+    /// few endpoints where a bearer token is optional and so no `AuthLayer` stands in front.
+    pub(crate) async fn verify(&self, token: &str) -> Result<authgate::Principal, authgate::Error> {
+        self.verifier
+            .verify(token)
+            .await
+            .inspect_err(|e| tracing::debug!(reason = %e, "access token rejected"))
+    }
+
+    /// The caller behind a verified access token: 401 unless its session is still active
+    /// and its user enabled. Permissions follow the user's current roles, so logout,
+    /// revocation, disabling and demotion apply at once here (other services see them
+    /// when the 15-minute token expires).
+    pub(crate) async fn caller(&self, principal: &authgate::Principal) -> DomainResult<Caller> {
+        let now = crate::now();
+        let sid = principal.session_id().ok_or_else(DomainError::invalid_token)?.to_owned();
+        let session = self.db.session_by_id(&sid).await?;
+        let session_ok = session.as_ref().is_some_and(|s| {
+            s.user_id == principal.user_id() && s.revoked_at.is_none() && s.expires_at > now
+        });
+        if !session_ok {
+            tracing::debug!("access token of a revoked or unknown session");
+            return Err(DomainError::invalid_token());
+        }
+        let user =
+            self.db.user_by_id(principal.user_id()).await?.filter(User::is_active).ok_or_else(|| {
+                tracing::debug!("access token of a missing or disabled user");
+                DomainError::invalid_token()
+            })?;
+        let permissions = self.tokens.roles.permissions_for(&user.roles).await?;
+        Ok(Caller { user, session_id: sid, permissions, amr: principal.claims().amr().to_vec() })
     }
 
     /// Lifts the account's password and second-factor throttling (admin unlock, reset).

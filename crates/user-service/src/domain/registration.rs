@@ -1,0 +1,51 @@
+//! Creating an account: a valid email, name and password, the `user` role, and a mailed
+//! link to verify the address. No session: the new user logs in next.
+
+use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::password_reset::check_new_password;
+use crate::domain::sessions::Auth;
+use crate::metrics::Metrics;
+use crate::store::{ClientInfo, NewUser, User};
+
+/// Basic email shape check: one `@`, something on both sides, a dot in the domain.
+pub(crate) fn valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else { return false };
+    !local.is_empty()
+        && email.chars().count() <= 254
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.contains(char::is_whitespace)
+        && !email.contains(char::is_control)
+        && !domain.contains('@')
+}
+
+/// Registers `email` (trimmed; 409 `email_taken` when its look-alike key is taken): the
+/// new user and the permissions their role grants.
+pub(crate) async fn register(
+    auth: &Auth<'_>,
+    email: &str,
+    password: String,
+    name: Option<&str>,
+    client: ClientInfo,
+) -> DomainResult<(User, Vec<String>)> {
+    let email = email.trim();
+    if !valid_email(email) {
+        return Err(DomainError::bad_request("invalid_email", "The email address is not valid"));
+    }
+    let name = crate::users::checked_name(name.unwrap_or_default())?;
+    check_new_password(auth, &password)?;
+    let hash = auth.passwords.hash(password).await.map_err(DomainError::internal)?;
+    let (id, roles) = (crate::crypto::new_id(), vec!["user".to_owned()]);
+    let new_user =
+        NewUser { id: &id, email, name: &name, password_hash: &hash, roles: &roles, verified_at: None };
+    if !auth.db.insert_user(&new_user, crate::now()).await? {
+        return Err(DomainError::conflict("email_taken", "An account with this email already exists"));
+    }
+    Metrics::inc(&auth.metrics.registrations);
+    auth.db.audit("user_registered", Some(&id), Some(&id), &client, None).await;
+    let user = auth.db.user_by_id(&id).await?.ok_or_else(|| DomainError::internal("user vanished"))?;
+    super::email_verification::send_link_later(auth, user.clone(), client);
+    let permissions = auth.tokens.roles.permissions_for(&user.roles).await?;
+    Ok((user, permissions))
+}
