@@ -1,4 +1,4 @@
-//! SQL for trading accounts, memberships, encrypted credentials and master-key versions.
+//! SQL for trading accounts, memberships and their encrypted credentials.
 //!
 //! Membership changes that could leave an account without an owner are single conditional
 //! statements; on PostgreSQL they run after locking the account row, so two owners
@@ -285,69 +285,4 @@ impl Db {
         tx.commit().await?;
         Ok(if r.rows_affected() == 1 { MemberRemoval::Removed(role) } else { MemberRemoval::LastOwner })
     }
-
-    // ---- master-key versions ---------------------------------------------------------
-
-    /// The wrapped data key of one version.
-    pub(crate) async fn master_key_version(&self, version: u32) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT wrapped_key FROM master_key_versions WHERE version = $1")
-            .bind(i64::from(version))
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| r.try_get("wrapped_key")).transpose()
-    }
-
-    /// `(version, wrapped_key)` of the newest version, if any was created.
-    pub(crate) async fn newest_master_key_version(&self) -> Result<Option<(u32, String)>> {
-        let row =
-            sqlx::query("SELECT version, wrapped_key FROM master_key_versions ORDER BY version DESC LIMIT 1")
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|r| Ok((version_from(&r)?, r.try_get("wrapped_key")?))).transpose()
-    }
-
-    /// Every `(version, wrapped_key)`, oldest first.
-    pub(crate) async fn master_key_versions(&self) -> Result<Vec<(u32, String)>> {
-        let rows = sqlx::query("SELECT version, wrapped_key FROM master_key_versions ORDER BY version")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| Ok((version_from(r)?, r.try_get("wrapped_key")?))).collect()
-    }
-
-    /// Inserts a version; `false` when another process created that version first.
-    pub(crate) async fn insert_master_key_version(
-        &self,
-        version: u32,
-        wrapped: &str,
-        now: i64,
-    ) -> Result<bool> {
-        let r = sqlx::query(
-            "INSERT INTO master_key_versions (version, wrapped_key, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (version) DO NOTHING",
-        )
-        .bind(i64::from(version))
-        .bind(wrapped)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    /// Re-wraps a version's data key (after the env master key changed).
-    pub(crate) async fn rewrap_master_key_version(&self, version: u32, old: &str, new: &str) -> Result<bool> {
-        let r = sqlx::query(
-            "UPDATE master_key_versions SET wrapped_key = $3 WHERE version = $1 AND wrapped_key = $2",
-        )
-        .bind(i64::from(version))
-        .bind(old)
-        .bind(new)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() == 1)
-    }
-}
-
-fn version_from(row: &AnyRow) -> Result<u32> {
-    let v: i64 = row.try_get("version")?;
-    u32::try_from(v).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
