@@ -3,6 +3,12 @@
 //! consuming a reset token or an MFA challenge, accepting a TOTP step) are single
 //! conditional `UPDATE`s whose affected-row count says who won. One file per aggregate,
 //! each an `impl Db` block.
+//!
+//! Rows are read with `query_as` into types implementing `sqlx::FromRow`: derived
+//! (`sqlx_macros::FromRow`) where every column decodes as it is, written by hand where a
+//! column needs converting (a comma list, a 0/1 BIGINT flag, JSON text). The derive's
+//! `try_from` would do that, but it expands to a helper that exists only with sqlx's own
+//! `derive` feature, which also builds both drivers and TLS into the proc macro.
 
 mod accounts;
 mod api_keys;
@@ -27,7 +33,7 @@ pub(crate) use signing_keys::SigningKeyRow;
 pub(crate) use users::{NewUser, User};
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, FromRow, Row, Transaction};
 
 use crate::crypto::new_id;
 use crate::db::{Db, MigrationReport};
@@ -46,19 +52,22 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+/// A list stored comma-separated in one text column (roles, permissions, amr).
+fn comma_list(text: &str) -> Vec<String> {
+    text.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
 impl Db {
     /// `(active sessions, users with MFA enabled)` at `now`, for `/metrics`.
     pub(crate) async fn metric_counts(&self, now: i64) -> Result<(i64, i64)> {
-        let sessions: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > $1")
+        let sessions =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > $1")
                 .bind(now)
                 .fetch_one(&self.pool)
-                .await?
-                .try_get("n")?;
-        let mfa: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE mfa_enabled <> 0")
+                .await?;
+        let mfa = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE mfa_enabled <> 0")
             .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
+            .await?;
         Ok((sessions, mfa))
     }
 }

@@ -37,24 +37,24 @@ impl User {
     }
 }
 
-const USER_COLUMNS: &str = "id, email, name, password_hash, roles, status, mfa_enabled, totp_secret_enc, \
-     totp_pending_enc, email_verified_at, created_at";
-
-fn user_from_row(row: &AnyRow) -> Result<User> {
-    let roles: String = row.try_get("roles")?;
-    Ok(User {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        name: row.try_get("name")?,
-        password_hash: row.try_get("password_hash")?,
-        roles: roles.split(',').filter(|r| !r.is_empty()).map(str::to_owned).collect(),
-        status: row.try_get("status")?,
-        mfa_enabled: row.try_get::<i64, _>("mfa_enabled")? != 0,
-        totp_secret_enc: row.try_get("totp_secret_enc")?,
-        totp_pending_enc: row.try_get("totp_pending_enc")?,
-        email_verified: row.try_get::<Option<i64>, _>("email_verified_at")?.is_some(),
-        created_at: row.try_get("created_at")?,
-    })
+// By hand: `roles` is a comma list, `mfa_enabled` a 0/1 flag, and `email_verified` is
+// whether `email_verified_at` is set (see store/mod.rs).
+impl FromRow<'_, AnyRow> for User {
+    fn from_row(row: &AnyRow) -> Result<User> {
+        Ok(User {
+            id: row.try_get("id")?,
+            email: row.try_get("email")?,
+            name: row.try_get("name")?,
+            password_hash: row.try_get("password_hash")?,
+            roles: comma_list(row.try_get("roles")?),
+            status: row.try_get("status")?,
+            mfa_enabled: row.try_get::<i64, _>("mfa_enabled")? != 0,
+            totp_secret_enc: row.try_get("totp_secret_enc")?,
+            totp_pending_enc: row.try_get("totp_pending_enc")?,
+            email_verified: row.try_get::<Option<i64>, _>("email_verified_at")?.is_some(),
+            created_at: row.try_get("created_at")?,
+        })
+    }
 }
 
 impl Db {
@@ -90,24 +90,21 @@ impl Db {
     /// The account `email` designates: the one with its key or, for rows left unkeyed by
     /// a collision, the exact (lowercased, as earlier versions stored it) address.
     pub(crate) async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
-        let sql = format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE email_key = $1 OR (email_key IS NULL AND email = $2) \
-             ORDER BY email_key IS NULL LIMIT 1"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(email_key(email))
-            .bind(email.trim().to_lowercase())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(user_from_row).transpose()
+        sqlx::query_as(
+            "SELECT * FROM users WHERE email_key = $1 OR (email_key IS NULL AND email = $2) \
+             ORDER BY email_key IS NULL LIMIT 1",
+        )
+        .bind(email_key(email))
+        .bind(email.trim().to_lowercase())
+        .fetch_optional(&self.pool)
+        .await
     }
 
     /// `(id, email)` of the users without an email key.
     async fn unkeyed_emails(&self) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query("SELECT id, email FROM users WHERE email_key IS NULL ORDER BY created_at, id")
+        sqlx::query_as("SELECT id, email FROM users WHERE email_key IS NULL ORDER BY created_at, id")
             .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("email")?))).collect()
+            .await
     }
 
     /// Computes the key of every unkeyed user (rows from before migration 0006). Rows
@@ -153,16 +150,15 @@ impl Db {
     }
 
     pub(crate) async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(user_from_row).transpose()
+        sqlx::query_as("SELECT * FROM users WHERE id = $1").bind(id).fetch_optional(&self.pool).await
     }
 
     pub(crate) async fn list_users(&self, limit: i64, offset: i64) -> Result<Vec<User>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2");
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).bind(offset).fetch_all(&self.pool).await?;
-        rows.iter().map(user_from_row).collect()
+        sqlx::query_as("SELECT * FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2")
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await
     }
 
     /// Sets one text column of a user and `updated_at`.
