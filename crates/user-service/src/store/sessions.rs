@@ -16,19 +16,21 @@ pub(crate) struct Session {
     pub(crate) revoked_at: Option<i64>,
 }
 
-fn session_from_row(row: &AnyRow) -> Result<Session> {
-    let amr: String = row.try_get("amr")?;
-    Ok(Session {
-        id: row.try_get("id")?,
-        user_id: row.try_get("user_id")?,
-        amr: amr.split(',').filter(|r| !r.is_empty()).map(str::to_owned).collect(),
-        ip: row.try_get("ip")?,
-        user_agent: row.try_get("user_agent")?,
-        created_at: row.try_get("created_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-        expires_at: row.try_get("expires_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
+// By hand: `amr` is a comma list (see store/mod.rs).
+impl FromRow<'_, AnyRow> for Session {
+    fn from_row(row: &AnyRow) -> Result<Session> {
+        Ok(Session {
+            id: row.try_get("id")?,
+            user_id: row.try_get("user_id")?,
+            amr: comma_list(row.try_get("amr")?),
+            ip: row.try_get("ip")?,
+            user_agent: row.try_get("user_agent")?,
+            created_at: row.try_get("created_at")?,
+            last_used_at: row.try_get("last_used_at")?,
+            expires_at: row.try_get("expires_at")?,
+            revoked_at: row.try_get("revoked_at")?,
+        })
+    }
 }
 
 impl Db {
@@ -50,21 +52,18 @@ impl Db {
     }
 
     pub(crate) async fn session_by_id(&self, id: &str) -> Result<Option<Session>> {
-        let row =
-            sqlx::query("SELECT * FROM sessions WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(session_from_row).transpose()
+        sqlx::query_as("SELECT * FROM sessions WHERE id = $1").bind(id).fetch_optional(&self.pool).await
     }
 
     pub(crate) async fn active_sessions(&self, user_id: &str, now: i64) -> Result<Vec<Session>> {
-        let rows = sqlx::query(
+        sqlx::query_as(
             "SELECT * FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
              ORDER BY created_at DESC, id",
         )
         .bind(user_id)
         .bind(now)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(session_from_row).collect()
+        .await
     }
 
     pub(crate) async fn touch_session(&self, id: &str, now: i64) -> Result<()> {
@@ -129,13 +128,10 @@ impl Db {
 
     /// `(session_id, expires_at, used_at)` of a refresh token.
     pub(crate) async fn refresh_token(&self, hash: &str) -> Result<Option<(String, i64, Option<i64>)>> {
-        let row =
-            sqlx::query("SELECT session_id, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1")
-                .bind(hash)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|r| Ok((r.try_get("session_id")?, r.try_get("expires_at")?, r.try_get("used_at")?)))
-            .transpose()
+        sqlx::query_as("SELECT session_id, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
     }
 
     /// Marks a refresh token used; exactly one concurrent caller gets `true` (I09).
