@@ -24,29 +24,23 @@ impl Db {
     /// `(table, column, row id, ciphertext)`: private signing keys (associated data: the
     /// kid) and TOTP secrets (the user id).
     pub(crate) async fn env_sealed_values(&self) -> Result<Vec<EnvSealed>> {
-        let mut out = Vec::new();
-        for row in sqlx::query("SELECT kid, private_key_enc FROM signing_keys").fetch_all(&self.pool).await? {
-            out.push(EnvSealed {
-                column: EnvSealedColumn::SigningKey,
-                id: row.try_get("kid")?,
-                value: row.try_get("private_key_enc")?,
-            });
-        }
-        let users = sqlx::query(
+        let keys: Vec<(String, String)> =
+            sqlx::query_as("SELECT kid, private_key_enc FROM signing_keys").fetch_all(&self.pool).await?;
+        let mut out: Vec<EnvSealed> = keys
+            .into_iter()
+            .map(|(id, value)| EnvSealed { column: EnvSealedColumn::SigningKey, id, value })
+            .collect();
+        let users: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
             "SELECT id, totp_secret_enc, totp_pending_enc FROM users \
              WHERE totp_secret_enc IS NOT NULL OR totp_pending_enc IS NOT NULL",
         )
         .fetch_all(&self.pool)
         .await?;
-        for row in users {
-            let id: String = row.try_get("id")?;
-            for (column, name) in [
-                (EnvSealedColumn::TotpSecret, "totp_secret_enc"),
-                (EnvSealedColumn::TotpPending, "totp_pending_enc"),
-            ] {
-                if let Some(value) = row.try_get::<Option<String>, _>(name)? {
-                    out.push(EnvSealed { column, id: id.clone(), value });
-                }
+        for (id, secret, pending) in users {
+            for (column, value) in
+                [(EnvSealedColumn::TotpSecret, secret), (EnvSealedColumn::TotpPending, pending)]
+            {
+                out.extend(value.map(|value| EnvSealed { column, id: id.clone(), value }));
             }
         }
         Ok(out)

@@ -6,7 +6,7 @@ use super::*;
 const FIRST_KEY_TOLERANCE_SECS: i64 = 60;
 
 /// A stored signing key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx_macros::FromRow)]
 pub(crate) struct SigningKeyRow {
     pub(crate) kid: String,
     pub(crate) alg: String,
@@ -71,25 +71,12 @@ impl Db {
 
     /// Keys still published (not expired), oldest activation first.
     pub(crate) async fn published_signing_keys(&self, now: i64) -> Result<Vec<SigningKeyRow>> {
-        let rows = sqlx::query(
-            "SELECT kid, alg, private_key_enc, public_jwk, activate_at, expires_at FROM signing_keys \
-             WHERE expires_at IS NULL OR expires_at > $1 ORDER BY activate_at, kid",
+        sqlx::query_as(
+            "SELECT * FROM signing_keys WHERE expires_at IS NULL OR expires_at > $1 ORDER BY activate_at, kid",
         )
         .bind(now)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SigningKeyRow {
-                    kid: r.try_get("kid")?,
-                    alg: r.try_get("alg")?,
-                    private_key_enc: r.try_get("private_key_enc")?,
-                    public_jwk: r.try_get("public_jwk")?,
-                    activate_at: r.try_get("activate_at")?,
-                    expires_at: r.try_get("expires_at")?,
-                })
-            })
-            .collect()
+        .await
     }
 
     /// Schedules the removal of every key without an expiry other than `except`.
