@@ -41,10 +41,9 @@ impl Db {
         if r.rows_affected() != 1 {
             return Ok(None);
         }
-        let row = sqlx::query("SELECT user_id FROM email_verifications WHERE token_hash = $1")
+        sqlx::query_scalar("SELECT user_id FROM email_verifications WHERE token_hash = $1")
             .bind(hash)
             .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| r.try_get("user_id")).transpose()
+            .await
     }
 }

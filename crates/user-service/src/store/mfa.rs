@@ -5,7 +5,7 @@ use super::users::UserColumn;
 use super::*;
 
 /// A stored MFA challenge.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx_macros::FromRow)]
 pub(crate) struct MfaChallenge {
     pub(crate) user_id: String,
     pub(crate) expires_at: i64,
@@ -95,11 +95,10 @@ impl Db {
     }
 
     pub(crate) async fn unused_recovery_codes(&self, user_id: &str) -> Result<i64> {
-        sqlx::query("SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
+        sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
             .bind(user_id)
             .fetch_one(&self.pool)
-            .await?
-            .try_get("n")
+            .await
     }
 
     pub(crate) async fn insert_mfa_challenge(
@@ -126,21 +125,10 @@ impl Db {
     }
 
     pub(crate) async fn mfa_challenge(&self, hash: &str) -> Result<Option<MfaChallenge>> {
-        let row = sqlx::query(
-            "SELECT user_id, expires_at, attempts, consumed_at FROM mfa_challenges WHERE token_hash = $1",
-        )
-        .bind(hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(MfaChallenge {
-                user_id: r.try_get("user_id")?,
-                expires_at: r.try_get("expires_at")?,
-                attempts: r.try_get("attempts")?,
-                consumed_at: r.try_get("consumed_at")?,
-            })
-        })
-        .transpose()
+        sqlx::query_as("SELECT * FROM mfa_challenges WHERE token_hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
     }
 
     /// Counts an attempt before its code is checked, unless `max_attempts` are counted
@@ -151,7 +139,7 @@ impl Db {
         max_attempts: i64,
         now: i64,
     ) -> Result<Option<i64>> {
-        sqlx::query(
+        sqlx::query_scalar(
             "UPDATE mfa_challenges SET attempts = attempts + 1 \
              WHERE token_hash = $1 AND consumed_at IS NULL AND attempts < $2 AND expires_at > $3 RETURNING attempts",
         )
@@ -159,9 +147,7 @@ impl Db {
         .bind(max_attempts)
         .bind(now)
         .fetch_optional(&self.pool)
-        .await?
-        .map(|r| r.try_get("attempts"))
-        .transpose()
+        .await
     }
 
     /// Consumes a challenge once, taking back the attempt that succeeded; `false` if it

@@ -33,14 +33,13 @@ impl Db {
 
     /// Consumes a valid reset token once and returns its user.
     pub(crate) async fn consume_reset_token(&self, hash: &str, now: i64) -> Result<Option<String>> {
-        let Some(row) = sqlx::query("SELECT user_id FROM password_resets WHERE token_hash = $1")
+        let Some(user_id) = sqlx::query_scalar("SELECT user_id FROM password_resets WHERE token_hash = $1")
             .bind(hash)
             .fetch_optional(&self.pool)
             .await?
         else {
             return Ok(None);
         };
-        let user_id: String = row.try_get("user_id")?;
         let r = sqlx::query(
             "UPDATE password_resets SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
         )
