@@ -3,7 +3,7 @@
 use super::*;
 
 /// A message in the development outbox.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx_macros::FromRow)]
 pub(crate) struct OutboxMessage {
     pub(crate) id: String,
     pub(crate) recipient: String,
@@ -39,20 +39,9 @@ impl Db {
     }
 
     pub(crate) async fn outbox(&self, limit: i64) -> Result<Vec<OutboxMessage>> {
-        let rows = sqlx::query("SELECT * FROM outbox ORDER BY created_at DESC, id LIMIT $1")
+        sqlx::query_as("SELECT * FROM outbox ORDER BY created_at DESC, id LIMIT $1")
             .bind(limit)
             .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(OutboxMessage {
-                    id: r.try_get("id")?,
-                    recipient: r.try_get("recipient")?,
-                    subject: r.try_get("subject")?,
-                    body: r.try_get("body")?,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
-            .collect()
+            .await
     }
 }
