@@ -34,15 +34,15 @@ impl Db {
         .await?
         .rows_affected()
             == 1;
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM login_failures WHERE scope_key = $1 AND created_at > $2",
+        let (count, oldest): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(created_at) FROM login_failures WHERE scope_key = $1 AND created_at > $2",
         )
         .bind(key)
         .bind(since)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok((inserted, row.try_get("n")?, row.try_get("oldest")?))
+        Ok((inserted, count, oldest))
     }
 
     pub(crate) async fn delete_login_failure(&self, id: &str) -> Result<()> {
