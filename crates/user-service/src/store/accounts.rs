@@ -8,22 +8,33 @@ use super::*;
 use crate::accounts::{MemberRemoval, MemberRow, MemberUpsert, TradingAccountRow};
 use crate::db::DbKind;
 
-fn account_from_row(row: &AnyRow) -> Result<TradingAccountRow> {
-    Ok(TradingAccountRow {
-        id: row.try_get("id")?,
-        broker: row.try_get("broker")?,
-        label: row.try_get("label")?,
-        broker_user_id: row.try_get("broker_user_id")?,
-        subscription_tier: row.try_get("subscription_tier")?,
-        credentials_enc: row.try_get("credentials_enc")?,
-        credentials_hint: row.try_get("credentials_hint")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
+impl FromRow<'_, AnyRow> for TradingAccountRow {
+    fn from_row(row: &AnyRow) -> Result<TradingAccountRow> {
+        Ok(TradingAccountRow {
+            id: row.try_get("id")?,
+            broker: row.try_get("broker")?,
+            label: row.try_get("label")?,
+            broker_user_id: row.try_get("broker_user_id")?,
+            subscription_tier: row.try_get("subscription_tier")?,
+            credentials_enc: row.try_get("credentials_enc")?,
+            credentials_hint: row.try_get("credentials_hint")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
 }
 
-const ACCOUNT_COLUMNS: &str = "a.id, a.broker, a.label, a.broker_user_id, a.subscription_tier, \
-     a.credentials_enc, a.credentials_hint, a.created_at, a.updated_at";
+impl FromRow<'_, AnyRow> for MemberRow {
+    fn from_row(row: &AnyRow) -> Result<MemberRow> {
+        Ok(MemberRow {
+            user_id: row.try_get("user_id")?,
+            email: row.try_get("email")?,
+            name: row.try_get("name")?,
+            role: row.try_get("role")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+}
 
 /// Keeps at least one other owner when the member being changed is an owner.
 const OWNER_GUARD: &str = "(role <> 'owner' OR (SELECT COUNT(*) FROM trading_account_memberships o \
@@ -69,9 +80,10 @@ impl Db {
     }
 
     pub(crate) async fn trading_account_by_id(&self, id: &str) -> Result<Option<TradingAccountRow>> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM trading_accounts a WHERE a.id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(account_from_row).transpose()
+        sqlx::query_as("SELECT * FROM trading_accounts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
     }
 
     /// The account and `user_id`'s role in it; `None` when either is unknown or the user
@@ -81,14 +93,15 @@ impl Db {
         id: &str,
         user_id: &str,
     ) -> Result<Option<(TradingAccountRow, String)>> {
-        let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS}, m.role FROM trading_accounts a \
-             JOIN trading_account_memberships m ON m.account_id = a.id \
-             WHERE a.id = $1 AND m.user_id = $2"
-        );
-        let row =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(user_id).fetch_optional(&self.pool).await?;
-        row.map(|r| Ok((account_from_row(&r)?, r.try_get("role")?))).transpose()
+        let row = sqlx::query(
+            "SELECT a.*, m.role FROM trading_accounts a JOIN trading_account_memberships m ON m.account_id = a.id \
+             WHERE a.id = $1 AND m.user_id = $2",
+        )
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((TradingAccountRow::from_row(&r)?, r.try_get("role")?))).transpose()
     }
 
     /// Every account `user_id` is a member of, with the role, oldest first.
@@ -96,13 +109,14 @@ impl Db {
         &self,
         user_id: &str,
     ) -> Result<Vec<(TradingAccountRow, String)>> {
-        let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS}, m.role FROM trading_accounts a \
-             JOIN trading_account_memberships m ON m.account_id = a.id \
-             WHERE m.user_id = $1 ORDER BY a.created_at, a.id"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((account_from_row(r)?, r.try_get("role")?))).collect()
+        let rows = sqlx::query(
+            "SELECT a.*, m.role FROM trading_accounts a JOIN trading_account_memberships m ON m.account_id = a.id \
+             WHERE m.user_id = $1 ORDER BY a.created_at, a.id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((TradingAccountRow::from_row(r)?, r.try_get("role")?))).collect()
     }
 
     /// Writes label, tier and credentials; when the credentials change, only if they are
@@ -144,10 +158,9 @@ impl Db {
 
     /// `(id, credentials_enc)` of every account, for re-encryption after a rotation.
     pub(crate) async fn all_trading_account_credentials(&self) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query("SELECT id, credentials_enc FROM trading_accounts ORDER BY id")
+        sqlx::query_as("SELECT id, credentials_enc FROM trading_accounts ORDER BY id")
             .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("credentials_enc")?))).collect()
+            .await
     }
 
     /// Replaces a ciphertext by its re-encryption, unless the row changed meanwhile.
@@ -171,24 +184,13 @@ impl Db {
     // ---- memberships -----------------------------------------------------------------
 
     pub(crate) async fn trading_account_members(&self, account_id: &str) -> Result<Vec<MemberRow>> {
-        let rows = sqlx::query(
+        sqlx::query_as(
             "SELECT m.user_id, u.email, u.name, m.role, m.created_at FROM trading_account_memberships m \
              JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 ORDER BY m.created_at, u.email",
         )
         .bind(account_id)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(MemberRow {
-                    user_id: r.try_get("user_id")?,
-                    email: r.try_get("email")?,
-                    name: r.try_get("name")?,
-                    role: r.try_get("role")?,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
-            .collect()
+        .await
     }
 
     /// On PostgreSQL, locks the account row for the rest of the transaction.
@@ -207,14 +209,13 @@ impl Db {
         account_id: &str,
         user_id: &str,
     ) -> Result<Option<String>> {
-        let row = sqlx::query(
+        sqlx::query_scalar(
             "SELECT role FROM trading_account_memberships WHERE account_id = $1 AND user_id = $2",
         )
         .bind(account_id)
         .bind(user_id)
         .fetch_optional(&mut **tx)
-        .await?;
-        row.map(|r| r.try_get("role")).transpose()
+        .await
     }
 
     /// Adds `user_id` with `role`, or changes the role of an existing member; never

@@ -6,28 +6,29 @@ use super::*;
 impl Db {
     /// The wrapped data key of one version.
     pub(crate) async fn master_key_version(&self, version: u32) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT wrapped_key FROM master_key_versions WHERE version = $1")
+        sqlx::query_scalar("SELECT wrapped_key FROM master_key_versions WHERE version = $1")
             .bind(i64::from(version))
             .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| r.try_get("wrapped_key")).transpose()
+            .await
     }
 
     /// `(version, wrapped_key)` of the newest version, if any was created.
     pub(crate) async fn newest_master_key_version(&self) -> Result<Option<(u32, String)>> {
-        let row =
-            sqlx::query("SELECT version, wrapped_key FROM master_key_versions ORDER BY version DESC LIMIT 1")
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|r| Ok((version_from(&r)?, r.try_get("wrapped_key")?))).transpose()
+        let row = sqlx::query_as(
+            "SELECT version, wrapped_key FROM master_key_versions ORDER BY version DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(checked_version).transpose()
     }
 
     /// Every `(version, wrapped_key)`, oldest first.
     pub(crate) async fn master_key_versions(&self) -> Result<Vec<(u32, String)>> {
-        let rows = sqlx::query("SELECT version, wrapped_key FROM master_key_versions ORDER BY version")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| Ok((version_from(r)?, r.try_get("wrapped_key")?))).collect()
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT version, wrapped_key FROM master_key_versions ORDER BY version")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter().map(checked_version).collect()
     }
 
     /// Inserts a version; `false` when another process created that version first.
@@ -63,7 +64,7 @@ impl Db {
     }
 }
 
-fn version_from(row: &AnyRow) -> Result<u32> {
-    let v: i64 = row.try_get("version")?;
-    u32::try_from(v).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+/// A `(version, wrapped_key)` row with the BIGINT version checked to fit a `u32`.
+fn checked_version((version, wrapped): (i64, String)) -> Result<(u32, String)> {
+    Ok((u32::try_from(version).map_err(|e| sqlx::Error::Decode(Box::new(e)))?, wrapped))
 }
