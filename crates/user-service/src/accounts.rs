@@ -41,7 +41,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::startup::{AppState, StartupError};
 
 /// A trading account row.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx_macros::FromRow)]
 pub(crate) struct TradingAccountRow {
     pub(crate) id: String,
     pub(crate) broker: String,
@@ -55,7 +55,7 @@ pub(crate) struct TradingAccountRow {
 }
 
 /// A member of a trading account.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx_macros::FromRow)]
 pub(crate) struct MemberRow {
     pub(crate) user_id: String,
     pub(crate) email: String,

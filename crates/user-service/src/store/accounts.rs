@@ -8,34 +8,6 @@ use super::*;
 use crate::accounts::{MemberRemoval, MemberRow, MemberUpsert, TradingAccountRow};
 use crate::db::DbKind;
 
-impl FromRow<'_, AnyRow> for TradingAccountRow {
-    fn from_row(row: &AnyRow) -> Result<TradingAccountRow> {
-        Ok(TradingAccountRow {
-            id: row.try_get("id")?,
-            broker: row.try_get("broker")?,
-            label: row.try_get("label")?,
-            broker_user_id: row.try_get("broker_user_id")?,
-            subscription_tier: row.try_get("subscription_tier")?,
-            credentials_enc: row.try_get("credentials_enc")?,
-            credentials_hint: row.try_get("credentials_hint")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-        })
-    }
-}
-
-impl FromRow<'_, AnyRow> for MemberRow {
-    fn from_row(row: &AnyRow) -> Result<MemberRow> {
-        Ok(MemberRow {
-            user_id: row.try_get("user_id")?,
-            email: row.try_get("email")?,
-            name: row.try_get("name")?,
-            role: row.try_get("role")?,
-            created_at: row.try_get("created_at")?,
-        })
-    }
-}
-
 /// Keeps at least one other owner when the member being changed is an owner.
 const OWNER_GUARD: &str = "(role <> 'owner' OR (SELECT COUNT(*) FROM trading_account_memberships o \
      WHERE o.account_id = $1 AND o.role = 'owner') > 1)";
