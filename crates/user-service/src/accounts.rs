@@ -40,7 +40,7 @@ use crate::domain::error::{DomainError, DomainResult, ErrorKind};
 use crate::startup::{AppState, StartupError};
 
 /// A trading account row.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx_macros::FromRow)]
 pub(crate) struct TradingAccountRow {
     pub(crate) id: String,
     pub(crate) broker: String,
@@ -54,7 +54,7 @@ pub(crate) struct TradingAccountRow {
 }
 
 /// A member of a trading account.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx_macros::FromRow)]
 pub(crate) struct MemberRow {
     pub(crate) user_id: String,
     pub(crate) email: String,

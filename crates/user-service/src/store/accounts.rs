@@ -1,4 +1,4 @@
-//! SQL for trading accounts, memberships, encrypted credentials and master-key versions.
+//! SQL for trading accounts, memberships and their encrypted credentials.
 //!
 //! Membership changes that could leave an account without an owner are single conditional
 //! statements; on PostgreSQL they run after locking the account row, so two owners
@@ -7,23 +7,6 @@
 use super::*;
 use crate::accounts::{MemberRemoval, MemberRow, MemberUpsert, TradingAccountRow};
 use crate::db::DbKind;
-
-fn account_from_row(row: &AnyRow) -> Result<TradingAccountRow> {
-    Ok(TradingAccountRow {
-        id: row.try_get("id")?,
-        broker: row.try_get("broker")?,
-        label: row.try_get("label")?,
-        broker_user_id: row.try_get("broker_user_id")?,
-        subscription_tier: row.try_get("subscription_tier")?,
-        credentials_enc: row.try_get("credentials_enc")?,
-        credentials_hint: row.try_get("credentials_hint")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
-
-const ACCOUNT_COLUMNS: &str = "a.id, a.broker, a.label, a.broker_user_id, a.subscription_tier, \
-     a.credentials_enc, a.credentials_hint, a.created_at, a.updated_at";
 
 /// Keeps at least one other owner when the member being changed is an owner.
 const OWNER_GUARD: &str = "(role <> 'owner' OR (SELECT COUNT(*) FROM trading_account_memberships o \
@@ -69,9 +52,10 @@ impl Db {
     }
 
     pub(crate) async fn trading_account_by_id(&self, id: &str) -> Result<Option<TradingAccountRow>> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM trading_accounts a WHERE a.id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(account_from_row).transpose()
+        sqlx::query_as("SELECT * FROM trading_accounts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
     }
 
     /// The account and `user_id`'s role in it; `None` when either is unknown or the user
@@ -81,14 +65,15 @@ impl Db {
         id: &str,
         user_id: &str,
     ) -> Result<Option<(TradingAccountRow, String)>> {
-        let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS}, m.role FROM trading_accounts a \
-             JOIN trading_account_memberships m ON m.account_id = a.id \
-             WHERE a.id = $1 AND m.user_id = $2"
-        );
-        let row =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(user_id).fetch_optional(&self.pool).await?;
-        row.map(|r| Ok((account_from_row(&r)?, r.try_get("role")?))).transpose()
+        let row = sqlx::query(
+            "SELECT a.*, m.role FROM trading_accounts a JOIN trading_account_memberships m ON m.account_id = a.id \
+             WHERE a.id = $1 AND m.user_id = $2",
+        )
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((TradingAccountRow::from_row(&r)?, r.try_get("role")?))).transpose()
     }
 
     /// Every account `user_id` is a member of, with the role, oldest first.
@@ -96,13 +81,14 @@ impl Db {
         &self,
         user_id: &str,
     ) -> Result<Vec<(TradingAccountRow, String)>> {
-        let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS}, m.role FROM trading_accounts a \
-             JOIN trading_account_memberships m ON m.account_id = a.id \
-             WHERE m.user_id = $1 ORDER BY a.created_at, a.id"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((account_from_row(r)?, r.try_get("role")?))).collect()
+        let rows = sqlx::query(
+            "SELECT a.*, m.role FROM trading_accounts a JOIN trading_account_memberships m ON m.account_id = a.id \
+             WHERE m.user_id = $1 ORDER BY a.created_at, a.id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((TradingAccountRow::from_row(r)?, r.try_get("role")?))).collect()
     }
 
     /// Writes label, tier and credentials; when the credentials change, only if they are
@@ -144,10 +130,9 @@ impl Db {
 
     /// `(id, credentials_enc)` of every account, for re-encryption after a rotation.
     pub(crate) async fn all_trading_account_credentials(&self) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query("SELECT id, credentials_enc FROM trading_accounts ORDER BY id")
+        sqlx::query_as("SELECT id, credentials_enc FROM trading_accounts ORDER BY id")
             .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("credentials_enc")?))).collect()
+            .await
     }
 
     /// Replaces a ciphertext by its re-encryption, unless the row changed meanwhile.
@@ -171,24 +156,13 @@ impl Db {
     // ---- memberships -----------------------------------------------------------------
 
     pub(crate) async fn trading_account_members(&self, account_id: &str) -> Result<Vec<MemberRow>> {
-        let rows = sqlx::query(
+        sqlx::query_as(
             "SELECT m.user_id, u.email, u.name, m.role, m.created_at FROM trading_account_memberships m \
              JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 ORDER BY m.created_at, u.email",
         )
         .bind(account_id)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(MemberRow {
-                    user_id: r.try_get("user_id")?,
-                    email: r.try_get("email")?,
-                    name: r.try_get("name")?,
-                    role: r.try_get("role")?,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
-            .collect()
+        .await
     }
 
     /// On PostgreSQL, locks the account row for the rest of the transaction.
@@ -207,14 +181,13 @@ impl Db {
         account_id: &str,
         user_id: &str,
     ) -> Result<Option<String>> {
-        let row = sqlx::query(
+        sqlx::query_scalar(
             "SELECT role FROM trading_account_memberships WHERE account_id = $1 AND user_id = $2",
         )
         .bind(account_id)
         .bind(user_id)
         .fetch_optional(&mut **tx)
-        .await?;
-        row.map(|r| r.try_get("role")).transpose()
+        .await
     }
 
     /// Adds `user_id` with `role`, or changes the role of an existing member; never
@@ -285,69 +258,4 @@ impl Db {
         tx.commit().await?;
         Ok(if r.rows_affected() == 1 { MemberRemoval::Removed(role) } else { MemberRemoval::LastOwner })
     }
-
-    // ---- master-key versions ---------------------------------------------------------
-
-    /// The wrapped data key of one version.
-    pub(crate) async fn master_key_version(&self, version: u32) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT wrapped_key FROM master_key_versions WHERE version = $1")
-            .bind(i64::from(version))
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| r.try_get("wrapped_key")).transpose()
-    }
-
-    /// `(version, wrapped_key)` of the newest version, if any was created.
-    pub(crate) async fn newest_master_key_version(&self) -> Result<Option<(u32, String)>> {
-        let row =
-            sqlx::query("SELECT version, wrapped_key FROM master_key_versions ORDER BY version DESC LIMIT 1")
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|r| Ok((version_from(&r)?, r.try_get("wrapped_key")?))).transpose()
-    }
-
-    /// Every `(version, wrapped_key)`, oldest first.
-    pub(crate) async fn master_key_versions(&self) -> Result<Vec<(u32, String)>> {
-        let rows = sqlx::query("SELECT version, wrapped_key FROM master_key_versions ORDER BY version")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| Ok((version_from(r)?, r.try_get("wrapped_key")?))).collect()
-    }
-
-    /// Inserts a version; `false` when another process created that version first.
-    pub(crate) async fn insert_master_key_version(
-        &self,
-        version: u32,
-        wrapped: &str,
-        now: i64,
-    ) -> Result<bool> {
-        let r = sqlx::query(
-            "INSERT INTO master_key_versions (version, wrapped_key, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (version) DO NOTHING",
-        )
-        .bind(i64::from(version))
-        .bind(wrapped)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    /// Re-wraps a version's data key (after the env master key changed).
-    pub(crate) async fn rewrap_master_key_version(&self, version: u32, old: &str, new: &str) -> Result<bool> {
-        let r = sqlx::query(
-            "UPDATE master_key_versions SET wrapped_key = $3 WHERE version = $1 AND wrapped_key = $2",
-        )
-        .bind(i64::from(version))
-        .bind(old)
-        .bind(new)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() == 1)
-    }
-}
-
-fn version_from(row: &AnyRow) -> Result<u32> {
-    let v: i64 = row.try_get("version")?;
-    u32::try_from(v).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }

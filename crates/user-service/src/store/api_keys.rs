@@ -24,25 +24,24 @@ impl ApiKey {
     }
 }
 
-fn api_key_from_row(row: &AnyRow) -> Result<ApiKey> {
-    let permissions: String = row.try_get("permissions")?;
-    Ok(ApiKey {
-        id: row.try_get("id")?,
-        user_id: row.try_get("user_id")?,
-        name: row.try_get("name")?,
-        key_hash: row.try_get("key_hash")?,
-        display_prefix: row.try_get("display_prefix")?,
-        permissions: permissions.split(',').filter(|p| !p.is_empty()).map(str::to_owned).collect(),
-        trading_account_id: row.try_get("trading_account_id")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
+// By hand: `permissions` is a comma list (see store/mod.rs).
+impl FromRow<'_, AnyRow> for ApiKey {
+    fn from_row(row: &AnyRow) -> Result<ApiKey> {
+        Ok(ApiKey {
+            id: row.try_get("id")?,
+            user_id: row.try_get("user_id")?,
+            name: row.try_get("name")?,
+            key_hash: row.try_get("key_hash")?,
+            display_prefix: row.try_get("display_prefix")?,
+            permissions: comma_list(row.try_get("permissions")?),
+            trading_account_id: row.try_get("trading_account_id")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            last_used_at: row.try_get("last_used_at")?,
+            revoked_at: row.try_get("revoked_at")?,
+        })
+    }
 }
-
-const API_KEY_COLUMNS: &str = "id, user_id, name, key_hash, display_prefix, permissions, trading_account_id, \
-     created_at, expires_at, last_used_at, revoked_at";
 
 /// One recorded use of a key.
 #[derive(Debug, Clone)]
@@ -55,8 +54,9 @@ pub(crate) struct ApiKeyUsage {
 }
 
 /// A stored use of a key, as listed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx_macros::FromRow)]
 pub(crate) struct ApiKeyUsageRow {
+    #[sqlx(rename = "created_at")]
     pub(crate) at: i64,
     pub(crate) ip: Option<String>,
     pub(crate) route: String,
@@ -90,39 +90,40 @@ impl Db {
 
     /// The key whose SHA-256 is `hash` (the only way a presented key is looked up).
     pub(crate) async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
-        let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(hash).fetch_optional(&self.pool).await?;
-        row.as_ref().map(api_key_from_row).transpose()
+        sqlx::query_as("SELECT * FROM api_keys WHERE key_hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
     }
 
     /// Key `id` if it belongs to `user_id`: another user's key is indistinguishable from a
     /// missing one (I25).
     pub(crate) async fn api_key_of_user(&self, id: &str, user_id: &str) -> Result<Option<ApiKey>> {
-        let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = $1 AND user_id = $2");
-        let row =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(user_id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(api_key_from_row).transpose()
+        sqlx::query_as("SELECT * FROM api_keys WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await
     }
 
     /// Every key of a user, newest first (revoked ones included).
     pub(crate) async fn api_keys_of_user(&self, user_id: &str) -> Result<Vec<ApiKey>> {
-        let sql =
-            format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at DESC, id");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id).fetch_all(&self.pool).await?;
-        rows.iter().map(api_key_from_row).collect()
+        sqlx::query_as("SELECT * FROM api_keys WHERE user_id = $1 ORDER BY created_at DESC, id")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await
     }
 
     /// Keys of a user that are neither revoked nor expired.
     pub(crate) async fn live_api_key_count(&self, user_id: &str, now: i64) -> Result<i64> {
-        sqlx::query(
-            "SELECT COUNT(*) AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL \
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL \
              AND (expires_at IS NULL OR expires_at > $2)",
         )
         .bind(user_id)
         .bind(now)
         .fetch_one(&self.pool)
-        .await?
-        .try_get("n")
+        .await
     }
 
     pub(crate) async fn update_api_key(&self, id: &str, name: &str, permissions: &[String]) -> Result<()> {
@@ -221,24 +222,13 @@ impl Db {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<ApiKeyUsageRow>> {
-        let rows = sqlx::query(
-            "SELECT created_at, ip, route, outcome FROM api_key_usage_logs WHERE api_key_id = $1 \
-             ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
+        sqlx::query_as(
+            "SELECT * FROM api_key_usage_logs WHERE api_key_id = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
         )
         .bind(id)
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ApiKeyUsageRow {
-                    at: r.try_get("created_at")?,
-                    ip: r.try_get("ip")?,
-                    route: r.try_get("route")?,
-                    outcome: r.try_get("outcome")?,
-                })
-            })
-            .collect()
+        .await
     }
 }

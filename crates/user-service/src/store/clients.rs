@@ -3,22 +3,21 @@
 use super::*;
 use crate::clients::ServiceClientRow;
 
-const CLIENT_COLUMNS: &str =
-    "id, client_id, name, secret_hash, scopes, created_by, created_at, revoked_at, last_used_at";
-
-fn client_from_row(row: &AnyRow) -> Result<ServiceClientRow> {
-    let scopes: String = row.try_get("scopes")?;
-    Ok(ServiceClientRow {
-        id: row.try_get("id")?,
-        client_id: row.try_get("client_id")?,
-        name: row.try_get("name")?,
-        secret_hash: row.try_get("secret_hash")?,
-        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
-        created_by: row.try_get("created_by")?,
-        created_at: row.try_get("created_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-    })
+// By hand: `scopes` is a space-separated list (see store/mod.rs).
+impl FromRow<'_, AnyRow> for ServiceClientRow {
+    fn from_row(row: &AnyRow) -> Result<ServiceClientRow> {
+        Ok(ServiceClientRow {
+            id: row.try_get("id")?,
+            client_id: row.try_get("client_id")?,
+            name: row.try_get("name")?,
+            secret_hash: row.try_get("secret_hash")?,
+            scopes: row.try_get::<&str, _>("scopes")?.split_whitespace().map(str::to_owned).collect(),
+            created_by: row.try_get("created_by")?,
+            created_at: row.try_get("created_at")?,
+            revoked_at: row.try_get("revoked_at")?,
+            last_used_at: row.try_get("last_used_at")?,
+        })
+    }
 }
 
 impl Db {
@@ -49,9 +48,10 @@ impl Db {
         &self,
         client_id: &str,
     ) -> Result<Option<ServiceClientRow>> {
-        let sql = format!("SELECT {CLIENT_COLUMNS} FROM service_clients WHERE client_id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(client_id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(client_from_row).transpose()
+        sqlx::query_as("SELECT * FROM service_clients WHERE client_id = $1")
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await
     }
 
     /// Every client, oldest first (revoked ones included).
@@ -60,12 +60,11 @@ impl Db {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<ServiceClientRow>> {
-        let sql = format!(
-            "SELECT {CLIENT_COLUMNS} FROM service_clients ORDER BY created_at, id LIMIT $1 OFFSET $2"
-        );
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).bind(offset).fetch_all(&self.pool).await?;
-        rows.iter().map(client_from_row).collect()
+        sqlx::query_as("SELECT * FROM service_clients ORDER BY created_at, id LIMIT $1 OFFSET $2")
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await
     }
 
     /// Revokes the client whose `id` or `client_id` is `id`; `Ok(None)` when there is no
@@ -79,9 +78,10 @@ impl Db {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        let sql = format!("SELECT {CLIENT_COLUMNS} FROM service_clients WHERE id = $1 OR client_id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(client_from_row).transpose()
+        sqlx::query_as("SELECT * FROM service_clients WHERE id = $1 OR client_id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
     }
 
     pub(crate) async fn touch_service_client(&self, id: &str, now: i64) -> Result<()> {

@@ -4,38 +4,35 @@
 use super::*;
 use crate::roles::Role;
 
-const ROLE_COLUMNS: &str = "id, name, description, permissions, system, created_at, updated_at";
-
-fn role_from_row(row: &AnyRow) -> Result<Role> {
-    let permissions: String = row.try_get("permissions")?;
-    Ok(Role {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        description: row.try_get("description")?,
-        permissions: permissions.split(',').filter(|p| !p.is_empty()).map(str::to_owned).collect(),
-        system: row.try_get::<i64, _>("system")? != 0,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
+// By hand: `permissions` is a comma list and `system` a 0/1 flag (see store/mod.rs).
+impl FromRow<'_, AnyRow> for Role {
+    fn from_row(row: &AnyRow) -> Result<Role> {
+        Ok(Role {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            description: row.try_get("description")?,
+            permissions: comma_list(row.try_get("permissions")?),
+            system: row.try_get::<i64, _>("system")? != 0,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
 }
 
 impl Db {
     /// Every role, system roles first, then by creation.
     pub(crate) async fn list_roles(&self) -> Result<Vec<Role>> {
-        let sql = format!("SELECT {ROLE_COLUMNS} FROM roles ORDER BY system DESC, created_at, name");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
-        rows.iter().map(role_from_row).collect()
+        sqlx::query_as("SELECT * FROM roles ORDER BY system DESC, created_at, name")
+            .fetch_all(&self.pool)
+            .await
     }
 
     pub(crate) async fn role_by_id(&self, id: &str) -> Result<Option<Role>> {
-        let sql = format!("SELECT {ROLE_COLUMNS} FROM roles WHERE id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(role_from_row).transpose()
+        sqlx::query_as("SELECT * FROM roles WHERE id = $1").bind(id).fetch_optional(&self.pool).await
     }
 
     pub(crate) async fn role_names(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT name FROM roles").fetch_all(&self.pool).await?;
-        rows.iter().map(|r| r.try_get("name")).collect()
+        sqlx::query_scalar("SELECT name FROM roles").fetch_all(&self.pool).await
     }
 
     /// Inserts a custom role; `Ok(false)` when the name is taken.
@@ -93,13 +90,12 @@ impl Db {
         if self.role_names().await?.iter().any(|n| n == name) {
             return Ok(0);
         }
-        let rows = sqlx::query("SELECT id, roles FROM users WHERE roles LIKE $1")
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, roles FROM users WHERE roles LIKE $1")
             .bind(format!("%{name}%"))
             .fetch_all(&self.pool)
             .await?;
         let mut changed = 0;
-        for row in &rows {
-            let roles: String = row.try_get("roles")?;
+        for (id, roles) in &rows {
             if !roles.split(',').any(|r| r == name) {
                 continue;
             }
@@ -108,8 +104,8 @@ impl Db {
             let r = sqlx::query("UPDATE users SET roles = $1, updated_at = $2 WHERE id = $3 AND roles = $4")
                 .bind(kept.join(","))
                 .bind(now)
-                .bind(row.try_get::<String, _>("id")?)
-                .bind(&roles)
+                .bind(id)
+                .bind(roles)
                 .execute(&self.pool)
                 .await?;
             changed += r.rows_affected();
@@ -121,17 +117,10 @@ impl Db {
     pub(crate) async fn users_with_role(&self, name: &str) -> Result<i64> {
         // LIKE narrows the scan (role names are [a-z0-9_-], `_` only widens the match);
         // the exact test is on the split list.
-        let rows = sqlx::query("SELECT roles FROM users WHERE roles LIKE $1")
+        let rows: Vec<String> = sqlx::query_scalar("SELECT roles FROM users WHERE roles LIKE $1")
             .bind(format!("%{name}%"))
             .fetch_all(&self.pool)
             .await?;
-        let mut n = 0;
-        for row in &rows {
-            let roles: String = row.try_get("roles")?;
-            if roles.split(',').any(|r| r == name) {
-                n += 1;
-            }
-        }
-        Ok(n)
+        Ok(rows.iter().filter(|roles| roles.split(',').any(|r| r == name)).count() as i64)
     }
 }
