@@ -18,9 +18,7 @@
 //! # Ok(()) }
 //! ```
 
-mod accounts;
 mod auth;
-mod clients;
 pub mod config;
 mod crypto;
 mod datastores;

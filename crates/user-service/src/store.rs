@@ -8,7 +8,9 @@ mod api_keys;
 mod clients;
 mod roles;
 
+pub(crate) use accounts::{MemberRemoval, MemberRow, MemberUpsert, TradingAccountRow};
 pub(crate) use api_keys::{ApiKey, ApiKeyUsage, ApiKeyUsageRow};
+pub(crate) use clients::ServiceClientRow;
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};

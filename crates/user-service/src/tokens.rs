@@ -5,7 +5,7 @@ use jsonwebtoken::Header;
 
 use crate::crypto::new_id;
 use crate::domain::error::DomainError;
-use crate::keys::signer_index;
+use crate::keys::{KeyManager, signer_index};
 use crate::startup::AppState;
 use crate::store::User;
 
@@ -35,17 +35,17 @@ pub(crate) async fn issue_access_token(
         .amr(amr.iter().cloned())
         .claim("email_verified", user.email_verified)
         .build();
-    Ok((sign_access_token(state, &claims, now).await?, ttl))
+    Ok((sign_access_token(&state.keys, &claims, now).await?, ttl))
 }
 
 /// Signs `claims` as an access token (`typ: at+jwt`, `kid`) with the key that signs at
 /// `now`: user tokens and service-client tokens go through here alike.
 pub(crate) async fn sign_access_token(
-    state: &AppState,
+    keys: &KeyManager,
     claims: &authgate::AccessClaims,
     now: i64,
 ) -> Result<String, DomainError> {
-    let keys = state.keys.keys(now).await.map_err(DomainError::internal)?;
+    let keys = keys.keys(now).await.map_err(DomainError::internal)?;
     let idx = signer_index(&keys, now).ok_or_else(|| DomainError::internal("no active signing key"))?;
     let key = &keys[idx];
     let mut header = Header::new(key.alg);

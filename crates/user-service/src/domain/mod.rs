@@ -8,3 +8,15 @@
 //! names `axum`, `crate::routes` or `AppState`.
 
 pub(crate) mod error;
+pub(crate) mod service_clients;
+pub(crate) mod trading_accounts;
+
+use crate::store::ClientInfo;
+
+/// The user an operation acts for, what they hold now, and where the request came from
+/// (for the audit record).
+pub(crate) struct Actor<'a> {
+    pub(crate) user_id: &'a str,
+    pub(crate) permissions: &'a [String],
+    pub(crate) client: &'a ClientInfo,
+}

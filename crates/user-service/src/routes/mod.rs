@@ -1,17 +1,18 @@
 //! HTTP routes, one file per resource, each exposing `router()`; plus the helpers they
 //! share (client info, the refresh cookie, issuing a token pair).
 
-mod accounts;
 mod admin;
 mod api_keys;
 mod auth;
-mod clients;
 pub(crate) mod error;
 mod health;
 mod mfa;
+mod oauth_token;
 mod openapi;
 mod password_policy;
 mod roles;
+mod service_clients;
+mod trading_accounts;
 mod users;
 mod wellknown;
 
@@ -26,7 +27,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::auth::Caller;
 use crate::crypto::{hash_token, new_id, random_token};
+use crate::domain::Actor;
 use crate::domain::error::DomainError;
 use crate::routes::error::{REALM, auth_error_body};
 use crate::startup::AppState;
@@ -48,8 +51,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(mfa::router(&state))
         .merge(admin::router(&state))
         .merge(api_keys::router(&state))
-        .merge(accounts::router(&state))
-        .merge(clients::router(&state))
+        .merge(trading_accounts::router(&state))
+        .merge(oauth_token::router())
+        .merge(service_clients::router(&state))
         .merge(roles::router(&state))
         .merge(openapi::router(&state));
     if state.config.environment == crate::config::Environment::Dev {
@@ -112,6 +116,11 @@ pub(crate) fn valid_email(email: &str) -> bool {
         && !email.contains(char::is_whitespace)
         && !email.contains(char::is_control)
         && !domain.contains('@')
+}
+
+/// The domain's view of the caller of this request.
+pub(crate) fn actor<'a>(me: &'a Caller, client: &'a ClientInfo) -> Actor<'a> {
+    Actor { user_id: &me.user.id, permissions: &me.permissions, client }
 }
 
 /// Where a request came from (client address, through `TRUSTED_PROXIES`, and user
