@@ -7,10 +7,12 @@
 //! time) and return a [`error::DomainError`]. `tests/layering.rs` fails if a file here
 //! names `axum`, `crate::routes` or `AppState`.
 
+pub(crate) mod api_keys;
 pub(crate) mod error;
 pub(crate) mod service_clients;
 pub(crate) mod trading_accounts;
 
+use crate::db::Db;
 use crate::store::ClientInfo;
 
 /// The user an operation acts for, what they hold now, and where the request came from
@@ -19,4 +21,11 @@ pub(crate) struct Actor<'a> {
     pub(crate) user_id: &'a str,
     pub(crate) permissions: &'a [String],
     pub(crate) client: &'a ClientInfo,
+}
+
+impl Actor<'_> {
+    /// Records `event`, done by the actor to their own things (subject and actor both).
+    pub(crate) async fn audit(&self, db: &Db, event: &str, details: serde_json::Value) {
+        db.audit(event, Some(self.user_id), Some(self.user_id), self.client, Some(details)).await;
+    }
 }

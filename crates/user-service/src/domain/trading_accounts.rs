@@ -358,7 +358,7 @@ impl TradingAccounts<'_> {
         };
         self.db.insert_trading_account(&row, actor.user_id, now).await?;
         let details = serde_json::json!({"account_id": row.id, "broker": row.broker});
-        self.audit("trading_account_created", actor, details).await;
+        actor.audit(self.db, "trading_account_created", details).await;
         Ok(row)
     }
 
@@ -438,12 +438,12 @@ impl TradingAccounts<'_> {
         account.updated_at = now;
         if !fields.is_empty() {
             let details = serde_json::json!({"account_id": account.id, "fields": fields});
-            self.audit("trading_account_updated", actor, details).await;
+            actor.audit(self.db, "trading_account_updated", details).await;
         }
         if credentials_changed {
             // Which values changed, never the values.
             let details = serde_json::json!({"account_id": account.id, "fields": credential_fields});
-            self.audit("trading_account_credentials_changed", actor, details).await;
+            actor.audit(self.db, "trading_account_credentials_changed", details).await;
         }
         Ok((account, role))
     }
@@ -455,7 +455,8 @@ impl TradingAccounts<'_> {
             return Err(role_forbids());
         }
         if self.db.delete_trading_account(&account.id).await? {
-            self.audit("trading_account_deleted", actor, serde_json::json!({"account_id": account.id})).await;
+            let details = serde_json::json!({"account_id": account.id});
+            actor.audit(self.db, "trading_account_deleted", details).await;
         }
         Ok(())
     }
@@ -501,7 +502,7 @@ impl TradingAccounts<'_> {
             MemberUpsert::LastOwner => return Err(last_owner()),
         };
         if !event.is_empty() {
-            self.audit(event, actor, details).await;
+            actor.audit(self.db, event, details).await;
         }
         let member = self
             .db
@@ -524,7 +525,7 @@ impl TradingAccounts<'_> {
             MemberRemoval::Removed(role) => {
                 let details =
                     serde_json::json!({"account_id": account.id, "member_id": user_id, "role": role});
-                self.audit("trading_account_member_removed", actor, details).await;
+                actor.audit(self.db, "trading_account_member_removed", details).await;
                 Ok(())
             }
             MemberRemoval::NotMember => Err(DomainError::not_found()),
@@ -588,11 +589,6 @@ impl TradingAccounts<'_> {
         let account = self.db.trading_account_by_id(id).await?.ok_or_else(DomainError::not_found)?;
         let creds = self.decrypt_credentials(&account.id, &account.credentials_enc).await?;
         Ok((account, creds))
-    }
-
-    /// Audits what the actor did to an account (as subject and actor both).
-    async fn audit(&self, event: &str, actor: &Actor<'_>, details: serde_json::Value) {
-        self.db.audit(event, Some(actor.user_id), Some(actor.user_id), actor.client, Some(details)).await;
     }
 
     /// The keyring new ciphertexts are written with: the newest version in the database.
