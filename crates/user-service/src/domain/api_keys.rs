@@ -46,6 +46,8 @@ pub(crate) struct UpdateApiKey {
     permissions: Option<Vec<String>>,
 }
 
+type NewKey = (String, ApiKey); // the key, shown this once, and its stored row
+
 /// The API keys of the store, minted for the service's environment (`live` or `test`).
 pub(crate) struct ApiKeys<'a> {
     pub(crate) db: &'a Db,
@@ -111,11 +113,7 @@ fn refuse_revoked(key: &ApiKey) -> DomainResult<()> {
 
 impl ApiKeys<'_> {
     /// Creates a key for the actor; returns it (shown this once) and its row.
-    pub(crate) async fn create(
-        &self,
-        actor: &Actor<'_>,
-        new: CreateApiKey,
-    ) -> DomainResult<(String, ApiKey)> {
+    pub(crate) async fn create(&self, actor: &Actor<'_>, new: CreateApiKey) -> DomainResult<NewKey> {
         let name = valid_name(&new.name)?;
         let permissions = match &new.permissions {
             Some(requested) => valid_permissions(requested, actor.permissions)?,
@@ -207,7 +205,7 @@ impl ApiKeys<'_> {
 
     /// Replaces a key by a new one with the same name, permissions, account and lifetime
     /// length; the old key stops working at once. Returns the new key, shown this once.
-    pub(crate) async fn rotate(&self, actor: &Actor<'_>, id: &str) -> DomainResult<(String, ApiKey)> {
+    pub(crate) async fn rotate(&self, actor: &Actor<'_>, id: &str) -> DomainResult<NewKey> {
         let old = self.get(actor.user_id, id).await?;
         refuse_revoked(&old)?;
         let now = crate::now();
@@ -248,7 +246,7 @@ impl ApiKeys<'_> {
     }
 
     /// A fresh key for the service's environment: `(key, stored row)`.
-    fn new_key(&self, template: ApiKey) -> DomainResult<(String, ApiKey)> {
+    fn new_key(&self, template: ApiKey) -> DomainResult<NewKey> {
         let key = format::generate(self.environment).map_err(DomainError::internal)?;
         let row = ApiKey {
             key_hash: format::hash_hex(&key),

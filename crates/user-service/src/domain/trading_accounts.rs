@@ -46,6 +46,7 @@ use crate::store::{ClientInfo, MemberRemoval, MemberRow, MemberUpsert, TradingAc
 
 /// Changing an account's subscription tier (billing), beyond membership.
 const BILLING_WRITE: &str = "admin:billing:write";
+const TIERS: &str = "subscription_tier must be free, pro or enterprise";
 
 /// Trading accounts over the store, with the master key that seals their credentials.
 pub(crate) struct TradingAccounts<'a> {
@@ -266,17 +267,16 @@ pub(crate) struct AddMember {
 }
 
 /// A requested change of an account.
-pub(crate) struct AccountChange {
-    pub(crate) label: Option<String>,
-    pub(crate) tier: Option<SubscriptionTier>,
-    pub(crate) api_key: Option<String>,
-    pub(crate) api_secret: Option<String>,
-    pub(crate) access_token: Option<String>,
+struct AccountChange {
+    label: Option<String>,
+    tier: Option<SubscriptionTier>,
+    credentials: CredentialsPatch,
 }
 
 impl AccountChange {
     fn touches_credentials(&self) -> bool {
-        self.api_key.is_some() || self.api_secret.is_some() || self.access_token.is_some()
+        let c = &self.credentials;
+        c.api_key.is_some() || c.api_secret.is_some() || c.access_token.is_some()
     }
 
     /// What `role` may change: owners anything, traders the access token only.
@@ -286,13 +286,15 @@ impl AccountChange {
             MemberRole::Trader => {
                 self.label.is_none()
                     && self.tier.is_none()
-                    && self.api_key.is_none()
-                    && self.api_secret.is_none()
+                    && self.credentials.api_key.is_none()
+                    && self.credentials.api_secret.is_none()
             }
             MemberRole::Viewer => false,
         }
     }
 }
+
+type Membership = (TradingAccountRow, MemberRole); // an account and a member's role on it
 
 /// A stored role, read with least privilege should it ever be unknown.
 pub(crate) fn role_of(stored: &str) -> MemberRole {
@@ -311,21 +313,14 @@ fn last_owner() -> DomainError {
 impl TradingAccounts<'_> {
     /// The account and the member's role; 404 when it is unknown or `user_id` is not a
     /// member (I25: the two are indistinguishable).
-    pub(crate) async fn membership(
-        &self,
-        user_id: &str,
-        id: &str,
-    ) -> DomainResult<(TradingAccountRow, MemberRole)> {
+    pub(crate) async fn membership(&self, user_id: &str, id: &str) -> DomainResult<Membership> {
         let (account, role) =
             self.db.trading_account_for_member(id, user_id).await?.ok_or_else(DomainError::not_found)?;
         Ok((account, role_of(&role)))
     }
 
     /// Every account `user_id` is a member of (owned or shared), with their role.
-    pub(crate) async fn of_member(
-        &self,
-        user_id: &str,
-    ) -> DomainResult<Vec<(TradingAccountRow, MemberRole)>> {
+    pub(crate) async fn of_member(&self, user_id: &str) -> DomainResult<Vec<Membership>> {
         let rows = self.db.trading_accounts_of_user(user_id).await?;
         Ok(rows.into_iter().map(|(account, role)| (account, role_of(&role))).collect())
     }
@@ -336,7 +331,8 @@ impl TradingAccounts<'_> {
         actor: &Actor<'_>,
         new: CreateAccount,
     ) -> DomainResult<TradingAccountRow> {
-        let broker = parse(&new.broker, "unsupported_broker", "Unsupported broker; supported: kite")?;
+        // Only the names of `Broker` pass, so the name is stored as sent.
+        let _: Broker = parse(&new.broker, "unsupported_broker", "Unsupported broker; supported: kite")?;
         let label = clean_text(&new.label, 100, "invalid_label", "label")?;
         let broker_user_id = clean_text(&new.broker_user_id, 64, "invalid_broker_user_id", "broker_user_id")?;
         new.credentials.validate()?;
@@ -345,9 +341,7 @@ impl TradingAccounts<'_> {
         let now = crate::now();
         let row = TradingAccountRow {
             id,
-            broker: match broker {
-                Broker::Kite => "kite".to_owned(),
-            },
+            broker: new.broker,
             label,
             broker_user_id,
             subscription_tier: SubscriptionTier::Free.as_str().to_owned(),
@@ -371,24 +365,14 @@ impl TradingAccounts<'_> {
         actor: &Actor<'_>,
         id: &str,
         patch: UpdateAccount,
-    ) -> DomainResult<(TradingAccountRow, MemberRole)> {
+    ) -> DomainResult<Membership> {
         let (mut account, role) = self.membership(actor.user_id, id).await?;
-        let creds = patch.credentials.unwrap_or_default();
-        let change = AccountChange {
-            label: patch
-                .label
-                .as_deref()
-                .map(|l| clean_text(l, 100, "invalid_label", "label"))
-                .transpose()?,
-            tier: (patch.subscription_tier.as_deref())
-                .map(|t| {
-                    parse(t, "invalid_subscription_tier", "subscription_tier must be free, pro or enterprise")
-                })
-                .transpose()?,
-            api_key: creds.api_key,
-            api_secret: creds.api_secret,
-            access_token: creds.access_token,
-        };
+        let label =
+            patch.label.as_deref().map(|l| clean_text(l, 100, "invalid_label", "label")).transpose()?;
+        let tier = (patch.subscription_tier.as_deref())
+            .map(|t| parse(t, "invalid_subscription_tier", TIERS))
+            .transpose()?;
+        let change = AccountChange { label, tier, credentials: patch.credentials.unwrap_or_default() };
         // The tier is what the platform bills: members (owners included) do not set their own.
         if change.tier.is_some() && !crate::roles::covers(actor.permissions, BILLING_WRITE) {
             return Err(DomainError::insufficient_scope(BILLING_WRITE));
@@ -399,21 +383,21 @@ impl TradingAccounts<'_> {
         let mut fields =
             named_if([("label", change.label.is_some()), ("subscription_tier", change.tier.is_some())]);
         let credential_fields = named_if([
-            ("api_key", change.api_key.is_some()),
-            ("api_secret", change.api_secret.is_some()),
-            ("access_token", change.access_token.is_some()),
+            ("api_key", change.credentials.api_key.is_some()),
+            ("api_secret", change.credentials.api_secret.is_some()),
+            ("access_token", change.credentials.access_token.is_some()),
         ]);
         let expected = account.credentials_enc.clone();
         let credentials_changed = change.touches_credentials();
         if credentials_changed {
             let mut creds = self.decrypt_credentials(&account.id, &account.credentials_enc).await?;
-            if let Some(v) = change.api_key {
+            if let Some(v) = change.credentials.api_key {
                 creds.api_key = v;
             }
-            if let Some(v) = change.api_secret {
+            if let Some(v) = change.credentials.api_secret {
                 creds.api_secret = v;
             }
-            if let Some(v) = change.access_token {
+            if let Some(v) = change.credentials.access_token {
                 creds.access_token = Some(v);
             }
             creds.validate()?;
@@ -758,13 +742,8 @@ mod tests {
 
     #[test]
     fn traders_may_only_renew_the_access_token() {
-        let token_only = AccountChange {
-            label: None,
-            tier: None,
-            api_key: None,
-            api_secret: None,
-            access_token: Some("t".into()),
-        };
+        let token = CredentialsPatch { access_token: Some("t".into()), ..CredentialsPatch::default() };
+        let token_only = AccountChange { label: None, tier: None, credentials: token };
         assert!(token_only.allowed_for(MemberRole::Trader));
         assert!(!token_only.allowed_for(MemberRole::Viewer));
         let label = AccountChange { label: Some("x".into()), ..token_only };
