@@ -18,8 +18,6 @@
 //! # Ok(()) }
 //! ```
 
-mod accounts;
-mod clients;
 pub mod config;
 mod crypto;
 mod datastores;

@@ -427,7 +427,9 @@ pub async fn rotate_master_key(config: Config) -> Result<String, StartupError> {
     config.validate()?;
     let issuer = config.issuer_for_port(config.port);
     let state = AppState::init(config, issuer).await?;
-    crate::accounts::rotate_master(&state).await
+    crate::domain::trading_accounts::TradingAccounts { db: &state.db, master: &state.master }
+        .rotate_master()
+        .await
 }
 
 /// `clients create`: registers a service client; returns `(client_id, client_secret)`.
@@ -439,5 +441,5 @@ pub async fn create_client(
     config.validate()?;
     let issuer = config.issuer_for_port(config.port);
     let state = AppState::init(config, issuer).await?;
-    crate::clients::create(&state, name, scopes).await
+    crate::domain::service_clients::create(&state.db, name, scopes).await
 }

@@ -1,18 +1,19 @@
 //! HTTP routes, one file per resource, each exposing `router()`; plus the helpers they
 //! share (client info, the refresh cookie, issuing a token pair).
 
-mod accounts;
 mod admin;
 mod api_keys;
 mod auth;
 pub(crate) mod caller;
-mod clients;
 pub(crate) mod error;
 mod health;
 mod mfa;
+mod oauth_token;
 mod openapi;
 mod password_policy;
 mod roles;
+mod service_clients;
+mod trading_accounts;
 mod users;
 mod wellknown;
 
@@ -27,9 +28,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::domain::Actor;
 use crate::domain::error::DomainError;
 use crate::domain::sessions::{Auth, SessionTokens};
 use crate::domain::tokens::AccessTokens;
+use crate::routes::caller::Caller;
 use crate::routes::error::{REALM, auth_error_body};
 use crate::startup::AppState;
 use crate::store::{ClientInfo, User};
@@ -49,8 +52,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(mfa::router(&state))
         .merge(admin::router(&state))
         .merge(api_keys::router(&state))
-        .merge(accounts::router(&state))
-        .merge(clients::router(&state))
+        .merge(trading_accounts::router(&state))
+        .merge(oauth_token::router())
+        .merge(service_clients::router(&state))
         .merge(roles::router(&state))
         .merge(openapi::router(&state));
     if state.config.environment == crate::config::Environment::Dev {
@@ -100,6 +104,11 @@ fn authenticator(state: &AppState) -> authgate::Authenticator {
 
 fn error_body(e: &authgate::Error) -> (HeaderValue, axum::body::Bytes) {
     (HeaderValue::from_static("application/json"), axum::body::Bytes::from(auth_error_body(e).to_string()))
+}
+
+/// The domain's view of the caller of this request.
+pub(crate) fn actor<'a>(me: &'a Caller, client: &'a ClientInfo) -> Actor<'a> {
+    Actor { user_id: &me.user.id, permissions: &me.permissions, client }
 }
 
 /// Where a request came from (client address, through `TRUSTED_PROXIES`, and user

@@ -163,8 +163,9 @@ pub(crate) fn document() -> utoipa::openapi::OpenApi {
     doc.merge(super::mfa::Api::openapi());
     doc.merge(super::admin::Api::openapi());
     doc.merge(super::api_keys::Api::openapi());
-    doc.merge(super::accounts::Api::openapi());
-    doc.merge(super::clients::Api::openapi());
+    doc.merge(super::trading_accounts::Api::openapi());
+    doc.merge(super::oauth_token::Api::openapi());
+    doc.merge(super::service_clients::Api::openapi());
     doc.merge(super::roles::Api::openapi());
     doc
 }

@@ -5,8 +5,55 @@
 //! demoting each other at once cannot both succeed (SQLite serializes writers anyway).
 
 use super::*;
-use crate::accounts::{MemberRemoval, MemberRow, MemberUpsert, TradingAccountRow};
 use crate::db::DbKind;
+
+/// A trading account row.
+#[derive(Debug, Clone, sqlx_macros::FromRow)]
+pub(crate) struct TradingAccountRow {
+    pub(crate) id: String,
+    pub(crate) broker: String,
+    pub(crate) label: String,
+    pub(crate) broker_user_id: String,
+    pub(crate) subscription_tier: String,
+    pub(crate) credentials_enc: String,
+    pub(crate) credentials_hint: String,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
+}
+
+/// A member of a trading account.
+#[derive(Debug, Clone, sqlx_macros::FromRow)]
+pub(crate) struct MemberRow {
+    pub(crate) user_id: String,
+    pub(crate) email: String,
+    pub(crate) name: String,
+    pub(crate) role: String,
+    pub(crate) created_at: i64,
+}
+
+/// What adding (or re-adding) a member did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MemberUpsert {
+    /// A new member.
+    Added,
+    /// An existing member's role changed from this one.
+    Changed(String),
+    /// The member already had this role.
+    Unchanged,
+    /// Refused: the member is the account's last owner.
+    LastOwner,
+}
+
+/// What removing a member did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MemberRemoval {
+    /// Removed; the role they had.
+    Removed(String),
+    /// Not a member of the account.
+    NotMember,
+    /// Refused: the member is the account's last owner.
+    LastOwner,
+}
 
 /// Keeps at least one other owner when the member being changed is an owner.
 const OWNER_GUARD: &str = "(role <> 'owner' OR (SELECT COUNT(*) FROM trading_account_memberships o \

@@ -1,7 +1,27 @@
 //! SQL for service clients.
 
 use super::*;
-use crate::clients::ServiceClientRow;
+
+/// A stored service client. The secret itself is never stored, only its SHA-256.
+#[derive(Debug, Clone)]
+pub(crate) struct ServiceClientRow {
+    pub(crate) id: String,
+    pub(crate) client_id: String,
+    pub(crate) name: String,
+    pub(crate) secret_hash: String,
+    pub(crate) scopes: Vec<String>,
+    /// The administrator who created it (`None`: the CLI).
+    pub(crate) created_by: Option<String>,
+    pub(crate) created_at: i64,
+    pub(crate) revoked_at: Option<i64>,
+    pub(crate) last_used_at: Option<i64>,
+}
+
+impl ServiceClientRow {
+    pub(crate) fn is_active(&self) -> bool {
+        self.revoked_at.is_none()
+    }
+}
 
 // By hand: `scopes` is a space-separated list (see store/mod.rs).
 impl FromRow<'_, AnyRow> for ServiceClientRow {

@@ -26,8 +26,10 @@ mod sessions;
 mod signing_keys;
 mod users;
 
+pub(crate) use accounts::{MemberRemoval, MemberRow, MemberUpsert, TradingAccountRow};
 pub(crate) use api_keys::{ApiKey, ApiKeyUsage, ApiKeyUsageRow};
 pub(crate) use audit::AuditEvent;
+pub(crate) use clients::ServiceClientRow;
 pub(crate) use sessions::Session;
 pub(crate) use signing_keys::SigningKeyRow;
 pub(crate) use users::{NewUser, User};

@@ -29,17 +29,18 @@ use crate::helpers::{TestApp, run_sqlite};
 
 /// Every file that registers routes.
 const ROUTE_SOURCES: &[(&str, &str)] = &[
-    ("accounts.rs", include_str!("../../src/routes/accounts.rs")),
     ("admin.rs", include_str!("../../src/routes/admin.rs")),
     ("api_keys.rs", include_str!("../../src/routes/api_keys.rs")),
     ("auth.rs", include_str!("../../src/routes/auth.rs")),
-    ("clients.rs", include_str!("../../src/routes/clients.rs")),
     ("health.rs", include_str!("../../src/routes/health.rs")),
     ("mfa.rs", include_str!("../../src/routes/mfa.rs")),
     ("mod.rs", include_str!("../../src/routes/mod.rs")),
+    ("oauth_token.rs", include_str!("../../src/routes/oauth_token.rs")),
     ("openapi.rs", include_str!("../../src/routes/openapi.rs")),
     ("password_policy.rs", include_str!("../../src/routes/password_policy.rs")),
     ("roles.rs", include_str!("../../src/routes/roles.rs")),
+    ("service_clients.rs", include_str!("../../src/routes/service_clients.rs")),
+    ("trading_accounts.rs", include_str!("../../src/routes/trading_accounts.rs")),
     ("users.rs", include_str!("../../src/routes/users.rs")),
     ("wellknown.rs", include_str!("../../src/routes/wellknown.rs")),
 ];

@@ -1,0 +1,453 @@
+//! `/v1/trading-accounts`, `/v1/users/me/accounts`: trading accounts and members (who may
+//! do what: [`crate::domain::trading_accounts`]); and
+//! `/v1/internal/trading-accounts/{id}/credentials`, for service clients only
+//! ([`ServiceClient`]), without an `AuthLayer`, which would refuse before the audit.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::caller::Caller;
+use super::openapi::{BodyErrors, ErrorBody};
+use super::{RequestMeta, actor, no_store, rfc3339};
+use crate::domain::error::DomainResult;
+use crate::domain::service_clients::{RefusedService, ServiceClient};
+use crate::domain::trading_accounts::{
+    AddMember, Broker, CreateAccount, Credentials, CredentialsPatch, MaskedCredentials, MemberRole,
+    SubscriptionTier, TradingAccounts, UpdateAccount, role_of, stored_mask,
+};
+use crate::routes::error::ApiJson;
+use crate::startup::AppState;
+use crate::store::{MemberRow, TradingAccountRow};
+
+const READ: &str = "trading_accounts:read";
+const WRITE: &str = "trading_accounts:write";
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        create_account,
+        list_accounts,
+        get_account,
+        update_account,
+        delete_account,
+        my_accounts,
+        list_members,
+        add_member,
+        remove_member,
+        account_credentials
+    ),
+    components(schemas(
+        CreateAccount,
+        Credentials,
+        UpdateAccount,
+        CredentialsPatch,
+        AddMember,
+        AccountView,
+        AccountList,
+        AccountSummary,
+        MyAccounts,
+        MemberView,
+        MemberList,
+        AccountCredentials,
+        MaskedCredentials,
+        Broker,
+        SubscriptionTier,
+        MemberRole
+    )),
+    tags((name = "trading-accounts", description = "Broker accounts, their encrypted credentials and members"))
+)]
+pub(crate) struct Api;
+
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/v1/trading-accounts", get(list_accounts).post(create_account))
+        .route("/v1/trading-accounts/{id}", get(get_account).patch(update_account).delete(delete_account))
+        .route("/v1/trading-accounts/{id}/members", get(list_members).post(add_member))
+        .route("/v1/trading-accounts/{id}/members/{user_id}", delete(remove_member))
+        .route("/v1/users/me/accounts", get(my_accounts))
+        .route_layer(super::auth_layer(state))
+        .route("/v1/internal/trading-accounts/{id}/credentials", get(account_credentials))
+}
+
+fn accounts(state: &AppState) -> TradingAccounts<'_> {
+    TradingAccounts { db: &state.db, master: &state.master }
+}
+
+/// A trading account as its members see it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AccountView {
+    #[serde(flatten)]
+    account: AccountSummary,
+    credentials: MaskedCredentials,
+    /// RFC 3339.
+    created_at: String,
+    /// RFC 3339.
+    updated_at: String,
+}
+
+/// The accounts the caller is a member of.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AccountList {
+    trading_accounts: Vec<AccountView>,
+}
+
+/// One account in `GET /v1/users/me/accounts`, and the start of an [`AccountView`].
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AccountSummary {
+    id: String,
+    #[schema(value_type = Broker)]
+    broker: String,
+    label: String,
+    broker_user_id: String,
+    #[schema(value_type = SubscriptionTier)]
+    subscription_tier: String,
+    /// The caller's role on this account.
+    role: MemberRole,
+}
+
+/// Accounts the caller owns and accounts shared with them (trader or viewer).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct MyAccounts {
+    owned: Vec<AccountSummary>,
+    shared: Vec<AccountSummary>,
+}
+
+/// A member of an account.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct MemberView {
+    user_id: String,
+    email: String,
+    name: String,
+    role: MemberRole,
+    /// RFC 3339.
+    added_at: String,
+}
+
+/// The members of an account.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct MemberList {
+    members: Vec<MemberView>,
+}
+
+/// The decrypted credentials of an account, for a service.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AccountCredentials {
+    account_id: String,
+    #[schema(value_type = Broker)]
+    broker: String,
+    broker_user_id: String,
+    credentials: Credentials,
+}
+
+impl From<(TradingAccountRow, MemberRole)> for AccountView {
+    fn from((account, role): (TradingAccountRow, MemberRole)) -> AccountView {
+        AccountView {
+            credentials: stored_mask(&account),
+            created_at: rfc3339(account.created_at),
+            updated_at: rfc3339(account.updated_at),
+            account: AccountSummary::from((account, role)),
+        }
+    }
+}
+
+impl From<(TradingAccountRow, MemberRole)> for AccountSummary {
+    fn from((a, role): (TradingAccountRow, MemberRole)) -> AccountSummary {
+        AccountSummary {
+            id: a.id,
+            broker: a.broker,
+            label: a.label,
+            broker_user_id: a.broker_user_id,
+            subscription_tier: a.subscription_tier,
+            role,
+        }
+    }
+}
+
+impl From<&MemberRow> for MemberView {
+    fn from(m: &MemberRow) -> MemberView {
+        MemberView {
+            user_id: m.user_id.clone(),
+            email: m.email.clone(),
+            name: m.name.clone(),
+            role: role_of(&m.role),
+            added_at: rfc3339(m.created_at),
+        }
+    }
+}
+
+impl From<(TradingAccountRow, Credentials)> for AccountCredentials {
+    fn from((account, credentials): (TradingAccountRow, Credentials)) -> AccountCredentials {
+        AccountCredentials {
+            account_id: account.id,
+            broker: account.broker,
+            broker_user_id: account.broker_user_id,
+            credentials,
+        }
+    }
+}
+
+/// Links a broker account; the caller becomes its owner.
+#[utoipa::path(
+    post,
+    path = "/v1/trading-accounts",
+    tag = "trading-accounts",
+    request_body = CreateAccount,
+    responses(
+        BodyErrors,
+        (status = 201, description = "Created; credentials masked", body = AccountView),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Missing trading_accounts:write", body = ErrorBody),
+        (status = 422, description = "Unsupported broker or invalid fields", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn create_account(
+    State(state): State<AppState>,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
+    ApiJson(body): ApiJson<CreateAccount>,
+) -> DomainResult<(StatusCode, Json<AccountView>)> {
+    me.require(WRITE)?;
+    let account = accounts(&state).create(&actor(&me, &client), body).await?;
+    Ok((StatusCode::CREATED, Json(AccountView::from((account, MemberRole::Owner)))))
+}
+
+/// Every account the caller is a member of (owned or shared), with the caller's role.
+#[utoipa::path(
+    get,
+    path = "/v1/trading-accounts",
+    tag = "trading-accounts",
+    responses(
+        (status = 200, description = "The caller's accounts", body = AccountList),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Missing trading_accounts:read", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn list_accounts(State(state): State<AppState>, me: Caller) -> DomainResult<Json<AccountList>> {
+    me.require(READ)?;
+    let rows = accounts(&state).of_member(&me.user.id).await?;
+    Ok(Json(AccountList { trading_accounts: rows.into_iter().map(AccountView::from).collect() }))
+}
+
+/// The caller's accounts split into owned and shared, each with the caller's role.
+#[utoipa::path(
+    get,
+    path = "/v1/users/me/accounts",
+    tag = "trading-accounts",
+    responses(
+        (status = 200, description = "Owned and shared accounts", body = MyAccounts),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Missing trading_accounts:read", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn my_accounts(State(state): State<AppState>, me: Caller) -> DomainResult<Json<MyAccounts>> {
+    me.require(READ)?;
+    let (owned, shared) = accounts(&state)
+        .of_member(&me.user.id)
+        .await?
+        .into_iter()
+        .map(AccountSummary::from)
+        .partition(|a| a.role == MemberRole::Owner);
+    Ok(Json(MyAccounts { owned, shared }))
+}
+
+/// One account, credentials masked.
+#[utoipa::path(
+    get,
+    path = "/v1/trading-accounts/{id}",
+    tag = "trading-accounts",
+    params(("id" = String, Path, description = "Trading account id")),
+    responses(
+        (status = 200, description = "The account", body = AccountView),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Missing trading_accounts:read", body = ErrorBody),
+        (status = 404, description = "Unknown, or the caller is not a member", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn get_account(
+    State(state): State<AppState>,
+    me: Caller,
+    Path(id): Path<String>,
+) -> DomainResult<Json<AccountView>> {
+    me.require(READ)?;
+    Ok(Json(accounts(&state).membership(&me.user.id, &id).await?.into()))
+}
+
+/// Changes label, tier or credentials (re-encrypted with the newest master-key version).
+/// Owners may change everything; traders only `credentials.access_token`.
+#[utoipa::path(
+    patch,
+    path = "/v1/trading-accounts/{id}",
+    tag = "trading-accounts",
+    params(("id" = String, Path, description = "Trading account id")),
+    request_body = UpdateAccount,
+    responses(
+        BodyErrors,
+        (status = 200, description = "Updated; credentials masked", body = AccountView),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Missing trading_accounts:write, or the caller's role forbids the change", body = ErrorBody),
+        (status = 404, description = "Unknown, or the caller is not a member", body = ErrorBody),
+        (status = 409, description = "The credentials changed concurrently; retry", body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn update_account(
+    State(state): State<AppState>,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateAccount>,
+) -> DomainResult<Json<AccountView>> {
+    me.require(WRITE)?;
+    Ok(Json(accounts(&state).update(&actor(&me, &client), &id, body).await?.into()))
+}
+
+/// Deletes the account, its credentials and memberships (owners only).
+#[utoipa::path(
+    delete,
+    path = "/v1/trading-accounts/{id}",
+    tag = "trading-accounts",
+    params(("id" = String, Path, description = "Trading account id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Missing trading_accounts:write, or not an owner", body = ErrorBody),
+        (status = 404, description = "Unknown, or the caller is not a member", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn delete_account(
+    State(state): State<AppState>,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
+    Path(id): Path<String>,
+) -> DomainResult<StatusCode> {
+    me.require(WRITE)?;
+    accounts(&state).delete(&actor(&me, &client), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The members of an account, with their roles (any member may read them).
+#[utoipa::path(
+    get,
+    path = "/v1/trading-accounts/{id}/members",
+    tag = "trading-accounts",
+    params(("id" = String, Path, description = "Trading account id")),
+    responses(
+        (status = 200, description = "Members", body = MemberList),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Missing trading_accounts:read", body = ErrorBody),
+        (status = 404, description = "Unknown, or the caller is not a member", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn list_members(
+    State(state): State<AppState>,
+    me: Caller,
+    Path(id): Path<String>,
+) -> DomainResult<Json<MemberList>> {
+    me.require(READ)?;
+    let rows = accounts(&state).members(&me.user.id, &id).await?;
+    Ok(Json(MemberList { members: rows.iter().map(MemberView::from).collect() }))
+}
+
+/// Adds a user (by email) with a role, or changes an existing member's role (owners
+/// only). The last owner cannot be demoted.
+#[utoipa::path(
+    post,
+    path = "/v1/trading-accounts/{id}/members",
+    tag = "trading-accounts",
+    params(("id" = String, Path, description = "Trading account id")),
+    request_body = AddMember,
+    responses(
+        BodyErrors,
+        (status = 201, description = "Added", body = MemberView),
+        (status = 200, description = "Already a member; role now as requested", body = MemberView),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Missing trading_accounts:write, or not an owner", body = ErrorBody),
+        (status = 404, description = "Unknown account, caller not a member, or no user has this email (user_not_found)", body = ErrorBody),
+        (status = 409, description = "Would demote the last owner", body = ErrorBody),
+        (status = 422, description = "Invalid role", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn add_member(
+    State(state): State<AppState>,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AddMember>,
+) -> DomainResult<(StatusCode, Json<MemberView>)> {
+    me.require(WRITE)?;
+    let (member, added) = accounts(&state).add_member(&actor(&me, &client), &id, body).await?;
+    let status = if added { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(MemberView::from(&member))))
+}
+
+/// Removes a member (owners), or leaves the account (any member removing themselves).
+/// The last owner cannot be removed.
+#[utoipa::path(
+    delete,
+    path = "/v1/trading-accounts/{id}/members/{user_id}",
+    tag = "trading-accounts",
+    params(
+        ("id" = String, Path, description = "Trading account id"),
+        ("user_id" = String, Path, description = "The member's user id"),
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Missing trading_accounts:write, or removing someone else without being an owner", body = ErrorBody),
+        (status = 404, description = "Unknown account, caller not a member, or that user is not a member", body = ErrorBody),
+        (status = 409, description = "The last owner", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn remove_member(
+    State(state): State<AppState>,
+    RequestMeta(client): RequestMeta,
+    me: Caller,
+    Path((id, user_id)): Path<(String, String)>,
+) -> DomainResult<StatusCode> {
+    me.require(WRITE)?;
+    accounts(&state).remove_member(&actor(&me, &client), &id, &user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The decrypted broker credentials of a trading account, for services only: a client
+/// token with `trading_accounts:credentials:read`. Every call is audited
+/// (`credentials_read`), refusals included.
+#[utoipa::path(
+    get,
+    path = "/v1/internal/trading-accounts/{id}/credentials",
+    tag = "service-clients",
+    params(("id" = String, Path, description = "The trading account's id")),
+    responses(
+        (status = 200, description = "The decrypted credentials (Cache-Control: no-store)", body = AccountCredentials),
+        (status = 401, description = "Missing or invalid token, or the token of a revoked client", body = ErrorBody),
+        (status = 403, description = "insufficient_scope: not a client token, or no trading_accounts:credentials:read", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn account_credentials(
+    State(state): State<AppState>,
+    RequestMeta(info): RequestMeta,
+    Path(id): Path<String>,
+    caller: Result<ServiceClient, RefusedService>,
+) -> Response {
+    let found = accounts(&state).credentials_for_service(caller, &id, &info).await;
+    let mut response = found.map(|found| Json(AccountCredentials::from(found))).into_response();
+    no_store(response.headers_mut());
+    response
+}
