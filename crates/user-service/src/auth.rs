@@ -29,8 +29,8 @@ use axum::http::request::Parts;
 use crate::config::Environment;
 use crate::crypto::ct_eq;
 use crate::domain::error::DomainError;
+use crate::domain::roles::covers;
 use crate::metrics::Metrics;
-use crate::roles::covers;
 use crate::startup::AppState;
 use crate::store::{ApiKey, ApiKeyUsage, User};
 

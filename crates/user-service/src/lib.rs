@@ -33,7 +33,6 @@ mod login;
 mod mailer;
 mod metrics;
 mod password;
-mod roles;
 mod routes;
 mod startup;
 mod store;

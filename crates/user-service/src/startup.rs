@@ -11,11 +11,11 @@ use tokio::net::TcpListener;
 use crate::config::{Config, ConfigError, Environment, MasterKeySource, Secret};
 use crate::crypto::{MasterKey, decode_master_key, new_dev_master_key, new_id};
 use crate::db::{Db, DbError, MigrationReport};
+use crate::domain::roles::RoleCatalog;
 use crate::keys::{KeyError, KeyManager};
 use crate::mailer::Mailer;
 use crate::metrics::Metrics;
 use crate::password::{Passwords, check_policy};
-use crate::roles::RoleCatalog;
 use crate::throttle::{Counters, Throttle};
 use crate::usage::UsageLog;
 

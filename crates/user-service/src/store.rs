@@ -9,6 +9,7 @@ mod clients;
 mod roles;
 
 pub(crate) use api_keys::{ApiKey, ApiKeyUsage, ApiKeyUsageRow};
+pub(crate) use roles::Role;
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};

@@ -1,5 +1,5 @@
 //! Access tokens (RFC 9068 `at+jwt`, RS256), signed here; `jsonwebtoken` only signs, the
-//! core's verifier checks them. Roles map to permissions in [`crate::roles::RoleCatalog`].
+//! core's verifier checks them. Roles map to permissions in [`crate::domain::roles::RoleCatalog`].
 
 use jsonwebtoken::Header;
 

@@ -2,7 +2,7 @@
 //! names are valid, and nobody changes an account more powerful than their own.
 
 use crate::domain::error::{DomainError, DomainResult};
-use crate::roles::{RoleCatalog, covers};
+use crate::domain::roles::{RoleCatalog, covers};
 use crate::store::User;
 
 /// Longest display name, in characters.

@@ -7,4 +7,7 @@
 //! time) and return a [`error::DomainError`]. `tests/layering.rs` fails if a file here
 //! names `axum`, `crate::routes` or `AppState`.
 
+pub(crate) mod actor;
+pub(crate) mod audit;
 pub(crate) mod error;
+pub(crate) mod roles;

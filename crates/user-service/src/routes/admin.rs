@@ -11,9 +11,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::openapi::{BodyErrors, ErrorBody, PermissionErrors};
-use super::users::{AuditEventList, Page, UserView, audit_json};
-use super::{RequestMeta, audit, user_json};
+use super::users::{AuditEventList, Page, UserView, actor, audit_json};
+use super::{RequestMeta, user_json};
 use crate::auth::Caller;
+use crate::domain::audit;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
 use crate::login::Login;
 use crate::routes::error::ApiJson;
@@ -25,7 +26,6 @@ const MAX_ROLES_PER_USER: usize = 32;
 const USERS_READ: &str = "admin:users:read";
 const USERS_WRITE: &str = "admin:users:write";
 const ROLES_ASSIGN: &str = "admin:roles:assign";
-const AUDIT_READ: &str = "admin:audit:read";
 const KEYS_ROTATE: &str = "admin:keys:rotate";
 
 /// This module's part of the OpenAPI document.
@@ -149,11 +149,12 @@ async fn update_user(
         if status == "disabled" {
             state.db.revoke_user_sessions(&id, None, "disabled_by_admin", now).await?;
         }
-        audit(&state, &format!("user_{status}"), Some(&id), Some(&me.user.id), &client, None).await;
+        audit::record(&state.db, &format!("user_{status}"), Some(&id), Some(&me.user.id), &client, None)
+            .await;
     }
     if body.unlock == Some(true) {
         Login::of(&state).unlock(&user).await?;
-        audit(&state, "user_unlocked", Some(&id), Some(&me.user.id), &client, None).await;
+        audit::record(&state.db, "user_unlocked", Some(&id), Some(&me.user.id), &client, None).await;
     }
     if let Some(name) = name {
         state.db.update_user_name(&id, &name, now).await?;
@@ -219,8 +220,8 @@ async fn set_roles(
     }
     users::require_may_assign(&state.roles, &me.user.id, &me.permissions, &target, &roles).await?;
     state.db.set_roles(&id, &roles, crate::now()).await?;
-    audit(
-        &state,
+    audit::record(
+        &state.db,
         "roles_changed",
         Some(&id),
         Some(&me.user.id),
@@ -245,11 +246,11 @@ async fn set_roles(
 )]
 async fn audit_events(
     State(state): State<AppState>,
+    RequestMeta(client): RequestMeta,
     me: Caller,
     Query(page): Query<Page>,
 ) -> DomainResult<Json<serde_json::Value>> {
-    me.require(AUDIT_READ)?;
-    let events = state.db.audit_events(None, page.limit(), page.offset()).await?;
+    let events = audit::all_events(&state.db, &actor(&me, &client), page.limit(), page.offset()).await?;
     Ok(Json(audit_json(events)))
 }
 
@@ -271,8 +272,8 @@ async fn rotate_keys(
     me.require(KEYS_ROTATE)?;
     let now = crate::now();
     let kid = state.keys.rotate(now).await.map_err(DomainError::internal)?;
-    audit(
-        &state,
+    audit::record(
+        &state.db,
         "signing_key_rotated",
         None,
         Some(&me.user.id),

@@ -16,11 +16,12 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::openapi::ErrorBody;
-use super::{RequestMeta, audit, rfc3339, user_json};
+use super::{RequestMeta, rfc3339, user_json};
 use crate::auth::{ApiKeyCaller, Caller, api_key_environment};
 use crate::crypto::new_id;
+use crate::domain::audit;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
-use crate::roles::covers;
+use crate::domain::roles::covers;
 use crate::routes::error::ApiJson;
 use crate::startup::AppState;
 use crate::store::{ApiKey, ApiKeyUsageRow};
@@ -358,8 +359,8 @@ async fn create_key(
         },
     )?;
     state.db.insert_api_key(&row).await?;
-    audit(
-        &state,
+    audit::record(
+        &state.db,
         "api_key_created",
         Some(&me.user.id),
         Some(&me.user.id),
@@ -447,8 +448,8 @@ async fn update_key(
         key.permissions = valid_permissions(requested, &state.roles.permissions_for(&me.user.roles).await?)?;
     }
     state.db.update_api_key(&key.id, &key.name, &key.permissions).await?;
-    audit(
-        &state,
+    audit::record(
+        &state.db,
         "api_key_updated",
         Some(&me.user.id),
         Some(&me.user.id),
@@ -482,8 +483,8 @@ async fn revoke_key(
     me.require(MANAGE)?;
     let key = own_key(&state, &me, &id).await?;
     if state.db.revoke_api_key(&key.id, crate::now()).await? {
-        audit(
-            &state,
+        audit::record(
+            &state.db,
             "api_key_revoked",
             Some(&me.user.id),
             Some(&me.user.id),
@@ -541,8 +542,8 @@ async fn rotate_key(
     if !state.db.rotate_api_key(&old.id, &row, now).await? {
         return Err(DomainError::conflict("api_key_revoked", "The key is revoked"));
     }
-    audit(
-        &state,
+    audit::record(
+        &state.db,
         "api_key_rotated",
         Some(&me.user.id),
         Some(&me.user.id),

@@ -240,18 +240,6 @@ pub(crate) async fn issue_pair(
     Ok(TokenPair { access_token: access, token_type: "Bearer", expires_in, refresh_token: Some(refresh) })
 }
 
-/// Records an audit event; failures are logged, never shown to the client.
-pub(crate) async fn audit(
-    state: &AppState,
-    event: &str,
-    user_id: Option<&str>,
-    actor_id: Option<&str>,
-    client: &ClientInfo,
-    details: Option<serde_json::Value>,
-) {
-    state.db.audit(event, user_id, actor_id, client, details).await;
-}
-
 /// RFC 3339 rendering of a Unix time.
 pub(crate) fn rfc3339(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)

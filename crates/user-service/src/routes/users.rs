@@ -9,13 +9,16 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
-use super::{RequestMeta, audit, rfc3339, user_json};
+use super::{RequestMeta, rfc3339, user_json};
 use crate::auth::{Caller, MeCaller};
+use crate::domain::actor::Actor;
+use crate::domain::audit;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::login::Login;
 use crate::password::check_policy;
 use crate::routes::error::ApiJson;
 use crate::startup::AppState;
+use crate::store::ClientInfo;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -121,6 +124,11 @@ pub(crate) struct AuditEventList {
     events: Vec<AuditEventView>,
 }
 
+/// The caller as the domain sees it.
+pub(super) fn actor<'a>(me: &'a Caller, client: &'a ClientInfo) -> Actor<'a> {
+    Actor { id: &me.user.id, permissions: &me.permissions, client }
+}
+
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
     // `GET /v1/users/me` also takes an API key, so a missing token is not refused there.
     let me = Router::new()
@@ -220,7 +228,15 @@ async fn change_password(
     check_policy(&body.new_password, state.config.password_min_chars)
         .map_err(|e| DomainError::bad_request("weak_password", e.message()))?;
     if !Login::of(&state).recheck_password(&me.user, body.current_password, &client).await? {
-        audit(&state, "password_change_failed", Some(&me.user.id), Some(&me.user.id), &client, None).await;
+        audit::record(
+            &state.db,
+            "password_change_failed",
+            Some(&me.user.id),
+            Some(&me.user.id),
+            &client,
+            None,
+        )
+        .await;
         return Err(DomainError::forbidden("invalid_password", "The current password is wrong"));
     }
     let hash = state.passwords.hash(body.new_password).await.map_err(DomainError::internal)?;
@@ -228,8 +244,8 @@ async fn change_password(
     state.db.update_password(&me.user.id, &hash, now).await?;
     let revoked =
         state.db.revoke_user_sessions(&me.user.id, Some(&me.session_id), "password_changed", now).await?;
-    audit(
-        &state,
+    audit::record(
+        &state.db,
         "password_changed",
         Some(&me.user.id),
         Some(&me.user.id),
@@ -294,8 +310,8 @@ async fn revoke_session(
         .filter(|s| s.user_id == me.user.id)
         .ok_or_else(DomainError::not_found)?;
     if state.db.revoke_session(&session.id, "revoked_by_user", crate::now()).await? {
-        audit(
-            &state,
+        audit::record(
+            &state.db,
             "session_revoked",
             Some(&me.user.id),
             Some(&me.user.id),
@@ -352,6 +368,6 @@ async fn audit_events(
     me: Caller,
     Query(page): Query<Page>,
 ) -> DomainResult<Json<serde_json::Value>> {
-    let events = state.db.audit_events(Some(&me.user.id), page.limit(), page.offset()).await?;
+    let events = audit::events_of(&state.db, &me.user.id, page.limit(), page.offset()).await?;
     Ok(Json(audit_json(events)))
 }
