@@ -28,7 +28,6 @@ mod db;
 mod domain;
 mod email_key;
 mod email_verification;
-mod keys;
 mod login;
 mod mailer;
 mod metrics;
@@ -40,11 +39,10 @@ mod throttle;
 mod tokens;
 mod totp;
 mod usage;
-mod users;
 
 pub use config::{Config, Environment};
 pub use db::{DbError, MigrationReport};
-pub use keys::KeyError;
+pub use domain::signing_keys::KeyError;
 pub use startup::{
     Application, StartupError, create_admin, create_client, migrate, rotate_keys, rotate_master_key,
 };

@@ -5,7 +5,7 @@ use jsonwebtoken::Header;
 
 use crate::crypto::new_id;
 use crate::domain::error::DomainError;
-use crate::keys::signer_index;
+use crate::domain::signing_keys::signer_index;
 use crate::startup::AppState;
 use crate::store::User;
 

@@ -11,3 +11,5 @@ pub(crate) mod actor;
 pub(crate) mod audit;
 pub(crate) mod error;
 pub(crate) mod roles;
+pub(crate) mod signing_keys;
+pub(crate) mod users;

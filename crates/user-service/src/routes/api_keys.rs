@@ -16,8 +16,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::openapi::ErrorBody;
-use super::{RequestMeta, rfc3339, user_json};
-use crate::auth::{ApiKeyCaller, Caller, api_key_environment};
+use super::{RequestMeta, rfc3339};
+use crate::auth::{Caller, api_key_environment};
 use crate::crypto::new_id;
 use crate::domain::audit;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
@@ -178,25 +178,6 @@ pub(crate) struct UsageQuery {
     limit: Option<i64>,
     /// Default 0.
     offset: Option<i64>,
-}
-
-/// The answer of `GET /v1/users/me` to an API key: the owner, with the key's permissions
-/// (not the owner's full set), as the core crate's `RemoteApiKeyVerifier` reads it.
-pub(crate) fn me_json(caller: &ApiKeyCaller) -> serde_json::Value {
-    let mut body = user_json(&caller.user, &caller.permissions);
-    body["permissions"] = caller.permissions.clone().into();
-    // A key carries its permissions, not its owner's roles: an admin's key limited to
-    // `positions:read` must not pass another service's `require_role("admin")`.
-    body["roles"] = serde_json::json!([]);
-    body["auth_method"] = "api_key".into();
-    body["api_key"] = serde_json::json!({
-        "id": caller.key.id,
-        "name": caller.key.name,
-        "prefix": caller.key.display_prefix,
-        "trading_account_id": caller.key.trading_account_id,
-        "expires_at": caller.key.expires_at.map(rfc3339),
-    });
-    body
 }
 
 fn valid_name(name: &str) -> DomainResult<String> {

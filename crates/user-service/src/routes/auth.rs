@@ -10,15 +10,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
-use super::users::UserView;
-use super::{
-    RefreshFlow, RequestMeta, clear_cookie, refresh_cookie, start_session, token_response, user_json,
-    valid_email,
-};
+use super::views::UserView;
+use super::{RefreshFlow, RequestMeta, clear_cookie, refresh_cookie, start_session, token_response};
 use crate::auth::{Caller, bearer_token_from_headers, verify_access_token};
 use crate::crypto::{hash_token, random_token};
 use crate::domain::audit;
 use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::users::valid_email;
 use crate::email_verification;
 use crate::login::{Login, PasswordStep};
 use crate::metrics::Metrics;
@@ -92,7 +90,7 @@ async fn register(
     if !valid_email(email) {
         return Err(DomainError::bad_request("invalid_email", "The email address is not valid"));
     }
-    let name = crate::users::checked_name(body.name.as_deref().unwrap_or_default())?;
+    let name = crate::domain::users::checked_name(body.name.as_deref().unwrap_or_default())?;
     check_policy(&body.password, state.config.password_min_chars)
         .map_err(|e| DomainError::bad_request("weak_password", e.message()))?;
     let hash = state.passwords.hash(body.password).await.map_err(DomainError::internal)?;
@@ -115,7 +113,7 @@ async fn register(
     let user = state.db.user_by_id(&id).await?.ok_or_else(|| DomainError::internal("user vanished"))?;
     email_verification::send_link_later(&state, user.clone(), client);
     let permissions = state.roles.permissions_for(&user.roles).await?;
-    Ok((StatusCode::CREATED, Json(user_json(&user, &permissions))).into_response())
+    Ok((StatusCode::CREATED, Json(UserView::new(&user, &permissions))).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -13,6 +13,7 @@ mod openapi;
 mod password_policy;
 mod roles;
 mod users;
+mod views;
 mod wellknown;
 
 use std::convert::Infallible;
@@ -99,19 +100,6 @@ fn authenticator(state: &AppState) -> authgate::Authenticator {
 
 fn error_body(e: &authgate::Error) -> (HeaderValue, axum::body::Bytes) {
     (HeaderValue::from_static("application/json"), axum::body::Bytes::from(auth_error_body(e).to_string()))
-}
-
-/// Basic email shape check: one `@`, something on both sides, a dot in the domain.
-pub(crate) fn valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else { return false };
-    !local.is_empty()
-        && email.len() <= 254
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.contains(char::is_whitespace)
-        && !email.contains(char::is_control)
-        && !domain.contains('@')
 }
 
 /// Where a request came from (client address, through `TRUSTED_PROXIES`, and user
@@ -246,20 +234,4 @@ pub(crate) fn rfc3339(t: i64) -> String {
         .ok()
         .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_default()
-}
-
-/// Public view of a user; `permissions` are what the user's roles grant
-/// (`state.roles.permissions_for`) or, for an API-key caller, the key's.
-pub(crate) fn user_json(user: &User, permissions: &[String]) -> serde_json::Value {
-    serde_json::json!({
-        "id": user.id,
-        "email": user.email,
-        "email_verified": user.email_verified,
-        "name": user.name,
-        "roles": user.roles,
-        "permissions": permissions,
-        "status": user.status,
-        "mfa_enabled": user.mfa_enabled,
-        "created_at": rfc3339(user.created_at),
-    })
 }
