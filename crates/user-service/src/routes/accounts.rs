@@ -22,7 +22,7 @@ use crate::accounts::{
     role_forbids, stored_mask,
 };
 use crate::auth::Caller;
-use crate::domain::audit;
+use crate::domain::audit::record;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
 use crate::routes::error::ApiJson;
 use crate::startup::AppState;
@@ -261,7 +261,7 @@ async fn create_account(
     let account =
         crate::accounts::create(&state, &me.user.id, broker, label, broker_user_id, &credentials).await?;
     let details = serde_json::json!({"account_id": account.id, "broker": account.broker});
-    audit::record(
+    record(
         &state.db,
         "trading_account_created",
         Some(&me.user.id),
@@ -409,13 +409,12 @@ async fn update_account(
     }
     if !fields.is_empty() {
         let details = serde_json::json!({"account_id": account.id, "fields": fields});
-        audit::record(&state.db, "trading_account_updated", actor, actor, &client, Some(details)).await;
+        record(&state.db, "trading_account_updated", actor, actor, &client, Some(details)).await;
     }
     if credentials_changed {
         // Which values changed, never the values.
         let details = serde_json::json!({"account_id": account.id, "fields": credential_fields});
-        audit::record(&state.db, "trading_account_credentials_changed", actor, actor, &client, Some(details))
-            .await;
+        record(&state.db, "trading_account_credentials_changed", actor, actor, &client, Some(details)).await;
     }
     Ok(Json(account_view(&account, role)))
 }
@@ -448,7 +447,7 @@ async fn delete_account(
     if state.db.delete_trading_account(&account.id).await? {
         let details = serde_json::json!({"account_id": account.id});
         let actor = Some(me.user.id.as_str());
-        audit::record(&state.db, "trading_account_deleted", actor, actor, &client, Some(details)).await;
+        record(&state.db, "trading_account_deleted", actor, actor, &client, Some(details)).await;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -533,7 +532,7 @@ async fn add_member(
         MemberUpsert::LastOwner => return Err(last_owner()),
     };
     if let Some(event) = event {
-        audit::record(&state.db, event, actor, actor, &client, Some(details)).await;
+        record(&state.db, event, actor, actor, &client, Some(details)).await;
     }
     let member = state
         .db
@@ -583,8 +582,7 @@ async fn remove_member(
         MemberRemoval::Removed(role) => {
             let details = serde_json::json!({"account_id": account.id, "member_id": user_id, "role": role});
             let actor = Some(me.user.id.as_str());
-            audit::record(&state.db, "trading_account_member_removed", actor, actor, &client, Some(details))
-                .await;
+            record(&state.db, "trading_account_member_removed", actor, actor, &client, Some(details)).await;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         MemberRemoval::NotMember => Err(DomainError::not_found()),

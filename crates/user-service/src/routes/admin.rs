@@ -11,10 +11,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::openapi::{BodyErrors, ErrorBody, PermissionErrors};
-use super::users::{AuditEventList, Page, actor};
+use super::rfc3339;
+use super::users::{Acting, AuditEventList, Page};
 use super::views::UserView;
-use super::{RequestMeta, rfc3339};
-use crate::auth::Caller;
 use crate::domain::audit;
 use crate::domain::error::DomainResult;
 use crate::routes::error::ApiJson;
@@ -60,11 +59,10 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
 )]
 async fn list_users(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Query(page): Query<Page>,
 ) -> DomainResult<Json<UserList>> {
-    let list = state.users().list(&actor(&me, &client), page.limit(), page.offset()).await?;
+    let list = state.users().list(&me.actor(), page.limit(), page.offset()).await?;
     Ok(Json(UserList { users: list.into_iter().map(UserView::from).collect() }))
 }
 
@@ -82,11 +80,10 @@ async fn list_users(
 )]
 async fn get_user(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
 ) -> DomainResult<Json<UserView>> {
-    Ok(Json(state.users().get(&actor(&me, &client), &id).await?.into()))
+    Ok(Json(state.users().get(&me.actor(), &id).await?.into()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -116,13 +113,12 @@ struct UpdateUser {
 )]
 async fn update_user(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateUser>,
 ) -> DomainResult<Json<UserView>> {
     let (status, unlock, name) = (body.status.as_deref(), body.unlock == Some(true), body.name.as_deref());
-    Ok(Json(state.users().update(&actor(&me, &client), &id, status, unlock, name).await?.into()))
+    Ok(Json(state.users().update(&me.actor(), &id, status, unlock, name).await?.into()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -150,12 +146,11 @@ struct RolesBody {
 )]
 async fn set_roles(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RolesBody>,
 ) -> DomainResult<Json<UserView>> {
-    Ok(Json(state.users().set_roles(&actor(&me, &client), &id, body.roles).await?.into()))
+    Ok(Json(state.users().set_roles(&me.actor(), &id, body.roles).await?.into()))
 }
 
 /// Every audit event, newest first.
@@ -171,11 +166,10 @@ async fn set_roles(
 )]
 async fn audit_events(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Query(page): Query<Page>,
 ) -> DomainResult<Json<AuditEventList>> {
-    Ok(Json(audit::all_events(&state.db, &actor(&me, &client), page.limit(), page.offset()).await?.into()))
+    Ok(Json(audit::all_events(&state.db, &me.actor(), page.limit(), page.offset()).await?.into()))
 }
 
 /// Publishes a new signing key; it signs after the publish delay, the old key stays
@@ -188,11 +182,7 @@ async fn audit_events(
     responses((status = 200, description = "The new key (needs `admin:keys:rotate`)", body = RotatedKey),
         PermissionErrors),
 )]
-async fn rotate_keys(
-    State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
-) -> DomainResult<Json<RotatedKey>> {
-    let (kid, signs_from) = state.keys.rotate_by(&actor(&me, &client)).await?;
+async fn rotate_keys(State(state): State<AppState>, me: Acting) -> DomainResult<Json<RotatedKey>> {
+    let (kid, signs_from) = state.keys.rotate_by(&me.actor()).await?;
     Ok(Json(RotatedKey { kid, signs_from: rfc3339(signs_from) }))
 }

@@ -19,7 +19,7 @@ use super::openapi::ErrorBody;
 use super::{RequestMeta, rfc3339};
 use crate::auth::{Caller, api_key_environment};
 use crate::crypto::new_id;
-use crate::domain::audit;
+use crate::domain::audit::record;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
 use crate::domain::roles::covers;
 use crate::routes::error::ApiJson;
@@ -340,7 +340,7 @@ async fn create_key(
         },
     )?;
     state.db.insert_api_key(&row).await?;
-    audit::record(
+    record(
         &state.db,
         "api_key_created",
         Some(&me.user.id),
@@ -429,7 +429,7 @@ async fn update_key(
         key.permissions = valid_permissions(requested, &state.roles.permissions_for(&me.user.roles).await?)?;
     }
     state.db.update_api_key(&key.id, &key.name, &key.permissions).await?;
-    audit::record(
+    record(
         &state.db,
         "api_key_updated",
         Some(&me.user.id),
@@ -464,7 +464,7 @@ async fn revoke_key(
     me.require(MANAGE)?;
     let key = own_key(&state, &me, &id).await?;
     if state.db.revoke_api_key(&key.id, crate::now()).await? {
-        audit::record(
+        record(
             &state.db,
             "api_key_revoked",
             Some(&me.user.id),
@@ -523,7 +523,7 @@ async fn rotate_key(
     if !state.db.rotate_api_key(&old.id, &row, now).await? {
         return Err(DomainError::conflict("api_key_revoked", "The key is revoked"));
     }
-    audit::record(
+    record(
         &state.db,
         "api_key_rotated",
         Some(&me.user.id),

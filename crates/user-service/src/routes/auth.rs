@@ -14,7 +14,7 @@ use super::views::UserView;
 use super::{RefreshFlow, RequestMeta, clear_cookie, refresh_cookie, start_session, token_response};
 use crate::auth::{Caller, bearer_token_from_headers, verify_access_token};
 use crate::crypto::{hash_token, random_token};
-use crate::domain::audit;
+use crate::domain::audit::record;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::users::valid_email;
 use crate::email_verification;
@@ -109,7 +109,7 @@ async fn register(
         return Err(DomainError::conflict("email_taken", "An account with this email already exists"));
     }
     Metrics::inc(&state.metrics.registrations);
-    audit::record(&state.db, "user_registered", Some(&id), Some(&id), &client, None).await;
+    record(&state.db, "user_registered", Some(&id), Some(&id), &client, None).await;
     let user = state.db.user_by_id(&id).await?.ok_or_else(|| DomainError::internal("user vanished"))?;
     email_verification::send_link_later(&state, user.clone(), client);
     let permissions = state.roles.permissions_for(&user.roles).await?;
@@ -297,7 +297,7 @@ async fn logout(
         && state.db.revoke_session(&sid, "logout", now).await?
     {
         let details = serde_json::json!({"session_id": sid});
-        audit::record(&state.db, "logout", Some(&uid), Some(&uid), &client, Some(details)).await;
+        record(&state.db, "logout", Some(&uid), Some(&uid), &client, Some(details)).await;
     }
     Ok((StatusCode::NO_CONTENT, [clear_cookie(&state)]).into_response())
 }
@@ -316,7 +316,7 @@ async fn logout_all(
     me: Caller,
 ) -> DomainResult<Response> {
     let n = state.db.revoke_user_sessions(&me.user.id, None, "logout_all", crate::now()).await?;
-    audit::record(
+    record(
         &state.db,
         "logout_all",
         Some(&me.user.id),
@@ -393,7 +393,7 @@ async fn send_reset_link(
         state.config.reset_token_ttl_secs / 60
     );
     state.mailer.send(&user.email, "Reset your password", &body).await?;
-    audit::record(&state.db, "password_reset_requested", Some(&user.id), None, client, None).await;
+    record(&state.db, "password_reset_requested", Some(&user.id), None, client, None).await;
     Ok(())
 }
 
@@ -447,7 +447,7 @@ async fn reset_password(
     state.db.revoke_user_sessions(&user.id, None, "password_reset", now).await?;
     Login::of(&state).unlock(&user).await?;
     Metrics::inc(&state.metrics.password_resets);
-    audit::record(&state.db, "password_reset", Some(&user.id), Some(&user.id), &client, None).await;
+    record(&state.db, "password_reset", Some(&user.id), Some(&user.id), &client, None).await;
     Ok(Json(serde_json::json!({ "status": "password_reset" })).into_response())
 }
 

@@ -30,7 +30,7 @@ use crate::clients::{
     granted_scopes, issue_token, register,
 };
 use crate::crypto::hash_token;
-use crate::domain::audit;
+use crate::domain::audit::record;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::routes::error::ApiJson;
 use crate::startup::AppState;
@@ -380,7 +380,7 @@ async fn token_inner(
             client_auth_failed(state, info, &client_id, failure, method).await;
             if attempt.filled(&key) {
                 let details = serde_json::json!({ "client_id": audit_str(&client_id) });
-                audit::record(&state.db, "client_locked", None, None, info, Some(details)).await;
+                record(&state.db, "client_locked", None, None, info, Some(details)).await;
             }
             return Err(OAuthError::invalid_client());
         }
@@ -423,7 +423,7 @@ async fn client_auth_failed(
         "reason": failure.as_str(),
         "method": method.as_str(),
     });
-    audit::record(&state.db, "client_auth_failed", None, None, info, Some(details)).await;
+    record(&state.db, "client_auth_failed", None, None, info, Some(details)).await;
 }
 
 // ---- /v1/admin/clients -----------------------------------------------------------------
@@ -570,7 +570,7 @@ async fn revoke_client(
     me.require(CLIENTS_WRITE)?;
     let row = state.db.revoke_service_client(&id, crate::now()).await?.ok_or_else(DomainError::not_found)?;
     let details = serde_json::json!({ "client_id": row.client_id });
-    audit::record(&state.db, "client_revoked", None, Some(&me.user.id), &info, Some(details)).await;
+    record(&state.db, "client_revoked", None, Some(&me.user.id), &info, Some(details)).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::RequestMeta;
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
 use crate::auth::Caller;
-use crate::domain::audit;
+use crate::domain::audit::record;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::login::Login;
 use crate::routes::error::ApiJson;
@@ -72,7 +72,7 @@ async fn setup(
     let secret = totp::new_secret();
     let enc = state.master.encrypt(&secret, &me.user.id);
     state.db.set_totp_pending(&me.user.id, &enc, crate::now()).await?;
-    audit::record(&state.db, "mfa_setup_started", Some(&me.user.id), Some(&me.user.id), &client, None).await;
+    record(&state.db, "mfa_setup_started", Some(&me.user.id), Some(&me.user.id), &client, None).await;
     let issuer_name = "authgate";
     Ok(Json(serde_json::json!({
         "secret": totp::base32(&secret),
@@ -121,7 +121,7 @@ async fn enable(
         return Err(DomainError::conflict("mfa_setup_changed", "The setup changed; start again"));
     }
     let codes = store_new_recovery_codes(&state, &me.user.id).await?;
-    audit::record(&state.db, "mfa_enabled", Some(&me.user.id), Some(&me.user.id), &client, None).await;
+    record(&state.db, "mfa_enabled", Some(&me.user.id), Some(&me.user.id), &client, None).await;
     Ok(Json(serde_json::json!({ "recovery_codes": codes })))
 }
 
@@ -170,7 +170,7 @@ async fn disable(
         return Err(DomainError::forbidden("invalid_code", "The code is not valid"));
     }
     state.db.disable_totp(&me.user.id, crate::now()).await?;
-    audit::record(&state.db, "mfa_disabled", Some(&me.user.id), Some(&me.user.id), &client, None).await;
+    record(&state.db, "mfa_disabled", Some(&me.user.id), Some(&me.user.id), &client, None).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -207,14 +207,7 @@ async fn regenerate_recovery_codes(
         return Err(DomainError::forbidden("invalid_password", "The password is wrong"));
     }
     let codes = store_new_recovery_codes(&state, &me.user.id).await?;
-    audit::record(
-        &state.db,
-        "recovery_codes_regenerated",
-        Some(&me.user.id),
-        Some(&me.user.id),
-        &client,
-        None,
-    )
-    .await;
+    record(&state.db, "recovery_codes_regenerated", Some(&me.user.id), Some(&me.user.id), &client, None)
+        .await;
     Ok(Json(serde_json::json!({ "recovery_codes": codes })))
 }

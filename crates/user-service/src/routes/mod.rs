@@ -99,7 +99,10 @@ fn authenticator(state: &AppState) -> authgate::Authenticator {
 }
 
 fn error_body(e: &authgate::Error) -> (HeaderValue, axum::body::Bytes) {
-    (HeaderValue::from_static("application/json"), axum::body::Bytes::from(auth_error_body(e).to_string()))
+    (
+        HeaderValue::from_static("application/json"),
+        axum::body::Bytes::from(serde_json::to_vec(&auth_error_body(e)).unwrap_or_default()),
+    )
 }
 
 /// Where a request came from (client address, through `TRUSTED_PROXIES`, and user

@@ -11,9 +11,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::openapi::{BodyErrors, ErrorBody, PermissionErrors};
-use super::users::actor;
-use super::{RequestMeta, rfc3339};
-use crate::auth::Caller;
+use super::rfc3339;
+use super::users::Acting;
 use crate::domain::error::DomainResult;
 use crate::domain::roles::RoleCatalog;
 use crate::routes::error::ApiJson;
@@ -112,11 +111,8 @@ struct UpdateRole {
     security(("bearer" = [])),
     responses((status = 200, description = "The catalog", body = PermissionList), PermissionErrors),
 )]
-async fn list_permissions(
-    RequestMeta(client): RequestMeta,
-    me: Caller,
-) -> DomainResult<Json<PermissionList>> {
-    let permissions = RoleCatalog::permission_catalog(&actor(&me, &client))?
+async fn list_permissions(me: Acting) -> DomainResult<Json<PermissionList>> {
+    let permissions = RoleCatalog::permission_catalog(&me.actor())?
         .iter()
         .map(|p| PermissionView {
             name: p.name,
@@ -135,12 +131,8 @@ async fn list_permissions(
     security(("bearer" = [])),
     responses((status = 200, description = "The roles", body = RoleList), PermissionErrors),
 )]
-async fn list_roles(
-    State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
-) -> DomainResult<Json<RoleList>> {
-    let roles = state.roles.list(&actor(&me, &client)).await?.into_iter().map(RoleView::from).collect();
+async fn list_roles(State(state): State<AppState>, me: Acting) -> DomainResult<Json<RoleList>> {
+    let roles = state.roles.list(&me.actor()).await?.into_iter().map(RoleView::from).collect();
     Ok(Json(RoleList { roles }))
 }
 
@@ -160,12 +152,10 @@ async fn list_roles(
 )]
 async fn create_role(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     ApiJson(body): ApiJson<CreateRole>,
 ) -> DomainResult<(StatusCode, Json<RoleView>)> {
-    let role =
-        state.roles.create(&actor(&me, &client), body.name, body.description, body.permissions).await?;
+    let role = state.roles.create(&me.actor(), body.name, body.description, body.permissions).await?;
     Ok((StatusCode::CREATED, Json(role.into())))
 }
 
@@ -184,11 +174,10 @@ async fn create_role(
 )]
 async fn get_role(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
 ) -> DomainResult<Json<RoleView>> {
-    Ok(Json(state.roles.get(&actor(&me, &client), &id).await?.into()))
+    Ok(Json(state.roles.get(&me.actor(), &id).await?.into()))
 }
 
 /// Changes a role's description or permissions (the system `admin` role cannot change).
@@ -209,12 +198,11 @@ async fn get_role(
 )]
 async fn update_role(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateRole>,
 ) -> DomainResult<Json<RoleView>> {
-    let role = state.roles.update(&actor(&me, &client), &id, body.description, body.permissions).await?;
+    let role = state.roles.update(&me.actor(), &id, body.description, body.permissions).await?;
     Ok(Json(role.into()))
 }
 
@@ -235,10 +223,9 @@ async fn update_role(
 )]
 async fn delete_role(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
 ) -> DomainResult<StatusCode> {
-    state.roles.delete(&actor(&me, &client), &id).await?;
+    state.roles.delete(&me.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

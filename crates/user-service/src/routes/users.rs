@@ -1,7 +1,8 @@
 //! `/v1/users/me*`: profile, password change, sessions, own audit events.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,7 @@ use super::views::UserView;
 use crate::auth::{ApiKeyCaller, Caller, MeCaller};
 use crate::domain::actor::Actor;
 use crate::domain::audit;
-use crate::domain::error::DomainResult;
+use crate::domain::error::{DomainError, DomainResult};
 use crate::routes::error::ApiJson;
 use crate::startup::AppState;
 use crate::store::{AuditEvent, ClientInfo, Session};
@@ -24,9 +25,22 @@ use crate::store::{AuditEvent, ClientInfo, Session};
 #[openapi(paths(me, update_me, change_password, sessions, revoke_session, audit_events))]
 pub(crate) struct Api;
 
-/// The caller as the domain sees it.
-pub(super) fn actor<'a>(me: &'a Caller, client: &'a ClientInfo) -> Actor<'a> {
-    Actor { id: &me.user.id, permissions: &me.permissions, client }
+/// The caller and where the request came from: the domain's [`Actor`].
+pub(super) struct Acting(Caller, ClientInfo);
+
+impl FromRequestParts<AppState> for Acting {
+    type Rejection = DomainError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Acting, DomainError> {
+        let Ok(RequestMeta(client)) = RequestMeta::from_request_parts(parts, state).await;
+        Ok(Acting(Caller::from_request_parts(parts, state).await?, client))
+    }
+}
+
+impl Acting {
+    pub(super) fn actor(&self) -> Actor<'_> {
+        Actor { id: &self.0.user.id, permissions: &self.0.permissions, client: &self.1 }
+    }
 }
 
 /// `GET /v1/users/me`: the user plus how the caller authenticated.
@@ -249,12 +263,11 @@ struct ChangePassword {
 )]
 async fn change_password(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     ApiJson(body): ApiJson<ChangePassword>,
 ) -> DomainResult<StatusCode> {
     let (current, new) = (body.current_password, body.new_password);
-    state.users().change_password(&actor(&me, &client), &me.user, &me.session_id, current, new).await?;
+    state.users().change_password(&me.actor(), &me.0.user, &me.0.session_id, current, new).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -288,11 +301,10 @@ async fn sessions(State(state): State<AppState>, me: Caller) -> DomainResult<Jso
 )]
 async fn revoke_session(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
 ) -> DomainResult<StatusCode> {
-    state.users().revoke_session(&actor(&me, &client), &id).await?;
+    state.users().revoke_session(&me.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
