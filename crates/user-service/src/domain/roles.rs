@@ -1,20 +1,16 @@
 //! Roles and the permissions they grant: the permission catalog ([`PERMISSIONS`]), the
-//! role catalog that turns a user's role names into permissions ([`RoleCatalog`]), and
-//! the rules for creating, changing and deleting roles.
+//! role catalog that turns role names into permissions ([`RoleCatalog`]), and the rules
+//! for changing roles: names are immutable (`users.roles` and tokens hold them), the
+//! system `admin` role cannot change and no system role can be deleted (409
+//! `system_role`), a role still assigned cannot be deleted (409 `role_in_use`), nobody
+//! grants or narrows more than they hold. Reads need `admin:roles:read`, writes
+//! `admin:roles:write`.
 //!
-//! Rules: role names are immutable (`users.roles` and tokens hold them); the system
-//! `admin` role cannot be changed and no system role can be deleted (409 `system_role`);
-//! a role still assigned to a user cannot be deleted (409 `role_in_use`: take it away
-//! from the users first, so nobody loses permissions by surprise); nobody grants, or
-//! narrows, more than they hold. Reads need `admin:roles:read`, writes `admin:roles:write`.
-//!
-//! # Several instances
-//!
-//! The catalog reads the `roles` table through a cache that lives [`CACHE_TTL`] (2 s):
-//! a role created, changed or deleted on instance A applies on instance B within two
-//! seconds, and at once on A (a write drops A's cache). Checks that decide whether a role
-//! *exists* (assigning roles to a user) read the table directly, so a role created on A a
-//! moment ago can be assigned through B. Unknown role names grant nothing.
+//! Several instances: the catalog reads the `roles` table through a cache that lives
+//! [`CACHE_TTL`] (2 s), so a change on instance A applies on B within two seconds, and at
+//! once on A (a write drops A's cache). Whether a role *exists* (assigning roles) is read
+//! from the table, so a role created on A a moment ago can be assigned through B.
+//! Unknown role names grant nothing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};

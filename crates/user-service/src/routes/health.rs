@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::openapi::ErrorBody;
 use crate::domain::error::DomainResult;
 use crate::startup::AppState;
-use crate::store::OutboxMessage;
+use crate::store;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -51,7 +51,7 @@ struct Ready {
 
 /// A message of the development outbox.
 #[derive(Serialize, utoipa::ToSchema)]
-struct OutboxMessageView {
+struct OutboxMessage {
     id: String,
     recipient: String,
     subject: String,
@@ -62,7 +62,7 @@ struct OutboxMessageView {
 
 #[derive(Serialize, utoipa::ToSchema)]
 struct Outbox {
-    messages: Vec<OutboxMessageView>,
+    messages: Vec<OutboxMessage>,
 }
 
 pub(crate) fn router() -> Router<AppState> {
@@ -153,7 +153,7 @@ impl Readiness {
     ),
 )]
 async fn outbox(State(state): State<AppState>) -> DomainResult<Json<Outbox>> {
-    let view = |m: OutboxMessage| OutboxMessageView {
+    let view = |m: store::OutboxMessage| OutboxMessage {
         id: m.id,
         recipient: m.recipient,
         subject: m.subject,
