@@ -101,7 +101,7 @@ fn valid_scopes(scopes: &[String]) -> Result<Vec<String>, InvalidClient> {
         // A typo would otherwise make a client whose tokens pass no guard; and a service
         // acting for itself never administers the platform (other services' guards would
         // honour `admin:delete`).
-        if !crate::roles::PERMISSIONS.iter().any(|p| p.name == scope) {
+        if !crate::domain::roles::PERMISSIONS.iter().any(|p| p.name == scope) {
             return Err(InvalidClient::UnknownScope(scope.to_owned()));
         }
         if scope.starts_with("admin:") {
@@ -177,7 +177,7 @@ pub(crate) async fn register(
         }
     }
     let details = serde_json::json!({ "client_id": row.client_id, "name": row.name, "scopes": row.scopes });
-    crate::routes::audit(state, "client_created", None, created_by, client, Some(details)).await;
+    crate::domain::audit::record(&state.db, "client_created", None, created_by, client, Some(details)).await;
     Ok((row, secret))
 }
 
@@ -299,7 +299,7 @@ impl ServiceClient {
     /// 403 `insufficient_scope` (with the scope in the challenge) unless the token's
     /// scopes cover `scope`, by the same matcher as every permission check.
     pub(crate) fn require(&self, scope: &str) -> Result<(), DomainError> {
-        if crate::roles::covers(&self.scopes, scope) {
+        if crate::domain::roles::covers(&self.scopes, scope) {
             Ok(())
         } else {
             Err(DomainError::insufficient_scope(scope))

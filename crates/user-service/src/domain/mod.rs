@@ -7,11 +7,16 @@
 //! time) and return a [`error::DomainError`]. `tests/layering.rs` fails if a file here
 //! names `axum`, `crate::routes` or `AppState`.
 
+pub(crate) mod actor;
 pub(crate) mod api_key_auth;
+pub(crate) mod audit;
 pub(crate) mod email_verification;
 pub(crate) mod error;
 pub(crate) mod mfa;
 pub(crate) mod password_reset;
 pub(crate) mod registration;
+pub(crate) mod roles;
 pub(crate) mod sessions;
+pub(crate) mod signing_keys;
 pub(crate) mod tokens;
+pub(crate) mod users;

@@ -16,12 +16,13 @@ use utoipa::ToSchema;
 
 use super::caller::Caller;
 use super::openapi::{BodyErrors, ErrorBody};
-use super::{RequestMeta, audit, rfc3339};
+use super::{RequestMeta, rfc3339};
 use crate::accounts::{
     AccountChange, Broker, Credentials, MaskedCredentials, MemberRemoval, MemberRole, MemberRow,
     MemberUpsert, SubscriptionTier, TradingAccountRow, clean_text, parse_broker, parse_role, parse_tier,
     role_forbids, stored_mask,
 };
+use crate::domain::audit::record;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
 use crate::routes::error::ApiJson;
 use crate::startup::AppState;
@@ -278,8 +279,15 @@ async fn create_account(
     let account =
         crate::accounts::create(&state, &me.user.id, broker, label, broker_user_id, &credentials).await?;
     let details = serde_json::json!({"account_id": account.id, "broker": account.broker});
-    audit(&state, "trading_account_created", Some(&me.user.id), Some(&me.user.id), &client, Some(details))
-        .await;
+    record(
+        &state.db,
+        "trading_account_created",
+        Some(&me.user.id),
+        Some(&me.user.id),
+        &client,
+        Some(details),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(account_view(&account, MemberRole::Owner))).into_response())
 }
 
@@ -420,12 +428,12 @@ async fn update_account(
     }
     if !fields.is_empty() {
         let details = serde_json::json!({"account_id": account.id, "fields": fields});
-        audit(&state, "trading_account_updated", actor, actor, &client, Some(details)).await;
+        record(&state.db, "trading_account_updated", actor, actor, &client, Some(details)).await;
     }
     if credentials_changed {
         // Which values changed, never the values.
         let details = serde_json::json!({"account_id": account.id, "fields": credential_fields});
-        audit(&state, "trading_account_credentials_changed", actor, actor, &client, Some(details)).await;
+        record(&state.db, "trading_account_credentials_changed", actor, actor, &client, Some(details)).await;
     }
     Ok(Json(account_view(&account, role)))
 }
@@ -458,7 +466,7 @@ async fn delete_account(
     if state.db.delete_trading_account(&account.id).await? {
         let details = serde_json::json!({"account_id": account.id});
         let actor = Some(me.user.id.as_str());
-        audit(&state, "trading_account_deleted", actor, actor, &client, Some(details)).await;
+        record(&state.db, "trading_account_deleted", actor, actor, &client, Some(details)).await;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -544,7 +552,7 @@ async fn add_member(
         MemberUpsert::LastOwner => return Err(last_owner()),
     };
     if let Some(event) = event {
-        audit(&state, event, actor, actor, &client, Some(details)).await;
+        record(&state.db, event, actor, actor, &client, Some(details)).await;
     }
     let member = state
         .db
@@ -594,7 +602,7 @@ async fn remove_member(
         MemberRemoval::Removed(role) => {
             let details = serde_json::json!({"account_id": account.id, "member_id": user_id, "role": role});
             let actor = Some(me.user.id.as_str());
-            audit(&state, "trading_account_member_removed", actor, actor, &client, Some(details)).await;
+            record(&state.db, "trading_account_member_removed", actor, actor, &client, Some(details)).await;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         MemberRemoval::NotMember => Err(DomainError::not_found()),

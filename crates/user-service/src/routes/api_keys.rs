@@ -15,14 +15,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::caller::{ApiKeyCaller, Caller};
+use super::caller::Caller;
 use super::openapi::{BodyErrors, ErrorBody, PageErrors};
 use super::users::Page;
-use super::{RequestMeta, audit, rfc3339, user_json};
+use super::{RequestMeta, rfc3339};
 use crate::crypto::new_id;
 use crate::domain::api_key_auth::api_key_environment;
+use crate::domain::audit::record;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
-use crate::roles::covers;
+use crate::domain::roles::covers;
 use crate::routes::error::{ApiJson, ApiQuery};
 use crate::startup::AppState;
 use crate::store::{ApiKey, ApiKeyUsageRow};
@@ -198,25 +199,6 @@ pub(crate) struct UsagePage {
     offset: i64,
 }
 
-/// The answer of `GET /v1/users/me` to an API key: the owner, with the key's permissions
-/// (not the owner's full set), as the core crate's `RemoteApiKeyVerifier` reads it.
-pub(crate) fn me_json(caller: &ApiKeyCaller) -> serde_json::Value {
-    let mut body = user_json(&caller.user, &caller.permissions);
-    body["permissions"] = caller.permissions.clone().into();
-    // A key carries its permissions, not its owner's roles: an admin's key limited to
-    // `positions:read` must not pass another service's `require_role("admin")`.
-    body["roles"] = serde_json::json!([]);
-    body["auth_method"] = "api_key".into();
-    body["api_key"] = serde_json::json!({
-        "id": caller.key.id,
-        "name": caller.key.name,
-        "prefix": caller.key.display_prefix,
-        "trading_account_id": caller.key.trading_account_id,
-        "expires_at": caller.key.expires_at.map(rfc3339),
-    });
-    body
-}
-
 fn valid_name(name: &str) -> DomainResult<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
@@ -378,8 +360,8 @@ async fn create_key(
         },
     )?;
     state.db.insert_api_key(&row).await?;
-    audit(
-        &state,
+    record(
+        &state.db,
         "api_key_created",
         Some(&me.user.id),
         Some(&me.user.id),
@@ -468,8 +450,8 @@ async fn update_key(
         key.permissions = valid_permissions(requested, &state.roles.permissions_for(&me.user.roles).await?)?;
     }
     state.db.update_api_key(&key.id, &key.name, &key.permissions).await?;
-    audit(
-        &state,
+    record(
+        &state.db,
         "api_key_updated",
         Some(&me.user.id),
         Some(&me.user.id),
@@ -503,8 +485,8 @@ async fn revoke_key(
     me.require(MANAGE)?;
     let key = own_key(&state, &me, &id).await?;
     if state.db.revoke_api_key(&key.id, crate::now()).await? {
-        audit(
-            &state,
+        record(
+            &state.db,
             "api_key_revoked",
             Some(&me.user.id),
             Some(&me.user.id),
@@ -562,8 +544,8 @@ async fn rotate_key(
     if !state.db.rotate_api_key(&old.id, &row, now).await? {
         return Err(DomainError::conflict("api_key_revoked", "The key is revoked"));
     }
-    audit(
-        &state,
+    record(
+        &state.db,
         "api_key_rotated",
         Some(&me.user.id),
         Some(&me.user.id),

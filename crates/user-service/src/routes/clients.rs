@@ -26,12 +26,13 @@ use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
 use super::caller::Caller;
 use super::openapi::{BodyErrors, ErrorBody, PageErrors};
 use super::users::Page;
-use super::{RequestMeta, audit, auth_layer, no_store, rfc3339};
+use super::{RequestMeta, auth_layer, no_store, rfc3339};
 use crate::clients::{
     AuthFailure, CREDENTIALS_READ, ServiceClient, ServiceClientRejection, ServiceClientRow, authenticate,
     granted_scopes, issue_token, register,
 };
 use crate::crypto::hash_token;
+use crate::domain::audit::record;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::routes::error::{ApiJson, ApiQuery};
 use crate::startup::AppState;
@@ -381,7 +382,7 @@ async fn token_inner(
             client_auth_failed(state, info, &client_id, failure, method).await;
             if attempt.filled(&key) {
                 let details = serde_json::json!({ "client_id": audit_str(&client_id) });
-                audit(state, "client_locked", None, None, info, Some(details)).await;
+                record(&state.db, "client_locked", None, None, info, Some(details)).await;
             }
             return Err(OAuthError::invalid_client());
         }
@@ -424,7 +425,7 @@ async fn client_auth_failed(
         "reason": failure.as_str(),
         "method": method.as_str(),
     });
-    audit(state, "client_auth_failed", None, None, info, Some(details)).await;
+    record(&state.db, "client_auth_failed", None, None, info, Some(details)).await;
 }
 
 // ---- /v1/admin/clients -----------------------------------------------------------------
@@ -493,7 +494,7 @@ struct CreateClientBody {
 /// What `crate::clients` accepts as scopes: at least one, each a catalog permission
 /// outside `admin:` without wildcards (duplicates are dropped).
 fn scopes_schema() -> utoipa::openapi::Array {
-    let names = crate::roles::PERMISSIONS
+    let names = crate::domain::roles::PERMISSIONS
         .iter()
         .map(|p| p.name)
         .filter(|n| !n.starts_with("admin:") && !n.contains('*'));
@@ -578,7 +579,7 @@ async fn revoke_client(
     me.require(CLIENTS_WRITE)?;
     let row = state.db.revoke_service_client(&id, crate::now()).await?.ok_or_else(DomainError::not_found)?;
     let details = serde_json::json!({ "client_id": row.client_id });
-    audit(&state, "client_revoked", None, Some(&me.user.id), &info, Some(details)).await;
+    record(&state.db, "client_revoked", None, Some(&me.user.id), &info, Some(details)).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
