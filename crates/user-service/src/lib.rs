@@ -24,22 +24,19 @@ mod datastores;
 mod db;
 mod domain;
 mod email_key;
-mod keys;
 mod mailer;
 mod metrics;
 mod password;
-mod roles;
 mod routes;
 mod startup;
 mod store;
 mod throttle;
 mod totp;
 mod usage;
-mod users;
 
 pub use config::{Config, Environment};
 pub use db::{DbError, MigrationReport};
-pub use keys::KeyError;
+pub use domain::signing_keys::KeyError;
 pub use startup::{
     Application, StartupError, create_admin, create_client, migrate, rotate_keys, rotate_master_key,
 };

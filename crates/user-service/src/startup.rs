@@ -9,13 +9,15 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, ConfigError, Environment, MasterKeySource, Secret};
-use crate::crypto::{MasterKey, decode_master_key, new_dev_master_key, new_id};
+use crate::crypto::{MasterKey, decode_master_key, new_dev_master_key};
 use crate::db::{Db, DbError, MigrationReport};
-use crate::keys::{KeyError, KeyManager};
+use crate::domain::error::DomainError;
+use crate::domain::roles::RoleCatalog;
+use crate::domain::signing_keys::{KeyError, KeyManager};
+use crate::domain::users::Users;
 use crate::mailer::Mailer;
 use crate::metrics::Metrics;
-use crate::password::{Passwords, check_policy};
-use crate::roles::RoleCatalog;
+use crate::password::Passwords;
 use crate::throttle::{Counters, Throttle};
 use crate::usage::UsageLog;
 
@@ -169,65 +171,24 @@ impl AppState {
             roles,
         })))
     }
+}
 
-    /// Creates an admin (its email counts as verified: the operator vouches for it), or
-    /// grants `admin` to an existing account whose email is verified. Returns what
-    /// happened.
-    pub(crate) async fn create_admin(&self, email: &str, password: &str) -> Result<String, StartupError> {
-        let email = email.trim();
-        if !crate::domain::registration::valid_email(email) {
-            return Err(StartupError::Command("invalid email".into()));
+impl StateInner {
+    /// The account operations over this state.
+    pub(crate) fn users(&self) -> Users<'_> {
+        Users {
+            db: &self.db,
+            roles: &self.roles,
+            passwords: &self.passwords,
+            login: self.auth(),
+            password_min_chars: self.config.password_min_chars,
         }
-        let now = crate::now();
-        if let Some(user) = self.db.user_by_email(email).await? {
-            // Anyone can register an address they do not own (issue 12, item 5).
-            if !user.email_verified {
-                return Err(StartupError::Command(format!(
-                    "refusing to grant admin: an account for {} exists but its email is not verified, so \
-                     whoever registered it may not own the address. Have the owner verify it (the \
-                     link from POST /v1/auth/email/verify/resend), or delete that account first",
-                    user.email
-                )));
-            }
-            let mut roles = user.roles.clone();
-            if !roles.iter().any(|r| r == "admin") {
-                roles.push("admin".into());
-            }
-            self.db.set_roles(&user.id, &roles, now).await?;
-            return Ok(format!("{email} already existed; it now has the admin role (password unchanged)"));
-        }
-        check_policy(password, self.config.password_min_chars)
-            .map_err(|e| StartupError::Command(e.message()))?;
-        let hash = self
-            .passwords
-            .hash(password.to_owned())
-            .await
-            .map_err(|e| StartupError::Command(e.to_string()))?;
-        let roles = vec!["user".to_owned(), "admin".to_owned()];
-        let admin = crate::store::NewUser {
-            id: &new_id(),
-            email,
-            name: "Administrator",
-            password_hash: &hash,
-            roles: &roles,
-            verified_at: Some(now),
-        };
-        if !self.db.insert_user(&admin, now).await? {
-            return Err(StartupError::Command(format!(
-                "{email} looks like the email of an existing account"
-            )));
-        }
-        self.db
-            .insert_audit(
-                "admin_created",
-                None,
-                None,
-                &Default::default(),
-                Some(&serde_json::json!({"email": email})),
-                now,
-            )
-            .await?;
-        Ok(format!("created admin {email}"))
+    }
+}
+
+impl From<DomainError> for StartupError {
+    fn from(e: DomainError) -> StartupError {
+        StartupError::Command(e.message)
     }
 }
 
@@ -316,7 +277,7 @@ impl Application {
         if let Some((email, password)) = bootstrap
             && state.db.user_by_email(&email).await?.is_none()
         {
-            let outcome = state.create_admin(&email, password.expose()).await?;
+            let outcome = state.users().create_admin(&email, password.expose()).await?;
             tracing::info!("{outcome}");
         }
         Ok(Application { listener, port, metrics, state })
@@ -399,7 +360,7 @@ pub async fn create_admin(config: Config, email: &str, password: &str) -> Result
     config.validate()?;
     let issuer = config.issuer_for_port(config.port);
     let state = AppState::init(config, issuer).await?;
-    state.create_admin(email, password).await
+    Ok(state.users().create_admin(email, password).await?)
 }
 
 /// `keys rotate`: publishes a new signing key; returns its `kid`.
@@ -407,19 +368,7 @@ pub async fn rotate_keys(config: Config) -> Result<String, StartupError> {
     config.validate()?;
     let issuer = config.issuer_for_port(config.port);
     let state = AppState::init(config, issuer).await?;
-    let kid = state.keys.rotate(crate::now()).await?;
-    state
-        .db
-        .insert_audit(
-            "signing_key_rotated",
-            None,
-            None,
-            &Default::default(),
-            Some(&serde_json::json!({"kid": kid})),
-            crate::now(),
-        )
-        .await?;
-    Ok(kid)
+    Ok(state.keys.rotate_by_operator().await?)
 }
 
 /// `keys rotate-master`: starts a new master-key version (old versions still decrypt).

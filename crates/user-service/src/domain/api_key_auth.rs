@@ -8,8 +8,8 @@ use crate::config::Environment;
 use crate::crypto::ct_eq;
 use crate::db::Db;
 use crate::domain::error::DomainError;
+use crate::domain::roles::{RoleCatalog, covers};
 use crate::metrics::Metrics;
-use crate::roles::{RoleCatalog, covers};
 use crate::store::{ApiKey, ApiKeyUsage, User};
 use crate::usage::UsageLog;
 

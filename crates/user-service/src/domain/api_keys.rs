@@ -7,11 +7,11 @@
 use authgate::api_key::format;
 use serde::Deserialize;
 
-use super::Actor;
+use super::actor::Actor;
 use crate::crypto::new_id;
 use crate::db::Db;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
-use crate::roles::covers;
+use crate::domain::roles::covers;
 use crate::store::{ApiKey, ApiKeyUsageRow};
 
 /// Keys a user may have that are neither revoked nor expired.
@@ -157,7 +157,7 @@ impl ApiKeys<'_> {
         let trading_account_id = valid_trading_account_id(new.trading_account_id)?;
         // Only an account the caller is a member of; any other is "not found" (I25).
         if let Some(account) = &trading_account_id
-            && self.db.trading_account_for_member(account, actor.user_id).await?.is_none()
+            && self.db.trading_account_for_member(account, actor.id).await?.is_none()
         {
             return Err(DomainError::new(
                 ErrorKind::NotFound,
@@ -165,7 +165,7 @@ impl ApiKeys<'_> {
                 "No such trading account",
             ));
         }
-        if self.db.live_api_key_count(actor.user_id, now).await? >= MAX_LIVE_KEYS {
+        if self.db.live_api_key_count(actor.id, now).await? >= MAX_LIVE_KEYS {
             return Err(DomainError::conflict(
                 "too_many_api_keys",
                 "Revoke a key before creating another (at most 50 active keys)",
@@ -173,7 +173,7 @@ impl ApiKeys<'_> {
         }
         let (key, row) = self.new_key(ApiKey {
             id: new_id(),
-            user_id: actor.user_id.to_owned(),
+            user_id: actor.id.to_owned(),
             name,
             key_hash: String::new(),
             display_prefix: String::new(),
@@ -207,7 +207,7 @@ impl ApiKeys<'_> {
         id: &str,
         patch: UpdateApiKey,
     ) -> DomainResult<ApiKey> {
-        let mut key = self.get(actor.user_id, id).await?;
+        let mut key = self.get(actor.id, id).await?;
         refuse_revoked(&key)?;
         if let Some(name) = &patch.name {
             key.name = valid_name(name)?;
@@ -223,7 +223,7 @@ impl ApiKeys<'_> {
 
     /// Revokes a key at once; the row stays, with `revoked_at`. Revoking twice is a no-op.
     pub(crate) async fn revoke(&self, actor: &Actor<'_>, id: &str) -> DomainResult<()> {
-        let key = self.get(actor.user_id, id).await?;
+        let key = self.get(actor.id, id).await?;
         if self.db.revoke_api_key(&key.id, crate::now()).await? {
             actor.audit(self.db, "api_key_revoked", serde_json::json!({"key_id": key.id})).await;
         }
@@ -233,7 +233,7 @@ impl ApiKeys<'_> {
     /// Replaces a key by a new one with the same name, permissions, account and lifetime
     /// length; the old key stops working at once. Returns the new key, shown this once.
     pub(crate) async fn rotate(&self, actor: &Actor<'_>, id: &str) -> DomainResult<NewKey> {
-        let old = self.get(actor.user_id, id).await?;
+        let old = self.get(actor.id, id).await?;
         refuse_revoked(&old)?;
         let now = crate::now();
         // Rotating is for live keys: an expired one would otherwise come back with a fresh

@@ -33,7 +33,7 @@ pub(crate) async fn register(
     if !valid_email(email) {
         return Err(DomainError::bad_request("invalid_email", "The email address is not valid"));
     }
-    let name = crate::users::checked_name(name.unwrap_or_default())?;
+    let name = crate::domain::users::checked_name(name.unwrap_or_default())?;
     check_new_password(auth, &password)?;
     let hash = auth.passwords.hash(password).await.map_err(DomainError::internal)?;
     let (id, roles) = (crate::crypto::new_id(), vec!["user".to_owned()]);

@@ -18,9 +18,9 @@ use serde::Serialize;
 
 use crate::crypto::{ct_eq, hash_token, new_id, random_bytes, random_token};
 use crate::db::Db;
-use crate::domain::Actor;
+use crate::domain::actor::Actor;
 use crate::domain::error::{DomainError, DomainResult};
-use crate::keys::KeyManager;
+use crate::domain::signing_keys::KeyManager;
 use crate::startup::StartupError;
 use crate::store::{ClientInfo, ServiceClientRow};
 use crate::throttle::Throttle;
@@ -82,7 +82,7 @@ fn valid_scopes(scopes: &[String]) -> Result<Vec<String>, InvalidClient> {
         // A typo would otherwise make a client whose tokens pass no guard; and a service
         // acting for itself never administers the platform (other services' guards would
         // honour `admin:delete`).
-        if !crate::roles::PERMISSIONS.iter().any(|p| p.name == scope) {
+        if !crate::domain::roles::PERMISSIONS.iter().any(|p| p.name == scope) {
             return Err(InvalidClient::UnknownScope(scope.to_owned()));
         }
         if scope.starts_with("admin:") {
@@ -228,7 +228,7 @@ pub(crate) async fn list(db: &Db, limit: i64, offset: i64) -> DomainResult<Vec<S
 pub(crate) async fn revoke(db: &Db, actor: &Actor<'_>, id: &str) -> DomainResult<()> {
     let row = db.revoke_service_client(id, crate::now()).await?.ok_or_else(DomainError::not_found)?;
     let details = serde_json::json!({ "client_id": row.client_id });
-    db.audit("client_revoked", None, Some(actor.user_id), actor.client, Some(details)).await;
+    db.audit("client_revoked", None, Some(actor.id), actor.client, Some(details)).await;
     Ok(())
 }
 
@@ -384,7 +384,7 @@ impl ServiceClient {
     /// 403 `insufficient_scope` (with the scope in the challenge) unless the token's
     /// scopes cover `scope`, by the same matcher as every permission check.
     pub(crate) fn require(&self, scope: &str) -> Result<(), DomainError> {
-        if crate::roles::covers(&self.scopes, scope) {
+        if crate::domain::roles::covers(&self.scopes, scope) {
             Ok(())
         } else {
             Err(DomainError::insufficient_scope(scope))

@@ -23,11 +23,11 @@
 use crate::crypto::{MasterKey, hash_token, new_id, random_token};
 use crate::db::Db;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
+use crate::domain::roles::covers;
 use crate::domain::tokens::AccessTokens;
 use crate::mailer::Mailer;
 use crate::metrics::Metrics;
 use crate::password::Passwords;
-use crate::roles::covers;
 use crate::store::{ClientInfo, Session, User};
 use crate::throttle::{Attempt, Limit, Throttle, account_key, ip_key};
 use crate::totp;

@@ -6,8 +6,8 @@ use jsonwebtoken::Header;
 
 use crate::crypto::new_id;
 use crate::domain::error::DomainError;
-use crate::keys::{KeyManager, signer_index};
-use crate::roles::RoleCatalog;
+use crate::domain::roles::RoleCatalog;
+use crate::domain::signing_keys::{KeyManager, signer_index};
 use crate::store::User;
 
 /// What signing a user's access token needs.

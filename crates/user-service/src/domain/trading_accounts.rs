@@ -36,7 +36,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::Actor;
+use super::actor::Actor;
 use super::service_clients::{CREDENTIALS_READ, RefusedService, ServiceClient, audit_str};
 use crate::crypto::{Keyring, MasterKey, ciphertext_version, new_data_key};
 use crate::db::Db;
@@ -367,7 +367,7 @@ impl TradingAccounts<'_> {
             created_at: now,
             updated_at: now,
         };
-        self.db.insert_trading_account(&row, actor.user_id, now).await?;
+        self.db.insert_trading_account(&row, actor.id, now).await?;
         let details = serde_json::json!({"account_id": row.id, "broker": row.broker});
         actor.audit(self.db, "trading_account_created", details).await;
         Ok(row)
@@ -383,7 +383,7 @@ impl TradingAccounts<'_> {
         id: &str,
         patch: UpdateAccount,
     ) -> DomainResult<Membership> {
-        let (mut account, role) = self.membership(actor.user_id, id).await?;
+        let (mut account, role) = self.membership(actor.id, id).await?;
         let label =
             patch.label.as_deref().map(|l| clean_text(l, 100, "invalid_label", "label")).transpose()?;
         let tier = (patch.subscription_tier.as_deref())
@@ -391,7 +391,7 @@ impl TradingAccounts<'_> {
             .transpose()?;
         let change = AccountChange { label, tier, credentials: patch.credentials.unwrap_or_default() };
         // The tier is what the platform bills: members (owners included) do not set their own.
-        if change.tier.is_some() && !crate::roles::covers(actor.permissions, BILLING_WRITE) {
+        if change.tier.is_some() && !crate::domain::roles::covers(actor.permissions, BILLING_WRITE) {
             return Err(DomainError::insufficient_scope(BILLING_WRITE));
         }
         if !change.allowed_for(role) {
@@ -451,7 +451,7 @@ impl TradingAccounts<'_> {
 
     /// Deletes the account, its credentials and memberships (owners only).
     pub(crate) async fn delete(&self, actor: &Actor<'_>, id: &str) -> DomainResult<()> {
-        let (account, role) = self.membership(actor.user_id, id).await?;
+        let (account, role) = self.membership(actor.id, id).await?;
         if role != MemberRole::Owner {
             return Err(role_forbids());
         }
@@ -478,7 +478,7 @@ impl TradingAccounts<'_> {
         id: &str,
         new: AddMember,
     ) -> DomainResult<(MemberRow, bool)> {
-        let (account, my_role) = self.membership(actor.user_id, id).await?;
+        let (account, my_role) = self.membership(actor.id, id).await?;
         if my_role != MemberRole::Owner {
             return Err(role_forbids());
         }
@@ -518,8 +518,8 @@ impl TradingAccounts<'_> {
     /// Removes a member (owners), or leaves the account (any member removing themselves).
     /// The last owner cannot be removed.
     pub(crate) async fn remove_member(&self, actor: &Actor<'_>, id: &str, user_id: &str) -> DomainResult<()> {
-        let (account, my_role) = self.membership(actor.user_id, id).await?;
-        if my_role != MemberRole::Owner && user_id != actor.user_id {
+        let (account, my_role) = self.membership(actor.id, id).await?;
+        if my_role != MemberRole::Owner && user_id != actor.id {
             return Err(role_forbids());
         }
         match self.db.remove_trading_account_member(&account.id, user_id).await? {

@@ -1,46 +1,36 @@
 //! `/v1/admin/*`: user administration, audit log, key rotation.
 //!
-//! Guarded by the tower crate's `AuthLayer` (the token), then each handler checks its
-//! permission once, with `Caller::require`, against the user's current roles (a demotion
-//! applies at once). A missing permission is 403 `insufficient_scope` (`admin` holds `*`).
+//! Guarded by the tower crate's `AuthLayer` (the token); each domain operation checks its
+//! permission once against the user's current roles (a demotion applies at once). A
+//! missing permission is 403 `insufficient_scope` (`admin` holds `*`).
 
 use axum::extract::{Path, State};
 use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::caller::Caller;
 use super::openapi::{BodyErrors, ErrorBody, PageErrors, PermissionErrors};
-use super::users::{AuditEventList, Page, UserView, audit_json};
-use super::{RequestMeta, audit, user_json};
-use crate::domain::error::{DomainError, DomainResult, ErrorKind};
+use super::rfc3339;
+use super::users::{Acting, AuditEventList, Page};
+use super::views::UserView;
+use crate::domain::audit;
+use crate::domain::error::DomainResult;
 use crate::routes::error::{ApiJson, ApiQuery};
 use crate::startup::AppState;
-use crate::users;
-
-/// Most roles one user may hold.
-const MAX_ROLES_PER_USER: usize = 32;
-const USERS_READ: &str = "admin:users:read";
-const USERS_WRITE: &str = "admin:users:write";
-const ROLES_ASSIGN: &str = "admin:roles:assign";
-const AUDIT_READ: &str = "admin:audit:read";
-const KEYS_ROTATE: &str = "admin:keys:rotate";
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(list_users, get_user, update_user, set_roles, audit_events, rotate_keys))]
 pub(crate) struct Api;
 
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
+#[derive(Serialize, ToSchema)]
 struct UserList {
     users: Vec<UserView>,
 }
 
 /// A new signing key.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
+#[derive(Serialize, ToSchema)]
 struct RotatedKey {
     kid: String,
     /// RFC 3339: the key is published now and signs from then on.
@@ -70,16 +60,11 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
 )]
 async fn list_users(
     State(state): State<AppState>,
-    me: Caller,
+    me: Acting,
     ApiQuery(page): ApiQuery<Page>,
-) -> DomainResult<Json<serde_json::Value>> {
-    me.require(USERS_READ)?;
-    let users = state.db.list_users(page.limit(), page.offset()).await?;
-    let mut items = Vec::with_capacity(users.len());
-    for user in &users {
-        items.push(user_json(user, &state.roles.permissions_for(&user.roles).await?));
-    }
-    Ok(Json(serde_json::json!({ "users": items })))
+) -> DomainResult<Json<UserList>> {
+    let list = state.users().list(&me.actor(), page.limit(), page.offset()).await?;
+    Ok(Json(UserList { users: list.into_iter().map(UserView::from).collect() }))
 }
 
 #[utoipa::path(
@@ -96,12 +81,10 @@ async fn list_users(
 )]
 async fn get_user(
     State(state): State<AppState>,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
-) -> DomainResult<Json<serde_json::Value>> {
-    me.require(USERS_READ)?;
-    let user = state.db.user_by_id(&id).await?.ok_or_else(DomainError::not_found)?;
-    Ok(Json(user_json(&user, &state.roles.permissions_for(&user.roles).await?)))
+) -> DomainResult<Json<UserView>> {
+    Ok(Json(state.users().get(&me.actor(), &id).await?.into()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -132,35 +115,12 @@ struct UpdateUser {
 )]
 async fn update_user(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateUser>,
-) -> DomainResult<Json<serde_json::Value>> {
-    me.require(USERS_WRITE)?;
-    let user = state.db.user_by_id(&id).await?.ok_or_else(DomainError::not_found)?;
-    users::require_may_change(&state.roles, &me.permissions, &user).await?;
-    let name = body.name.as_deref().map(users::checked_name).transpose()?;
-    let now = crate::now();
-    if let Some(status) = body.status.as_deref() {
-        if status != "active" && status != "disabled" {
-            return Err(DomainError::bad_request("invalid_status", "status must be active or disabled"));
-        }
-        state.db.set_status(&id, status, now).await?;
-        if status == "disabled" {
-            state.db.revoke_user_sessions(&id, None, "disabled_by_admin", now).await?;
-        }
-        audit(&state, &format!("user_{status}"), Some(&id), Some(&me.user.id), &client, None).await;
-    }
-    if body.unlock == Some(true) {
-        state.auth().unlock(&user).await?;
-        audit(&state, "user_unlocked", Some(&id), Some(&me.user.id), &client, None).await;
-    }
-    if let Some(name) = name {
-        state.db.update_user_name(&id, &name, now).await?;
-    }
-    let user = state.db.user_by_id(&id).await?.ok_or_else(DomainError::not_found)?;
-    Ok(Json(user_json(&user, &state.roles.permissions_for(&user.roles).await?)))
+) -> DomainResult<Json<UserView>> {
+    let (status, unlock, name) = (body.status.as_deref(), body.unlock == Some(true), body.name.as_deref());
+    Ok(Json(state.users().update(&me.actor(), &id, status, unlock, name).await?.into()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -188,49 +148,11 @@ struct RolesBody {
 )]
 async fn set_roles(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RolesBody>,
-) -> DomainResult<Json<serde_json::Value>> {
-    me.require(ROLES_ASSIGN)?;
-    let target = state.db.user_by_id(&id).await?.ok_or_else(DomainError::not_found)?;
-    // Bounded before the quadratic de-duplication: a 2 MB body holds ~200k names.
-    if body.roles.len() > MAX_ROLES_PER_USER {
-        return Err(DomainError::new(
-            ErrorKind::Unprocessable,
-            "too_many_roles",
-            "A user holds at most 32 roles",
-        ));
-    }
-    let mut roles: Vec<String> = Vec::new();
-    for role in body.roles {
-        if !roles.contains(&role) {
-            roles.push(role);
-        }
-    }
-    // Read from the table, not the cache: a role created a moment ago on another
-    // instance can be assigned here.
-    if !state.roles.unknown_roles(&roles).await?.is_empty() {
-        return Err(DomainError::new(
-            ErrorKind::Unprocessable,
-            "unknown_role",
-            "Unknown role; see GET /v1/roles",
-        ));
-    }
-    users::require_may_assign(&state.roles, &me.user.id, &me.permissions, &target, &roles).await?;
-    state.db.set_roles(&id, &roles, crate::now()).await?;
-    audit(
-        &state,
-        "roles_changed",
-        Some(&id),
-        Some(&me.user.id),
-        &client,
-        Some(serde_json::json!({"roles": roles})),
-    )
-    .await;
-    let user = state.db.user_by_id(&id).await?.ok_or_else(DomainError::not_found)?;
-    Ok(Json(user_json(&user, &state.roles.permissions_for(&user.roles).await?)))
+) -> DomainResult<Json<UserView>> {
+    Ok(Json(state.users().set_roles(&me.actor(), &id, body.roles).await?.into()))
 }
 
 /// Every audit event, newest first.
@@ -246,12 +168,10 @@ async fn set_roles(
 )]
 async fn audit_events(
     State(state): State<AppState>,
-    me: Caller,
+    me: Acting,
     ApiQuery(page): ApiQuery<Page>,
-) -> DomainResult<Json<serde_json::Value>> {
-    me.require(AUDIT_READ)?;
-    let events = state.db.audit_events(None, page.limit(), page.offset()).await?;
-    Ok(Json(audit_json(events)))
+) -> DomainResult<Json<AuditEventList>> {
+    Ok(Json(audit::all_events(&state.db, &me.actor(), page.limit(), page.offset()).await?.into()))
 }
 
 /// Publishes a new signing key; it signs after the publish delay, the old key stays
@@ -264,25 +184,7 @@ async fn audit_events(
     responses((status = 200, description = "The new key (needs `admin:keys:rotate`)", body = RotatedKey),
         PermissionErrors),
 )]
-async fn rotate_keys(
-    State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
-) -> DomainResult<Json<serde_json::Value>> {
-    me.require(KEYS_ROTATE)?;
-    let now = crate::now();
-    let kid = state.keys.rotate(now).await.map_err(DomainError::internal)?;
-    audit(
-        &state,
-        "signing_key_rotated",
-        None,
-        Some(&me.user.id),
-        &client,
-        Some(serde_json::json!({"kid": kid})),
-    )
-    .await;
-    Ok(Json(serde_json::json!({
-        "kid": kid,
-        "signs_from": super::rfc3339(now + state.config.key_publish_delay_secs as i64),
-    })))
+async fn rotate_keys(State(state): State<AppState>, me: Acting) -> DomainResult<Json<RotatedKey>> {
+    let (kid, signs_from) = state.keys.rotate_by(&me.actor()).await?;
+    Ok(Json(RotatedKey { kid, signs_from: rfc3339(signs_from) }))
 }

@@ -11,10 +11,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 
-use super::caller::{ApiKeyCaller, Caller};
+use super::caller::Caller;
 use super::openapi::{BodyErrors, ErrorBody, PageErrors};
 use super::users::Page;
-use super::{RequestMeta, actor, rfc3339, user_json};
+use super::{RequestMeta, actor, rfc3339};
 use crate::domain::api_key_auth::api_key_environment;
 use crate::domain::api_keys::{ApiKeys, CreateApiKey, UpdateApiKey};
 use crate::domain::error::DomainResult;
@@ -137,25 +137,6 @@ pub(crate) struct UsagePage {
     usage: Vec<UsageEntry>,
     limit: i64,
     offset: i64,
-}
-
-/// The answer of `GET /v1/users/me` to an API key: the owner, with the key's permissions
-/// (not the owner's full set), as the core crate's `RemoteApiKeyVerifier` reads it.
-pub(crate) fn me_json(caller: &ApiKeyCaller) -> serde_json::Value {
-    let mut body = user_json(&caller.user, &caller.permissions);
-    body["permissions"] = caller.permissions.clone().into();
-    // A key carries its permissions, not its owner's roles: an admin's key limited to
-    // `positions:read` must not pass another service's `require_role("admin")`.
-    body["roles"] = serde_json::json!([]);
-    body["auth_method"] = "api_key".into();
-    body["api_key"] = serde_json::json!({
-        "id": caller.key.id,
-        "name": caller.key.name,
-        "prefix": caller.key.display_prefix,
-        "trading_account_id": caller.key.trading_account_id,
-        "expires_at": caller.key.expires_at.map(rfc3339),
-    });
-    body
 }
 
 /// 201 with the key, `Location`, and `Cache-Control: no-store` (the body holds a secret).

@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 
 use super::caller::{Caller, bearer_token_from_headers};
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody, OptionalBodyErrors};
-use super::users::UserView;
-use super::{RefreshFlow, RequestMeta, TokenPair, clear_cookie, refresh_cookie, token_response, user_json};
+use super::views::UserView;
+use super::{RefreshFlow, RequestMeta, TokenPair, clear_cookie, refresh_cookie, token_response};
 use crate::domain::error::DomainResult;
 use crate::domain::sessions::{self, LoginStep};
 use crate::domain::{email_verification, password_reset, registration};
@@ -89,7 +89,7 @@ async fn register(
     let name = body.name.as_deref();
     let (user, permissions) =
         registration::register(&state.auth(), &body.email, body.password, name, client).await?;
-    Ok((StatusCode::CREATED, Json(user_json(&user, &permissions))).into_response())
+    Ok((StatusCode::CREATED, Json(UserView::new(&user, &permissions))).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]

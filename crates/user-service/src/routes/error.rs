@@ -13,9 +13,20 @@ use crate::domain::error::{DomainError, ErrorKind};
 /// The realm named in every `WWW-Authenticate` challenge of the service.
 pub(crate) const REALM: &str = authgate_tower::DEFAULT_REALM;
 
+/// The body of every error response.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"error": "not_found", "message": "Not found"}))]
+pub(crate) struct ErrorBody {
+    /// A stable, machine-readable code (`invalid_token`, `insufficient_scope`, ...).
+    #[schema(value_type = String)]
+    error: &'static str,
+    /// A human-readable description, safe to show.
+    message: String,
+}
+
 /// The body of an authentication or permission failure, in the service's error shape.
-pub(crate) fn auth_error_body(error: &authgate::Error) -> serde_json::Value {
-    serde_json::json!({ "error": error.kind().body_code(), "message": error.description() })
+pub(crate) fn auth_error_body(error: &authgate::Error) -> ErrorBody {
+    ErrorBody { error: error.kind().body_code(), message: error.description().to_owned() }
 }
 
 impl IntoResponse for DomainError {
@@ -38,7 +49,7 @@ impl IntoResponse for DomainError {
             ErrorKind::Auth(e) => (e.retry_after().map(|after| after.as_secs()), e.www_authenticate(REALM)),
             _ => (None, None),
         };
-        let body = serde_json::json!({ "error": self.code, "message": self.message });
+        let body = ErrorBody { error: self.code, message: self.message };
         let mut response = (status, axum::Json(body)).into_response();
         if let Some(secs) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));

@@ -3,13 +3,14 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Serialize;
 
 use super::openapi::ErrorBody;
 use crate::domain::error::DomainResult;
 use crate::startup::AppState;
+use crate::store;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -17,36 +18,39 @@ use crate::startup::AppState;
 pub(crate) struct Api;
 
 /// The body of `/health`: the process answers.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Health {
     /// Always `ok`.
-    #[schema(example = "ok")]
-    status: String,
+    #[schema(value_type = String, example = "ok")]
+    status: &'static str,
 }
 
 /// The body of `/ready`.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Ready {
     /// `ready` or `not_ready`.
-    #[schema(example = "ready")]
-    status: String,
-    /// When not ready: the checks that failed, e.g. `database unavailable`.
-    reason: Option<String>,
+    #[schema(value_type = String, example = "ready")]
+    status: &'static str,
     /// `ok` or `unavailable`: the database answers and is migrated.
-    database: String,
-    /// `ok` or `unavailable`; present when Redis holds the throttling counters.
-    redis: Option<String>,
+    #[schema(value_type = String)]
+    database: &'static str,
     /// `ok` or `unavailable`: a signing key is loaded and can sign now.
-    signing_key: String,
+    #[schema(value_type = String)]
+    signing_key: &'static str,
+    /// `ok` or `unavailable`; present when Redis holds the throttling counters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    redis: Option<&'static str>,
+    /// When not ready: the checks that failed, e.g. `database unavailable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
     /// `dev`, `staging` or `production`.
-    environment: String,
+    #[schema(value_type = String)]
+    environment: &'static str,
 }
 
 /// A message of the development outbox.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
+#[derive(Serialize, utoipa::ToSchema)]
 struct OutboxMessage {
     id: String,
     recipient: String,
@@ -56,8 +60,7 @@ struct OutboxMessage {
     created_at: i64,
 }
 
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Outbox {
     messages: Vec<OutboxMessage>,
 }
@@ -79,8 +82,8 @@ pub(crate) fn dev_router() -> Router<AppState> {
     tag = "operations",
     responses((status = 200, description = "The process answers", body = Health)),
 )]
-async fn health() -> impl IntoResponse {
-    Json(serde_json::json!({ "status": "ok" }))
+async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 /// Readiness: the database answers (and is migrated), Redis answers when it holds the
@@ -94,14 +97,13 @@ async fn health() -> impl IntoResponse {
         (status = 503, description = "A dependency is missing; `reason` says which", body = Ready),
     ),
 )]
-async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Ready>) {
     let checks = Readiness {
         database: state.db.ping().await,
         redis: state.throttle.counters.redis_ok().await,
         signing_key: state.keys.can_sign(crate::now()).await,
     };
-    let (status, mut body) = checks.report();
-    body["environment"] = state.config.environment.as_str().into();
+    let (status, body) = checks.report(state.config.environment.as_str());
     (status, Json(body))
 }
 
@@ -115,7 +117,7 @@ struct Readiness {
 }
 
 impl Readiness {
-    fn report(self) -> (StatusCode, serde_json::Value) {
+    fn report(self, environment: &'static str) -> (StatusCode, Ready) {
         let word = |ok: bool| if ok { "ok" } else { "unavailable" };
         let mut failed = Vec::new();
         if !self.database {
@@ -127,19 +129,16 @@ impl Readiness {
         if !self.signing_key {
             failed.push("no signing key loaded");
         }
-        let mut body = serde_json::json!({
-            "status": if failed.is_empty() { "ready" } else { "not_ready" },
-            "database": word(self.database),
-            "signing_key": word(self.signing_key),
-        });
-        if let Some(r) = self.redis {
-            body["redis"] = word(r).into();
-        }
-        if failed.is_empty() {
-            return (StatusCode::OK, body);
-        }
-        body["reason"] = failed.join(", ").into();
-        (StatusCode::SERVICE_UNAVAILABLE, body)
+        let body = Ready {
+            status: if failed.is_empty() { "ready" } else { "not_ready" },
+            database: word(self.database),
+            signing_key: word(self.signing_key),
+            redis: self.redis.map(word),
+            reason: (!failed.is_empty()).then(|| failed.join(", ")),
+            environment,
+        };
+        let status = if failed.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+        (status, body)
     }
 }
 
@@ -153,9 +152,15 @@ impl Readiness {
         (status = 404, description = "Not in `dev`", body = ErrorBody),
     ),
 )]
-async fn outbox(State(state): State<AppState>) -> DomainResult<impl IntoResponse> {
-    let messages = state.db.outbox(50).await?;
-    Ok(Json(serde_json::json!({ "messages": messages })))
+async fn outbox(State(state): State<AppState>) -> DomainResult<Json<Outbox>> {
+    let view = |m: store::OutboxMessage| OutboxMessage {
+        id: m.id,
+        recipient: m.recipient,
+        subject: m.subject,
+        body: m.body,
+        created_at: m.created_at,
+    };
+    Ok(Json(Outbox { messages: state.db.outbox(50).await?.into_iter().map(view).collect() }))
 }
 
 #[cfg(test)]
@@ -165,19 +170,22 @@ mod tests {
     #[test]
     fn every_failed_check_is_named_in_the_reason() {
         let all = Readiness { database: true, redis: Some(true), signing_key: true };
-        let (status, body) = all.report();
+        let (status, body) = all.report("dev");
         assert_eq!(status, StatusCode::OK);
         assert_eq!(
-            body,
-            serde_json::json!({"status": "ready", "database": "ok", "redis": "ok", "signing_key": "ok"})
+            serde_json::to_value(body).unwrap(),
+            serde_json::json!({"status": "ready", "database": "ok", "redis": "ok", "signing_key": "ok",
+                "environment": "dev"})
         );
 
-        let (status, body) = Readiness { database: true, redis: None, signing_key: true }.report();
+        let (status, body) = Readiness { database: true, redis: None, signing_key: true }.report("dev");
+        let body = serde_json::to_value(body).unwrap();
         assert_eq!(status, StatusCode::OK);
         assert!(body.get("redis").is_none(), "{body}");
 
         let none = Readiness { database: false, redis: Some(false), signing_key: false };
-        let (status, body) = none.report();
+        let (status, body) = none.report("dev");
+        let body = serde_json::to_value(body).unwrap();
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(body["status"], "not_ready");
         assert_eq!(body["reason"], "database unavailable, redis unavailable, no signing key loaded");

@@ -15,6 +15,7 @@ mod roles;
 mod service_clients;
 mod trading_accounts;
 mod users;
+mod views;
 mod wellknown;
 
 use std::convert::Infallible;
@@ -28,14 +29,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::domain::Actor;
+use crate::domain::actor::Actor;
 use crate::domain::error::DomainError;
 use crate::domain::sessions::{Auth, SessionTokens};
 use crate::domain::tokens::AccessTokens;
 use crate::routes::caller::Caller;
 use crate::routes::error::{REALM, auth_error_body};
 use crate::startup::AppState;
-use crate::store::{ClientInfo, User};
+use crate::store::ClientInfo;
 
 /// Name of the refresh-token cookie.
 pub(crate) const REFRESH_COOKIE: &str = "refresh_token";
@@ -103,12 +104,15 @@ fn authenticator(state: &AppState) -> authgate::Authenticator {
 }
 
 fn error_body(e: &authgate::Error) -> (HeaderValue, axum::body::Bytes) {
-    (HeaderValue::from_static("application/json"), axum::body::Bytes::from(auth_error_body(e).to_string()))
+    (
+        HeaderValue::from_static("application/json"),
+        axum::body::Bytes::from(serde_json::to_vec(&auth_error_body(e)).unwrap_or_default()),
+    )
 }
 
 /// The domain's view of the caller of this request.
 pub(crate) fn actor<'a>(me: &'a Caller, client: &'a ClientInfo) -> Actor<'a> {
-    Actor { user_id: &me.user.id, permissions: &me.permissions, client }
+    Actor { id: &me.user.id, permissions: &me.permissions, client }
 }
 
 /// Where a request came from (client address, through `TRUSTED_PROXIES`, and user
@@ -232,38 +236,10 @@ impl crate::startup::StateInner {
     }
 }
 
-/// Records an audit event; failures are logged, never shown to the client.
-pub(crate) async fn audit(
-    state: &AppState,
-    event: &str,
-    user_id: Option<&str>,
-    actor_id: Option<&str>,
-    client: &ClientInfo,
-    details: Option<serde_json::Value>,
-) {
-    state.db.audit(event, user_id, actor_id, client, details).await;
-}
-
 /// RFC 3339 rendering of a Unix time.
 pub(crate) fn rfc3339(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
         .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_default()
-}
-
-/// Public view of a user; `permissions` are what the user's roles grant
-/// (`state.roles.permissions_for`) or, for an API-key caller, the key's.
-pub(crate) fn user_json(user: &User, permissions: &[String]) -> serde_json::Value {
-    serde_json::json!({
-        "id": user.id,
-        "email": user.email,
-        "email_verified": user.email_verified,
-        "name": user.name,
-        "roles": user.roles,
-        "permissions": permissions,
-        "status": user.status,
-        "mfa_enabled": user.mfa_enabled,
-        "created_at": rfc3339(user.created_at),
-    })
 }

@@ -21,18 +21,8 @@ use utoipa::openapi::server::ServerBuilder;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 
 use crate::domain::error::DomainError;
+pub(crate) use crate::routes::error::ErrorBody;
 use crate::startup::AppState;
-
-/// The body of every error response (`crate::domain::error::DomainError`).
-#[derive(utoipa::ToSchema)]
-#[schema(example = json!({"error": "not_found", "message": "Not found"}))]
-#[allow(dead_code, reason = "documents the JSON DomainError writes")]
-pub(crate) struct ErrorBody {
-    /// A stable, machine-readable code (`invalid_token`, `insufficient_scope`, ...).
-    error: String,
-    /// A human-readable description, safe to show.
-    message: String,
-}
 
 fn error_response(description: &str) -> RefOr<OaResponse> {
     let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
@@ -239,39 +229,21 @@ const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 
 const VENDORED_CACHE: &str = "public, max-age=86400";
 const OWN_CACHE: &str = "no-cache";
 
-/// `(name, content type, cache policy, bytes)` of every file under `/docs/`.
+/// `(name, content type, cache policy, bytes)` of a file of `assets/swagger-ui/`.
+macro_rules! asset {
+    ($name:literal, $content_type:literal, $cache:expr) => {
+        ($name, $content_type, $cache, include_bytes!(concat!("../../assets/swagger-ui/", $name)))
+    };
+}
+
+/// Every file under `/docs/`.
 const ASSETS: &[(&str, &str, &str, &[u8])] = &[
-    (
-        "swagger-ui-bundle.js",
-        "text/javascript; charset=utf-8",
-        VENDORED_CACHE,
-        include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js"),
-    ),
-    (
-        "swagger-ui.css",
-        "text/css; charset=utf-8",
-        VENDORED_CACHE,
-        include_bytes!("../../assets/swagger-ui/swagger-ui.css"),
-    ),
-    (
-        "favicon-32x32.png",
-        "image/png",
-        VENDORED_CACHE,
-        include_bytes!("../../assets/swagger-ui/favicon-32x32.png"),
-    ),
-    (
-        "swagger-initializer.js",
-        "text/javascript; charset=utf-8",
-        OWN_CACHE,
-        include_bytes!("../../assets/swagger-ui/swagger-initializer.js"),
-    ),
-    (
-        "LICENSE",
-        "text/plain; charset=utf-8",
-        VENDORED_CACHE,
-        include_bytes!("../../assets/swagger-ui/LICENSE"),
-    ),
-    ("NOTICE", "text/plain; charset=utf-8", VENDORED_CACHE, include_bytes!("../../assets/swagger-ui/NOTICE")),
+    asset!("swagger-ui-bundle.js", "text/javascript; charset=utf-8", VENDORED_CACHE),
+    asset!("swagger-ui.css", "text/css; charset=utf-8", VENDORED_CACHE),
+    asset!("favicon-32x32.png", "image/png", VENDORED_CACHE),
+    asset!("swagger-initializer.js", "text/javascript; charset=utf-8", OWN_CACHE),
+    asset!("LICENSE", "text/plain; charset=utf-8", VENDORED_CACHE),
+    asset!("NOTICE", "text/plain; charset=utf-8", VENDORED_CACHE),
 ];
 
 fn static_file(content_type: &'static str, cache: &'static str, body: &'static [u8]) -> Response {

@@ -1,41 +1,24 @@
-//! `/v1/permissions`, `/v1/roles`: the role catalog.
+//! `/v1/permissions`, `/v1/roles`: the role catalog (rules in `crate::domain::roles`).
 //!
-//! Guarded like `/v1/admin/*`: the tower `AuthLayer` checks the token, the handler the
-//! permission, once, against the caller's current roles. Reads need
-//! `admin:roles:read`, writes `admin:roles:write` (`admin` holds `*`).
-//!
-//! Rules: role names are immutable (`users.roles` and tokens hold them); the system
-//! `admin` role cannot be changed and no system role can be deleted (409 `system_role`);
-//! a role still assigned to a user cannot be deleted (409 `role_in_use`: take it away
-//! from the users first, so nobody loses permissions by surprise). A change applies to
-//! new access tokens and, within the catalog's cache time (2 s), to every instance's
-//! permission checks.
+//! Guarded like `/v1/admin/*`: the tower `AuthLayer` checks the token, the domain the
+//! permission, once, against the caller's current roles.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
 
-use super::caller::Caller;
 use super::openapi::{BodyErrors, ErrorBody, PermissionErrors};
-use super::{RequestMeta, audit, rfc3339};
-use crate::crypto::new_id;
-use crate::domain::error::{DomainError, DomainResult, ErrorKind};
-use crate::roles::{ADMIN_ROLE, GrantError, PERMISSIONS, Role, check_grantable};
+use super::rfc3339;
+use super::users::Acting;
+use crate::domain::error::DomainResult;
+use crate::domain::roles::{MAX_PERMISSIONS, PERMISSIONS, RoleCatalog, check_grantable};
 use crate::routes::error::ApiJson;
 use crate::startup::AppState;
-
-const ROLES_READ: &str = "admin:roles:read";
-const ROLES_WRITE: &str = "admin:roles:write";
-
-/// Longest role name and description, and most permissions per role.
-const MAX_NAME: usize = 64;
-const MAX_DESCRIPTION: usize = 500;
-const MAX_PERMISSIONS: usize = 100;
+use crate::store::Role;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -148,60 +131,6 @@ fn grantable(types: SchemaType) -> utoipa::openapi::Array {
     ArrayBuilder::new().schema_type(types).items(name).max_items(Some(MAX_PERMISSIONS)).build()
 }
 
-fn invalid(code: &'static str, message: impl Into<String>) -> DomainError {
-    DomainError::new(ErrorKind::Unprocessable, code, message)
-}
-
-fn conflict(code: &'static str, message: impl Into<String>) -> DomainError {
-    DomainError::conflict(code, message)
-}
-
-fn valid_name(name: &str) -> bool {
-    name.len() <= MAX_NAME
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
-}
-
-fn checked_description(description: Option<String>) -> DomainResult<Option<String>> {
-    let description = description.map(|d| d.trim().to_owned());
-    if description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
-        return Err(invalid("invalid_description", "The description must have at most 500 characters"));
-    }
-    Ok(description)
-}
-
-/// 403 unless the caller holds every permission in `granted`, so `admin:roles:write`
-/// alone is no path to `*`.
-fn require_covers(me: &Caller, granted: &[String]) -> DomainResult<()> {
-    crate::users::require_covers(&me.permissions, granted)
-}
-
-/// Every permission grantable, each once, in the given order.
-fn checked_permissions(permissions: Vec<String>) -> DomainResult<Vec<String>> {
-    if permissions.len() > MAX_PERMISSIONS {
-        return Err(invalid("too_many_permissions", "A role can grant at most 100 permissions"));
-    }
-    let mut out: Vec<String> = Vec::with_capacity(permissions.len());
-    for p in permissions {
-        match check_grantable(&p) {
-            Ok(()) => {}
-            Err(GrantError::Unknown(_)) => {
-                return Err(invalid("unknown_permission", "Unknown permission; see GET /v1/permissions"));
-            }
-            Err(GrantError::ServiceClientsOnly(_)) => {
-                return Err(invalid(
-                    "permission_not_grantable",
-                    "This permission is held by service clients only",
-                ));
-            }
-        }
-        if !out.contains(&p) {
-            out.push(p);
-        }
-    }
-    Ok(out)
-}
-
 /// The permission catalog: every permission the platform checks.
 #[utoipa::path(
     get,
@@ -210,9 +139,8 @@ fn checked_permissions(permissions: Vec<String>) -> DomainResult<Vec<String>> {
     security(("bearer" = [])),
     responses((status = 200, description = "The catalog", body = PermissionList), PermissionErrors),
 )]
-async fn list_permissions(me: Caller) -> DomainResult<Json<PermissionList>> {
-    me.require(ROLES_READ)?;
-    let permissions = PERMISSIONS
+async fn list_permissions(me: Acting) -> DomainResult<Json<PermissionList>> {
+    let permissions = RoleCatalog::permission_catalog(&me.actor())?
         .iter()
         .map(|p| PermissionView {
             name: p.name,
@@ -231,9 +159,8 @@ async fn list_permissions(me: Caller) -> DomainResult<Json<PermissionList>> {
     security(("bearer" = [])),
     responses((status = 200, description = "The roles", body = RoleList), PermissionErrors),
 )]
-async fn list_roles(State(state): State<AppState>, me: Caller) -> DomainResult<Json<RoleList>> {
-    me.require(ROLES_READ)?;
-    let roles = state.db.list_roles().await?.into_iter().map(RoleView::from).collect();
+async fn list_roles(State(state): State<AppState>, me: Acting) -> DomainResult<Json<RoleList>> {
+    let roles = state.roles.list(&me.actor()).await?.into_iter().map(RoleView::from).collect();
     Ok(Json(RoleList { roles }))
 }
 
@@ -253,41 +180,11 @@ async fn list_roles(State(state): State<AppState>, me: Caller) -> DomainResult<J
 )]
 async fn create_role(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     ApiJson(body): ApiJson<CreateRole>,
-) -> DomainResult<Response> {
-    me.require(ROLES_WRITE)?;
-    if !valid_name(&body.name) {
-        return Err(invalid(
-            "invalid_role_name",
-            "A role name has 1-64 lowercase letters, digits, '_' or '-', starting with a letter",
-        ));
-    }
-    let description = checked_description(body.description)?.unwrap_or_default();
-    let permissions = checked_permissions(body.permissions)?;
-    require_covers(&me, &permissions)?;
-    let now = crate::now();
-    let role = Role {
-        id: new_id(),
-        name: body.name,
-        description,
-        permissions,
-        system: false,
-        created_at: now,
-        updated_at: now,
-    };
-    let stripped = state.db.strip_dangling_role(&role.name, now).await?;
-    if stripped > 0 {
-        tracing::warn!(stripped, "users held a deleted role's name; removed before reusing it");
-    }
-    if !state.db.insert_role(&role).await? {
-        return Err(conflict("role_exists", "A role with this name already exists"));
-    }
-    state.roles.invalidate();
-    let details = serde_json::json!({"role_id": role.id, "name": role.name, "permissions": role.permissions});
-    audit(&state, "role_created", None, Some(&me.user.id), &client, Some(details)).await;
-    Ok((StatusCode::CREATED, Json(RoleView::from(role))).into_response())
+) -> DomainResult<(StatusCode, Json<RoleView>)> {
+    let role = state.roles.create(&me.actor(), body.name, body.description, body.permissions).await?;
+    Ok((StatusCode::CREATED, Json(role.into())))
 }
 
 /// One role.
@@ -305,12 +202,10 @@ async fn create_role(
 )]
 async fn get_role(
     State(state): State<AppState>,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
 ) -> DomainResult<Json<RoleView>> {
-    me.require(ROLES_READ)?;
-    let role = state.db.role_by_id(&id).await?.ok_or_else(DomainError::not_found)?;
-    Ok(Json(role.into()))
+    Ok(Json(state.roles.get(&me.actor(), &id).await?.into()))
 }
 
 /// Changes a role's description or permissions (the system `admin` role cannot change).
@@ -331,37 +226,11 @@ async fn get_role(
 )]
 async fn update_role(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateRole>,
 ) -> DomainResult<Json<RoleView>> {
-    me.require(ROLES_WRITE)?;
-    let role = state.db.role_by_id(&id).await?.ok_or_else(DomainError::not_found)?;
-    if role.system && role.name == ADMIN_ROLE {
-        return Err(conflict("system_role", "The admin role cannot be changed"));
-    }
-    let description = checked_description(body.description)?.unwrap_or(role.description);
-    let permissions = match body.permissions {
-        Some(p) => checked_permissions(p)?,
-        None => role.permissions.clone(),
-    };
-    // Both what the role grants now and what it will grant: no widening past the caller,
-    // and no narrowing of a role that grants more than the caller holds.
-    require_covers(&me, &role.permissions)?;
-    require_covers(&me, &permissions)?;
-    if !state.db.update_role(&id, &description, &permissions, crate::now()).await? {
-        return Err(DomainError::not_found());
-    }
-    state.roles.invalidate();
-    let details = serde_json::json!({
-        "role_id": id,
-        "name": role.name,
-        "permissions_before": role.permissions,
-        "permissions": permissions,
-    });
-    audit(&state, "role_updated", None, Some(&me.user.id), &client, Some(details)).await;
-    let role = state.db.role_by_id(&id).await?.ok_or_else(DomainError::not_found)?;
+    let role = state.roles.update(&me.actor(), &id, body.description, body.permissions).await?;
     Ok(Json(role.into()))
 }
 
@@ -382,27 +251,9 @@ async fn update_role(
 )]
 async fn delete_role(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
-) -> DomainResult<Response> {
-    me.require(ROLES_WRITE)?;
-    let role = state.db.role_by_id(&id).await?.ok_or_else(DomainError::not_found)?;
-    if role.system {
-        return Err(conflict("system_role", "System roles cannot be deleted"));
-    }
-    let holders = state.db.users_with_role(&role.name).await?;
-    if holders > 0 {
-        return Err(conflict(
-            "role_in_use",
-            format!("The role is assigned to {holders} user(s); remove it from them first"),
-        ));
-    }
-    if !state.db.delete_role(&id).await? {
-        return Err(DomainError::not_found());
-    }
-    state.roles.invalidate();
-    let details = serde_json::json!({"role_id": id, "name": role.name, "permissions": role.permissions});
-    audit(&state, "role_deleted", None, Some(&me.user.id), &client, Some(details)).await;
-    Ok(StatusCode::NO_CONTENT.into_response())
+) -> DomainResult<StatusCode> {
+    state.roles.delete(&me.actor(), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -105,7 +105,7 @@ struct CreateClientBody {
 /// What `crate::domain::service_clients` accepts as scopes: at least one, each a catalog
 /// permission outside `admin:` without wildcards (duplicates are dropped).
 fn scopes_schema() -> utoipa::openapi::Array {
-    let names = crate::roles::PERMISSIONS
+    let names = crate::domain::roles::PERMISSIONS
         .iter()
         .map(|p| p.name)
         .filter(|n| !n.starts_with("admin:") && !n.contains('*'));

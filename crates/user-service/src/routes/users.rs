@@ -1,70 +1,98 @@
 //! `/v1/users/me*`: profile, password change, sessions, own audit events.
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::http::request::Parts;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::caller::{Caller, MeCaller};
+use super::RequestMeta;
+use super::caller::{ApiKeyCaller, Caller, MeCaller};
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody, PageErrors};
-use super::{RequestMeta, audit, rfc3339, user_json};
+use super::rfc3339;
+use super::views::UserView;
+use crate::domain::actor::Actor;
 use crate::domain::error::{DomainError, DomainResult};
-use crate::domain::password_reset;
+use crate::domain::{audit, password_reset};
 use crate::routes::error::{ApiJson, ApiQuery};
 use crate::startup::AppState;
+use crate::store::{AuditEvent, ClientInfo, Session};
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(me, update_me, change_password, sessions, revoke_session, audit_events))]
 pub(crate) struct Api;
 
-/// A user as the API shows it (`super::user_json`).
-#[derive(serde::Serialize, ToSchema)]
-#[allow(dead_code, reason = "documents the JSON user_json builds")]
-pub(crate) struct UserView {
-    id: String,
-    #[schema(example = "ada@example.com")]
-    email: String,
-    name: String,
-    /// Role names (see `/v1/roles`).
-    #[schema(example = json!(["user"]))]
-    roles: Vec<String>,
-    /// What the roles grant.
-    #[schema(example = json!(["positions:read", "alerts:read"]))]
-    permissions: Vec<String>,
-    /// `active` or `disabled`.
-    status: String,
-    mfa_enabled: bool,
-    /// Whether the owner proved the address (`POST /v1/auth/email/verify`).
-    email_verified: bool,
-    /// RFC 3339.
-    created_at: String,
+/// The caller and where the request came from: the domain's [`Actor`].
+pub(super) struct Acting(Caller, ClientInfo);
+
+impl FromRequestParts<AppState> for Acting {
+    type Rejection = DomainError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Acting, DomainError> {
+        let Ok(RequestMeta(client)) = RequestMeta::from_request_parts(parts, state).await;
+        Ok(Acting(Caller::from_request_parts(parts, state).await?, client))
+    }
+}
+
+impl Acting {
+    pub(super) fn actor(&self) -> Actor<'_> {
+        Actor { id: &self.0.user.id, permissions: &self.0.permissions, client: &self.1 }
+    }
 }
 
 /// `GET /v1/users/me`: the user plus how the caller authenticated.
-#[derive(serde::Serialize, ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
+#[derive(Serialize, ToSchema)]
 struct MeView {
     #[serde(flatten)]
     user: UserView,
+    /// When MFA is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_codes_remaining: Option<i64>,
     /// `jwt` or `api_key`.
-    auth_method: String,
+    #[schema(value_type = String)]
+    auth_method: &'static str,
     /// Authentication methods of the session (`pwd`, `mfa`, `otp`, ...); JWT only.
+    #[serde(skip_serializing_if = "Option::is_none")]
     amr: Option<Vec<String>>,
     /// JWT only.
+    #[serde(skip_serializing_if = "Option::is_none")]
     session_id: Option<String>,
-    /// When MFA is on.
-    recovery_codes_remaining: Option<i64>,
     /// The key that authenticated the call; API key only.
+    #[serde(skip_serializing_if = "Option::is_none")]
     api_key: Option<MeApiKeyView>,
 }
 
+impl MeView {
+    /// A key carries its permissions, not its owner's roles: an admin's key limited to
+    /// `positions:read` must not pass another service's `require_role("admin")`.
+    fn api_key(caller: ApiKeyCaller) -> MeView {
+        let mut user = UserView::new(&caller.user, &caller.permissions);
+        user.roles = Vec::new();
+        let key = caller.key;
+        let api_key = MeApiKeyView {
+            id: key.id,
+            name: key.name,
+            prefix: key.display_prefix,
+            trading_account_id: key.trading_account_id,
+            expires_at: key.expires_at.map(rfc3339),
+        };
+        let (amr, session_id, recovery_codes_remaining) = (None, None, None);
+        MeView {
+            user,
+            recovery_codes_remaining,
+            auth_method: "api_key",
+            amr,
+            session_id,
+            api_key: Some(api_key),
+        }
+    }
+}
+
 /// The API key behind a `GET /v1/users/me` made with `X-API-Key`.
-#[derive(serde::Serialize, ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
+#[derive(Serialize, ToSchema)]
 struct MeApiKeyView {
     id: String,
     name: String,
@@ -75,8 +103,7 @@ struct MeApiKeyView {
 }
 
 /// A session of the caller.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
+#[derive(Serialize, ToSchema)]
 struct SessionView {
     id: String,
     created_at: String,
@@ -89,15 +116,28 @@ struct SessionView {
     current: bool,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
+impl SessionView {
+    fn new(s: Session, current_id: &str) -> SessionView {
+        SessionView {
+            current: s.id == current_id,
+            id: s.id,
+            created_at: rfc3339(s.created_at),
+            last_used_at: rfc3339(s.last_used_at),
+            expires_at: rfc3339(s.expires_at),
+            ip: s.ip,
+            user_agent: s.user_agent,
+            amr: s.amr,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
 struct SessionList {
     sessions: Vec<SessionView>,
 }
 
 /// An audit event.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "documents the JSON audit_json builds")]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct AuditEventView {
     id: String,
     /// The user the event is about.
@@ -114,10 +154,25 @@ pub(crate) struct AuditEventView {
     created_at: String,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "documents the JSON audit_json builds")]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct AuditEventList {
     events: Vec<AuditEventView>,
+}
+
+impl From<Vec<AuditEvent>> for AuditEventList {
+    fn from(events: Vec<AuditEvent>) -> AuditEventList {
+        let view = |e: AuditEvent| AuditEventView {
+            id: e.id,
+            user_id: e.user_id,
+            actor_id: e.actor_id,
+            event: e.event,
+            ip: e.ip,
+            user_agent: e.user_agent,
+            details: e.details,
+            created_at: rfc3339(e.created_at),
+        };
+        AuditEventList { events: events.into_iter().map(view).collect() }
+    }
 }
 
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
@@ -147,19 +202,19 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         (status = 401, description = "Missing or invalid access token or API key", body = ErrorBody),
     ),
 )]
-async fn me(State(state): State<AppState>, caller: MeCaller) -> DomainResult<Json<serde_json::Value>> {
+async fn me(State(state): State<AppState>, caller: MeCaller) -> DomainResult<Json<MeView>> {
     let me = match caller {
         MeCaller::Jwt(me) => me,
-        MeCaller::ApiKey(caller) => return Ok(Json(super::api_keys::me_json(&caller))),
+        MeCaller::ApiKey(caller) => return Ok(Json(MeView::api_key(caller))),
     };
-    let mut body = user_json(&me.user, &me.permissions);
-    if me.user.mfa_enabled {
-        body["recovery_codes_remaining"] = state.db.unused_recovery_codes(&me.user.id).await?.into();
-    }
-    body["auth_method"] = "jwt".into();
-    body["amr"] = me.amr.clone().into();
-    body["session_id"] = me.session_id.clone().into();
-    Ok(Json(body))
+    Ok(Json(MeView {
+        recovery_codes_remaining: state.users().recovery_codes_remaining(&me.user).await?,
+        user: UserView::new(&me.user, &me.permissions),
+        auth_method: "jwt",
+        amr: Some(me.amr),
+        session_id: Some(me.session_id),
+        api_key: None,
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -181,13 +236,9 @@ async fn update_me(
     State(state): State<AppState>,
     me: Caller,
     ApiJson(body): ApiJson<UpdateMe>,
-) -> DomainResult<Json<serde_json::Value>> {
-    if let Some(name) = body.name {
-        let name = crate::users::checked_name(&name)?;
-        state.db.update_user_name(&me.user.id, &name, crate::now()).await?;
-    }
-    let user = state.db.user_by_id(&me.user.id).await?.ok_or_else(DomainError::not_found)?;
-    Ok(Json(user_json(&user, &me.permissions)))
+) -> DomainResult<Json<UserView>> {
+    let user = state.users().update_own(&me.user.id, body.name.as_deref()).await?;
+    Ok(Json(UserView::new(&user, &me.permissions)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -213,12 +264,12 @@ struct ChangePassword {
 )]
 async fn change_password(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     ApiJson(body): ApiJson<ChangePassword>,
-) -> DomainResult<Response> {
-    password_reset::change(&state.auth(), &me, body.current_password, body.new_password, &client).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+) -> DomainResult<StatusCode> {
+    let (current, new) = (body.current_password, body.new_password);
+    password_reset::change(&state.auth(), &me.0, current, new, &me.1).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The caller's active sessions.
@@ -229,24 +280,11 @@ async fn change_password(
     security(("bearer" = [])),
     responses((status = 200, description = "Active sessions, newest first", body = SessionList), BearerErrors),
 )]
-async fn sessions(State(state): State<AppState>, me: Caller) -> DomainResult<Json<serde_json::Value>> {
-    let list = state.db.active_sessions(&me.user.id, crate::now()).await?;
-    let items: Vec<_> = list
-        .iter()
-        .map(|s| {
-            serde_json::json!({
-                "id": s.id,
-                "created_at": rfc3339(s.created_at),
-                "last_used_at": rfc3339(s.last_used_at),
-                "expires_at": rfc3339(s.expires_at),
-                "ip": s.ip,
-                "user_agent": s.user_agent,
-                "amr": s.amr,
-                "current": s.id == me.session_id,
-            })
-        })
-        .collect();
-    Ok(Json(serde_json::json!({ "sessions": items })))
+async fn sessions(State(state): State<AppState>, me: Caller) -> DomainResult<Json<SessionList>> {
+    let list = state.users().sessions(&me.user.id).await?;
+    Ok(Json(SessionList {
+        sessions: list.into_iter().map(|s| SessionView::new(s, &me.session_id)).collect(),
+    }))
 }
 
 /// Another user's session is "not found" (I25).
@@ -264,28 +302,11 @@ async fn sessions(State(state): State<AppState>, me: Caller) -> DomainResult<Jso
 )]
 async fn revoke_session(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
-) -> DomainResult<Response> {
-    let session = state
-        .db
-        .session_by_id(&id)
-        .await?
-        .filter(|s| s.user_id == me.user.id)
-        .ok_or_else(DomainError::not_found)?;
-    if state.db.revoke_session(&session.id, "revoked_by_user", crate::now()).await? {
-        audit(
-            &state,
-            "session_revoked",
-            Some(&me.user.id),
-            Some(&me.user.id),
-            &client,
-            Some(serde_json::json!({"session_id": id})),
-        )
-        .await;
-    }
-    Ok(StatusCode::NO_CONTENT.into_response())
+) -> DomainResult<StatusCode> {
+    state.users().revoke_session(&me.actor(), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Pagination of a list; a value out of range is 400, as the document says.
@@ -318,18 +339,6 @@ impl Page {
     }
 }
 
-pub(crate) fn audit_json(events: Vec<crate::store::AuditEvent>) -> serde_json::Value {
-    let items: Vec<_> = events
-        .into_iter()
-        .map(|e| {
-            let mut v = serde_json::to_value(&e).unwrap_or_default();
-            v["created_at"] = rfc3339(e.created_at).into();
-            v
-        })
-        .collect();
-    serde_json::json!({ "events": items })
-}
-
 /// The caller's own audit events, newest first.
 #[utoipa::path(
     get,
@@ -343,7 +352,6 @@ async fn audit_events(
     State(state): State<AppState>,
     me: Caller,
     ApiQuery(page): ApiQuery<Page>,
-) -> DomainResult<Json<serde_json::Value>> {
-    let events = state.db.audit_events(Some(&me.user.id), page.limit(), page.offset()).await?;
-    Ok(Json(audit_json(events)))
+) -> DomainResult<Json<AuditEventList>> {
+    Ok(Json(audit::events_of(&state.db, &me.user.id, page.limit(), page.offset()).await?.into()))
 }

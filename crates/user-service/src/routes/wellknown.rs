@@ -2,9 +2,9 @@
 
 use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
-use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Serialize;
 
 use crate::domain::error::{DomainError, DomainResult};
 use crate::startup::AppState;
@@ -15,8 +15,7 @@ use crate::startup::AppState;
 pub(crate) struct Api;
 
 /// A JSON Web Key Set (RFC 7517): the public keys that verify access tokens.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the key manager builds")]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Jwks {
     /// Public JWKs with `kid`, `alg`, `use: sig`.
     #[schema(value_type = Vec<Object>)]
@@ -26,8 +25,7 @@ struct Jwks {
 /// Key discovery for consumers that look in the OpenID Connect place. This service is
 /// not an OpenID provider (no authorization endpoint, no ID tokens): only fields that are
 /// true of it are listed.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
+#[derive(Serialize, utoipa::ToSchema)]
 struct OpenIdConfiguration {
     /// The `iss` of every token this service signs.
     issuer: String,
@@ -40,8 +38,7 @@ struct OpenIdConfiguration {
 
 /// OAuth 2.0 Authorization Server Metadata (RFC 8414): the token endpoint grants
 /// client credentials only.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code, reason = "documents the JSON the handler builds")]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AuthorizationServerMetadata {
     /// The `iss` of every token this service signs.
     issuer: String,
@@ -50,11 +47,14 @@ struct AuthorizationServerMetadata {
     /// `/v1/auth/token`.
     token_endpoint: String,
     /// `["client_credentials"]`.
-    grant_types_supported: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    grant_types_supported: &'static [&'static str],
     /// `["client_secret_basic", "client_secret_post"]`.
-    token_endpoint_auth_methods_supported: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    token_endpoint_auth_methods_supported: &'static [&'static str],
     /// Empty: there is no authorization endpoint.
-    response_types_supported: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    response_types_supported: &'static [&'static str],
     /// The algorithms of the published signing keys (see the OpenID document).
     id_token_signing_alg_values_supported: Vec<String>,
 }
@@ -72,6 +72,13 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/.well-known/oauth-authorization-server", get(authorization_server))
 }
 
+/// `Cache-Control` of every discovery document.
+type Cached<T> = ([(axum::http::HeaderName, String); 1], Json<T>);
+
+fn cached<T>(state: &AppState, body: T) -> Cached<T> {
+    ([(CACHE_CONTROL, format!("public, max-age={}", state.config.jwks_max_age_secs))], Json(body))
+}
+
 /// The JWKS: keys that sign now, the next key (published before it signs) and retired
 /// keys until their last token expires.
 #[utoipa::path(
@@ -80,10 +87,9 @@ pub(crate) fn router() -> Router<AppState> {
     tag = "discovery",
     responses((status = 200, description = "The key set (`Cache-Control: public, max-age`)", body = Jwks)),
 )]
-async fn jwks(State(state): State<AppState>) -> DomainResult<impl IntoResponse> {
-    let body = state.keys.jwks(crate::now()).await.map_err(DomainError::internal)?;
-    let cache = format!("public, max-age={}", state.config.jwks_max_age_secs);
-    Ok(([(CACHE_CONTROL, cache)], Json(body)))
+async fn jwks(State(state): State<AppState>) -> DomainResult<Cached<Jwks>> {
+    let keys = state.keys.public_jwks(crate::now()).await.map_err(DomainError::internal)?;
+    Ok(cached(&state, Jwks { keys }))
 }
 
 /// The JWKS at the conventional root path (same document).
@@ -93,7 +99,7 @@ async fn jwks(State(state): State<AppState>) -> DomainResult<impl IntoResponse> 
     tag = "discovery",
     responses((status = 200, description = "The key set", body = Jwks)),
 )]
-async fn jwks_root(state: State<AppState>) -> DomainResult<impl IntoResponse> {
+async fn jwks_root(state: State<AppState>) -> DomainResult<Cached<Jwks>> {
     jwks(state).await
 }
 
@@ -105,14 +111,15 @@ async fn jwks_root(state: State<AppState>) -> DomainResult<impl IntoResponse> {
     tag = "discovery",
     responses((status = 200, description = "The metadata", body = OpenIdConfiguration)),
 )]
-async fn openid_configuration(State(state): State<AppState>) -> DomainResult<impl IntoResponse> {
-    let iss = &state.issuer;
-    let body = serde_json::json!({
-        "issuer": iss,
-        "jwks_uri": jwks_uri(iss),
-        "id_token_signing_alg_values_supported": signing_algs(&state).await?,
-    });
-    Ok(([(CACHE_CONTROL, cache_control(&state))], Json(body)))
+async fn openid_configuration(State(state): State<AppState>) -> DomainResult<Cached<OpenIdConfiguration>> {
+    let algs = state.keys.published_algs(crate::now()).await.map_err(DomainError::internal)?;
+    let issuer = state.issuer.clone();
+    let body = OpenIdConfiguration {
+        jwks_uri: jwks_uri(&issuer),
+        issuer,
+        id_token_signing_alg_values_supported: algs,
+    };
+    Ok(cached(&state, body))
 }
 
 /// OAuth 2.0 Authorization Server Metadata (RFC 8414).
@@ -122,37 +129,23 @@ async fn openid_configuration(State(state): State<AppState>) -> DomainResult<imp
     tag = "discovery",
     responses((status = 200, description = "The metadata", body = AuthorizationServerMetadata)),
 )]
-async fn authorization_server(State(state): State<AppState>) -> DomainResult<impl IntoResponse> {
+async fn authorization_server(
+    State(state): State<AppState>,
+) -> DomainResult<Cached<AuthorizationServerMetadata>> {
+    let algs = state.keys.published_algs(crate::now()).await.map_err(DomainError::internal)?;
     let iss = &state.issuer;
-    let body = serde_json::json!({
-        "issuer": iss,
-        "jwks_uri": jwks_uri(iss),
-        "token_endpoint": format!("{iss}/v1/auth/token"),
-        "grant_types_supported": GRANT_TYPES,
-        "token_endpoint_auth_methods_supported": TOKEN_ENDPOINT_AUTH_METHODS,
-        "response_types_supported": [],
-        "id_token_signing_alg_values_supported": signing_algs(&state).await?,
-    });
-    Ok(([(CACHE_CONTROL, cache_control(&state))], Json(body)))
+    let body = AuthorizationServerMetadata {
+        issuer: iss.clone(),
+        jwks_uri: jwks_uri(iss),
+        token_endpoint: format!("{iss}/v1/auth/token"),
+        grant_types_supported: GRANT_TYPES,
+        token_endpoint_auth_methods_supported: TOKEN_ENDPOINT_AUTH_METHODS,
+        response_types_supported: &[],
+        id_token_signing_alg_values_supported: algs,
+    };
+    Ok(cached(&state, body))
 }
 
 fn jwks_uri(issuer: &str) -> String {
     format!("{issuer}/v1/auth/.well-known/jwks.json")
-}
-
-fn cache_control(state: &AppState) -> String {
-    format!("public, max-age={}", state.config.jwks_max_age_secs)
-}
-
-/// The distinct `alg` of the published keys, in JWKS order: what really signs (or will,
-/// or did for tokens still valid), not every algorithm the code could use.
-async fn signing_algs(state: &AppState) -> DomainResult<Vec<String>> {
-    let keys = state.keys.keys(crate::now()).await.map_err(DomainError::internal)?;
-    let mut algs: Vec<String> = Vec::new();
-    for alg in keys.iter().filter_map(|k| k.jwk.get("alg").and_then(|a| a.as_str())) {
-        if !algs.iter().any(|a| a == alg) {
-            algs.push(alg.to_owned());
-        }
-    }
-    Ok(algs)
 }

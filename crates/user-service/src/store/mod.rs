@@ -30,6 +30,8 @@ pub(crate) use accounts::{MemberRemoval, MemberRow, MemberUpsert, TradingAccount
 pub(crate) use api_keys::{ApiKey, ApiKeyUsage, ApiKeyUsageRow};
 pub(crate) use audit::AuditEvent;
 pub(crate) use clients::ServiceClientRow;
+pub(crate) use outbox::OutboxMessage;
+pub(crate) use roles::Role;
 pub(crate) use sessions::Session;
 pub(crate) use signing_keys::SigningKeyRow;
 pub(crate) use users::{NewUser, User};

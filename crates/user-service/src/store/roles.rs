@@ -2,7 +2,20 @@
 //! contains a comma).
 
 use super::*;
-use crate::roles::Role;
+
+/// A role row.
+#[derive(Debug, Clone)]
+pub(crate) struct Role {
+    pub(crate) id: String,
+    /// Unique and immutable: it is what `users.roles` and the tokens' `roles` claim hold.
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) permissions: Vec<String>,
+    /// Created by the migration (`user`, `admin`); never deleted.
+    pub(crate) system: bool,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
+}
 
 // By hand: `permissions` is a comma list and `system` a 0/1 flag (see store/mod.rs).
 impl FromRow<'_, AnyRow> for Role {

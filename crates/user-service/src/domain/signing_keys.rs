@@ -20,6 +20,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::EncodingKey;
 
+use super::actor::Actor;
+use super::error::{DomainError, DomainResult};
 use crate::config::SigningAlg;
 use crate::crypto::{MasterKey, sha256_b64url};
 use crate::db::Db;
@@ -233,10 +235,48 @@ impl KeyManager {
         self.keys(now).await.is_ok_and(|keys| signer_index(&keys, now).is_some())
     }
 
-    /// The JWKS document.
-    pub(crate) async fn jwks(&self, now: i64) -> Result<serde_json::Value, KeyError> {
-        let keys = self.keys(now).await?;
-        Ok(serde_json::json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() }))
+    /// The public JWKs of the published keys (the JWKS's `keys`).
+    pub(crate) async fn public_jwks(&self, now: i64) -> Result<Vec<serde_json::Value>, KeyError> {
+        Ok(self.keys(now).await?.iter().map(|k| k.jwk.clone()).collect())
+    }
+
+    /// The distinct `alg` of the published keys, in JWKS order: what really signs (or will,
+    /// or did for tokens still valid), not every algorithm the code could use.
+    pub(crate) async fn published_algs(&self, now: i64) -> Result<Vec<String>, KeyError> {
+        let mut algs: Vec<String> = Vec::new();
+        for alg in self.keys(now).await?.iter().filter_map(|k| k.jwk.get("alg").and_then(|a| a.as_str())) {
+            if !algs.iter().any(|a| a == alg) {
+                algs.push(alg.to_owned());
+            }
+        }
+        Ok(algs)
+    }
+
+    /// An administrator's rotation (needs `admin:keys:rotate`): the new key's kid and
+    /// when it starts to sign.
+    pub(crate) async fn rotate_by(&self, actor: &Actor<'_>) -> DomainResult<(String, i64)> {
+        actor.require("admin:keys:rotate")?;
+        let now = crate::now();
+        let kid = self.rotate(now).await.map_err(DomainError::internal)?;
+        actor.record(&self.db, "signing_key_rotated", None, Some(serde_json::json!({"kid": kid}))).await;
+        Ok((kid, now + self.publish_delay))
+    }
+
+    /// `keys rotate`: an operator's rotation, recorded without an actor; returns the kid.
+    pub(crate) async fn rotate_by_operator(&self) -> Result<String, KeyError> {
+        let kid = self.rotate(crate::now()).await?;
+        let details = serde_json::json!({"kid": kid});
+        self.db
+            .insert_audit(
+                "signing_key_rotated",
+                None,
+                None,
+                &Default::default(),
+                Some(&details),
+                crate::now(),
+            )
+            .await?;
+        Ok(kid)
     }
 }
 

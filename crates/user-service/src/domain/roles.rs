@@ -1,24 +1,26 @@
-//! Roles and the permissions they grant: system roles (`user`, `admin`) and custom ones,
-//! stored in the `roles` table and shared by every instance.
+//! Roles and the permissions they grant: the permission catalog ([`PERMISSIONS`]), the
+//! role catalog that turns role names into permissions ([`RoleCatalog`]), and the rules
+//! for changing roles: names are immutable (`users.roles` and tokens hold them), the
+//! system `admin` role cannot change and no system role can be deleted (409
+//! `system_role`), a role still assigned cannot be deleted (409 `role_in_use`), nobody
+//! grants or narrows more than they hold. Reads need `admin:roles:read`, writes
+//! `admin:roles:write`.
 //!
-//! Two things live here:
-//! - [`PERMISSIONS`], the catalog of every permission the service and the platform's
-//!   services check. A role may only grant permissions from it (or a wildcard over it).
-//! - [`RoleCatalog`], which turns a user's role names into permissions.
-//!
-//! # Several instances
-//!
-//! The catalog reads the `roles` table through a cache that lives [`CACHE_TTL`] (2 s):
-//! a role created, changed or deleted on instance A applies on instance B within two
-//! seconds, and at once on A (a write drops A's cache). Checks that decide whether a role
-//! *exists* (assigning roles to a user) read the table directly, so a role created on A a
-//! moment ago can be assigned through B. Unknown role names grant nothing.
+//! Several instances: the catalog reads the `roles` table through a cache that lives
+//! [`CACHE_TTL`] (2 s), so a change on instance A applies on B within two seconds, and at
+//! once on A (a write drops A's cache). Whether a role *exists* (assigning roles) is read
+//! from the table, so a role created on A a moment ago can be assigned through B.
+//! Unknown role names grant nothing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use super::actor::Actor;
+use super::error::{DomainError, DomainResult, ErrorKind};
+use crate::crypto::new_id;
 use crate::db::Db;
+use crate::store::Role;
 
 /// True if the permissions in `held` cover `required`, by the core's one matcher
 /// (`authgate::permission_matches`: `*` covers all, `admin:*` covers `admin:x` and never
@@ -33,19 +35,13 @@ pub(crate) const CACHE_TTL: Duration = Duration::from_secs(2);
 /// The system role that holds `*`: it cannot be changed (nor, like `user`, deleted).
 pub(crate) const ADMIN_ROLE: &str = "admin";
 
-/// A role row.
-#[derive(Debug, Clone)]
-pub(crate) struct Role {
-    pub(crate) id: String,
-    /// Unique and immutable: it is what `users.roles` and the tokens' `roles` claim hold.
-    pub(crate) name: String,
-    pub(crate) description: String,
-    pub(crate) permissions: Vec<String>,
-    /// Created by the migration (`user`, `admin`); never deleted.
-    pub(crate) system: bool,
-    pub(crate) created_at: i64,
-    pub(crate) updated_at: i64,
-}
+const ROLES_READ: &str = "admin:roles:read";
+const ROLES_WRITE: &str = "admin:roles:write";
+
+/// Longest role name and description, and most permissions per role.
+const MAX_NAME: usize = 64;
+const MAX_DESCRIPTION: usize = 500;
+pub(crate) const MAX_PERMISSIONS: usize = 100;
 
 /// One entry of the permission catalog.
 #[derive(Debug, Clone, Copy)]
@@ -120,6 +116,50 @@ pub(crate) fn check_grantable(permission: &str) -> Result<(), GrantError> {
     Err(GrantError::Unknown(permission.to_owned()))
 }
 
+fn invalid(code: &'static str, message: impl Into<String>) -> DomainError {
+    DomainError::new(ErrorKind::Unprocessable, code, message)
+}
+
+fn valid_name(name: &str) -> bool {
+    name.len() <= MAX_NAME
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+fn checked_description(description: Option<String>) -> DomainResult<Option<String>> {
+    let description = description.map(|d| d.trim().to_owned());
+    if description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
+        return Err(invalid("invalid_description", "The description must have at most 500 characters"));
+    }
+    Ok(description)
+}
+
+/// Every permission grantable, each once, in the given order.
+fn checked_permissions(permissions: Vec<String>) -> DomainResult<Vec<String>> {
+    if permissions.len() > MAX_PERMISSIONS {
+        return Err(invalid("too_many_permissions", "A role can grant at most 100 permissions"));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(permissions.len());
+    for p in permissions {
+        match check_grantable(&p) {
+            Ok(()) => {}
+            Err(GrantError::Unknown(_)) => {
+                return Err(invalid("unknown_permission", "Unknown permission; see GET /v1/permissions"));
+            }
+            Err(GrantError::ServiceClientsOnly(_)) => {
+                return Err(invalid(
+                    "permission_not_grantable",
+                    "This permission is held by service clients only",
+                ));
+            }
+        }
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
 /// Role name -> permissions.
 type Grants = HashMap<String, Vec<String>>;
 
@@ -165,6 +205,125 @@ impl RoleCatalog {
     /// Drops the cache after a write on this instance.
     pub(crate) fn invalidate(&self) {
         *self.cache.write().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// The permission catalog: every permission the platform checks.
+    pub(crate) fn permission_catalog(actor: &Actor<'_>) -> DomainResult<&'static [Permission]> {
+        actor.require(ROLES_READ)?;
+        Ok(PERMISSIONS)
+    }
+
+    /// Every role, system roles first.
+    pub(crate) async fn list(&self, actor: &Actor<'_>) -> DomainResult<Vec<Role>> {
+        actor.require(ROLES_READ)?;
+        Ok(self.db.list_roles().await?)
+    }
+
+    /// One role.
+    pub(crate) async fn get(&self, actor: &Actor<'_>, id: &str) -> DomainResult<Role> {
+        actor.require(ROLES_READ)?;
+        self.db.role_by_id(id).await?.ok_or_else(DomainError::not_found)
+    }
+
+    /// Creates a custom role granting no more than the actor holds.
+    pub(crate) async fn create(
+        &self,
+        actor: &Actor<'_>,
+        name: String,
+        description: Option<String>,
+        permissions: Vec<String>,
+    ) -> DomainResult<Role> {
+        actor.require(ROLES_WRITE)?;
+        if !valid_name(&name) {
+            return Err(invalid(
+                "invalid_role_name",
+                "A role name has 1-64 lowercase letters, digits, '_' or '-', starting with a letter",
+            ));
+        }
+        let description = checked_description(description)?.unwrap_or_default();
+        let permissions = checked_permissions(permissions)?;
+        actor.require_covers(&permissions)?;
+        let now = crate::now();
+        let role = Role {
+            id: new_id(),
+            name,
+            description,
+            permissions,
+            system: false,
+            created_at: now,
+            updated_at: now,
+        };
+        let stripped = self.db.strip_dangling_role(&role.name, now).await?;
+        if stripped > 0 {
+            tracing::warn!(stripped, "users held a deleted role's name; removed before reusing it");
+        }
+        if !self.db.insert_role(&role).await? {
+            return Err(DomainError::conflict("role_exists", "A role with this name already exists"));
+        }
+        self.invalidate();
+        let details =
+            serde_json::json!({"role_id": role.id, "name": role.name, "permissions": role.permissions});
+        actor.record(&self.db, "role_created", None, Some(details)).await;
+        Ok(role)
+    }
+
+    /// Changes a role's description or permissions (the system `admin` role cannot change).
+    pub(crate) async fn update(
+        &self,
+        actor: &Actor<'_>,
+        id: &str,
+        description: Option<String>,
+        permissions: Option<Vec<String>>,
+    ) -> DomainResult<Role> {
+        actor.require(ROLES_WRITE)?;
+        let role = self.db.role_by_id(id).await?.ok_or_else(DomainError::not_found)?;
+        if role.system && role.name == ADMIN_ROLE {
+            return Err(DomainError::conflict("system_role", "The admin role cannot be changed"));
+        }
+        let description = checked_description(description)?.unwrap_or(role.description);
+        let permissions = match permissions {
+            Some(p) => checked_permissions(p)?,
+            None => role.permissions.clone(),
+        };
+        // Both what the role grants now and what it will grant: no widening past the caller,
+        // and no narrowing of a role that grants more than the caller holds.
+        actor.require_covers(&role.permissions)?;
+        actor.require_covers(&permissions)?;
+        if !self.db.update_role(id, &description, &permissions, crate::now()).await? {
+            return Err(DomainError::not_found());
+        }
+        self.invalidate();
+        let details = serde_json::json!({
+            "role_id": id,
+            "name": role.name,
+            "permissions_before": role.permissions,
+            "permissions": permissions,
+        });
+        actor.record(&self.db, "role_updated", None, Some(details)).await;
+        self.db.role_by_id(id).await?.ok_or_else(DomainError::not_found)
+    }
+
+    /// Deletes a custom role that no user holds.
+    pub(crate) async fn delete(&self, actor: &Actor<'_>, id: &str) -> DomainResult<()> {
+        actor.require(ROLES_WRITE)?;
+        let role = self.db.role_by_id(id).await?.ok_or_else(DomainError::not_found)?;
+        if role.system {
+            return Err(DomainError::conflict("system_role", "System roles cannot be deleted"));
+        }
+        let holders = self.db.users_with_role(&role.name).await?;
+        if holders > 0 {
+            return Err(DomainError::conflict(
+                "role_in_use",
+                format!("The role is assigned to {holders} user(s); remove it from them first"),
+            ));
+        }
+        if !self.db.delete_role(id).await? {
+            return Err(DomainError::not_found());
+        }
+        self.invalidate();
+        let details = serde_json::json!({"role_id": id, "name": role.name, "permissions": role.permissions});
+        actor.record(&self.db, "role_deleted", None, Some(details)).await;
+        Ok(())
     }
 
     async fn grants(&self) -> Result<Arc<Grants>, sqlx::Error> {
