@@ -58,3 +58,39 @@ fn the_check_sees_a_forbidden_name() {
             && !rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/domain")).is_empty()
     );
 }
+
+#[test]
+fn the_readme_request_flow_names_files_and_functions_that_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("the crate README");
+    let section = readme
+        .split("## How a request flows")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a 'How a request flows' section");
+    let sources: String =
+        rust_files(&root.join("src")).iter().map(|f| std::fs::read_to_string(f).expect("source")).collect();
+    let mut missing = Vec::new();
+    for quoted in section.split('`').skip(1).step_by(2) {
+        if quoted.ends_with(".rs") || quoted.ends_with('/') {
+            let path = if quoted.starts_with("src/") || quoted.starts_with("tests/") {
+                root.join(quoted)
+            } else {
+                root.join("src").join(quoted)
+            };
+            if !path.exists() {
+                missing.push(quoted.to_owned());
+            }
+        } else if let Some((ty, function)) =
+            quoted.split_once("::").filter(|(ty, _)| ty.starts_with(char::is_uppercase))
+        {
+            let function = function.split('(').next().unwrap_or_default();
+            let defined =
+                sources.contains(&format!("struct {ty}")) || sources.contains(&format!("enum {ty}"));
+            if !(defined && sources.contains(&format!("fn {function}"))) {
+                missing.push(quoted.to_owned());
+            }
+        }
+    }
+    assert!(missing.is_empty(), "the README's request flow names what the code does not have: {missing:?}");
+}
