@@ -10,15 +10,11 @@
 
 use std::sync::OnceLock;
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
-use axum::routing::get;
 use metrics::{Counter, Gauge, Key, Label, Level, Metadata, Recorder, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
-use crate::startup::AppState;
+use crate::db::Db;
+use crate::password::Passwords;
 
 /// Histogram buckets (seconds) of the `*_seconds` series: verification takes
 /// microseconds when cached, a key fetch up to seconds.
@@ -144,30 +140,24 @@ impl Metrics {
     pub(crate) fn inc(counter: &Counter) {
         counter.increment(1);
     }
-}
 
-/// The metrics listener's only route.
-pub(crate) fn router(state: AppState) -> Router {
-    Router::new().route("/metrics", get(scrape)).with_state(state)
-}
-
-/// Prometheus text exposition format 0.0.4: this instance's series, then the
-/// libraries'.
-async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
-    let m = &state.metrics;
-    match state.db.metric_counts(crate::now()).await {
-        Ok((sessions, mfa_users)) => {
-            m.active_sessions.set(sessions as f64);
-            m.mfa_enabled_users.set(mfa_users as f64);
+    /// Prometheus text exposition format 0.0.4: this instance's series, then the
+    /// libraries'. The gauges of stored state are read now.
+    pub(crate) async fn scrape(&self, db: &Db, passwords: &Passwords) -> String {
+        match db.metric_counts(crate::now()).await {
+            Ok((sessions, mfa_users)) => {
+                self.active_sessions.set(sessions as f64);
+                self.mfa_enabled_users.set(mfa_users as f64);
+            }
+            Err(e) => tracing::warn!(error = %e, "counting sessions and MFA users for /metrics"),
         }
-        Err(e) => tracing::warn!(error = %e, "counting sessions and MFA users for /metrics"),
+        self.hash_waiting.set(passwords.waiting() as f64);
+        self.password_verifications.absolute(passwords.verifications());
+        let mut body = self.recorder.handle().render();
+        if let Some(global) = global() {
+            global.run_upkeep();
+            body.push_str(&global.render());
+        }
+        body
     }
-    m.hash_waiting.set(state.passwords.waiting() as f64);
-    m.password_verifications.absolute(state.passwords.verifications());
-    let mut body = m.recorder.handle().render();
-    if let Some(global) = global() {
-        global.run_upkeep();
-        body.push_str(&global.render());
-    }
-    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }

@@ -311,7 +311,7 @@ impl Application {
         let state = self.state.clone();
         if let Some((listener, port)) = self.metrics {
             tracing::info!(port, "metrics listening (GET /metrics)");
-            let metrics = crate::metrics::router(state.clone());
+            let metrics = crate::routes::metrics::router(state.clone());
             tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, metrics).with_graceful_shutdown(shutdown_signal()).await
                 {
@@ -376,9 +376,12 @@ pub async fn rotate_master_key(config: Config) -> Result<String, StartupError> {
     config.validate()?;
     let issuer = config.issuer_for_port(config.port);
     let state = AppState::init(config, issuer).await?;
-    crate::domain::trading_accounts::TradingAccounts { db: &state.db, master: &state.master }
-        .rotate_master()
-        .await
+    use crate::domain::trading_accounts::{RotationError, TradingAccounts};
+    let accounts = TradingAccounts { db: &state.db, master: &state.master };
+    accounts.rotate_master().await.map_err(|e| match e {
+        RotationError::Failed(message) => StartupError::Command(message),
+        RotationError::Db(e) => e.into(),
+    })
 }
 
 /// `clients create`: registers a service client; returns `(client_id, client_secret)`.
@@ -390,5 +393,9 @@ pub async fn create_client(
     config.validate()?;
     let issuer = config.issuer_for_port(config.port);
     let state = AppState::init(config, issuer).await?;
-    crate::domain::service_clients::create(&state.db, name, scopes).await
+    use crate::domain::service_clients::{RegisterError, create};
+    create(&state.db, name, scopes).await.map_err(|e| match e {
+        RegisterError::Invalid(e) => StartupError::Command(e.to_string()),
+        RegisterError::Db(e) => e.into(),
+    })
 }

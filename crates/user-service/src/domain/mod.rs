@@ -5,7 +5,7 @@
 //! answer, the domain decides, the store reads and writes rows. Domain operations take
 //! only what they need (the store, the key manager, the role catalog, the mailer, the
 //! time) and return a [`error::DomainError`]. `tests/layering.rs` fails if a file here
-//! names `axum`, `crate::routes` or `AppState`.
+//! names `axum`, `crate::routes`, `crate::startup` or `AppState`.
 
 pub(crate) mod actor;
 pub(crate) mod api_key_auth;

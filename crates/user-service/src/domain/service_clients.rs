@@ -21,7 +21,6 @@ use crate::db::Db;
 use crate::domain::actor::Actor;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::signing_keys::KeyManager;
-use crate::startup::StartupError;
 use crate::store::{ClientInfo, ServiceClientRow};
 use crate::throttle::Throttle;
 
@@ -162,13 +161,14 @@ pub(crate) async fn register(
 
 /// `clients create`: registers a client; returns `(client_id, client_secret)`, the secret
 /// shown once.
-pub(crate) async fn create(db: &Db, name: &str, scopes: &[String]) -> Result<(String, String), StartupError> {
+pub(crate) async fn create(
+    db: &Db,
+    name: &str,
+    scopes: &[String],
+) -> Result<(String, String), RegisterError> {
     let client = ClientInfo { ip: None, user_agent: Some("user-service clients create".into()) };
-    match register(db, name, scopes, None, &client).await {
-        Ok((row, secret)) => Ok((row.client_id, secret)),
-        Err(RegisterError::Invalid(e)) => Err(StartupError::Command(e.to_string())),
-        Err(RegisterError::Db(e)) => Err(e.into()),
-    }
+    let (row, secret) = register(db, name, scopes, None, &client).await?;
+    Ok((row.client_id, secret))
 }
 
 /// Checks a client id and secret; a refusal says why, for the audit log only (the client

@@ -41,7 +41,6 @@ use super::service_clients::{CREDENTIALS_READ, RefusedService, ServiceClient, au
 use crate::crypto::{Keyring, MasterKey, ciphertext_version, new_data_key};
 use crate::db::Db;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
-use crate::startup::StartupError;
 use crate::store::{ClientInfo, MemberRemoval, MemberRow, MemberUpsert, TradingAccountRow};
 
 /// Changing an account's subscription tier (billing), beyond membership.
@@ -325,6 +324,15 @@ fn named_if<const N: usize>(flags: [(&'static str, bool); N]) -> Vec<&'static st
 
 fn last_owner() -> DomainError {
     DomainError::conflict("last_owner", "An account must keep at least one owner")
+}
+
+/// Why `keys rotate-master` failed; the CLI reports it as the command's error.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RotationError {
+    #[error("{0}")]
+    Failed(String),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
 }
 
 impl TradingAccounts<'_> {
@@ -635,7 +643,7 @@ impl TradingAccounts<'_> {
     /// Re-seals every `v1:` value (signing keys, TOTP secrets) under the current env key;
     /// returns `(re-sealed, failed)`. Values already under the current key are re-sealed too
     /// (cheap: a handful of rows), which keeps the code free of a "which key opened it" branch.
-    async fn reseal_env_values(&self) -> Result<(usize, usize), StartupError> {
+    async fn reseal_env_values(&self) -> Result<(usize, usize), RotationError> {
         let master = &self.master;
         let (mut resealed, mut failed) = (0, 0);
         for sealed in self.db.env_sealed_values().await? {
@@ -665,8 +673,8 @@ impl TradingAccounts<'_> {
     ///    that does not decrypt is reported and the command fails after finishing the others;
     /// 4. re-seals what the env key seals directly (private signing keys, TOTP secrets) under
     ///    the current env key, so `MASTER_ENCRYPTION_KEY_PREVIOUS` can then be removed.
-    pub(crate) async fn rotate_master(&self) -> Result<String, StartupError> {
-        let cmd = |e: &dyn std::fmt::Display| StartupError::Command(e.to_string());
+    pub(crate) async fn rotate_master(&self) -> Result<String, RotationError> {
+        let cmd = |e: &dyn std::fmt::Display| RotationError::Failed(e.to_string());
         let master = &self.master;
         let mut rewrapped = 0;
         for (version, wrapped) in self.db.master_key_versions().await? {
@@ -740,7 +748,7 @@ impl TradingAccounts<'_> {
             rows.len()
         );
         if failed > 0 {
-            return Err(StartupError::Command(summary));
+            return Err(RotationError::Failed(summary));
         }
         Ok(summary)
     }

@@ -7,6 +7,7 @@ mod auth;
 pub(crate) mod caller;
 pub(crate) mod error;
 mod health;
+pub(crate) mod metrics;
 mod mfa;
 mod oauth_token;
 mod openapi;
