@@ -56,6 +56,21 @@
 //! only noted in a small lossy table of hashes (one atomic word per slot, no locks, no
 //! allocation); it enters the cache when it is verified again while still noted there.
 //! A client repeating its token pays two verifications instead of one, then hits.
+//!
+//! # A filter in front of the cache: most new tokens skip the lookup
+//!
+//! A lookup that misses still costs moka's work (epoch pin, clock read, recording the
+//! miss), about a third of the time the cache adds to a first-seen token. So a bitset
+//! with one bit per hash slot, set when a token is cached, answers "certainly not
+//! cached" for most tokens never cached, and the cache is asked only when the bit is
+//! set. The bits come in two generations of [`TokenCacheConfig::max_ttl`] each (by the
+//! verifier's clock): an entry inserted in generation `e` has expired before `e + 2`
+//! starts, and that is when its generation's bits are cleared, so a live entry's bit is
+//! always set in one of the two. Every way the filter can be wrong is safe: a bit set
+//! for a token not cached (two tokens sharing a bit, or an expired entry) only costs the
+//! lookup it would have cost anyway; a bit cleared early (an insert racing the clear at a
+//! generation change, or a clock that jumps) only turns a hit into a miss, and a miss
+//! verifies the token like any unknown one.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -194,11 +209,81 @@ impl Sightings {
     }
 }
 
+/// The filter in front of the cache (see the module docs): one bit per hash slot, in
+/// two generations of `generation_secs` each.
+struct MaybeCached {
+    generations: [Box<[AtomicU64]>; 2],
+    /// How far to shift a hash right to get its bit's index.
+    shift: u32,
+    /// The newest generation bits were set in (seconds since the epoch / `generation_secs`).
+    newest: AtomicU64,
+    generation_secs: u64,
+}
+
+impl MaybeCached {
+    /// About 64 bits per cached token (a bit set for another token one time in 64 when
+    /// the cache is full), 64 Ki..8 Mi bits per generation.
+    fn new(max_entries: u64, max_ttl: Duration) -> MaybeCached {
+        let bits = max_entries.saturating_mul(64).clamp(1 << 16, 1 << 23).next_power_of_two();
+        let words = || (0..bits / 64).map(|_| AtomicU64::new(0)).collect();
+        // Whole seconds, rounded up: an entry never outlives its generation's successor.
+        let generation_secs = max_ttl.as_secs() + u64::from(max_ttl.subsec_nanos() > 0);
+        MaybeCached {
+            generations: [words(), words()],
+            shift: 64 - bits.trailing_zeros(),
+            newest: AtomicU64::new(0),
+            generation_secs: generation_secs.max(1),
+        }
+    }
+
+    /// The word and bit of `hash`. The high bits pick it: the low ones pick the sightings
+    /// slot, and a token sharing one should not share the other.
+    fn bit(&self, generation: usize, hash: u64) -> Option<(&AtomicU64, u64)> {
+        let index = hash >> self.shift;
+        let word = self.generations.get(generation)?.get(usize::try_from(index / 64).ok()?)?;
+        Some((word, 1 << (index % 64)))
+    }
+
+    /// False when no token with this hash can be in the cache.
+    fn may_hold(&self, hash: u64) -> bool {
+        (0..2).any(|g| self.bit(g, hash).is_none_or(|(word, bit)| word.load(Ordering::Relaxed) & bit != 0))
+    }
+
+    /// Marks `hash` as possibly cached, first clearing a generation that has expired.
+    fn mark(&self, hash: u64, now: u64) {
+        let mut generation = now / self.generation_secs;
+        let newest = self.newest.load(Ordering::Relaxed);
+        if generation > newest {
+            // The first mark finds both generations as new: nothing to clear.
+            let swapped = self
+                .newest
+                .compare_exchange(newest, generation, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
+            if swapped && newest != 0 {
+                // Bits older than the previous generation belong to expired entries.
+                let stale = if generation - newest >= 2 { 0..2 } else { 0..1 };
+                for g in stale.map(|back| (generation - back) % 2) {
+                    if let Some(words) = usize::try_from(g).ok().and_then(|g| self.generations.get(g)) {
+                        words.iter().for_each(|w| w.store(0, Ordering::Relaxed));
+                    }
+                }
+            }
+        } else {
+            // A clock that went back: keep setting the newest generation.
+            generation = newest;
+        }
+        if let Some((word, bit)) = usize::try_from(generation % 2).ok().and_then(|g| self.bit(g, hash)) {
+            word.fetch_or(bit, Ordering::Relaxed);
+        }
+    }
+}
+
 pub(crate) struct TokenCache<S = RandomState> {
     id: u64,
     cache: Cache<u64, Entry, PassThroughHash>,
     hasher: S,
     sightings: Option<Sightings>,
+    maybe_cached: MaybeCached,
     max_ttl: Duration,
 }
 
@@ -216,7 +301,8 @@ impl<S: BuildHasher> TokenCache<S> {
             .build_with_hasher(PassThroughHash::default());
         let sightings = (!config.admit_on_first_sighting).then(|| Sightings::new(config.max_entries));
         let id = NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed);
-        TokenCache { id, cache, hasher, sightings, max_ttl: config.max_ttl }
+        let maybe_cached = MaybeCached::new(config.max_entries, config.max_ttl);
+        TokenCache { id, cache, hasher, sightings, maybe_cached, max_ttl: config.max_ttl }
     }
 
     /// Hashes the token's length and tail under this cache's key, for [`Self::get`] and
@@ -242,6 +328,9 @@ impl<S: BuildHasher> TokenCache<S> {
 
     /// A still-valid principal for exactly this token, if cached.
     pub(crate) fn get(&self, probe: Probe<'_>, now: u64) -> Option<Principal> {
+        if !self.maybe_cached.may_hold(probe.hash) {
+            return None;
+        }
         let hit = self.cache.get(&probe.hash)?;
         if aws_lc_rs::constant_time::verify_slices_are_equal(&hit.token, probe.token.as_bytes()).is_err() {
             // Another token's entry: not ours to answer with, nor to drop.
@@ -261,12 +350,14 @@ impl<S: BuildHasher> TokenCache<S> {
 
     /// Records a verified token: cached on its second sighting (or at once when
     /// configured so), while its key is still in the set and it has time left.
+    /// Takes the principal and key set by reference: a first sighting, the common case
+    /// with many users, is only noted, and copies nothing.
     pub(crate) fn insert(
         &self,
         probe: Probe<'_>,
-        principal: Principal,
+        principal: &Principal,
         key: Arc<VerifyingKey>,
-        keys: KeySet,
+        keys: &KeySet,
         valid_until: u64,
         now: u64,
     ) {
@@ -277,8 +368,11 @@ impl<S: BuildHasher> TokenCache<S> {
         let Some((generation, set_usable_until)) = keys.membership(&key) else {
             return;
         };
+        let (principal, keys) = (principal.clone(), keys.clone());
         let token = probe.token.as_bytes().into();
         let hit = Hit { token, principal, key, keys, valid_until, generation, set_usable_until, ttl };
+        // Marked first: a lookup between the two finds the bit set and asks the cache.
+        self.maybe_cached.mark(probe.hash, now);
         self.cache.insert(probe.hash, Arc::new(hit));
     }
 }
@@ -329,7 +423,7 @@ mod tests {
     /// Records `token` as verified for `id`, valid for another minute.
     fn verified<S: BuildHasher>(cache: &TokenCache<S>, token: &str, id: &str) {
         let (keys, key) = keys();
-        cache.insert(cache.probe(token), user(id), key, keys, NOW + 60, NOW);
+        cache.insert(cache.probe(token), &user(id), key, &keys, NOW + 60, NOW);
     }
 
     fn first_sighting() -> TokenCacheConfig {
@@ -442,7 +536,7 @@ mod tests {
         let (keys, key) = keys();
         for _ in 0..2 {
             let probe = a.after_miss("a.b.c", miss).unwrap();
-            a.insert(probe, user("u1"), key.clone(), keys.clone(), NOW + 60, NOW);
+            a.insert(probe, &user("u1"), key.clone(), &keys, NOW + 60, NOW);
         }
         assert_eq!(cached(&a, "a.b.c", NOW).as_deref(), Some("u1"));
     }
@@ -455,5 +549,60 @@ mod tests {
         assert_ne!(hash(&a, "a.b.c"), hash(&b, "a.b.c"), "two caches, two secret keys");
         assert_eq!(hash(&a, "a.b.c"), hash(&a, "a.b.c"));
         assert_ne!(hash(&a, "a.b.c"), hash(&a, "a.b.d"));
+    }
+
+    /// Records `token` as verified (twice, so it is admitted) at `now`, valid long after.
+    fn admitted_at<S: BuildHasher>(cache: &TokenCache<S>, token: &str, id: &str, now: u64) {
+        let (keys, key) = keys();
+        for _ in 0..2 {
+            cache.insert(cache.probe(token), &user(id), key.clone(), &keys, now + 3600, now);
+        }
+    }
+
+    fn one_minute_generations() -> TokenCacheConfig {
+        TokenCacheConfig { max_ttl: Duration::from_secs(60), ..TokenCacheConfig::default() }
+    }
+
+    #[test]
+    fn the_filter_answers_for_tokens_never_cached() {
+        let cache = TokenCache::new(&TokenCacheConfig::default());
+        let probe = cache.probe("a.b.c");
+        assert!(!cache.maybe_cached.may_hold(probe.hash), "nothing cached yet");
+        verified(&cache, "a.b.c", "u1");
+        assert!(!cache.maybe_cached.may_hold(probe.hash), "a first sighting is only noted");
+        verified(&cache, "a.b.c", "u1");
+        assert!(cache.maybe_cached.may_hold(probe.hash), "cached, so the cache is asked");
+        assert_eq!(cached(&cache, "a.b.c", NOW).as_deref(), Some("u1"));
+    }
+
+    #[test]
+    fn a_cached_token_stays_visible_until_its_generation_has_expired() {
+        let cache = TokenCache::new(&one_minute_generations());
+        admitted_at(&cache, "a.b.c", "u1", NOW + 59);
+        // The next generation starts: its bits are cleared, the previous ones kept.
+        admitted_at(&cache, "x.y.z", "u2", NOW + 60);
+        assert_eq!(cached(&cache, "a.b.c", NOW + 119).as_deref(), Some("u1"), "one generation later");
+        assert_eq!(cached(&cache, "x.y.z", NOW + 119).as_deref(), Some("u2"));
+        // Two generations later every entry of the first has outlived `max_ttl`.
+        admitted_at(&cache, "p.q.r", "u3", NOW + 120);
+        assert!(!cache.maybe_cached.may_hold(cache.probe("a.b.c").hash), "its bit is cleared");
+        assert!(cache.maybe_cached.may_hold(cache.probe("x.y.z").hash), "the newer one's is not");
+    }
+
+    #[test]
+    fn a_clock_that_goes_back_clears_nothing() {
+        let cache = TokenCache::new(&one_minute_generations());
+        admitted_at(&cache, "a.b.c", "u1", NOW);
+        admitted_at(&cache, "x.y.z", "u2", NOW - 3600);
+        assert_eq!(cached(&cache, "a.b.c", NOW).as_deref(), Some("u1"));
+        assert_eq!(cached(&cache, "x.y.z", NOW).as_deref(), Some("u2"));
+    }
+
+    #[test]
+    fn generations_last_max_ttl_rounded_up_to_whole_seconds() {
+        let generation = |max_ttl| MaybeCached::new(10_000, max_ttl).generation_secs;
+        assert_eq!(generation(Duration::from_secs(300)), 300);
+        assert_eq!(generation(Duration::from_millis(1500)), 2);
+        assert_eq!(generation(Duration::ZERO), 1);
     }
 }

@@ -460,8 +460,7 @@ impl Verifier {
             check(&principal).map_err(Error::forbidden)?;
         }
         if let Some((cache, probe)) = cached {
-            let keys = verified.rules.keys.clone();
-            cache.insert(probe, principal.clone(), verified.key, keys, valid_until, now);
+            cache.insert(probe, &principal, verified.key, &verified.rules.keys, valid_until, now);
         }
         Ok(principal)
     }
