@@ -5,7 +5,7 @@ use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::password_reset::check_new_password;
 use crate::domain::sessions::Auth;
 use crate::metrics::Metrics;
-use crate::store::{ClientInfo, NewUser, User};
+use crate::store::{ClientInfo, EmailToken, NewUser, User};
 
 /// Basic email shape check: one `@`, something on both sides, a dot in the domain.
 pub(crate) fn valid_email(email: &str) -> bool {
@@ -45,7 +45,7 @@ pub(crate) async fn register(
     Metrics::inc(&auth.metrics.registrations);
     auth.db.audit("user_registered", Some(&id), Some(&id), &client, None).await;
     let user = auth.db.user_by_id(&id).await?.ok_or_else(|| DomainError::internal("user vanished"))?;
-    super::email_verification::send_link_later(auth, user.clone(), client);
+    super::email_links::send_later(auth, EmailToken::Verification, user.email.clone(), client);
     let permissions = auth.tokens.roles.permissions_for(&user.roles).await?;
     Ok((user, permissions))
 }

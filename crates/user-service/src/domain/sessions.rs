@@ -11,14 +11,12 @@
 //! | password (login, and re-checks: password change, MFA disable, recovery codes) | account, address |
 //! | second factor at login (TOTP or recovery code) | account, address, second factor, challenge |
 //! | second factor when disabling MFA | account, address, second factor |
-//! | password-reset request (every one, not only failures) | email, address |
+//! | a mailed link's request (every one, see [`super::email_links`]) | email, address |
 //!
-//! Limits: account `login_max_failures` per window (5 per 15 minutes, 3 in production),
-//! address four times that, second factor [`SECOND_FACTOR_LIMIT`] (10 per hour per
-//! account, then locked for the hour: audit event and mail to the owner), challenge
-//! [`MFA_MAX_ATTEMPTS`], reset requests [`super::password_reset::RESET_PER_EMAIL`] and `RESET_PER_ADDRESS`
-//! per 15 minutes. The account counter is cleared only by a completed login; an
-//! admin unlock or a password reset clears the account and second-factor counters.
+//! The second factor locks for the window after [`SECOND_FACTOR_LIMIT`] failures (audited
+//! and mailed to the owner), a challenge after [`MFA_MAX_ATTEMPTS`]. Only a completed login
+//! clears the account's counter; an admin unlock or a password reset clears it and the
+//! second factor's.
 
 use crate::crypto::{MasterKey, hash_token, new_id, random_token};
 use crate::db::Db;
@@ -29,7 +27,7 @@ use crate::mailer::Mailer;
 use crate::metrics::Metrics;
 use crate::password::Passwords;
 use crate::store::{ClientInfo, Session, User};
-use crate::throttle::{Attempt, Limit, Throttle, account_key, ip_key};
+use crate::throttle::{Attempt, Limit, Throttle, account_key};
 use crate::totp;
 
 /// Wrong codes after which an MFA challenge is locked (I16).
@@ -313,24 +311,6 @@ impl Auth<'_> {
         }
         self.throttle.release(attempt).await?;
         Ok(true)
-    }
-
-    /// Counts a request (every one, not only failures: a request is the cost) for
-    /// `email` on `{what}:` keys of the email and of the client's address: 429 when
-    /// either is full. Unknown emails count alike, so the answer says nothing of accounts.
-    pub(crate) async fn count_requests(
-        &self,
-        what: &str,
-        email: &str,
-        client: &ClientInfo,
-        (per_email, per_address): (Limit, Limit),
-    ) -> DomainResult<()> {
-        let mut keys = vec![(format!("{what}:{}", account_key(email)), per_email)];
-        keys.extend(client.ip.as_deref().map(|ip| (format!("{what}:{}", ip_key(ip)), per_address)));
-        match self.throttle.begin(&keys, crate::now()).await? {
-            Ok(_counted) => Ok(()),
-            Err(retry) => Err(DomainError::too_many_requests(retry)),
-        }
     }
 
     /// Spends a refresh token for a new pair within its session (touched). Reuse of
