@@ -120,7 +120,7 @@ impl Auth<'_> {
         client: &ClientInfo,
     ) -> DomainResult<LoginStep> {
         let key = account_key(email);
-        let attempt = self.begin(&self.throttle.login_keys(&key, client.ip.as_deref())).await?;
+        let attempt = self.begin(&self.login_keys(email, client)).await?;
         let user = self.db.user_by_email(email).await?;
         let ok = self.passwords.verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
         let user = match user {
@@ -170,15 +170,10 @@ impl Auth<'_> {
         code: &str,
         client: &ClientInfo,
     ) -> DomainResult<SessionTokens> {
-        let invalid_token = || {
-            DomainError::new(
-                ErrorKind::Unauthorized,
-                "invalid_mfa_token",
-                "The MFA token is invalid or expired",
-            )
-        };
-        let locked =
-            || DomainError::new(ErrorKind::Unauthorized, "mfa_locked", "Too many wrong codes; log in again");
+        let unauthorized =
+            |code: &'static str, message: &str| DomainError::new(ErrorKind::Unauthorized, code, message);
+        let invalid_token = || unauthorized("invalid_mfa_token", "The MFA token is invalid or expired");
+        let locked = || unauthorized("mfa_locked", "Too many wrong codes; log in again");
         let now = crate::now();
         let hash = hash_token(mfa_token);
         let challenge = self.db.mfa_challenge(&hash).await?.ok_or_else(invalid_token)?;
@@ -210,7 +205,7 @@ impl Auth<'_> {
             if attempt.filled(&factor) {
                 self.second_factor_locked(&user, client).await;
             }
-            return Err(DomainError::new(ErrorKind::Unauthorized, "invalid_code", "The code is not valid"));
+            return Err(unauthorized("invalid_code", "The code is not valid"));
         };
         self.throttle.release(attempt).await?;
         if !self.db.consume_mfa_challenge(&hash, now).await? {
@@ -241,11 +236,16 @@ impl Auth<'_> {
         }
     }
 
+    /// The keys a password counts on: the account of `email`, the address.
+    fn login_keys(&self, email: &str, client: &ClientInfo) -> Vec<(String, Limit)> {
+        self.throttle.login_keys(&account_key(email), client.ip.as_deref())
+    }
+
     /// The keys a second factor counts on: the account's second factor, the account, the
     /// address.
     fn second_factor_keys(&self, user: &User, client: &ClientInfo) -> Vec<(String, Limit)> {
         let mut keys = vec![(second_factor_key(&user.id), SECOND_FACTOR_LIMIT)];
-        keys.extend(self.throttle.login_keys(&account_key(&user.email), client.ip.as_deref()));
+        keys.extend(self.login_keys(&user.email, client));
         keys
     }
 
@@ -304,8 +304,7 @@ impl Auth<'_> {
         password: String,
         client: &ClientInfo,
     ) -> DomainResult<bool> {
-        let keys = self.throttle.login_keys(&account_key(&user.email), client.ip.as_deref());
-        let attempt = self.begin(&keys).await?;
+        let attempt = self.begin(&self.login_keys(&user.email, client)).await?;
         if !self.passwords.verify(password, Some(user.password_hash.clone())).await {
             return Ok(false);
         }
