@@ -11,6 +11,7 @@
 use crate::crypto::hash_token;
 use crate::domain::email_links;
 use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::registration::checked_email;
 use crate::domain::sessions::Auth;
 use crate::store::{ClientInfo, EmailToken};
 
@@ -40,18 +41,14 @@ pub(crate) async fn resend(
     client: ClientInfo,
 ) -> DomainResult<()> {
     // An email, even beside a bearer token, must be one.
-    let named = email.map(|e| e.trim().to_owned());
-    let invalid_email = || DomainError::bad_request("invalid_email", "The email address is not valid");
-    if named.as_deref().is_some_and(|e| !super::registration::valid_email(e)) {
-        return Err(invalid_email());
-    }
+    let named = email.as_deref().map(checked_email).transpose()?;
     let email = match bearer {
         Some(token) => {
             let principal = auth.verify(token).await.map_err(|e| DomainError::auth(&e))?;
             let user = auth.db.user_by_id(principal.user_id()).await?;
             user.map(|u| u.email).ok_or_else(|| DomainError::internal("token of a missing user"))?
         }
-        None => named.ok_or_else(invalid_email)?,
+        None => checked_email(named.unwrap_or_default())?.to_owned(),
     };
     email_links::request(auth, EmailToken::Verification, email, client).await
 }

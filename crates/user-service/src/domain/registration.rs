@@ -20,6 +20,14 @@ pub(crate) fn valid_email(email: &str) -> bool {
         && !domain.contains('@')
 }
 
+/// `email` trimmed, or 400 `invalid_email` unless it is [valid](valid_email).
+pub(crate) fn checked_email(email: &str) -> DomainResult<&str> {
+    let email = email.trim();
+    valid_email(email)
+        .then_some(email)
+        .ok_or_else(|| DomainError::bad_request("invalid_email", "The email address is not valid"))
+}
+
 /// Registers `email` (trimmed; 409 `email_taken` when its look-alike key is taken): the
 /// new user and the permissions their role grants.
 pub(crate) async fn register(
@@ -29,10 +37,7 @@ pub(crate) async fn register(
     name: Option<&str>,
     client: ClientInfo,
 ) -> DomainResult<(User, Vec<String>)> {
-    let email = email.trim();
-    if !valid_email(email) {
-        return Err(DomainError::bad_request("invalid_email", "The email address is not valid"));
-    }
+    let email = checked_email(email)?;
     let name = crate::domain::users::checked_name(name.unwrap_or_default())?;
     check_new_password(auth, &password)?;
     let hash = auth.passwords.hash(password).await.map_err(DomainError::internal)?;
