@@ -5,12 +5,10 @@
 //! sees the same counts. An attempt is counted *before* the work it guards, atomically
 //! with the check ([`Throttle::begin`]), and taken back when it succeeds
 //! ([`Throttle::release`]): however many requests arrive at once, no more than the limit
-//! get past the check. Per account: `login_max_failures` inside the window; per client
-//! address: `address_max_failures` (four times as many by default). A full key answers
-//! 429 with `Retry-After` until its oldest entry leaves the window; throttled attempts
-//! are not counted, so an account sees at most `login_max_failures * 3600 / window`
-//! failures an hour (20 by default, well under the 100 of I07). Which keys each flow
-//! counts on is in [`crate::domain::sessions`].
+//! get past the check. A full key answers 429 with `Retry-After` until its oldest entry
+//! leaves the window; throttled attempts are not counted, so an account sees at most
+//! `max_failures * 3600 / window` failures an hour (20 by default, well under the 100 of
+//! I07). Which keys each flow counts on is in [`crate::domain::sessions`].
 
 use redis::aio::ConnectionManager;
 
@@ -66,7 +64,6 @@ impl Counters {
         let (counted, count, oldest) = match self {
             Counters::Database(db) => db.try_record_login_failure(key, &id, now, since, limit).await?,
             Counters::Redis { conn, prefix } => {
-                let mut conn = conn.clone();
                 let (counted, count, oldest): (i64, i64, Option<i64>) = redis::cmd("EVAL")
                     .arg(TRY_COUNT_SCRIPT)
                     .arg(1)
@@ -76,7 +73,7 @@ impl Counters {
                     .arg(now)
                     .arg(&id)
                     .arg(window)
-                    .query_async(&mut conn)
+                    .query_async(&mut conn.clone())
                     .await?;
                 (counted == 1, count, oldest)
             }
@@ -94,12 +91,11 @@ impl Counters {
     async fn uncount(&self, key: &str, id: &str) -> Result<(), CounterError> {
         match self {
             Counters::Database(db) => Ok(db.delete_login_failure(id).await?),
-            Counters::Redis { conn, prefix } => {
-                let mut conn = conn.clone();
-                let _: () =
-                    redis::cmd("ZREM").arg(format!("{prefix}{key}")).arg(id).query_async(&mut conn).await?;
-                Ok(())
-            }
+            Counters::Redis { conn, prefix } => Ok(redis::cmd("ZREM")
+                .arg(format!("{prefix}{key}"))
+                .arg(id)
+                .query_async(&mut conn.clone())
+                .await?),
         }
     }
 
@@ -108,9 +104,7 @@ impl Counters {
         match self {
             Counters::Database(db) => Ok(db.clear_login_failures(key).await?),
             Counters::Redis { conn, prefix } => {
-                let mut conn = conn.clone();
-                let _: () = redis::cmd("DEL").arg(format!("{prefix}{key}")).query_async(&mut conn).await?;
-                Ok(())
+                Ok(redis::cmd("DEL").arg(format!("{prefix}{key}")).query_async(&mut conn.clone()).await?)
             }
         }
     }
@@ -120,9 +114,7 @@ impl Counters {
         match self {
             Counters::Database(_) => None,
             Counters::Redis { conn, .. } => {
-                let mut conn = conn.clone();
-                let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
-                Some(pong.is_ok())
+                Some(redis::cmd("PING").query_async::<String>(&mut conn.clone()).await.is_ok())
             }
         }
     }
@@ -195,20 +187,12 @@ pub(crate) struct Throttle {
 }
 
 impl Throttle {
-    /// Per account: `max_failures` per window.
-    pub(crate) fn account_limit(&self) -> Limit {
-        Limit { max: self.max_failures, window_secs: self.window_secs }
-    }
-
-    /// Per client address (`address_max_failures`, four times the account limit by default).
-    pub(crate) fn address_limit(&self) -> Limit {
-        Limit { max: self.address_max_failures, window_secs: self.window_secs }
-    }
-
-    /// The keys a credential check counts on: the account, and the address if known.
+    /// The keys a credential check counts on: the account (`max_failures` per window),
+    /// and the address if known (`address_max_failures`, four times as many by default).
     pub(crate) fn login_keys(&self, account: &str, ip: Option<&str>) -> Vec<(String, Limit)> {
-        let mut keys = vec![(account.to_owned(), self.account_limit())];
-        keys.extend(ip.map(|ip| (ip_key(ip), self.address_limit())));
+        let window_secs = self.window_secs;
+        let mut keys = vec![(account.to_owned(), Limit { max: self.max_failures, window_secs })];
+        keys.extend(ip.map(|ip| (ip_key(ip), Limit { max: self.address_max_failures, window_secs })));
         keys
     }
 

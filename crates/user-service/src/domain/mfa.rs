@@ -8,17 +8,15 @@ use crate::store::{ClientInfo, User};
 use crate::totp;
 
 fn already_enabled(user: &User) -> DomainResult<()> {
-    match user.mfa_enabled {
-        true => Err(DomainError::conflict("mfa_already_enabled", "TOTP is already enabled")),
-        false => Ok(()),
-    }
+    (!user.mfa_enabled)
+        .then_some(())
+        .ok_or_else(|| DomainError::conflict("mfa_already_enabled", "TOTP is already enabled"))
 }
 
 fn enabled(user: &User) -> DomainResult<()> {
-    match user.mfa_enabled {
-        true => Ok(()),
-        false => Err(DomainError::bad_request("mfa_not_enabled", "TOTP is not enabled")),
-    }
+    user.mfa_enabled
+        .then_some(())
+        .ok_or_else(|| DomainError::bad_request("mfa_not_enabled", "TOTP is not enabled"))
 }
 
 /// Stores a new pending secret (encrypted) and returns it.

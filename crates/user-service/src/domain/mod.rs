@@ -11,6 +11,7 @@ pub(crate) mod actor;
 pub(crate) mod api_key_auth;
 pub(crate) mod api_keys;
 pub(crate) mod audit;
+pub(crate) mod email_links;
 pub(crate) mod email_verification;
 pub(crate) mod error;
 pub(crate) mod mfa;

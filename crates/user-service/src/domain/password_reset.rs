@@ -1,18 +1,13 @@
 //! New passwords: reset with a mailed single-use token (I21) and change with the current
 //! password (I11). Every new password meets the policy; both revoke sessions.
 
-use crate::crypto::{hash_token, random_token};
+use crate::crypto::hash_token;
+use crate::domain::email_links;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::sessions::{Auth, Caller};
-use crate::mailer::MailError;
 use crate::metrics::Metrics;
 use crate::password::check_policy;
-use crate::store::{ClientInfo, User};
-use crate::throttle::Limit;
-
-/// Reset requests per email, and per client address, before 429.
-pub(crate) const RESET_PER_EMAIL: Limit = Limit { max: 3, window_secs: 900 };
-pub(crate) const RESET_PER_ADDRESS: Limit = Limit { max: 10, window_secs: 900 };
+use crate::store::{ClientInfo, EmailToken};
 
 /// 400 `weak_password` unless `password` meets the policy.
 pub(crate) fn check_new_password(auth: &Auth<'_>, password: &str) -> DomainResult<()> {
@@ -20,41 +15,14 @@ pub(crate) fn check_new_password(auth: &Auth<'_>, password: &str) -> DomainResul
         .map_err(|e| DomainError::bad_request("weak_password", e.message()))
 }
 
-/// Counts the request, then mails a reset link after the response when the account
-/// exists and is active, so neither the answer nor its timing says which (I05).
+/// Counts the request, then mails a reset link if the account exists and is active.
 pub(crate) async fn request(auth: &Auth<'_>, email: &str, client: ClientInfo) -> DomainResult<()> {
     Metrics::inc(&auth.metrics.password_reset_requests);
-    let email = email.trim().to_owned();
-    auth.count_requests("reset", &email, &client, (RESET_PER_EMAIL, RESET_PER_ADDRESS)).await?;
-    let (db, mailer, link_base, ttl) =
-        (auth.db.clone(), auth.mailer.clone(), auth.link_base.to_owned(), auth.reset_token_ttl_secs);
-    tokio::spawn(async move {
-        let sent: Result<(), MailError> = async {
-            let Some(user) = db.user_by_email(&email).await?.filter(User::is_active) else { return Ok(()) };
-            let now = crate::now();
-            let token = random_token();
-            db.replace_reset_token(&user.id, &hash_token(&token), now, now + ttl as i64).await?;
-            // The link opens the web app's page (FRONTEND_URL), never the request's Host (I22).
-            let link = format!("{link_base}/reset-password?token={token}");
-            let body = format!(
-                "Someone asked to reset the password of your account.\n\nOpen this link within {} minutes to \
-                 choose a new password:\n{link}\n\nIf it was not you, ignore this message.",
-                ttl / 60
-            );
-            mailer.send(&user.email, "Reset your password", &body).await?;
-            db.audit("password_reset_requested", Some(&user.id), None, &client, None).await;
-            Ok(())
-        }
-        .await;
-        if let Err(e) = sent {
-            tracing::error!(error = %e.to_string(), "sending the reset link failed");
-        }
-    });
-    Ok(())
+    email_links::request(auth, EmailToken::Reset, email.trim().to_owned(), client).await
 }
 
-/// Sets a new password with a reset token: single use, expiring; revokes every session
-/// and lifts the throttling, does not log in (I21).
+/// Sets a new password with a reset token; revokes every session and lifts the
+/// throttling, does not log in (I21).
 pub(crate) async fn confirm(
     auth: &Auth<'_>,
     token: &str,
@@ -63,7 +31,7 @@ pub(crate) async fn confirm(
 ) -> DomainResult<()> {
     check_new_password(auth, &password)?;
     let now = crate::now();
-    let Some(user_id) = auth.db.consume_reset_token(&hash_token(token), now).await? else {
+    let Some(user_id) = auth.db.consume_email_token(EmailToken::Reset, &hash_token(token), now).await? else {
         return Err(DomainError::bad_request(
             "invalid_reset_token",
             "The reset token is invalid, used or expired",

@@ -5,7 +5,7 @@ use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::password_reset::check_new_password;
 use crate::domain::sessions::Auth;
 use crate::metrics::Metrics;
-use crate::store::{ClientInfo, NewUser, User};
+use crate::store::{ClientInfo, EmailToken, NewUser, User};
 
 /// Basic email shape check: one `@`, something on both sides, a dot in the domain.
 pub(crate) fn valid_email(email: &str) -> bool {
@@ -20,6 +20,14 @@ pub(crate) fn valid_email(email: &str) -> bool {
         && !domain.contains('@')
 }
 
+/// `email` trimmed, or 400 `invalid_email` unless it is [valid](valid_email).
+pub(crate) fn checked_email(email: &str) -> DomainResult<&str> {
+    let email = email.trim();
+    valid_email(email)
+        .then_some(email)
+        .ok_or_else(|| DomainError::bad_request("invalid_email", "The email address is not valid"))
+}
+
 /// Registers `email` (trimmed; 409 `email_taken` when its look-alike key is taken): the
 /// new user and the permissions their role grants.
 pub(crate) async fn register(
@@ -29,10 +37,7 @@ pub(crate) async fn register(
     name: Option<&str>,
     client: ClientInfo,
 ) -> DomainResult<(User, Vec<String>)> {
-    let email = email.trim();
-    if !valid_email(email) {
-        return Err(DomainError::bad_request("invalid_email", "The email address is not valid"));
-    }
+    let email = checked_email(email)?;
     let name = crate::domain::users::checked_name(name.unwrap_or_default())?;
     check_new_password(auth, &password)?;
     let hash = auth.passwords.hash(password).await.map_err(DomainError::internal)?;
@@ -45,7 +50,7 @@ pub(crate) async fn register(
     Metrics::inc(&auth.metrics.registrations);
     auth.db.audit("user_registered", Some(&id), Some(&id), &client, None).await;
     let user = auth.db.user_by_id(&id).await?.ok_or_else(|| DomainError::internal("user vanished"))?;
-    super::email_verification::send_link_later(auth, user.clone(), client);
+    super::email_links::send_later(auth, EmailToken::Verification, user.email.clone(), client);
     let permissions = auth.tokens.roles.permissions_for(&user.roles).await?;
     Ok((user, permissions))
 }

@@ -11,14 +11,12 @@
 //! | password (login, and re-checks: password change, MFA disable, recovery codes) | account, address |
 //! | second factor at login (TOTP or recovery code) | account, address, second factor, challenge |
 //! | second factor when disabling MFA | account, address, second factor |
-//! | password-reset request (every one, not only failures) | email, address |
+//! | a mailed link's request (every one, see [`super::email_links`]) | email, address |
 //!
-//! Limits: account `login_max_failures` per window (5 per 15 minutes, 3 in production),
-//! address four times that, second factor [`SECOND_FACTOR_LIMIT`] (10 per hour per
-//! account, then locked for the hour: audit event and mail to the owner), challenge
-//! [`MFA_MAX_ATTEMPTS`], reset requests [`super::password_reset::RESET_PER_EMAIL`] and `RESET_PER_ADDRESS`
-//! per 15 minutes. The account counter is cleared only by a completed login; an
-//! admin unlock or a password reset clears the account and second-factor counters.
+//! The second factor locks for the window after [`SECOND_FACTOR_LIMIT`] failures (audited
+//! and mailed to the owner), a challenge after [`MFA_MAX_ATTEMPTS`]. Only a completed login
+//! clears the account's counter; an admin unlock or a password reset clears it and the
+//! second factor's.
 
 use crate::crypto::{MasterKey, hash_token, new_id, random_token};
 use crate::db::Db;
@@ -29,7 +27,7 @@ use crate::mailer::Mailer;
 use crate::metrics::Metrics;
 use crate::password::Passwords;
 use crate::store::{ClientInfo, Session, User};
-use crate::throttle::{Attempt, Limit, Throttle, account_key, ip_key};
+use crate::throttle::{Attempt, Limit, Throttle, account_key};
 use crate::totp;
 
 /// Wrong codes after which an MFA challenge is locked (I16).
@@ -122,7 +120,7 @@ impl Auth<'_> {
         client: &ClientInfo,
     ) -> DomainResult<LoginStep> {
         let key = account_key(email);
-        let attempt = self.begin(&self.throttle.login_keys(&key, client.ip.as_deref())).await?;
+        let attempt = self.begin(&self.login_keys(email, client)).await?;
         let user = self.db.user_by_email(email).await?;
         let ok = self.passwords.verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
         let user = match user {
@@ -172,15 +170,10 @@ impl Auth<'_> {
         code: &str,
         client: &ClientInfo,
     ) -> DomainResult<SessionTokens> {
-        let invalid_token = || {
-            DomainError::new(
-                ErrorKind::Unauthorized,
-                "invalid_mfa_token",
-                "The MFA token is invalid or expired",
-            )
-        };
-        let locked =
-            || DomainError::new(ErrorKind::Unauthorized, "mfa_locked", "Too many wrong codes; log in again");
+        let unauthorized =
+            |code: &'static str, message: &str| DomainError::new(ErrorKind::Unauthorized, code, message);
+        let invalid_token = || unauthorized("invalid_mfa_token", "The MFA token is invalid or expired");
+        let locked = || unauthorized("mfa_locked", "Too many wrong codes; log in again");
         let now = crate::now();
         let hash = hash_token(mfa_token);
         let challenge = self.db.mfa_challenge(&hash).await?.ok_or_else(invalid_token)?;
@@ -212,7 +205,7 @@ impl Auth<'_> {
             if attempt.filled(&factor) {
                 self.second_factor_locked(&user, client).await;
             }
-            return Err(DomainError::new(ErrorKind::Unauthorized, "invalid_code", "The code is not valid"));
+            return Err(unauthorized("invalid_code", "The code is not valid"));
         };
         self.throttle.release(attempt).await?;
         if !self.db.consume_mfa_challenge(&hash, now).await? {
@@ -243,11 +236,16 @@ impl Auth<'_> {
         }
     }
 
+    /// The keys a password counts on: the account of `email`, the address.
+    fn login_keys(&self, email: &str, client: &ClientInfo) -> Vec<(String, Limit)> {
+        self.throttle.login_keys(&account_key(email), client.ip.as_deref())
+    }
+
     /// The keys a second factor counts on: the account's second factor, the account, the
     /// address.
     fn second_factor_keys(&self, user: &User, client: &ClientInfo) -> Vec<(String, Limit)> {
         let mut keys = vec![(second_factor_key(&user.id), SECOND_FACTOR_LIMIT)];
-        keys.extend(self.throttle.login_keys(&account_key(&user.email), client.ip.as_deref()));
+        keys.extend(self.login_keys(&user.email, client));
         keys
     }
 
@@ -306,31 +304,12 @@ impl Auth<'_> {
         password: String,
         client: &ClientInfo,
     ) -> DomainResult<bool> {
-        let keys = self.throttle.login_keys(&account_key(&user.email), client.ip.as_deref());
-        let attempt = self.begin(&keys).await?;
+        let attempt = self.begin(&self.login_keys(&user.email, client)).await?;
         if !self.passwords.verify(password, Some(user.password_hash.clone())).await {
             return Ok(false);
         }
         self.throttle.release(attempt).await?;
         Ok(true)
-    }
-
-    /// Counts a request (every one, not only failures: a request is the cost) for
-    /// `email` on `{what}:` keys of the email and of the client's address: 429 when
-    /// either is full. Unknown emails count alike, so the answer says nothing of accounts.
-    pub(crate) async fn count_requests(
-        &self,
-        what: &str,
-        email: &str,
-        client: &ClientInfo,
-        (per_email, per_address): (Limit, Limit),
-    ) -> DomainResult<()> {
-        let mut keys = vec![(format!("{what}:{}", account_key(email)), per_email)];
-        keys.extend(client.ip.as_deref().map(|ip| (format!("{what}:{}", ip_key(ip)), per_address)));
-        match self.throttle.begin(&keys, crate::now()).await? {
-            Ok(_counted) => Ok(()),
-            Err(retry) => Err(DomainError::too_many_requests(retry)),
-        }
     }
 
     /// Spends a refresh token for a new pair within its session (touched). Reuse of

@@ -15,7 +15,7 @@ pub(crate) struct Api;
 
 /// The rules every new password must meet (registration, reset, change).
 #[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct PasswordPolicy {
+struct PasswordPolicy {
     /// Minimum length in characters (Unicode scalar values, not bytes).
     #[schema(example = 12)]
     min_length: usize,
@@ -24,17 +24,6 @@ pub(crate) struct PasswordPolicy {
     max_length: usize,
     /// Common passwords, and passwords of one repeated character, are refused.
     refuses_common_passwords: bool,
-}
-
-impl PasswordPolicy {
-    /// The policy of this configuration.
-    pub(crate) fn of(config: &crate::config::Config) -> PasswordPolicy {
-        PasswordPolicy {
-            min_length: config.password_min_chars,
-            max_length: crate::password::MAX_CHARS,
-            refuses_common_passwords: true,
-        }
-    }
 }
 
 pub(crate) fn router() -> Router<AppState> {
@@ -49,5 +38,6 @@ pub(crate) fn router() -> Router<AppState> {
     responses((status = 200, description = "The rules", body = PasswordPolicy)),
 )]
 async fn password_policy(State(state): State<AppState>) -> Json<PasswordPolicy> {
-    Json(PasswordPolicy::of(&state.config))
+    let (min_length, max_length) = (state.config.password_min_chars, crate::password::MAX_CHARS);
+    Json(PasswordPolicy { min_length, max_length, refuses_common_passwords: true })
 }
