@@ -15,7 +15,6 @@ use crate::domain::roles::covers;
 use crate::domain::trading_accounts::printable;
 use crate::store::{ApiKey, ApiKeyUsageRow};
 
-/// The permission every operation here requires.
 const MANAGE: &str = "api_keys:manage";
 /// Keys a user may have that are neither revoked nor expired.
 const MAX_LIVE_KEYS: i64 = 50;

@@ -474,22 +474,20 @@ impl TradingAccounts<'_> {
             .db
             .upsert_trading_account_member(&account.id, &user.id, &name_of(role), crate::now())
             .await?;
-        let added = outcome == MemberUpsert::Added;
-        let (event, details) = match outcome {
-            MemberUpsert::Added => (
-                "trading_account_member_added",
-                serde_json::json!({"account_id": account.id, "member_id": user.id, "role": role}),
-            ),
-            MemberUpsert::Changed(previous) => (
-                "trading_account_member_role_changed",
-                serde_json::json!({"account_id": account.id, "member_id": user.id, "from": previous, "role": role}),
-            ),
-            MemberUpsert::Unchanged => ("", serde_json::Value::Null),
+        let mut details = serde_json::json!({"account_id": account.id, "member_id": user.id, "role": role});
+        let event = match &outcome {
+            MemberUpsert::Added => "trading_account_member_added",
+            MemberUpsert::Changed(previous) => {
+                details["from"] = previous.as_str().into();
+                "trading_account_member_role_changed"
+            }
+            MemberUpsert::Unchanged => "",
             MemberUpsert::LastOwner => return Err(last_owner()),
         };
         if !event.is_empty() {
             actor.audit(self.db, event, details).await;
         }
+        let added = outcome == MemberUpsert::Added;
         let member = self
             .db
             .trading_account_members(&account.id)
@@ -602,19 +600,17 @@ impl TradingAccounts<'_> {
         serde_json::from_slice(&plain).map_err(|_| failed())
     }
 
-    /// Encrypts credentials for `account_id` with the newest version; returns
+    /// Encrypts credentials for account `id` with the newest version; returns
     /// `(ciphertext, hint)`, the hint being the masked values as JSON.
     async fn encrypt_credentials(
         &self,
-        account_id: &str,
-        credentials: &Credentials,
+        id: &str,
+        creds: &Credentials,
     ) -> Result<(String, String), CredentialError> {
-        let ring = self.write_keyring().await?;
-        let plain =
-            serde_json::to_vec(credentials).map_err(|_| CredentialError::Decrypt(account_id.to_owned()))?;
-        let hint = serde_json::to_string(&credentials.masked())
-            .map_err(|_| CredentialError::Decrypt(account_id.to_owned()))?;
-        Ok((ring.encrypt(&plain, account_id), hint))
+        let failed = |_| CredentialError::Decrypt(id.to_owned());
+        let plain = serde_json::to_vec(creds).map_err(failed)?;
+        let hint = serde_json::to_string(&creds.masked()).map_err(failed)?;
+        Ok((self.write_keyring().await?.encrypt(&plain, id), hint))
     }
 
     /// Re-seals every `v1:` value (signing keys, TOTP secrets) under the current env key;

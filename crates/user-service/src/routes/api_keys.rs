@@ -21,7 +21,6 @@ use crate::routes::error::{ApiJson, ApiQuery};
 use crate::startup::AppState;
 use crate::store::{ApiKey, ApiKeyUsageRow};
 
-/// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(create_key, list_keys, get_key, update_key, revoke_key, rotate_key, key_usage),

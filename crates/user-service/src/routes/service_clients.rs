@@ -22,7 +22,6 @@ use crate::routes::error::{ApiJson, ApiQuery};
 use crate::startup::AppState;
 use crate::store::ServiceClientRow;
 
-/// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(list_clients, create_client, revoke_client),

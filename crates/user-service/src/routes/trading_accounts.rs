@@ -24,7 +24,6 @@ use crate::routes::error::ApiJson;
 use crate::startup::AppState;
 use crate::store::{MemberRow, TradingAccountRow};
 
-/// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
