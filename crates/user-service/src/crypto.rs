@@ -92,10 +92,7 @@ fn seal(cipher: &Cipher, prefix: &str, plaintext: &[u8], aad: &str) -> String {
         .0
         .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad.as_bytes()), &mut sealed)
         .expect("AES-GCM encryption of an in-memory buffer cannot fail");
-    let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&sealed);
-    format!("{prefix}:{}", STANDARD.encode(out))
+    format!("{prefix}:{}", STANDARD.encode([&nonce[..], &sealed].concat()))
 }
 
 /// Opens the base64 part of a ciphertext (after its version prefix).

@@ -34,7 +34,6 @@ pub(crate) struct ApiKeyCaller {
     pub(crate) permissions: Vec<String>,
 }
 
-/// What checking an API key needs.
 pub(crate) struct ApiKeyAuth<'a> {
     pub(crate) db: &'a Db,
     pub(crate) roles: &'a RoleCatalog,
@@ -91,10 +90,7 @@ impl ApiKeyAuth<'_> {
                 },
             }
         };
-        let outcome = match &owner {
-            Ok(_) => "success",
-            Err(outcome) => outcome,
-        };
+        let outcome = owner.as_ref().err().copied().unwrap_or("success");
         let usage = ApiKeyUsage { api_key_id: stored.id.clone(), at: now, ip, route, outcome };
         if !self.usage.record(usage) {
             Metrics::inc(&m.api_key_usage_dropped);

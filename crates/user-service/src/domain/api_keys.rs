@@ -12,8 +12,10 @@ use crate::crypto::new_id;
 use crate::db::Db;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
 use crate::domain::roles::covers;
+use crate::domain::trading_accounts::printable;
 use crate::store::{ApiKey, ApiKeyUsageRow};
 
+const MANAGE: &str = "api_keys:manage";
 /// Keys a user may have that are neither revoked nor expired.
 const MAX_LIVE_KEYS: i64 = 50;
 const MAX_NAME_CHARS: usize = 100;
@@ -83,13 +85,12 @@ pub(crate) struct ApiKeys<'a> {
 
 fn valid_name(name: &str) -> DomainResult<String> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(DomainError::bad_request(
-            "invalid_name",
-            "The name must have 1 to 100 printable characters",
-        ));
+    match printable(name, MAX_NAME_CHARS) {
+        true => Ok(name.to_owned()),
+        false => {
+            Err(DomainError::bad_request("invalid_name", "The name must have 1 to 100 printable characters"))
+        }
     }
-    Ok(name.to_owned())
 }
 
 /// Checks the shape of every permission, then that the owner holds each one: a key can
@@ -131,16 +132,14 @@ fn valid_trading_account_id(id: Option<String>) -> DomainResult<Option<String>> 
     }
 }
 
-fn refuse_revoked(key: &ApiKey) -> DomainResult<()> {
-    if key.revoked_at.is_some() {
-        return Err(DomainError::conflict("api_key_revoked", "The key is revoked"));
-    }
-    Ok(())
+fn revoked() -> DomainError {
+    DomainError::conflict("api_key_revoked", "The key is revoked")
 }
 
 impl ApiKeys<'_> {
     /// Creates a key for the actor; returns it (shown this once) and its row.
     pub(crate) async fn create(&self, actor: &Actor<'_>, new: CreateApiKey) -> DomainResult<NewKey> {
+        actor.require(MANAGE)?;
         let name = valid_name(&new.name)?;
         let permissions = match &new.permissions {
             Some(requested) => valid_permissions(requested, actor.permissions)?,
@@ -190,14 +189,16 @@ impl ApiKeys<'_> {
         Ok((key, row))
     }
 
-    /// The user's keys, newest first, revoked ones included.
-    pub(crate) async fn of_user(&self, user_id: &str) -> DomainResult<Vec<ApiKey>> {
-        Ok(self.db.api_keys_of_user(user_id).await?)
+    /// The actor's keys, newest first, revoked ones included.
+    pub(crate) async fn of_user(&self, actor: &Actor<'_>) -> DomainResult<Vec<ApiKey>> {
+        actor.require(MANAGE)?;
+        Ok(self.db.api_keys_of_user(actor.id).await?)
     }
 
-    /// The user's key `id`, or 404 (also for another user's key).
-    pub(crate) async fn get(&self, user_id: &str, id: &str) -> DomainResult<ApiKey> {
-        self.db.api_key_of_user(id, user_id).await?.ok_or_else(DomainError::not_found)
+    /// The actor's key `id`, or 404 (also for another user's key).
+    pub(crate) async fn get(&self, actor: &Actor<'_>, id: &str) -> DomainResult<ApiKey> {
+        actor.require(MANAGE)?;
+        self.db.api_key_of_user(id, actor.id).await?.ok_or_else(DomainError::not_found)
     }
 
     /// Renames a key or changes its permissions (still a subset of the actor's).
@@ -207,8 +208,10 @@ impl ApiKeys<'_> {
         id: &str,
         patch: UpdateApiKey,
     ) -> DomainResult<ApiKey> {
-        let mut key = self.get(actor.id, id).await?;
-        refuse_revoked(&key)?;
+        let mut key = self.get(actor, id).await?;
+        if key.revoked_at.is_some() {
+            return Err(revoked());
+        }
         if let Some(name) = &patch.name {
             key.name = valid_name(name)?;
         }
@@ -223,7 +226,7 @@ impl ApiKeys<'_> {
 
     /// Revokes a key at once; the row stays, with `revoked_at`. Revoking twice is a no-op.
     pub(crate) async fn revoke(&self, actor: &Actor<'_>, id: &str) -> DomainResult<()> {
-        let key = self.get(actor.id, id).await?;
+        let key = self.get(actor, id).await?;
         if self.db.revoke_api_key(&key.id, crate::now()).await? {
             actor.audit(self.db, "api_key_revoked", serde_json::json!({"key_id": key.id})).await;
         }
@@ -233,12 +236,14 @@ impl ApiKeys<'_> {
     /// Replaces a key by a new one with the same name, permissions, account and lifetime
     /// length; the old key stops working at once. Returns the new key, shown this once.
     pub(crate) async fn rotate(&self, actor: &Actor<'_>, id: &str) -> DomainResult<NewKey> {
-        let old = self.get(actor.id, id).await?;
-        refuse_revoked(&old)?;
+        let old = self.get(actor, id).await?;
         let now = crate::now();
+        if old.revoked_at.is_some() {
+            return Err(revoked());
+        }
         // Rotating is for live keys: an expired one would otherwise come back with a fresh
         // lifetime, past the owner's decision and the live-key cap.
-        if old.expires_at.is_some_and(|t| t <= now) {
+        if old.is_expired(now) {
             return Err(DomainError::conflict("api_key_expired", "The key has expired"));
         }
         let expires_at = old.expires_at.map(|t| now + (t - old.created_at).max(0));
@@ -251,7 +256,7 @@ impl ApiKeys<'_> {
             ..old.clone()
         })?;
         if !self.db.rotate_api_key(&old.id, &row, now).await? {
-            return Err(DomainError::conflict("api_key_revoked", "The key is revoked"));
+            return Err(revoked());
         }
         let details =
             serde_json::json!({"key_id": row.id, "replaced_key_id": old.id, "prefix": row.display_prefix});
@@ -259,15 +264,15 @@ impl ApiKeys<'_> {
         Ok((key, row))
     }
 
-    /// Uses of the user's key `id`, newest first; `limit` 1..=200 (default 50).
+    /// Uses of the actor's key `id`, newest first; `limit` 1..=200 (default 50).
     pub(crate) async fn usage(
         &self,
-        user_id: &str,
+        actor: &Actor<'_>,
         id: &str,
         limit: i64,
         offset: i64,
     ) -> DomainResult<Vec<ApiKeyUsageRow>> {
-        let key = self.get(user_id, id).await?;
+        let key = self.get(actor, id).await?;
         Ok(self.db.api_key_usage(&key.id, limit, offset).await?)
     }
 

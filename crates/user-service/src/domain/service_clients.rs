@@ -21,6 +21,7 @@ use crate::db::Db;
 use crate::domain::actor::Actor;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::signing_keys::KeyManager;
+use crate::domain::trading_accounts::printable;
 use crate::store::{ClientInfo, ServiceClientRow};
 use crate::throttle::Throttle;
 
@@ -29,6 +30,8 @@ pub(crate) const CREDENTIALS_READ: &str = "trading_accounts:credentials:read";
 
 /// Prefix of every `client_id`.
 pub(crate) const CLIENT_ID_PREFIX: &str = "svc_";
+const CLIENTS_READ: &str = "admin:clients:read";
+const CLIENTS_WRITE: &str = "admin:clients:write";
 
 /// Longest accepted client name, in characters.
 const MAX_NAME_CHARS: usize = 100;
@@ -51,16 +54,6 @@ pub(crate) enum InvalidClient {
     UnknownScope(String),
     #[error("service clients cannot hold admin permissions ({0:?})")]
     AdminScope(String),
-}
-
-/// A trimmed, non-empty name without control characters.
-fn valid_name(name: &str) -> Result<String, InvalidClient> {
-    let name = name.trim();
-    let chars = name.chars().count();
-    if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(InvalidClient::Name);
-    }
-    Ok(name.to_owned())
 }
 
 /// RFC 6749 section 3.3 `scope-token`: `%x21 / %x23-5B / %x5D-7E`, and no `*`.
@@ -97,6 +90,12 @@ fn valid_scopes(scopes: &[String]) -> Result<Vec<String>, InvalidClient> {
     Ok(out)
 }
 
+/// A trimmed, non-empty name without control characters.
+fn valid_name(name: &str) -> Result<String, InvalidClient> {
+    let name = name.trim();
+    printable(name, MAX_NAME_CHARS).then(|| name.to_owned()).ok_or(InvalidClient::Name)
+}
+
 /// A new `client_id`: readable prefix + 80 random bits in hex.
 fn new_client_id() -> String {
     let hex: String = random_bytes::<10>().iter().map(|b| format!("{b:02x}")).collect();
@@ -124,9 +123,20 @@ impl From<RegisterError> for DomainError {
     }
 }
 
-/// Registers a client and audits `client_created`; returns the row and the secret, which
-/// exists nowhere else afterwards.
+/// Registers a client for an administrator; returns the row and the secret, which exists
+/// nowhere else afterwards.
 pub(crate) async fn register(
+    db: &Db,
+    actor: &Actor<'_>,
+    name: &str,
+    scopes: &[String],
+) -> DomainResult<(ServiceClientRow, String)> {
+    actor.require(CLIENTS_WRITE)?;
+    Ok(insert(db, name, scopes, Some(actor.id), actor.client).await?)
+}
+
+/// Registers a client and audits `client_created`.
+async fn insert(
     db: &Db,
     name: &str,
     scopes: &[String],
@@ -167,7 +177,7 @@ pub(crate) async fn create(
     scopes: &[String],
 ) -> Result<(String, String), RegisterError> {
     let client = ClientInfo { ip: None, user_agent: Some("user-service clients create".into()) };
-    let (row, secret) = register(db, name, scopes, None, &client).await?;
+    let (row, secret) = insert(db, name, scopes, None, &client).await?;
     Ok((row.client_id, secret))
 }
 
@@ -219,13 +229,20 @@ fn granted_scopes(client: &ServiceClientRow, requested: Option<&str>) -> Option<
 }
 
 /// The clients, revoked ones included, a page at a time.
-pub(crate) async fn list(db: &Db, limit: i64, offset: i64) -> DomainResult<Vec<ServiceClientRow>> {
+pub(crate) async fn list(
+    db: &Db,
+    actor: &Actor<'_>,
+    limit: i64,
+    offset: i64,
+) -> DomainResult<Vec<ServiceClientRow>> {
+    actor.require(CLIENTS_READ)?;
     Ok(db.list_service_clients(limit, offset).await?)
 }
 
 /// Revokes a client (by id or client id) and audits `client_revoked`: it gets no new
 /// tokens, and its current tokens stop working at this service at once.
 pub(crate) async fn revoke(db: &Db, actor: &Actor<'_>, id: &str) -> DomainResult<()> {
+    actor.require(CLIENTS_WRITE)?;
     let row = db.revoke_service_client(id, crate::now()).await?.ok_or_else(DomainError::not_found)?;
     let details = serde_json::json!({ "client_id": row.client_id });
     db.audit("client_revoked", None, Some(actor.id), actor.client, Some(details)).await;
@@ -383,12 +400,9 @@ pub(crate) struct ServiceClient {
 impl ServiceClient {
     /// 403 `insufficient_scope` (with the scope in the challenge) unless the token's
     /// scopes cover `scope`, by the same matcher as every permission check.
-    pub(crate) fn require(&self, scope: &str) -> Result<(), DomainError> {
-        if crate::domain::roles::covers(&self.scopes, scope) {
-            Ok(())
-        } else {
-            Err(DomainError::insufficient_scope(scope))
-        }
+    pub(crate) fn require(&self, scope: &str) -> DomainResult<()> {
+        let covered = crate::domain::roles::covers(&self.scopes, scope);
+        covered.then_some(()).ok_or_else(|| DomainError::insufficient_scope(scope))
     }
 }
 

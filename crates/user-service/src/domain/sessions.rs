@@ -21,7 +21,6 @@
 use crate::crypto::{MasterKey, hash_token, new_id, random_token};
 use crate::db::Db;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
-use crate::domain::roles::covers;
 use crate::domain::tokens::AccessTokens;
 use crate::mailer::Mailer;
 use crate::metrics::Metrics;
@@ -72,15 +71,6 @@ pub(crate) struct Caller {
     pub(crate) session_id: String,
     pub(crate) permissions: Vec<String>,
     pub(crate) amr: Vec<String>,
-}
-
-impl Caller {
-    /// 403 `insufficient_scope` unless the user's current roles grant `permission`.
-    pub(crate) fn require(&self, permission: &str) -> DomainResult<()> {
-        covers(&self.permissions, permission)
-            .then_some(())
-            .ok_or_else(|| DomainError::insufficient_scope(permission))
-    }
 }
 
 /// What the authentication flows need of the service, built per request by the routes.

@@ -16,7 +16,8 @@
 //! `GET /v1/users/me/accounts`; here it means keeping the account tradable: a trader may
 //! renew the daily broker session (Kite's access token) but not replace the API key pair.
 //! The last owner can be neither removed nor demoted (409). Non-members learn nothing,
-//! not even that the account exists (I25).
+//! not even that the account exists (I25). Every operation needs `trading_accounts:read`
+//! or `:write` first.
 //!
 //! # Credentials and master-key versions (I28, I29)
 //! Credentials are one JSON document encrypted with AES-256-GCM, a random 96-bit nonce and
@@ -43,9 +44,13 @@ use crate::db::Db;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
 use crate::store::{ClientInfo, MemberRemoval, MemberRow, MemberUpsert, TradingAccountRow};
 
+const READ: &str = "trading_accounts:read";
+const WRITE: &str = "trading_accounts:write";
 /// Changing an account's subscription tier (billing), beyond membership.
 const BILLING_WRITE: &str = "admin:billing:write";
 const TIERS: &str = "subscription_tier must be free, pro or enterprise";
+/// Attempts at picking the next version number when other rotations race this one.
+const ROTATE_ATTEMPTS: usize = 5;
 
 /// Trading accounts over the store, with the master key that seals their credentials.
 pub(crate) struct TradingAccounts<'a> {
@@ -54,7 +59,7 @@ pub(crate) struct TradingAccounts<'a> {
 }
 
 /// Brokers the service can hold credentials for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Broker {
     /// Zerodha Kite Connect.
@@ -62,7 +67,7 @@ pub(crate) enum Broker {
 }
 
 /// The subscription tier of an account (default `free`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum SubscriptionTier {
     /// The default.
@@ -73,18 +78,8 @@ pub(crate) enum SubscriptionTier {
     Enterprise,
 }
 
-impl SubscriptionTier {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            SubscriptionTier::Free => "free",
-            SubscriptionTier::Pro => "pro",
-            SubscriptionTier::Enterprise => "enterprise",
-        }
-    }
-}
-
 /// A member's role on one trading account (see the module docs for what each may do).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum MemberRole {
     /// Everything, including members and deletion.
@@ -93,16 +88,6 @@ pub(crate) enum MemberRole {
     Trader,
     /// Read only.
     Viewer,
-}
-
-impl MemberRole {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            MemberRole::Owner => "owner",
-            MemberRole::Trader => "trader",
-            MemberRole::Viewer => "viewer",
-        }
-    }
 }
 
 /// Plaintext broker credentials, as owners submit them and as the internal endpoint
@@ -119,7 +104,7 @@ pub(crate) struct Credentials {
 
 /// What responses show of credentials: the last 4 characters of values of 12 characters
 /// or more, nothing of shorter ones.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub(crate) struct MaskedCredentials {
     /// e.g. `****wxyz`.
     pub(crate) api_key: String,
@@ -131,12 +116,15 @@ pub(crate) struct MaskedCredentials {
 
 fn mask(value: &str) -> String {
     let n = value.chars().count();
-    if n >= 12 {
-        let tail: String = value.chars().skip(n - 4).collect();
-        format!("****{tail}")
-    } else {
-        "****".to_owned()
+    if n < 12 {
+        return "****".to_owned();
     }
+    format!("****{}", value.chars().skip(n - 4).collect::<String>())
+}
+
+/// 1 to `max` characters, none of them a control character.
+pub(crate) fn printable(value: &str, max: usize) -> bool {
+    !value.is_empty() && value.chars().count() <= max && !value.chars().any(char::is_control)
 }
 
 impl Credentials {
@@ -150,21 +138,15 @@ impl Credentials {
 
     /// 422 unless every value is non-empty, printable and of a sane length.
     pub(crate) fn validate(&self) -> DomainResult<()> {
-        let check = |name: &str, v: &str, max: usize| {
-            if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
-                Err(DomainError::new(
-                    ErrorKind::Unprocessable,
-                    "invalid_credentials_format",
-                    format!("credentials.{name} must be 1 to {max} printable characters"),
-                ))
-            } else {
-                Ok(())
+        for (name, value, max) in [
+            ("api_key", Some(&self.api_key), 256),
+            ("api_secret", Some(&self.api_secret), 256),
+            ("access_token", self.access_token.as_ref(), 2048),
+        ] {
+            if value.is_some_and(|v| !printable(v, max)) {
+                let message = format!("credentials.{name} must be 1 to {max} printable characters");
+                return Err(invalid("invalid_credentials_format", &message));
             }
-        };
-        check("api_key", &self.api_key, 256)?;
-        check("api_secret", &self.api_secret, 256)?;
-        if let Some(t) = &self.access_token {
-            check("access_token", t, 2048)?;
         }
         Ok(())
     }
@@ -173,10 +155,8 @@ impl Credentials {
 /// Why stored credentials could not be encrypted or decrypted (always our problem: 500).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CredentialError {
-    /// Database failure.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
-    /// The ciphertext names a version the database does not have.
     #[error("unknown master-key version {0}")]
     UnknownVersion(u32),
     /// A wrapped data key does not decrypt with the env master key (or the previous one).
@@ -207,6 +187,10 @@ fn role_forbids() -> DomainError {
     DomainError::forbidden("forbidden", "Your role on this trading account does not allow this")
 }
 
+fn last_owner() -> DomainError {
+    DomainError::conflict("last_owner", "An account must keep at least one owner")
+}
+
 fn invalid(code: &'static str, message: &str) -> DomainError {
     DomainError::new(ErrorKind::Unprocessable, code, message)
 }
@@ -214,10 +198,10 @@ fn invalid(code: &'static str, message: &str) -> DomainError {
 /// A trimmed text field of 1 to `max` printable characters.
 fn clean_text(value: &str, max: usize, code: &'static str, name: &str) -> DomainResult<String> {
     let v = value.trim();
-    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
-        return Err(invalid(code, &format!("{name} must be 1 to {max} printable characters")));
+    match printable(v, max) {
+        true => Ok(v.to_owned()),
+        false => Err(invalid(code, &format!("{name} must be 1 to {max} printable characters"))),
     }
-    Ok(v.to_owned())
 }
 
 /// The variant of `T` (a lowercase unit-variant enum above) that `name` names; else 422.
@@ -226,8 +210,10 @@ fn parse<T: serde::de::DeserializeOwned>(name: &str, code: &'static str, message
         .map_err(|_| invalid(code, message))
 }
 
-/// Attempts at picking the next version number when other rotations race this one.
-const ROTATE_ATTEMPTS: usize = 5;
+/// The name of a variant of a lowercase unit-variant enum above (what [`parse`] reads).
+fn name_of(value: impl Serialize) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
 
 /// `POST /v1/trading-accounts`.
 #[derive(Deserialize, ToSchema)]
@@ -290,20 +276,13 @@ struct AccountChange {
 }
 
 impl AccountChange {
-    fn touches_credentials(&self) -> bool {
-        let c = &self.credentials;
-        c.api_key.is_some() || c.api_secret.is_some() || c.access_token.is_some()
-    }
-
     /// What `role` may change: owners anything, traders the access token only.
     fn allowed_for(&self, role: MemberRole) -> bool {
         match role {
             MemberRole::Owner => true,
             MemberRole::Trader => {
-                self.label.is_none()
-                    && self.tier.is_none()
-                    && self.credentials.api_key.is_none()
-                    && self.credentials.api_secret.is_none()
+                let c = &self.credentials;
+                self.label.is_none() && self.tier.is_none() && c.api_key.is_none() && c.api_secret.is_none()
             }
             MemberRole::Viewer => false,
         }
@@ -322,10 +301,6 @@ fn named_if<const N: usize>(flags: [(&'static str, bool); N]) -> Vec<&'static st
     flags.into_iter().filter_map(|(name, set)| set.then_some(name)).collect()
 }
 
-fn last_owner() -> DomainError {
-    DomainError::conflict("last_owner", "An account must keep at least one owner")
-}
-
 /// Why `keys rotate-master` failed; the CLI reports it as the command's error.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum RotationError {
@@ -336,17 +311,29 @@ pub(crate) enum RotationError {
 }
 
 impl TradingAccounts<'_> {
-    /// The account and the member's role; 404 when it is unknown or `user_id` is not a
-    /// member (I25: the two are indistinguishable).
-    pub(crate) async fn membership(&self, user_id: &str, id: &str) -> DomainResult<Membership> {
+    /// The account and the actor's role, if the actor holds `permission`; 404 when the
+    /// account is unknown or the actor is not a member (I25: the two are indistinguishable).
+    pub(crate) async fn membership(
+        &self,
+        actor: &Actor<'_>,
+        permission: &str,
+        id: &str,
+    ) -> DomainResult<Membership> {
+        actor.require(permission)?;
         let (account, role) =
-            self.db.trading_account_for_member(id, user_id).await?.ok_or_else(DomainError::not_found)?;
+            self.db.trading_account_for_member(id, actor.id).await?.ok_or_else(DomainError::not_found)?;
         Ok((account, role_of(&role)))
     }
 
-    /// Every account `user_id` is a member of (owned or shared), with their role.
-    pub(crate) async fn of_member(&self, user_id: &str) -> DomainResult<Vec<Membership>> {
-        let rows = self.db.trading_accounts_of_user(user_id).await?;
+    /// One account the actor is a member of, with their role.
+    pub(crate) async fn get(&self, actor: &Actor<'_>, id: &str) -> DomainResult<Membership> {
+        self.membership(actor, READ, id).await
+    }
+
+    /// Every account the actor is a member of (owned or shared), with their role.
+    pub(crate) async fn of_member(&self, actor: &Actor<'_>) -> DomainResult<Vec<Membership>> {
+        actor.require(READ)?;
+        let rows = self.db.trading_accounts_of_user(actor.id).await?;
         Ok(rows.into_iter().map(|(account, role)| (account, role_of(&role))).collect())
     }
 
@@ -356,6 +343,7 @@ impl TradingAccounts<'_> {
         actor: &Actor<'_>,
         new: CreateAccount,
     ) -> DomainResult<TradingAccountRow> {
+        actor.require(WRITE)?;
         // Only the names of `Broker` pass, so the name is stored as sent.
         let _: Broker = parse(&new.broker, "unsupported_broker", "Unsupported broker; supported: kite")?;
         let label = clean_text(&new.label, 100, "invalid_label", "label")?;
@@ -369,7 +357,7 @@ impl TradingAccounts<'_> {
             broker: new.broker,
             label,
             broker_user_id,
-            subscription_tier: SubscriptionTier::Free.as_str().to_owned(),
+            subscription_tier: name_of(SubscriptionTier::Free),
             credentials_enc,
             credentials_hint,
             created_at: now,
@@ -391,7 +379,7 @@ impl TradingAccounts<'_> {
         id: &str,
         patch: UpdateAccount,
     ) -> DomainResult<Membership> {
-        let (mut account, role) = self.membership(actor.id, id).await?;
+        let (mut account, role) = self.membership(actor, WRITE, id).await?;
         let label =
             patch.label.as_deref().map(|l| clean_text(l, 100, "invalid_label", "label")).transpose()?;
         let tier = (patch.subscription_tier.as_deref())
@@ -399,57 +387,44 @@ impl TradingAccounts<'_> {
             .transpose()?;
         let change = AccountChange { label, tier, credentials: patch.credentials.unwrap_or_default() };
         // The tier is what the platform bills: members (owners included) do not set their own.
-        if change.tier.is_some() && !crate::domain::roles::covers(actor.permissions, BILLING_WRITE) {
-            return Err(DomainError::insufficient_scope(BILLING_WRITE));
+        if change.tier.is_some() {
+            actor.require(BILLING_WRITE)?;
         }
         if !change.allowed_for(role) {
             return Err(role_forbids());
         }
         let mut fields =
             named_if([("label", change.label.is_some()), ("subscription_tier", change.tier.is_some())]);
+        let c = change.credentials;
         let credential_fields = named_if([
-            ("api_key", change.credentials.api_key.is_some()),
-            ("api_secret", change.credentials.api_secret.is_some()),
-            ("access_token", change.credentials.access_token.is_some()),
+            ("api_key", c.api_key.is_some()),
+            ("api_secret", c.api_secret.is_some()),
+            ("access_token", c.access_token.is_some()),
         ]);
         let expected = account.credentials_enc.clone();
-        let credentials_changed = change.touches_credentials();
-        if credentials_changed {
+        if !credential_fields.is_empty() {
             let mut creds = self.decrypt_credentials(&account.id, &account.credentials_enc).await?;
-            if let Some(v) = change.credentials.api_key {
-                creds.api_key = v;
-            }
-            if let Some(v) = change.credentials.api_secret {
-                creds.api_secret = v;
-            }
-            if let Some(v) = change.credentials.access_token {
-                creds.access_token = Some(v);
-            }
+            creds.api_key = c.api_key.unwrap_or(creds.api_key);
+            creds.api_secret = c.api_secret.unwrap_or(creds.api_secret);
+            creds.access_token = c.access_token.or(creds.access_token);
             creds.validate()?;
-            let (enc, hint) = self.encrypt_credentials(&account.id, &creds).await?;
-            account.credentials_enc = enc;
-            account.credentials_hint = hint;
+            (account.credentials_enc, account.credentials_hint) =
+                self.encrypt_credentials(&account.id, &creds).await?;
             fields.push("credentials");
         }
-        if let Some(label) = change.label {
-            account.label = label;
-        }
-        if let Some(tier) = change.tier {
-            account.subscription_tier = tier.as_str().to_owned();
-        }
+        account.label = change.label.unwrap_or(account.label);
+        account.subscription_tier = change.tier.map_or(account.subscription_tier, name_of);
         let now = crate::now();
         if !self.db.update_trading_account(&account, &expected, now).await? {
-            return Err(DomainError::conflict(
-                "conflict",
-                "The trading account changed meanwhile; read it again and retry",
-            ));
+            let message = "The trading account changed meanwhile; read it again and retry";
+            return Err(DomainError::conflict("conflict", message));
         }
         account.updated_at = now;
         if !fields.is_empty() {
             let details = serde_json::json!({"account_id": account.id, "fields": fields});
             actor.audit(self.db, "trading_account_updated", details).await;
         }
-        if credentials_changed {
+        if !credential_fields.is_empty() {
             // Which values changed, never the values.
             let details = serde_json::json!({"account_id": account.id, "fields": credential_fields});
             actor.audit(self.db, "trading_account_credentials_changed", details).await;
@@ -459,7 +434,7 @@ impl TradingAccounts<'_> {
 
     /// Deletes the account, its credentials and memberships (owners only).
     pub(crate) async fn delete(&self, actor: &Actor<'_>, id: &str) -> DomainResult<()> {
-        let (account, role) = self.membership(actor.id, id).await?;
+        let (account, role) = self.membership(actor, WRITE, id).await?;
         if role != MemberRole::Owner {
             return Err(role_forbids());
         }
@@ -471,8 +446,8 @@ impl TradingAccounts<'_> {
     }
 
     /// The members of an account (any member may read them).
-    pub(crate) async fn members(&self, user_id: &str, id: &str) -> DomainResult<Vec<MemberRow>> {
-        let (account, _) = self.membership(user_id, id).await?;
+    pub(crate) async fn members(&self, actor: &Actor<'_>, id: &str) -> DomainResult<Vec<MemberRow>> {
+        let (account, _) = self.membership(actor, READ, id).await?;
         Ok(self.db.trading_account_members(&account.id).await?)
     }
 
@@ -486,7 +461,7 @@ impl TradingAccounts<'_> {
         id: &str,
         new: AddMember,
     ) -> DomainResult<(MemberRow, bool)> {
-        let (account, my_role) = self.membership(actor.id, id).await?;
+        let (account, my_role) = self.membership(actor, WRITE, id).await?;
         if my_role != MemberRole::Owner {
             return Err(role_forbids());
         }
@@ -495,24 +470,24 @@ impl TradingAccounts<'_> {
         let user = self.db.user_by_email(&email).await?.ok_or_else(|| {
             DomainError::new(ErrorKind::NotFound, "user_not_found", "No user has this email")
         })?;
-        let outcome =
-            self.db.upsert_trading_account_member(&account.id, &user.id, role.as_str(), crate::now()).await?;
-        let added = outcome == MemberUpsert::Added;
-        let (event, details) = match outcome {
-            MemberUpsert::Added => (
-                "trading_account_member_added",
-                serde_json::json!({"account_id": account.id, "member_id": user.id, "role": role.as_str()}),
-            ),
-            MemberUpsert::Changed(previous) => (
-                "trading_account_member_role_changed",
-                serde_json::json!({"account_id": account.id, "member_id": user.id, "from": previous, "role": role.as_str()}),
-            ),
-            MemberUpsert::Unchanged => ("", serde_json::Value::Null),
+        let outcome = self
+            .db
+            .upsert_trading_account_member(&account.id, &user.id, &name_of(role), crate::now())
+            .await?;
+        let mut details = serde_json::json!({"account_id": account.id, "member_id": user.id, "role": role});
+        let event = match &outcome {
+            MemberUpsert::Added => "trading_account_member_added",
+            MemberUpsert::Changed(previous) => {
+                details["from"] = previous.as_str().into();
+                "trading_account_member_role_changed"
+            }
+            MemberUpsert::Unchanged => "",
             MemberUpsert::LastOwner => return Err(last_owner()),
         };
         if !event.is_empty() {
             actor.audit(self.db, event, details).await;
         }
+        let added = outcome == MemberUpsert::Added;
         let member = self
             .db
             .trading_account_members(&account.id)
@@ -526,7 +501,7 @@ impl TradingAccounts<'_> {
     /// Removes a member (owners), or leaves the account (any member removing themselves).
     /// The last owner cannot be removed.
     pub(crate) async fn remove_member(&self, actor: &Actor<'_>, id: &str, user_id: &str) -> DomainResult<()> {
-        let (account, my_role) = self.membership(actor.id, id).await?;
+        let (account, my_role) = self.membership(actor, WRITE, id).await?;
         if my_role != MemberRole::Owner && user_id != actor.id {
             return Err(role_forbids());
         }
@@ -625,19 +600,17 @@ impl TradingAccounts<'_> {
         serde_json::from_slice(&plain).map_err(|_| failed())
     }
 
-    /// Encrypts credentials for `account_id` with the newest version; returns
+    /// Encrypts credentials for account `id` with the newest version; returns
     /// `(ciphertext, hint)`, the hint being the masked values as JSON.
     async fn encrypt_credentials(
         &self,
-        account_id: &str,
-        credentials: &Credentials,
+        id: &str,
+        creds: &Credentials,
     ) -> Result<(String, String), CredentialError> {
-        let ring = self.write_keyring().await?;
-        let plain =
-            serde_json::to_vec(credentials).map_err(|_| CredentialError::Decrypt(account_id.to_owned()))?;
-        let hint = serde_json::to_string(&credentials.masked())
-            .map_err(|_| CredentialError::Decrypt(account_id.to_owned()))?;
-        Ok((ring.encrypt(&plain, account_id), hint))
+        let failed = |_| CredentialError::Decrypt(id.to_owned());
+        let plain = serde_json::to_vec(creds).map_err(failed)?;
+        let hint = serde_json::to_string(&creds.masked()).map_err(failed)?;
+        Ok((self.write_keyring().await?.encrypt(&plain, id), hint))
     }
 
     /// Re-seals every `v1:` value (signing keys, TOTP secrets) under the current env key;

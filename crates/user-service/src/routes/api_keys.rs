@@ -11,10 +11,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 
-use super::caller::Caller;
-use super::openapi::{BodyErrors, ErrorBody, PageErrors};
-use super::users::Page;
-use super::{RequestMeta, actor, rfc3339};
+use super::openapi::{BodyErrors, ErrorBody, PageErrors, PermissionErrors};
+use super::rfc3339;
+use super::users::{Acting, Page};
 use crate::domain::api_key_auth::api_key_environment;
 use crate::domain::api_keys::{ApiKeys, CreateApiKey, UpdateApiKey};
 use crate::domain::error::DomainResult;
@@ -22,10 +21,6 @@ use crate::routes::error::{ApiJson, ApiQuery};
 use crate::startup::AppState;
 use crate::store::{ApiKey, ApiKeyUsageRow};
 
-/// The permission every endpoint here requires.
-const MANAGE: &str = "api_keys:manage";
-
-/// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(create_key, list_keys, get_key, update_key, revoke_key, rotate_key, key_usage),
@@ -161,22 +156,20 @@ fn created((key, row): (String, ApiKey)) -> Response {
     responses(
         (status = 201, description = "The new key, shown once", body = CreatedApiKey),
         BodyErrors,
+        PermissionErrors,
         (status = 400, description = "Invalid name, permissions, lifetime or account id", body = ErrorBody),
-        (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "Missing api_keys:manage, or a permission the caller lacks", body = ErrorBody),
         (status = 404, description = "The trading account is not one of the caller's", body = ErrorBody),
         (status = 409, description = "Too many active keys", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["api_keys:manage"]))
 )]
 async fn create_key(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     ApiJson(body): ApiJson<CreateApiKey>,
 ) -> DomainResult<Response> {
-    me.require(MANAGE)?;
-    Ok(created(keys(&state).create(&actor(&me, &client), body).await?))
+    Ok(created(keys(&state).create(&me.actor(), body).await?))
 }
 
 /// The caller's keys, newest first, revoked ones included; never a key or its hash.
@@ -184,16 +177,11 @@ async fn create_key(
     get,
     path = "/v1/api-keys",
     tag = "api-keys",
-    responses(
-        (status = 200, description = "The caller's keys", body = ApiKeyList),
-        (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "Missing api_keys:manage", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    responses((status = 200, description = "The caller's keys", body = ApiKeyList), PermissionErrors),
+    security(("bearer" = ["api_keys:manage"]))
 )]
-async fn list_keys(State(state): State<AppState>, me: Caller) -> DomainResult<Json<ApiKeyList>> {
-    me.require(MANAGE)?;
-    let rows = keys(&state).of_user(&me.user.id).await?;
+async fn list_keys(State(state): State<AppState>, me: Acting) -> DomainResult<Json<ApiKeyList>> {
+    let rows = keys(&state).of_user(&me.actor()).await?;
     Ok(Json(ApiKeyList { api_keys: rows.iter().map(ApiKeyView::from).collect() }))
 }
 
@@ -205,19 +193,17 @@ async fn list_keys(State(state): State<AppState>, me: Caller) -> DomainResult<Js
     params(("id" = String, Path, description = "Key id")),
     responses(
         (status = 200, description = "The key", body = ApiKeyView),
-        (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "Missing api_keys:manage", body = ErrorBody),
+        PermissionErrors,
         (status = 404, description = "No such key of the caller", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["api_keys:manage"]))
 )]
 async fn get_key(
     State(state): State<AppState>,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
 ) -> DomainResult<Json<ApiKeyView>> {
-    me.require(MANAGE)?;
-    Ok(Json(ApiKeyView::from(&keys(&state).get(&me.user.id, &id).await?)))
+    Ok(Json(ApiKeyView::from(&keys(&state).get(&me.actor(), &id).await?)))
 }
 
 /// Renames a key or changes its permissions (still a subset of the caller's).
@@ -230,23 +216,21 @@ async fn get_key(
     responses(
         (status = 200, description = "The updated key", body = ApiKeyView),
         BodyErrors,
+        PermissionErrors,
         (status = 400, description = "Invalid name or permissions", body = ErrorBody),
-        (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "Missing api_keys:manage, or a permission the caller lacks", body = ErrorBody),
         (status = 404, description = "No such key of the caller", body = ErrorBody),
         (status = 409, description = "The key is revoked", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["api_keys:manage"]))
 )]
 async fn update_key(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateApiKey>,
 ) -> DomainResult<Json<ApiKeyView>> {
-    me.require(MANAGE)?;
-    Ok(Json(ApiKeyView::from(&keys(&state).update(&actor(&me, &client), &id, body).await?)))
+    Ok(Json(ApiKeyView::from(&keys(&state).update(&me.actor(), &id, body).await?)))
 }
 
 /// Revokes a key at once; the row stays, with `revoked_at`. Revoking twice is a no-op.
@@ -257,20 +241,17 @@ async fn update_key(
     params(("id" = String, Path, description = "Key id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "Missing api_keys:manage", body = ErrorBody),
+        PermissionErrors,
         (status = 404, description = "No such key of the caller", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["api_keys:manage"]))
 )]
 async fn revoke_key(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
 ) -> DomainResult<StatusCode> {
-    me.require(MANAGE)?;
-    keys(&state).revoke(&actor(&me, &client), &id).await?;
+    keys(&state).revoke(&me.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -283,21 +264,18 @@ async fn revoke_key(
     params(("id" = String, Path, description = "Key id")),
     responses(
         (status = 201, description = "The replacement key, shown once", body = CreatedApiKey),
-        (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "Missing api_keys:manage", body = ErrorBody),
+        PermissionErrors,
         (status = 404, description = "No such key of the caller", body = ErrorBody),
-        (status = 409, description = "The key is revoked (or was rotated meanwhile)", body = ErrorBody),
+        (status = 409, description = "The key is revoked or expired (or was rotated meanwhile)", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["api_keys:manage"]))
 )]
 async fn rotate_key(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
 ) -> DomainResult<Response> {
-    me.require(MANAGE)?;
-    Ok(created(keys(&state).rotate(&actor(&me, &client), &id).await?))
+    Ok(created(keys(&state).rotate(&me.actor(), &id).await?))
 }
 
 /// Uses of a key, newest first: time, IP, route, outcome (written in batches, so the
@@ -310,21 +288,19 @@ async fn rotate_key(
     responses(
         (status = 200, description = "A page of uses", body = UsagePage),
         PageErrors,
-        (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "Missing api_keys:manage", body = ErrorBody),
+        PermissionErrors,
         (status = 404, description = "No such key of the caller", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["api_keys:manage"]))
 )]
 async fn key_usage(
     State(state): State<AppState>,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
     ApiQuery(page): ApiQuery<Page>,
 ) -> DomainResult<Json<UsagePage>> {
-    me.require(MANAGE)?;
     let (limit, offset) = (page.limit(), page.offset());
-    let rows = keys(&state).usage(&me.user.id, &id, limit, offset).await?;
+    let rows = keys(&state).usage(&me.actor(), &id, limit, offset).await?;
     let usage = rows
         .into_iter()
         .map(|ApiKeyUsageRow { at, ip, route, outcome }| UsageEntry { time: rfc3339(at), ip, route, outcome })

@@ -4,7 +4,7 @@
 //! with the core crate's `authgate::Verifier`, fed the service's own JWKS, and leaves an
 //! `authgate::Principal`. [`Caller`] builds on that principal, never on the header; the
 //! domain adds the service's own checks (`Auth::caller`: session active, user enabled,
-//! current permissions). Permissions are checked once, by [`Caller::require`].
+//! current permissions). Permissions are checked once, in the domain (`Actor::require`).
 //!
 //! A route that takes [`Caller`] must sit behind the auth layer; one that does not
 //! answers 401 (no principal), never 500.

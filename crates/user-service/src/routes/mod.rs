@@ -30,11 +30,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::domain::actor::Actor;
 use crate::domain::error::DomainError;
 use crate::domain::sessions::{Auth, SessionTokens};
 use crate::domain::tokens::AccessTokens;
-use crate::routes::caller::Caller;
 use crate::routes::error::{REALM, auth_error_body};
 use crate::startup::AppState;
 use crate::store::ClientInfo;
@@ -89,7 +87,7 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
 /// The tower crate's `AuthLayer` over the service's own verifier (same key set, replaced
 /// in place on reload): the one place a bearer token is verified for the routes that
 /// take `Caller`. It answers in the service's error shape, the same as `DomainError::auth`.
-/// Handlers check permissions once, with `Caller::require`.
+/// Domain operations check permissions once, with `Actor::require`.
 pub(crate) fn auth_layer(state: &AppState) -> authgate_tower::AuthLayer {
     authgate_tower::AuthLayer::new(authenticator(state)).realm(REALM).error_body(error_body)
 }
@@ -109,11 +107,6 @@ fn error_body(e: &authgate::Error) -> (HeaderValue, axum::body::Bytes) {
         HeaderValue::from_static("application/json"),
         axum::body::Bytes::from(serde_json::to_vec(&auth_error_body(e)).unwrap_or_default()),
     )
-}
-
-/// The domain's view of the caller of this request.
-pub(crate) fn actor<'a>(me: &'a Caller, client: &'a ClientInfo) -> Actor<'a> {
-    Actor { id: &me.user.id, permissions: &me.permissions, client }
 }
 
 /// Where a request came from (client address, through `TRUSTED_PROXIES`, and user

@@ -19,13 +19,11 @@ use super::{RequestMeta, no_store};
 use crate::domain::service_clients::{ClientToken, ClientTokens, OAuthError};
 use crate::startup::AppState;
 
-/// Largest accepted token request body.
 const MAX_TOKEN_REQUEST_BYTES: usize = 8 * 1024;
 
 /// The realm of the Basic challenge on `invalid_client`.
 const BASIC_CHALLENGE: &str = r#"Basic realm="authgate", charset="UTF-8""#;
 
-/// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(token), components(schemas(TokenRequest, TokenResponse, OAuthError)))]
 pub(crate) struct Api;

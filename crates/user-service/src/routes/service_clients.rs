@@ -1,7 +1,6 @@
 //! `/v1/admin/clients`: service clients as administrators register, list and revoke
-//! them, guarded like `/v1/admin/*` (the tower crate's `AuthLayer`, then
-//! `Caller::require`); and the [`ServiceClient`] extractor of the routes that only
-//! service-client tokens may call.
+//! them (`admin:clients:read` / `:write`, checked by the domain); and the
+//! [`ServiceClient`] extractor of the routes that only service-client tokens may call.
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
@@ -13,20 +12,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
 
-use super::caller::{Caller, bearer_token_from_headers};
-use super::openapi::{BodyErrors, ErrorBody, PageErrors};
-use super::users::Page;
-use super::{RequestMeta, actor, auth_layer, no_store, rfc3339};
+use super::caller::bearer_token_from_headers;
+use super::openapi::{BodyErrors, ErrorBody, PageErrors, PermissionErrors};
+use super::users::{Acting, Page};
+use super::{auth_layer, no_store, rfc3339};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::service_clients::{self as clients, RefusedService, ServiceClient};
 use crate::routes::error::{ApiJson, ApiQuery};
 use crate::startup::AppState;
 use crate::store::ServiceClientRow;
 
-const CLIENTS_READ: &str = "admin:clients:read";
-const CLIENTS_WRITE: &str = "admin:clients:write";
-
-/// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(list_clients, create_client, revoke_client),
@@ -122,18 +117,16 @@ fn scopes_schema() -> utoipa::openapi::Array {
     responses(
         (status = 200, description = "The clients", body = ClientList),
         PageErrors,
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "insufficient_scope: needs admin:clients:read", body = ErrorBody),
+        PermissionErrors,
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["admin:clients:read"]))
 )]
 async fn list_clients(
     State(state): State<AppState>,
-    me: Caller,
+    me: Acting,
     ApiQuery(page): ApiQuery<Page>,
 ) -> DomainResult<Json<ClientList>> {
-    me.require(CLIENTS_READ)?;
-    let clients = clients::list(&state.db, page.limit(), page.offset()).await?;
+    let clients = clients::list(&state.db, &me.actor(), page.limit(), page.offset()).await?;
     Ok(Json(ClientList { clients: clients.iter().map(ClientView::from).collect() }))
 }
 
@@ -146,21 +139,17 @@ async fn list_clients(
     responses(
         (status = 201, description = "Created; the secret is shown once (Cache-Control: no-store)", body = CreatedClient),
         BodyErrors,
+        PermissionErrors,
         (status = 400, description = "invalid_name or invalid_scopes", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "insufficient_scope: needs admin:clients:write", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["admin:clients:write"]))
 )]
 async fn create_client(
     State(state): State<AppState>,
-    RequestMeta(info): RequestMeta,
-    me: Caller,
+    me: Acting,
     ApiJson(body): ApiJson<CreateClientBody>,
 ) -> DomainResult<Response> {
-    me.require(CLIENTS_WRITE)?;
-    let (row, client_secret) =
-        clients::register(&state.db, &body.name, &body.scopes, Some(&me.user.id), &info).await?;
+    let (row, client_secret) = clients::register(&state.db, &me.actor(), &body.name, &body.scopes).await?;
     let created = CreatedClient { client: ClientView::from(&row), client_secret };
     let mut response = (StatusCode::CREATED, Json(created)).into_response();
     no_store(response.headers_mut());
@@ -176,20 +165,17 @@ async fn create_client(
     params(("id" = String, Path, description = "The client's id or client_id")),
     responses(
         (status = 204, description = "Revoked (or already revoked)"),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "insufficient_scope: needs admin:clients:write", body = ErrorBody),
+        PermissionErrors,
         (status = 404, description = "No such client", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["admin:clients:write"]))
 )]
 async fn revoke_client(
     State(state): State<AppState>,
-    RequestMeta(info): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
 ) -> DomainResult<StatusCode> {
-    me.require(CLIENTS_WRITE)?;
-    clients::revoke(&state.db, &actor(&me, &info), &id).await?;
+    clients::revoke(&state.db, &me.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -11,9 +11,9 @@ use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::caller::Caller;
-use super::openapi::{BodyErrors, ErrorBody};
-use super::{RequestMeta, actor, no_store, rfc3339};
+use super::openapi::{BodyErrors, ErrorBody, PermissionErrors};
+use super::users::Acting;
+use super::{RequestMeta, no_store, rfc3339};
 use crate::domain::error::DomainResult;
 use crate::domain::service_clients::{RefusedService, ServiceClient};
 use crate::domain::trading_accounts::{
@@ -24,10 +24,6 @@ use crate::routes::error::ApiJson;
 use crate::startup::AppState;
 use crate::store::{MemberRow, TradingAccountRow};
 
-const READ: &str = "trading_accounts:read";
-const WRITE: &str = "trading_accounts:write";
-
-/// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
@@ -200,21 +196,18 @@ impl From<(TradingAccountRow, Credentials)> for AccountCredentials {
     request_body = CreateAccount,
     responses(
         BodyErrors,
+        PermissionErrors,
         (status = 201, description = "Created; credentials masked", body = AccountView),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Missing trading_accounts:write", body = ErrorBody),
         (status = 422, description = "Unsupported broker or invalid fields", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["trading_accounts:write"]))
 )]
 async fn create_account(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     ApiJson(body): ApiJson<CreateAccount>,
 ) -> DomainResult<(StatusCode, Json<AccountView>)> {
-    me.require(WRITE)?;
-    let account = accounts(&state).create(&actor(&me, &client), body).await?;
+    let account = accounts(&state).create(&me.actor(), body).await?;
     Ok((StatusCode::CREATED, Json(AccountView::from((account, MemberRole::Owner)))))
 }
 
@@ -223,16 +216,11 @@ async fn create_account(
     get,
     path = "/v1/trading-accounts",
     tag = "trading-accounts",
-    responses(
-        (status = 200, description = "The caller's accounts", body = AccountList),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Missing trading_accounts:read", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    responses((status = 200, description = "The caller's accounts", body = AccountList), PermissionErrors),
+    security(("bearer" = ["trading_accounts:read"]))
 )]
-async fn list_accounts(State(state): State<AppState>, me: Caller) -> DomainResult<Json<AccountList>> {
-    me.require(READ)?;
-    let rows = accounts(&state).of_member(&me.user.id).await?;
+async fn list_accounts(State(state): State<AppState>, me: Acting) -> DomainResult<Json<AccountList>> {
+    let rows = accounts(&state).of_member(&me.actor()).await?;
     Ok(Json(AccountList { trading_accounts: rows.into_iter().map(AccountView::from).collect() }))
 }
 
@@ -241,17 +229,12 @@ async fn list_accounts(State(state): State<AppState>, me: Caller) -> DomainResul
     get,
     path = "/v1/users/me/accounts",
     tag = "trading-accounts",
-    responses(
-        (status = 200, description = "Owned and shared accounts", body = MyAccounts),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Missing trading_accounts:read", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    responses((status = 200, description = "Owned and shared accounts", body = MyAccounts), PermissionErrors),
+    security(("bearer" = ["trading_accounts:read"]))
 )]
-async fn my_accounts(State(state): State<AppState>, me: Caller) -> DomainResult<Json<MyAccounts>> {
-    me.require(READ)?;
+async fn my_accounts(State(state): State<AppState>, me: Acting) -> DomainResult<Json<MyAccounts>> {
     let (owned, shared) = accounts(&state)
-        .of_member(&me.user.id)
+        .of_member(&me.actor())
         .await?
         .into_iter()
         .map(AccountSummary::from)
@@ -266,20 +249,18 @@ async fn my_accounts(State(state): State<AppState>, me: Caller) -> DomainResult<
     tag = "trading-accounts",
     params(("id" = String, Path, description = "Trading account id")),
     responses(
+        PermissionErrors,
         (status = 200, description = "The account", body = AccountView),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Missing trading_accounts:read", body = ErrorBody),
         (status = 404, description = "Unknown, or the caller is not a member", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["trading_accounts:read"]))
 )]
 async fn get_account(
     State(state): State<AppState>,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
 ) -> DomainResult<Json<AccountView>> {
-    me.require(READ)?;
-    Ok(Json(accounts(&state).membership(&me.user.id, &id).await?.into()))
+    Ok(Json(accounts(&state).get(&me.actor(), &id).await?.into()))
 }
 
 /// Changes label, tier or credentials (re-encrypted with the newest master-key version).
@@ -292,24 +273,22 @@ async fn get_account(
     request_body = UpdateAccount,
     responses(
         BodyErrors,
+        PermissionErrors,
         (status = 200, description = "Updated; credentials masked", body = AccountView),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Missing trading_accounts:write, or the caller's role forbids the change", body = ErrorBody),
+        (status = 403, description = "Missing trading_accounts:write (or admin:billing:write for the tier), or the caller's role forbids the change", body = ErrorBody),
         (status = 404, description = "Unknown, or the caller is not a member", body = ErrorBody),
         (status = 409, description = "The credentials changed concurrently; retry", body = ErrorBody),
         (status = 422, description = "Invalid fields", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["trading_accounts:write"]))
 )]
 async fn update_account(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateAccount>,
 ) -> DomainResult<Json<AccountView>> {
-    me.require(WRITE)?;
-    Ok(Json(accounts(&state).update(&actor(&me, &client), &id, body).await?.into()))
+    Ok(Json(accounts(&state).update(&me.actor(), &id, body).await?.into()))
 }
 
 /// Deletes the account, its credentials and memberships (owners only).
@@ -319,21 +298,19 @@ async fn update_account(
     tag = "trading-accounts",
     params(("id" = String, Path, description = "Trading account id")),
     responses(
+        PermissionErrors,
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
         (status = 403, description = "Missing trading_accounts:write, or not an owner", body = ErrorBody),
         (status = 404, description = "Unknown, or the caller is not a member", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["trading_accounts:write"]))
 )]
 async fn delete_account(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
 ) -> DomainResult<StatusCode> {
-    me.require(WRITE)?;
-    accounts(&state).delete(&actor(&me, &client), &id).await?;
+    accounts(&state).delete(&me.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -344,20 +321,18 @@ async fn delete_account(
     tag = "trading-accounts",
     params(("id" = String, Path, description = "Trading account id")),
     responses(
+        PermissionErrors,
         (status = 200, description = "Members", body = MemberList),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Missing trading_accounts:read", body = ErrorBody),
         (status = 404, description = "Unknown, or the caller is not a member", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["trading_accounts:read"]))
 )]
 async fn list_members(
     State(state): State<AppState>,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
 ) -> DomainResult<Json<MemberList>> {
-    me.require(READ)?;
-    let rows = accounts(&state).members(&me.user.id, &id).await?;
+    let rows = accounts(&state).members(&me.actor(), &id).await?;
     Ok(Json(MemberList { members: rows.iter().map(MemberView::from).collect() }))
 }
 
@@ -371,25 +346,23 @@ async fn list_members(
     request_body = AddMember,
     responses(
         BodyErrors,
+        PermissionErrors,
         (status = 201, description = "Added", body = MemberView),
         (status = 200, description = "Already a member; role now as requested", body = MemberView),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
         (status = 403, description = "Missing trading_accounts:write, or not an owner", body = ErrorBody),
         (status = 404, description = "Unknown account, caller not a member, or no user has this email (user_not_found)", body = ErrorBody),
         (status = 409, description = "Would demote the last owner", body = ErrorBody),
         (status = 422, description = "Invalid role", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["trading_accounts:write"]))
 )]
 async fn add_member(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<AddMember>,
 ) -> DomainResult<(StatusCode, Json<MemberView>)> {
-    me.require(WRITE)?;
-    let (member, added) = accounts(&state).add_member(&actor(&me, &client), &id, body).await?;
+    let (member, added) = accounts(&state).add_member(&me.actor(), &id, body).await?;
     let status = if added { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(MemberView::from(&member))))
 }
@@ -405,22 +378,20 @@ async fn add_member(
         ("user_id" = String, Path, description = "The member's user id"),
     ),
     responses(
+        PermissionErrors,
         (status = 204, description = "Removed"),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
         (status = 403, description = "Missing trading_accounts:write, or removing someone else without being an owner", body = ErrorBody),
         (status = 404, description = "Unknown account, caller not a member, or that user is not a member", body = ErrorBody),
         (status = 409, description = "The last owner", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["trading_accounts:write"]))
 )]
 async fn remove_member(
     State(state): State<AppState>,
-    RequestMeta(client): RequestMeta,
-    me: Caller,
+    me: Acting,
     Path((id, user_id)): Path<(String, String)>,
 ) -> DomainResult<StatusCode> {
-    me.require(WRITE)?;
-    accounts(&state).remove_member(&actor(&me, &client), &id, &user_id).await?;
+    accounts(&state).remove_member(&me.actor(), &id, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

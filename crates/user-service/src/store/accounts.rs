@@ -7,7 +7,6 @@
 use super::*;
 use crate::db::DbKind;
 
-/// A trading account row.
 #[derive(Debug, Clone, sqlx_macros::FromRow)]
 pub(crate) struct TradingAccountRow {
     pub(crate) id: String,
@@ -60,8 +59,6 @@ const OWNER_GUARD: &str = "(role <> 'owner' OR (SELECT COUNT(*) FROM trading_acc
      WHERE o.account_id = $1 AND o.role = 'owner') > 1)";
 
 impl Db {
-    // ---- trading accounts ------------------------------------------------------------
-
     /// Inserts an account and its first owner together.
     pub(crate) async fn insert_trading_account(
         &self,
@@ -199,8 +196,6 @@ impl Db {
         .await?;
         Ok(r.rows_affected() == 1)
     }
-
-    // ---- memberships -----------------------------------------------------------------
 
     pub(crate) async fn trading_account_members(&self, account_id: &str) -> Result<Vec<MemberRow>> {
         sqlx::query_as(

@@ -195,12 +195,9 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         }
-        let mut last_used: Vec<(&str, i64)> = Vec::new();
+        let mut last_used: std::collections::BTreeMap<&str, i64> = Default::default();
         for u in batch.iter().filter(|u| u.outcome == "success") {
-            match last_used.iter_mut().find(|(id, _)| *id == u.api_key_id) {
-                Some(entry) => entry.1 = entry.1.max(u.at),
-                None => last_used.push((&u.api_key_id, u.at)),
-            }
+            last_used.entry(&u.api_key_id).and_modify(|at| *at = u.at.max(*at)).or_insert(u.at);
         }
         for (id, at) in last_used {
             sqlx::query(
