@@ -2,7 +2,6 @@
 //! the administrative operations behind the CLI subcommands.
 
 use std::net::SocketAddr;
-use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -66,18 +65,10 @@ pub(crate) struct StateInner {
     pub(crate) roles: RoleCatalog,
 }
 
-/// Cheaply cloneable handle to [`StateInner`].
-#[derive(Clone)]
-pub(crate) struct AppState(Arc<StateInner>);
+/// The router's state: a cheaply cloneable handle to [`StateInner`].
+pub(crate) type AppState = Arc<StateInner>;
 
-impl Deref for AppState {
-    type Target = StateInner;
-    fn deref(&self) -> &StateInner {
-        &self.0
-    }
-}
-
-impl AppState {
+impl StateInner {
     /// Connects, migrates, loads the master key and makes sure a signing key exists.
     pub(crate) async fn init(config: Config, issuer: String) -> Result<AppState, StartupError> {
         let mut master = MasterKey::new(&load_master_key(&config)?);
@@ -155,7 +146,7 @@ impl AppState {
         }
         let usage = UsageLog::new(db.clone());
         let roles = RoleCatalog::new(db.clone());
-        Ok(AppState(Arc::new(StateInner {
+        Ok(Arc::new(StateInner {
             config,
             issuer,
             db,
@@ -168,18 +159,16 @@ impl AppState {
             mailer,
             usage,
             roles,
-        })))
+        }))
     }
 
     /// The state a CLI command works on: validated like `serve`, nothing bound.
     async fn for_command(config: Config) -> Result<AppState, StartupError> {
         config.validate()?;
         let issuer = config.issuer_for_port(config.port);
-        AppState::init(config, issuer).await
+        StateInner::init(config, issuer).await
     }
-}
 
-impl StateInner {
     /// The account operations over this state.
     pub(crate) fn users(&self) -> Users<'_> {
         Users {
@@ -276,7 +265,7 @@ impl Application {
         };
         let issuer = config.issuer_for_port(port);
         let bootstrap = config.bootstrap_admin.clone();
-        let state = AppState::init(config, issuer).await?;
+        let state = StateInner::init(config, issuer).await?;
         if let Some((email, password)) = bootstrap
             && state.db.user_by_email(&email).await?.is_none()
         {
@@ -357,19 +346,19 @@ pub async fn migrate(config: &Config) -> Result<MigrationReport, StartupError> {
 
 /// `create-admin`: creates an admin account (or grants the role to an existing one).
 pub async fn create_admin(config: Config, email: &str, password: &str) -> Result<String, StartupError> {
-    let state = AppState::for_command(config).await?;
+    let state = StateInner::for_command(config).await?;
     Ok(state.users().create_admin(email, password).await?)
 }
 
 /// `keys rotate`: publishes a new signing key; returns its `kid`.
 pub async fn rotate_keys(config: Config) -> Result<String, StartupError> {
-    let state = AppState::for_command(config).await?;
+    let state = StateInner::for_command(config).await?;
     Ok(state.keys.rotate_by_operator().await?)
 }
 
 /// `keys rotate-master`: starts a new master-key version (old versions still decrypt).
 pub async fn rotate_master_key(config: Config) -> Result<String, StartupError> {
-    let state = AppState::for_command(config).await?;
+    let state = StateInner::for_command(config).await?;
     use crate::domain::trading_accounts::{RotationError, TradingAccounts};
     let accounts = TradingAccounts { db: &state.db, master: &state.master };
     accounts.rotate_master().await.map_err(|e| match e {
@@ -384,7 +373,7 @@ pub async fn create_client(
     name: &str,
     scopes: &[String],
 ) -> Result<(String, String), StartupError> {
-    let state = AppState::for_command(config).await?;
+    let state = StateInner::for_command(config).await?;
     use crate::domain::service_clients::{RegisterError, create};
     create(&state.db, name, scopes).await.map_err(|e| match e {
         RegisterError::Invalid(e) => StartupError::Command(e.to_string()),
