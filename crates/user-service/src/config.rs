@@ -55,7 +55,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use authgate::client_addr::{ProxyHeader, TrustedProxies};
-use clap::builder::BoolishValueParser;
+use clap::builder::{BoolishValueParser, TypedValueParser};
 use clap::error::{ContextKind, ContextValue};
 use clap::{ArgAction, CommandFactory, Parser, value_parser};
 
@@ -171,6 +171,14 @@ impl fmt::Debug for Secret {
     }
 }
 
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(value: &str) -> Result<Secret, Self::Err> {
+        Ok(Secret::new(value))
+    }
+}
+
 /// Where the master encryption key comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MasterKeySource {
@@ -182,15 +190,17 @@ pub enum MasterKeySource {
     Missing,
 }
 
-/// Argon2id cost parameters (`ARGON2_MEMORY_KIB`, `ARGON2_ITERATIONS`,
-/// `ARGON2_PARALLELISM`); production refuses less than [`Argon2Params::OWASP`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Argon2id cost parameters; production refuses less than [`Argon2Params::OWASP`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
 pub struct Argon2Params {
-    /// Memory in KiB.
+    /// Memory in KiB (`ARGON2_MEMORY_KIB`).
+    #[arg(long = "ARGON2_MEMORY_KIB", default_value_t = Argon2Params::OWASP.memory_kib)]
     pub memory_kib: u32,
-    /// Iterations.
+    /// Iterations (`ARGON2_ITERATIONS`).
+    #[arg(long = "ARGON2_ITERATIONS", value_parser = value_parser!(u32).range(1..=1000), default_value_t = Argon2Params::OWASP.iterations)]
     pub iterations: u32,
-    /// Lanes.
+    /// Lanes (`ARGON2_PARALLELISM`).
+    #[arg(long = "ARGON2_PARALLELISM", value_parser = value_parser!(u32).range(1..=255), default_value_t = Argon2Params::OWASP.parallelism)]
     pub parallelism: u32,
 }
 
@@ -203,103 +213,151 @@ impl Argon2Params {
     }
 }
 
-/// The whole typed configuration of the service.
-#[derive(Debug, Clone)]
+/// `METRICS_ADDR`: where `/metrics` listens, `None` for `off`.
+type MetricsAddr = Option<std::net::SocketAddr>;
+
+/// The whole typed configuration of the service, parsed and range-checked by clap: each
+/// argument's long name is its variable. [`Config::from_vars`] feeds it from a map of
+/// variables (clap's own `env` lookup is not used) after writing in the defaults that
+/// depend on the environment or on other variables.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(no_binary_name = true, disable_help_flag = true, disable_version_flag = true)]
 pub struct Config {
     /// Environment (`APP_ENV`).
+    #[arg(long = "APP_ENV", ignore_case = true)]
     pub environment: Environment,
     /// Address to bind (`USER_SERVICE_HOST`).
+    #[arg(long = "USER_SERVICE_HOST", default_value = "127.0.0.1")]
     pub host: String,
     /// Port to bind (`USER_SERVICE_PORT`); 0 picks a free port (tests).
+    #[arg(long = "USER_SERVICE_PORT")]
     pub port: u16,
     /// `sqlite://...` or `postgres://...` (`DATABASE_URL`).
+    #[arg(long = "DATABASE_URL")]
     pub database_url: Secret,
     /// Optional Redis (`REDIS_URL`) for throttling counters.
+    #[arg(long = "REDIS_URL")]
     pub redis_url: Option<Secret>,
     /// CA certificate (PEM) for `rediss://` (`REDIS_TLS_CA_FILE`).
+    #[arg(long = "REDIS_TLS_CA_FILE")]
     pub redis_tls_ca_file: Option<PathBuf>,
     /// Production may reach the data stores on another host without TLS
     /// (`ALLOW_CLEARTEXT_DATASTORES`, e.g. inside a private network that encrypts).
+    #[arg(long = "ALLOW_CLEARTEXT_DATASTORES", action = ArgAction::Set, value_parser = BoolishValueParser::new(), default_value = "false")]
     pub allow_cleartext_datastores: bool,
     /// SMTP server for outgoing mail (`SMTP_URL`: `smtps://`, `smtp://...?tls=required`
     /// for STARTTLS, or plain `smtp://` to a local relay; may carry credentials); without
     /// it, mail goes to the outbox table.
+    #[arg(long = "SMTP_URL")]
     pub smtp_url: Option<Secret>,
     /// Sender address (`SMTP_FROM`).
+    #[arg(long = "SMTP_FROM", default_value = "no-reply@localhost")]
     pub smtp_from: String,
     /// Prefix of every Redis key (`REDIS_KEY_PREFIX`), so environments can share a Redis.
+    #[arg(long = "REDIS_KEY_PREFIX")]
     pub redis_key_prefix: String,
     /// The issuer (`PUBLIC_URL`). `None` means `http://127.0.0.1:{bound port}`.
+    #[arg(long = "PUBLIC_URL", value_parser = without_trailing_slash)]
     pub public_url: Option<String>,
     /// The web app that mail links open (`FRONTEND_URL`); `None` outside dev unless set,
     /// and links then use the issuer.
+    #[arg(long = "FRONTEND_URL", value_parser = without_trailing_slash)]
     pub frontend_url: Option<String>,
     /// `aud` of access tokens (`JWT_AUDIENCE`).
+    #[arg(long = "JWT_AUDIENCE", default_value = "trading-platform")]
     pub audience: String,
     /// Access token lifetime in seconds (`ACCESS_TOKEN_TTL_SECS`, at most 900).
+    #[arg(long = "ACCESS_TOKEN_TTL_SECS", value_parser = value_parser!(u64).range(1..=900), default_value = "900")]
     pub access_token_ttl_secs: u64,
     /// Refresh token / session lifetime in seconds (`REFRESH_TOKEN_TTL_SECS`).
+    #[arg(long = "REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600)]
     pub refresh_token_ttl_secs: u64,
     /// Lifetime of service-client tokens in seconds (`CLIENT_TOKEN_TTL_SECS`, at most 900):
     /// short, since a service fetches a new one whenever it needs it.
+    #[arg(long = "CLIENT_TOKEN_TTL_SECS", value_parser = value_parser!(u64).range(1..=900), default_value = "300")]
     pub client_token_ttl_secs: u64,
-    /// The master encryption key.
+    /// The master encryption key (`MASTER_ENCRYPTION_KEY`).
+    #[arg(skip = MasterKeySource::Missing)]
     pub master_key: MasterKeySource,
     /// The master key being replaced (`MASTER_ENCRYPTION_KEY_PREVIOUS`): everything it
     /// sealed (signing keys, TOTP secrets, master-key versions) still opens until `keys
     /// rotate-master` has re-encrypted it under the current key.
+    #[arg(long = "MASTER_ENCRYPTION_KEY_PREVIOUS")]
     pub previous_master_key: Option<Secret>,
     /// Allowed CORS origins (`CORS_ALLOWED_ORIGINS`).
+    #[arg(long = "CORS_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = |o: &str| Ok::<_, String>(o.trim().to_owned()))]
     pub cors_allowed_origins: Vec<String>,
     /// `Secure` flag of the refresh cookie (`SESSION_COOKIE_SECURE`).
+    #[arg(long = "SESSION_COOKIE_SECURE", action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub cookie_secure: bool,
     /// `SameSite` of the refresh cookie (`SESSION_COOKIE_SAMESITE`).
+    #[arg(long = "SESSION_COOKIE_SAMESITE", ignore_case = true)]
     pub cookie_samesite: SameSite,
     /// `tracing` filter (`LOG_LEVEL`, normalized: `WARNING` becomes `warn`).
+    #[arg(long = "LOG_LEVEL", value_parser = log_filter, default_value = "info")]
     pub log_level: String,
     /// Log format (`LOG_FORMAT`).
+    #[arg(long = "LOG_FORMAT", ignore_case = true)]
     pub log_format: LogFormat,
     /// Admin created on first start (`BOOTSTRAP_ADMIN_EMAIL` / `BOOTSTRAP_ADMIN_PASSWORD`).
+    #[arg(skip)]
     pub bootstrap_admin: Option<(String, Secret)>,
     /// Minimum password length in characters (`PASSWORD_MIN_LENGTH`: 12, 14 in production).
+    #[arg(long = "PASSWORD_MIN_LENGTH", value_parser = value_parser!(u16).range(8..=crate::password::MAX_CHARS as i64).map(usize::from))]
     pub password_min_chars: usize,
     /// Failed logins per account within the window before 429 (`LOGIN_MAX_FAILURES`: 5,
     /// 3 in production).
+    #[arg(long = "LOGIN_MAX_FAILURES", value_parser = value_parser!(u32).range(1..=1000))]
     pub login_max_failures: u32,
     /// Failed logins per client address within the window before 429
     /// (`LOGIN_MAX_FAILURES_PER_ADDRESS`: 4 × `login_max_failures`).
+    #[arg(long = "LOGIN_MAX_FAILURES_PER_ADDRESS", value_parser = value_parser!(u32).range(1..=100_000))]
     pub address_max_failures: u32,
     /// The throttling window in seconds (`THROTTLE_WINDOW_SECS`: 900).
+    #[arg(long = "THROTTLE_WINDOW_SECS", value_parser = value_parser!(u64).range(1..=7 * 24 * 3600), default_value = "900")]
     pub throttle_window_secs: u64,
     /// Argon2id cost (`ARGON2_*`).
+    #[command(flatten)]
     pub argon2: Argon2Params,
     /// How many password hashes may run at once (`HASH_CONCURRENCY`: number of CPUs).
+    #[arg(long = "HASH_CONCURRENCY", value_parser = value_parser!(u16).range(1..=1024).map(usize::from))]
     pub hash_concurrency: usize,
     /// Connections in the database pool (`DATABASE_MAX_CONNECTIONS`: 8 on SQLite, 10 on
     /// PostgreSQL).
+    #[arg(long = "DATABASE_MAX_CONNECTIONS", value_parser = value_parser!(u32).range(1..=10_000))]
     pub db_max_connections: u32,
     /// Where `GET /metrics` is served (`METRICS_ADDR`; `None` for `off`): its own
     /// listener, never the public one. Default `127.0.0.1:{port + 1000}` (port 0 when the
     /// service port is 0).
-    pub metrics_addr: Option<std::net::SocketAddr>,
+    #[arg(long = "METRICS_ADDR", value_parser = metrics_addr)]
+    pub metrics_addr: MetricsAddr,
     /// `Cache-Control: max-age` of the JWKS (`JWKS_MAX_AGE_SECS`).
+    #[arg(long = "JWKS_MAX_AGE_SECS")]
     pub jwks_max_age_secs: u64,
     /// Delay between publishing a new key and signing with it (`KEY_PUBLISH_DELAY_SECS`).
+    #[arg(long = "KEY_PUBLISH_DELAY_SECS")]
     pub key_publish_delay_secs: u64,
     /// Algorithm of new signing keys (`SIGNING_ALG`: `RS256`, `ES256` or `EdDSA`).
+    #[arg(long = "SIGNING_ALG", default_value = "RS256")]
     pub signing_alg: SigningAlg,
     /// How often an instance re-reads the signing keys from the database.
+    #[arg(skip = 30u64)]
     pub key_reload_secs: u64,
     /// MFA-pending token lifetime (300 s at most).
+    #[arg(skip = 300u64)]
     pub mfa_token_ttl_secs: u64,
     /// Password-reset token lifetime (1800 s).
+    #[arg(skip = 1800u64)]
     pub reset_token_ttl_secs: u64,
     /// Refuse login until the email is verified (`REQUIRE_EMAIL_VERIFICATION`).
+    #[arg(long = "REQUIRE_EMAIL_VERIFICATION", action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub require_email_verification: bool,
     /// Email-verification link lifetime (`EMAIL_VERIFICATION_TTL_SECS`, 24 h).
+    #[arg(long = "EMAIL_VERIFICATION_TTL_SECS", value_parser = value_parser!(u64).range(300..=7 * 24 * 3600), default_value = "86400")]
     pub email_verification_ttl_secs: u64,
     /// Proxies whose forwarding header gives the client address (`TRUSTED_PROXIES`,
     /// `TRUSTED_PROXY_HEADER`); none by default, so the socket peer is the client.
+    #[arg(long = "TRUSTED_PROXIES", value_parser = |v: &str| v.parse::<TrustedProxies>().map_err(|e| e.detail().to_owned()), default_value = "")]
     pub trusted_proxies: TrustedProxies,
 }
 
@@ -322,6 +380,12 @@ pub enum ConfigError {
     Io(String),
 }
 
+impl ConfigError {
+    pub(crate) fn invalid(name: &str, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid { name: name.to_owned(), reason: reason.into() }
+    }
+}
+
 const DEV_DIR: &str = ".user-service-dev";
 
 /// Where the frontend's dev server listens (`npm run dev` in `frontend/`): 127.0.0.1,
@@ -340,6 +404,23 @@ fn origin_of(value: &str) -> Option<String> {
     url.host().is_some().then(|| url.origin().ascii_serialization())
 }
 
+fn without_trailing_slash(url: &str) -> Result<String, std::convert::Infallible> {
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+fn metrics_addr(value: &str) -> Result<MetricsAddr, String> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    value.parse().map(Some).map_err(|_| format!("{value:?} is not host:port (e.g. 127.0.0.1:9011) or off"))
+}
+
+/// `APP_ENV`, any case.
+fn parse_environment(name: &str) -> Result<Environment, ConfigError> {
+    clap::ValueEnum::from_str(name, true)
+        .map_err(|_| ConfigError::invalid("APP_ENV", format!("{name:?} is not dev, staging or production")))
+}
+
 impl Config {
     /// Loads from the process environment and the env files of `USER_SERVICE_ENV_DIR`
     /// (default: the current directory); see the [module docs](self) for the precedence.
@@ -350,162 +431,212 @@ impl Config {
         Config::from_vars(&with_env_files(process, &dir)?)
     }
 
-    /// Builds the configuration from a map of variables (no file or process lookup):
-    /// A clap parser (`Vars`, private) reads each one, then the defaults of the environment fill the gaps.
+    /// Builds the configuration from a map of variables (no file or process lookup).
+    /// Blank values count as unset and values are trimmed (the bootstrap password is
+    /// taken as given).
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
-        Vars::from_map(vars)?.resolve()
+        let given = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let environment = given("APP_ENV").map_or(Ok(Environment::Dev), parse_environment)?;
+        let (dev, prod) = (environment == Environment::Dev, environment == Environment::Production);
+        let env = environment.as_str();
+        let command = Config::command();
+        let mut values: HashMap<&str, String> = command
+            .get_arguments()
+            .filter_map(|arg| arg.get_long())
+            .filter_map(|name| Some((name, given(name)?.to_owned())))
+            .collect();
+        values.insert("APP_ENV", env.to_owned());
+        // The defaults that depend on the environment, the machine or other variables,
+        // written as the variables would be, so they pass the same parsers.
+        let mut default = |name, value: String| values.entry(name).or_insert(value).clone();
+        let port = default("USER_SERVICE_PORT", environment.default_port().to_string());
+        let database_url = default("DATABASE_URL", format!("sqlite://{DEV_DIR}/{env}.db?mode=rwc"));
+        let pool_size = if database_url.starts_with("sqlite:") { 8 } else { 10 };
+        default("DATABASE_MAX_CONNECTIONS", pool_size.to_string());
+        default("REDIS_KEY_PREFIX", format!("user-service:{env}:throttle:"));
+        // The web app that mail links open is the browser client to allow.
+        let cors = match given("FRONTEND_URL") {
+            Some(url) => origin_of(url).unwrap_or_default(),
+            None if dev => DEV_FRONTEND_ORIGINS.join(","),
+            None => String::new(),
+        };
+        default("CORS_ALLOWED_ORIGINS", cors);
+        if dev {
+            default("FRONTEND_URL", DEV_FRONTEND_URL.to_owned());
+        }
+        default("SESSION_COOKIE_SECURE", (!dev).to_string());
+        default("SESSION_COOKIE_SAMESITE", (if dev { "lax" } else { "strict" }).to_owned());
+        default("LOG_FORMAT", (if dev { "text" } else { "json" }).to_owned());
+        default("REQUIRE_EMAIL_VERIFICATION", prod.to_string());
+        default("PASSWORD_MIN_LENGTH", (if prod { "14" } else { "12" }).to_owned());
+        let login_max_failures = default("LOGIN_MAX_FAILURES", (if prod { "3" } else { "5" }).to_owned());
+        if let Ok(n) = login_max_failures.parse::<u32>() {
+            default("LOGIN_MAX_FAILURES_PER_ADDRESS", n.saturating_mul(4).to_string());
+        }
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        default("HASH_CONCURRENCY", cpus.min(1024).to_string());
+        let jwks_max_age = default("JWKS_MAX_AGE_SECS", "300".to_owned());
+        default("KEY_PUBLISH_DELAY_SECS", jwks_max_age);
+        if given("METRICS_ADDR").is_none()
+            && let Ok(port) = port.parse::<u16>()
+        {
+            let Some(metrics_port) = (if port == 0 { Some(0) } else { port.checked_add(1000) }) else {
+                let reason = format!("USER_SERVICE_PORT {port} + 1000 is no port: set METRICS_ADDR");
+                return Err(ConfigError::invalid("METRICS_ADDR", reason));
+            };
+            default("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"));
+        }
+        let args = command.get_arguments().filter_map(|arg| {
+            let name = arg.get_long()?;
+            Some(format!("--{name}={}", values.get(name)?))
+        });
+        let mut config = Config::try_parse_from(args).map_err(invalid_variable)?;
+
+        // Settings whose default is no value, or made of several variables.
+        config.cors_allowed_origins.retain(|o| !o.is_empty());
+        config.master_key = match given("MASTER_ENCRYPTION_KEY") {
+            Some(key) => MasterKeySource::Env(Secret::new(key)),
+            None if dev => MasterKeySource::DevFile(PathBuf::from(DEV_DIR).join("dev-master.key")),
+            None => MasterKeySource::Missing,
+        };
+        config.bootstrap_admin = match (given("BOOTSTRAP_ADMIN_EMAIL"), vars.get("BOOTSTRAP_ADMIN_PASSWORD"))
+        {
+            (Some(email), Some(password)) if !password.is_empty() => {
+                Some((email.to_owned(), Secret::new(password.as_str())))
+            }
+            (None, None) => None,
+            _ => {
+                let reason = "BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD go together";
+                return Err(ConfigError::invalid("BOOTSTRAP_ADMIN_EMAIL", reason));
+            }
+        };
+        if let Some(header) = given("TRUSTED_PROXY_HEADER") {
+            let header = header
+                .parse::<ProxyHeader>()
+                .map_err(|e| ConfigError::invalid("TRUSTED_PROXY_HEADER", e.detail()))?;
+            config.trusted_proxies = config.trusted_proxies.header(header);
+        }
+        let Argon2Params { memory_kib, iterations, parallelism } = config.argon2;
+        if let Err(e) = argon2::Params::new(memory_kib, iterations, parallelism, None) {
+            let reason = format!("not valid with ARGON2_ITERATIONS and ARGON2_PARALLELISM: {e}");
+            return Err(ConfigError::invalid("ARGON2_MEMORY_KIB", reason));
+        }
+        Ok(config)
     }
 
     /// Everything production would refuse in this configuration (empty when it is fine).
     pub fn production_problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        let mut refuse = |refused: bool, problem: &str| {
+            if refused {
+                problems.push(problem.to_owned());
+            }
+        };
+        let not_a_key = |key: &Secret| crate::crypto::decode_master_key(key.expose()).is_err();
         match &self.master_key {
-            MasterKeySource::Missing => problems.push("MASTER_ENCRYPTION_KEY is missing".to_owned()),
+            MasterKeySource::Missing => refuse(true, "MASTER_ENCRYPTION_KEY is missing"),
             MasterKeySource::DevFile(_) => {
-                problems.push("MASTER_ENCRYPTION_KEY is the generated development key".to_owned())
+                refuse(true, "MASTER_ENCRYPTION_KEY is the generated development key")
+            }
+            MasterKeySource::Env(key) if is_dev_default_key(key.expose()) => {
+                refuse(true, "MASTER_ENCRYPTION_KEY is a development default")
             }
             MasterKeySource::Env(key) => {
-                if is_dev_default_key(key.expose()) {
-                    problems.push("MASTER_ENCRYPTION_KEY is a development default".to_owned());
-                } else if crate::crypto::decode_master_key(key.expose()).is_err() {
-                    problems.push("MASTER_ENCRYPTION_KEY is not base64 of 32 bytes".to_owned());
-                }
+                refuse(not_a_key(key), "MASTER_ENCRYPTION_KEY is not base64 of 32 bytes")
             }
         }
-        if self
-            .previous_master_key
-            .as_ref()
-            .is_some_and(|k| crate::crypto::decode_master_key(k.expose()).is_err())
-        {
-            problems.push("MASTER_ENCRYPTION_KEY_PREVIOUS is not base64 of 32 bytes".to_owned());
-        }
-        if !self.cookie_secure {
-            problems.push("SESSION_COOKIE_SECURE must be true".to_owned());
-        }
-        if self.cors_allowed_origins.iter().any(|o| o == "*") {
-            problems.push("CORS_ALLOWED_ORIGINS must not allow *".to_owned());
-        }
-        if self.cors_allowed_origins.iter().any(|o| o.eq_ignore_ascii_case("null")) {
-            problems.push(
-                "CORS_ALLOWED_ORIGINS must not allow null (sandboxed frames and file: pages send it)"
-                    .to_owned(),
-            );
-        }
-        if self.cookie_samesite == SameSite::None {
-            problems.push("SESSION_COOKIE_SAMESITE must be lax or strict, not none".to_owned());
-        }
-        match self.public_url.as_deref() {
-            None => {
-                problems.push("PUBLIC_URL is missing (the issuer: the public https:// address)".to_owned())
-            }
-            Some(url) if !is_https_url(url) => problems.push("PUBLIC_URL must be an https:// URL".to_owned()),
-            Some(_) => {}
-        }
-        match self.frontend_url.as_deref() {
-            None => problems.push("FRONTEND_URL is missing (where links in mails point)".to_owned()),
-            Some(url) if !is_https_url(url) => {
-                problems.push("FRONTEND_URL must be an https:// URL".to_owned())
-            }
-            Some(_) => {}
-        }
-        if self.smtp_url.is_none() {
-            problems.push("SMTP_URL is missing (password-reset mail could not be sent)".to_owned());
-        }
-        if self.database_url.expose().starts_with("sqlite:") {
-            problems.push("DATABASE_URL must be PostgreSQL, not SQLite".to_owned());
-        }
-        if !self.allow_cleartext_datastores {
-            if crate::datastores::database_url_is_cleartext_remote(self.database_url.expose()) {
-                problems.push(
-                    "DATABASE_URL reaches another host without TLS: add ?sslmode=verify-full (or require), \
-                     or set ALLOW_CLEARTEXT_DATASTORES=true"
-                        .to_owned(),
-                );
-            }
-            if self
-                .redis_url
-                .as_ref()
-                .is_some_and(|u| crate::datastores::redis_url_is_cleartext_remote(u.expose()))
-            {
-                problems.push(
-                    "REDIS_URL reaches another host without TLS: use rediss://, or set ALLOW_CLEARTEXT_DATASTORES=true"
-                        .to_owned(),
-                );
-            }
-        }
-        if self.argon2.below_minimum() {
-            problems.push(
-                "Argon2id parameters are below m=19456 KiB, t=2 (ARGON2_MEMORY_KIB, ARGON2_ITERATIONS)"
-                    .to_owned(),
-            );
-        }
-        if self.password_min_chars < 12 {
-            problems.push("PASSWORD_MIN_LENGTH must be at least 12".to_owned());
-        }
-        if self.smtp_url.as_ref().is_some_and(|u| crate::mailer::smtp_url_is_cleartext_remote(u.expose())) {
-            problems.push(
-                "SMTP_URL sends mail unencrypted to a remote host: use smtps:// or ?tls=required".to_owned(),
-            );
-        }
+        refuse(
+            self.previous_master_key.as_ref().is_some_and(not_a_key),
+            "MASTER_ENCRYPTION_KEY_PREVIOUS is not base64 of 32 bytes",
+        );
+        refuse(!self.cookie_secure, "SESSION_COOKIE_SECURE must be true");
+        let cors_allows =
+            |origin: &str| self.cors_allowed_origins.iter().any(|o| o.eq_ignore_ascii_case(origin));
+        refuse(cors_allows("*"), "CORS_ALLOWED_ORIGINS must not allow *");
+        refuse(
+            cors_allows("null"),
+            "CORS_ALLOWED_ORIGINS must not allow null (sandboxed frames and file: pages send it)",
+        );
+        refuse(
+            self.cookie_samesite == SameSite::None,
+            "SESSION_COOKIE_SAMESITE must be lax or strict, not none",
+        );
+        let not_https = |url: &Option<String>| url.as_deref().is_some_and(|u| !is_https_url(u));
+        refuse(self.public_url.is_none(), "PUBLIC_URL is missing (the issuer: the public https:// address)");
+        refuse(not_https(&self.public_url), "PUBLIC_URL must be an https:// URL");
+        refuse(self.frontend_url.is_none(), "FRONTEND_URL is missing (where links in mails point)");
+        refuse(not_https(&self.frontend_url), "FRONTEND_URL must be an https:// URL");
+        refuse(self.smtp_url.is_none(), "SMTP_URL is missing (password-reset mail could not be sent)");
+        let database_url = self.database_url.expose();
+        refuse(database_url.starts_with("sqlite:"), "DATABASE_URL must be PostgreSQL, not SQLite");
+        let cleartext_refused = !self.allow_cleartext_datastores;
+        refuse(
+            cleartext_refused && crate::datastores::database_url_is_cleartext_remote(database_url),
+            "DATABASE_URL reaches another host without TLS: add ?sslmode=verify-full (or require), \
+             or set ALLOW_CLEARTEXT_DATASTORES=true",
+        );
+        refuse(
+            cleartext_refused
+                && self
+                    .redis_url
+                    .as_ref()
+                    .is_some_and(|u| crate::datastores::redis_url_is_cleartext_remote(u.expose())),
+            "REDIS_URL reaches another host without TLS: use rediss://, or set ALLOW_CLEARTEXT_DATASTORES=true",
+        );
+        refuse(
+            self.argon2.below_minimum(),
+            "Argon2id parameters are below m=19456 KiB, t=2 (ARGON2_MEMORY_KIB, ARGON2_ITERATIONS)",
+        );
+        refuse(self.password_min_chars < 12, "PASSWORD_MIN_LENGTH must be at least 12");
+        refuse(
+            self.smtp_url.as_ref().is_some_and(|u| crate::mailer::smtp_url_is_cleartext_remote(u.expose())),
+            "SMTP_URL sends mail unencrypted to a remote host: use smtps:// or ?tls=required",
+        );
         problems
     }
 
     /// Checks the configuration for its environment: production refuses every problem of
     /// [`Config::production_problems`] at once.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.environment == Environment::Production {
-            let problems = self.production_problems();
-            if !problems.is_empty() {
-                return Err(ConfigError::Refused(problems));
-            }
+        let problems = self.production_problems();
+        if self.environment == Environment::Production && !problems.is_empty() {
+            return Err(ConfigError::Refused(problems));
         }
         Ok(())
     }
 
     /// The effective configuration as `KEY=value` lines, secrets redacted.
     pub fn redacted_summary(&self) -> String {
-        let db = redact_url(self.database_url.expose());
+        let url = |url: Option<&Secret>| url.map(|u| redact_url(u.expose())).unwrap_or_default();
+        let master_key = match &self.master_key {
+            MasterKeySource::Env(_) => "[redacted]".to_owned(),
+            MasterKeySource::DevFile(p) => format!("[dev key file {}]", p.display()),
+            MasterKeySource::Missing => "[missing]".to_owned(),
+        };
+        let redis_ca = self.redis_tls_ca_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        let bootstrap_email = self.bootstrap_admin.as_ref().map(|(e, _)| e.as_str()).unwrap_or_default();
         let lines = [
             format!("APP_ENV={}", self.environment.as_str()),
             format!("USER_SERVICE_HOST={}", self.host),
             format!("USER_SERVICE_PORT={}", self.port),
-            format!("DATABASE_URL={db}"),
-            format!(
-                "REDIS_URL={}",
-                self.redis_url.as_ref().map(|u| redact_url(u.expose())).unwrap_or_default()
-            ),
-            format!(
-                "REDIS_TLS_CA_FILE={}",
-                self.redis_tls_ca_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
-            ),
+            format!("DATABASE_URL={}", url(Some(&self.database_url))),
+            format!("REDIS_URL={}", url(self.redis_url.as_ref())),
+            format!("REDIS_TLS_CA_FILE={redis_ca}"),
             format!("ALLOW_CLEARTEXT_DATASTORES={}", self.allow_cleartext_datastores),
-            format!(
-                "SMTP_URL={}",
-                self.smtp_url.as_ref().map(|u| redact_url(u.expose())).unwrap_or_default()
-            ),
+            format!("SMTP_URL={}", url(self.smtp_url.as_ref())),
             format!("PUBLIC_URL={}", self.issuer_for_port(self.port)),
             format!("FRONTEND_URL={}", self.frontend_url.as_deref().unwrap_or_default()),
             format!("JWT_AUDIENCE={}", self.audience),
             format!("ACCESS_TOKEN_TTL_SECS={}", self.access_token_ttl_secs),
             format!("REFRESH_TOKEN_TTL_SECS={}", self.refresh_token_ttl_secs),
             format!("CLIENT_TOKEN_TTL_SECS={}", self.client_token_ttl_secs),
-            format!(
-                "MASTER_ENCRYPTION_KEY={}",
-                match &self.master_key {
-                    MasterKeySource::Env(_) => "[redacted]".to_owned(),
-                    MasterKeySource::DevFile(p) => format!("[dev key file {}]", p.display()),
-                    MasterKeySource::Missing => "[missing]".to_owned(),
-                }
-            ),
+            format!("MASTER_ENCRYPTION_KEY={master_key}"),
             format!("CORS_ALLOWED_ORIGINS={}", self.cors_allowed_origins.join(",")),
             format!("SESSION_COOKIE_SECURE={}", self.cookie_secure),
             format!("SESSION_COOKIE_SAMESITE={}", self.cookie_samesite.as_str().to_ascii_lowercase()),
             format!("LOG_LEVEL={}", self.log_level),
             format!("LOG_FORMAT={}", if self.log_format == LogFormat::Json { "json" } else { "text" }),
-            format!(
-                "BOOTSTRAP_ADMIN_EMAIL={}",
-                self.bootstrap_admin.as_ref().map(|(e, _)| e.as_str()).unwrap_or_default()
-            ),
+            format!("BOOTSTRAP_ADMIN_EMAIL={bootstrap_email}"),
             format!("REQUIRE_EMAIL_VERIFICATION={}", self.require_email_verification),
             format!("EMAIL_VERIFICATION_TTL_SECS={}", self.email_verification_ttl_secs),
             format!("PASSWORD_MIN_LENGTH={}", self.password_min_chars),
@@ -566,239 +697,6 @@ fn redact_url(url: &str) -> String {
     }
 }
 
-/// Every variable, parsed and range-checked by clap. Each argument's long name is the
-/// variable's name; the values come only from the map given to [`Vars::from_map`] (the
-/// process environment and the env files are merged into it first, with their
-/// precedence), so clap's own `env` lookup is not used. Defaults that depend on the
-/// environment or on other variables are applied by [`Vars::resolve`].
-#[derive(clap::Parser)]
-#[command(no_binary_name = true, disable_help_flag = true, disable_version_flag = true)]
-struct Vars {
-    #[arg(long = "APP_ENV", ignore_case = true, default_value = "dev")]
-    environment: Environment,
-    #[arg(long = "USER_SERVICE_HOST", default_value = "127.0.0.1")]
-    host: String,
-    #[arg(long = "USER_SERVICE_PORT")]
-    port: Option<u16>,
-    #[arg(long = "DATABASE_URL")]
-    database_url: Option<String>,
-    #[arg(long = "REDIS_URL")]
-    redis_url: Option<String>,
-    #[arg(long = "REDIS_TLS_CA_FILE")]
-    redis_tls_ca_file: Option<PathBuf>,
-    #[arg(long = "ALLOW_CLEARTEXT_DATASTORES", action = ArgAction::Set, value_parser = BoolishValueParser::new(), default_value = "false")]
-    allow_cleartext_datastores: bool,
-    #[arg(long = "SMTP_URL")]
-    smtp_url: Option<String>,
-    #[arg(long = "SMTP_FROM", default_value = "no-reply@localhost")]
-    smtp_from: String,
-    #[arg(long = "REDIS_KEY_PREFIX")]
-    redis_key_prefix: Option<String>,
-    #[arg(long = "PUBLIC_URL")]
-    public_url: Option<String>,
-    #[arg(long = "FRONTEND_URL")]
-    frontend_url: Option<String>,
-    #[arg(long = "JWT_AUDIENCE", default_value = "trading-platform")]
-    audience: String,
-    #[arg(long = "ACCESS_TOKEN_TTL_SECS", value_parser = value_parser!(u64).range(1..=900), default_value = "900")]
-    access_token_ttl_secs: u64,
-    #[arg(long = "REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600)]
-    refresh_token_ttl_secs: u64,
-    #[arg(long = "CLIENT_TOKEN_TTL_SECS", value_parser = value_parser!(u64).range(1..=900), default_value = "300")]
-    client_token_ttl_secs: u64,
-    #[arg(long = "MASTER_ENCRYPTION_KEY")]
-    master_key: Option<String>,
-    #[arg(long = "MASTER_ENCRYPTION_KEY_PREVIOUS")]
-    previous_master_key: Option<String>,
-    #[arg(long = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
-    cors_allowed_origins: Option<Vec<String>>,
-    #[arg(long = "SESSION_COOKIE_SECURE", value_parser = BoolishValueParser::new())]
-    cookie_secure: Option<bool>,
-    #[arg(long = "SESSION_COOKIE_SAMESITE", ignore_case = true)]
-    cookie_samesite: Option<SameSite>,
-    #[arg(long = "LOG_LEVEL", value_parser = log_filter, default_value = "info")]
-    log_level: String,
-    #[arg(long = "LOG_FORMAT", ignore_case = true)]
-    log_format: Option<LogFormat>,
-    #[arg(long = "BOOTSTRAP_ADMIN_EMAIL")]
-    bootstrap_admin_email: Option<String>,
-    #[arg(long = "BOOTSTRAP_ADMIN_PASSWORD")]
-    bootstrap_admin_password: Option<String>,
-    #[arg(long = "PASSWORD_MIN_LENGTH", value_parser = value_parser!(u16).range(8..=crate::password::MAX_CHARS as i64))]
-    password_min_chars: Option<u16>,
-    #[arg(long = "LOGIN_MAX_FAILURES", value_parser = value_parser!(u32).range(1..=1000))]
-    login_max_failures: Option<u32>,
-    #[arg(long = "LOGIN_MAX_FAILURES_PER_ADDRESS", value_parser = value_parser!(u32).range(1..=100_000))]
-    address_max_failures: Option<u32>,
-    #[arg(long = "THROTTLE_WINDOW_SECS", value_parser = value_parser!(u64).range(1..=7 * 24 * 3600), default_value = "900")]
-    throttle_window_secs: u64,
-    #[arg(long = "ARGON2_MEMORY_KIB", default_value_t = Argon2Params::OWASP.memory_kib)]
-    argon2_memory_kib: u32,
-    #[arg(long = "ARGON2_ITERATIONS", value_parser = value_parser!(u32).range(1..=1000), default_value_t = Argon2Params::OWASP.iterations)]
-    argon2_iterations: u32,
-    #[arg(long = "ARGON2_PARALLELISM", value_parser = value_parser!(u32).range(1..=255), default_value_t = Argon2Params::OWASP.parallelism)]
-    argon2_parallelism: u32,
-    #[arg(long = "HASH_CONCURRENCY", value_parser = value_parser!(u16).range(1..=1024))]
-    hash_concurrency: Option<u16>,
-    #[arg(long = "DATABASE_MAX_CONNECTIONS", value_parser = value_parser!(u32).range(1..=10_000))]
-    db_max_connections: Option<u32>,
-    #[arg(long = "METRICS_ADDR", value_parser = metrics_addr)]
-    metrics_addr: Option<MetricsAddr>,
-    #[arg(long = "JWKS_MAX_AGE_SECS", default_value = "300")]
-    jwks_max_age_secs: u64,
-    #[arg(long = "KEY_PUBLISH_DELAY_SECS")]
-    key_publish_delay_secs: Option<u64>,
-    #[arg(long = "SIGNING_ALG", default_value = "RS256")]
-    signing_alg: SigningAlg,
-    #[arg(long = "REQUIRE_EMAIL_VERIFICATION", value_parser = BoolishValueParser::new())]
-    require_email_verification: Option<bool>,
-    #[arg(long = "EMAIL_VERIFICATION_TTL_SECS", value_parser = value_parser!(u64).range(300..=7 * 24 * 3600), default_value = "86400")]
-    email_verification_ttl_secs: u64,
-    #[arg(long = "TRUSTED_PROXIES", value_parser = |v: &str| v.parse::<TrustedProxies>().map_err(|e| e.detail().to_owned()))]
-    trusted_proxies: Option<TrustedProxies>,
-    #[arg(long = "TRUSTED_PROXY_HEADER", value_parser = |v: &str| v.parse::<ProxyHeader>().map_err(|e| e.detail().to_owned()))]
-    trusted_proxy_header: Option<ProxyHeader>,
-}
-
-/// `METRICS_ADDR`: where `/metrics` listens, `None` for `off`.
-type MetricsAddr = Option<std::net::SocketAddr>;
-
-fn metrics_addr(value: &str) -> Result<MetricsAddr, String> {
-    if value.eq_ignore_ascii_case("off") {
-        return Ok(None);
-    }
-    value.parse().map(Some).map_err(|_| format!("{value:?} is not host:port (e.g. 127.0.0.1:9011) or off"))
-}
-
-impl Vars {
-    /// Parses the variables of `vars` that name an argument; blank values count as unset
-    /// and values are trimmed (the bootstrap password is taken as given).
-    fn from_map(vars: &HashMap<String, String>) -> Result<Vars, ConfigError> {
-        let command = Vars::command();
-        let args: Vec<String> = command
-            .get_arguments()
-            .filter_map(|arg| {
-                let name = arg.get_long()?;
-                let value = vars.get(name)?;
-                let password = name == "BOOTSTRAP_ADMIN_PASSWORD";
-                let value = if password { value.as_str() } else { value.trim() };
-                (password || !value.is_empty()).then(|| format!("--{name}={value}"))
-            })
-            .collect();
-        Vars::try_parse_from(args).map_err(invalid_variable)
-    }
-
-    /// Applies the defaults that depend on the environment or on other variables, and
-    /// checks what spans several variables.
-    fn resolve(self) -> Result<Config, ConfigError> {
-        let environment = self.environment;
-        let (dev, prod) = (environment == Environment::Dev, environment == Environment::Production);
-        let invalid = |name: &str, reason: String| ConfigError::Invalid { name: name.to_owned(), reason };
-        let port = self.port.unwrap_or(environment.default_port());
-        let database_url = self
-            .database_url
-            .unwrap_or_else(|| format!("sqlite://{DEV_DIR}/{}.db?mode=rwc", environment.as_str()));
-        let master_key = match self.master_key {
-            Some(v) => MasterKeySource::Env(Secret::new(v)),
-            None if dev => MasterKeySource::DevFile(PathBuf::from(DEV_DIR).join("dev-master.key")),
-            None => MasterKeySource::Missing,
-        };
-        let bootstrap_admin = match (self.bootstrap_admin_email, self.bootstrap_admin_password) {
-            (Some(email), Some(password)) if !password.is_empty() => Some((email, Secret::new(password))),
-            (None, None) => None,
-            _ => {
-                let reason = "BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD go together";
-                return Err(invalid("BOOTSTRAP_ADMIN_EMAIL", reason.into()));
-            }
-        };
-        let frontend_url = match &self.frontend_url {
-            Some(v) => Some(v.trim_end_matches('/').to_owned()),
-            None if dev => Some(DEV_FRONTEND_URL.to_owned()),
-            None => None,
-        };
-        let cors_allowed_origins = match self.cors_allowed_origins {
-            Some(v) => v.into_iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
-            None if dev && self.frontend_url.is_none() => DEV_FRONTEND_ORIGINS.map(str::to_owned).to_vec(),
-            // The web app that mail links open is the browser client to allow.
-            None => frontend_url.as_deref().and_then(origin_of).into_iter().collect(),
-        };
-        let login_max_failures = self.login_max_failures.unwrap_or(if prod { 3 } else { 5 });
-        let argon2 = Argon2Params {
-            memory_kib: self.argon2_memory_kib,
-            iterations: self.argon2_iterations,
-            parallelism: self.argon2_parallelism,
-        };
-        if let Err(e) = argon2::Params::new(argon2.memory_kib, argon2.iterations, argon2.parallelism, None) {
-            let reason = format!("not valid with ARGON2_ITERATIONS and ARGON2_PARALLELISM: {e}");
-            return Err(invalid("ARGON2_MEMORY_KIB", reason));
-        }
-        let metrics_port = if port == 0 { Some(0) } else { port.checked_add(1000) };
-        let metrics_addr = match (self.metrics_addr, metrics_port) {
-            (Some(addr), _) => addr,
-            (None, Some(port)) => Some(std::net::SocketAddr::from(([127, 0, 0, 1], port))),
-            (None, None) => {
-                let reason = format!("USER_SERVICE_PORT {port} + 1000 is no port: set METRICS_ADDR");
-                return Err(invalid("METRICS_ADDR", reason));
-            }
-        };
-        let proxies = self.trusted_proxies.unwrap_or_else(TrustedProxies::none);
-        let pool_size = if database_url.starts_with("sqlite:") { 8 } else { 10 };
-        let (samesite, log_format) =
-            if dev { (SameSite::Lax, LogFormat::Text) } else { (SameSite::Strict, LogFormat::Json) };
-        Ok(Config {
-            environment,
-            host: self.host,
-            port,
-            db_max_connections: self.db_max_connections.unwrap_or(pool_size),
-            database_url: Secret::new(database_url),
-            redis_url: self.redis_url.map(Secret::new),
-            redis_tls_ca_file: self.redis_tls_ca_file,
-            allow_cleartext_datastores: self.allow_cleartext_datastores,
-            smtp_url: self.smtp_url.map(Secret::new),
-            smtp_from: self.smtp_from,
-            redis_key_prefix: self
-                .redis_key_prefix
-                .unwrap_or_else(|| format!("user-service:{}:throttle:", environment.as_str())),
-            public_url: self.public_url.map(|u| u.trim_end_matches('/').to_owned()),
-            frontend_url,
-            audience: self.audience,
-            access_token_ttl_secs: self.access_token_ttl_secs,
-            refresh_token_ttl_secs: self.refresh_token_ttl_secs,
-            client_token_ttl_secs: self.client_token_ttl_secs,
-            master_key,
-            previous_master_key: self.previous_master_key.map(Secret::new),
-            cors_allowed_origins,
-            cookie_secure: self.cookie_secure.unwrap_or(!dev),
-            cookie_samesite: self.cookie_samesite.unwrap_or(samesite),
-            log_level: self.log_level,
-            log_format: self.log_format.unwrap_or(log_format),
-            bootstrap_admin,
-            password_min_chars: self.password_min_chars.map_or(if prod { 14 } else { 12 }, usize::from),
-            login_max_failures,
-            address_max_failures: self.address_max_failures.unwrap_or(login_max_failures * 4),
-            throttle_window_secs: self.throttle_window_secs,
-            argon2,
-            hash_concurrency: self.hash_concurrency.map_or_else(
-                || std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
-                usize::from,
-            ),
-            metrics_addr,
-            jwks_max_age_secs: self.jwks_max_age_secs,
-            key_publish_delay_secs: self.key_publish_delay_secs.unwrap_or(self.jwks_max_age_secs),
-            signing_alg: self.signing_alg,
-            key_reload_secs: 30,
-            mfa_token_ttl_secs: 300,
-            reset_token_ttl_secs: 1800,
-            require_email_verification: self.require_email_verification.unwrap_or(prod),
-            email_verification_ttl_secs: self.email_verification_ttl_secs,
-            trusted_proxies: match self.trusted_proxy_header {
-                Some(header) => proxies.header(header),
-                None => proxies,
-            },
-        })
-    }
-}
-
 /// A clap error as [`ConfigError::Invalid`]: the variable and why its value is refused.
 fn invalid_variable(e: clap::Error) -> ConfigError {
     let context = |kind| match e.get(kind) {
@@ -837,10 +735,7 @@ pub fn with_env_files(
     };
     let environment = match env_name.trim() {
         "" => Environment::Dev,
-        name => clap::ValueEnum::from_str(name, true).map_err(|_| ConfigError::Invalid {
-            name: "APP_ENV".to_owned(),
-            reason: format!("{name:?} is not dev, staging or production"),
-        })?,
+        name => parse_environment(name)?,
     };
     vars.insert("APP_ENV".to_owned(), environment.as_str().to_owned());
     let env = environment.as_str();

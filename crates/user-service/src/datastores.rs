@@ -9,6 +9,8 @@
 use std::net::IpAddr;
 use std::path::Path;
 
+use crate::StartupError;
+
 /// Whether `host` names this machine (nothing leaves it, so clear text is acceptable).
 fn is_loopback_host(host: Option<url::Host<&str>>) -> bool {
     match host {
@@ -44,16 +46,12 @@ pub(crate) fn redis_url_is_cleartext_remote(redis_url: &str) -> bool {
 
 /// The Redis client: `rediss://` checks the server against `ca_file` when given, else
 /// against the system's roots.
-pub(crate) fn redis_client(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, RedisSetupError> {
-    match ca_file {
-        None => Ok(redis::Client::open(url)?),
-        Some(path) => {
-            let root_cert = std::fs::read(path)
-                .map_err(|e| RedisSetupError::CaFile(format!("{}: {e}", path.display())))?;
-            let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) };
-            Ok(redis::Client::build_with_tls(url, certificates)?)
-        }
-    }
+pub(crate) fn redis_client(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, StartupError> {
+    let Some(path) = ca_file else { return Ok(redis::Client::open(url)?) };
+    let root_cert = std::fs::read(path)
+        .map_err(|e| StartupError::Command(format!("REDIS_TLS_CA_FILE: {}: {e}", path.display())))?;
+    let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) };
+    Ok(redis::Client::build_with_tls(url, certificates)?)
 }
 
 /// Bounded waits for Redis: a server that does not answer (or a TLS handshake that
@@ -68,26 +66,6 @@ pub(crate) fn redis_manager_config() -> redis::aio::ConnectionManagerConfig {
         // made a refused TLS handshake retry for minutes before startup gave up.
         .set_factor(2)
         .set_max_delay(2000)
-}
-
-/// Why the Redis client could not be built.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum RedisSetupError {
-    /// `REDIS_TLS_CA_FILE` could not be read.
-    #[error("REDIS_TLS_CA_FILE: {0}")]
-    CaFile(String),
-    /// The URL or the CA certificate is not usable.
-    #[error("redis: {0}")]
-    Redis(#[from] redis::RedisError),
-}
-
-impl From<RedisSetupError> for crate::StartupError {
-    fn from(e: RedisSetupError) -> Self {
-        match e {
-            RedisSetupError::Redis(e) => crate::StartupError::Redis(e),
-            RedisSetupError::CaFile(_) => crate::StartupError::Command(e.to_string()),
-        }
-    }
 }
 
 #[cfg(test)]

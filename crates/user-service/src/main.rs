@@ -88,54 +88,48 @@ async fn main() -> ExitCode {
         }
     };
     user_service::init_tracing(&config);
-    let result: Result<(), String> = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config).await,
-        Command::Migrate => user_service::migrate(&config)
-            .await
-            .map(|report| {
-                out("migrations applied");
-                if report.colliding_emails > 0 {
-                    out(&format!(
-                        "warning: {} accounts have emails that collide with another account's (look-alike \
-                         spellings); they were not merged and log in by their exact address only",
-                        report.colliding_emails
-                    ));
-                }
-            })
-            .map_err(|e| e.to_string()),
+    match run(cli.command.unwrap_or(Command::Serve), config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        Command::Serve => Application::build(config).await?.run_until_stopped().await?,
+        Command::Migrate => {
+            let report = user_service::migrate(&config).await?;
+            out("migrations applied");
+            if report.colliding_emails > 0 {
+                out(&format!(
+                    "warning: {} accounts have emails that collide with another account's (look-alike \
+                     spellings); they were not merged and log in by their exact address only",
+                    report.colliding_emails
+                ));
+            }
+        }
         Command::CreateAdmin { email, password_stdin } => {
             let password = if password_stdin {
                 let mut s = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut s)
-                    .map(|_| s.trim_end_matches(['\r', '\n']).to_owned())
-                    .map_err(|e| e.to_string())
+                std::io::stdin().read_to_string(&mut s)?;
+                s.trim_end_matches(['\r', '\n']).to_owned()
             } else {
-                std::env::var("ADMIN_PASSWORD")
-                    .map_err(|_| "set ADMIN_PASSWORD or pass --password-stdin".to_owned())
+                std::env::var("ADMIN_PASSWORD").map_err(|_| "set ADMIN_PASSWORD or pass --password-stdin")?
             };
-            match password {
-                Ok(p) => user_service::create_admin(config, &email, &p)
-                    .await
-                    .map(|m| out(&m))
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            }
+            out(&user_service::create_admin(config, &email, &password).await?);
         }
-        Command::Keys { action: KeysAction::Rotate } => user_service::rotate_keys(config)
-            .await
-            .map(|kid| out(&format!("published signing key {kid}")))
-            .map_err(|e| e.to_string()),
+        Command::Keys { action: KeysAction::Rotate } => {
+            out(&format!("published signing key {}", user_service::rotate_keys(config).await?));
+        }
         Command::Keys { action: KeysAction::RotateMaster } => {
-            user_service::rotate_master_key(config).await.map(|m| out(&m)).map_err(|e| e.to_string())
+            out(&user_service::rotate_master_key(config).await?)
         }
         Command::Clients { action: ClientsAction::Create { name, scopes } } => {
-            user_service::create_client(config, &name, &scopes)
-                .await
-                .map(|(id, secret)| {
-                    out(&format!("client_id: {id}\nclient_secret: {secret}\n(the secret is shown only once)"))
-                })
-                .map_err(|e| e.to_string())
+            let (id, secret) = user_service::create_client(config, &name, &scopes).await?;
+            out(&format!("client_id: {id}\nclient_secret: {secret}\n(the secret is shown only once)"));
         }
         Command::Config { action: ConfigAction::Check } => {
             out(&config.redacted_summary());
@@ -148,19 +142,8 @@ async fn main() -> ExitCode {
                     out(&format!("  - {p}"));
                 }
             }
-            config.validate().map_err(|e| e.to_string())
-        }
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
+            config.validate()?;
         }
     }
-}
-
-async fn serve(config: Config) -> Result<(), String> {
-    let app = Application::build(config).await.map_err(|e| e.to_string())?;
-    app.run_until_stopped().await.map_err(|e| e.to_string())
+    Ok(())
 }

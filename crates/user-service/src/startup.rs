@@ -2,7 +2,6 @@
 //! the administrative operations behind the CLI subcommands.
 
 use std::net::SocketAddr;
-use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -66,26 +65,17 @@ pub(crate) struct StateInner {
     pub(crate) roles: RoleCatalog,
 }
 
-/// Cheaply cloneable handle to [`StateInner`].
-#[derive(Clone)]
-pub(crate) struct AppState(Arc<StateInner>);
+/// The router's state: a cheaply cloneable handle to [`StateInner`].
+pub(crate) type AppState = Arc<StateInner>;
 
-impl Deref for AppState {
-    type Target = StateInner;
-    fn deref(&self) -> &StateInner {
-        &self.0
-    }
-}
-
-impl AppState {
+impl StateInner {
     /// Connects, migrates, loads the master key and makes sure a signing key exists.
     pub(crate) async fn init(config: Config, issuer: String) -> Result<AppState, StartupError> {
         let mut master = MasterKey::new(&load_master_key(&config)?);
         // While the env key is being replaced, what the old one sealed still opens.
         if let Some(previous) = &config.previous_master_key {
-            let key = decode_master_key(previous.expose()).map_err(|_| ConfigError::Invalid {
-                name: "MASTER_ENCRYPTION_KEY_PREVIOUS".to_owned(),
-                reason: "must be base64 of 32 bytes".to_owned(),
+            let key = decode_master_key(previous.expose()).map_err(|_| {
+                ConfigError::invalid("MASTER_ENCRYPTION_KEY_PREVIOUS", "must be base64 of 32 bytes")
             })?;
             master = master.with_previous(&key);
         }
@@ -156,7 +146,7 @@ impl AppState {
         }
         let usage = UsageLog::new(db.clone());
         let roles = RoleCatalog::new(db.clone());
-        Ok(AppState(Arc::new(StateInner {
+        Ok(Arc::new(StateInner {
             config,
             issuer,
             db,
@@ -169,11 +159,16 @@ impl AppState {
             mailer,
             usage,
             roles,
-        })))
+        }))
     }
-}
 
-impl StateInner {
+    /// The state a CLI command works on: validated like `serve`, nothing bound.
+    async fn for_command(config: Config) -> Result<AppState, StartupError> {
+        config.validate()?;
+        let issuer = config.issuer_for_port(config.port);
+        StateInner::init(config, issuer).await
+    }
+
     /// The account operations over this state.
     pub(crate) fn users(&self) -> Users<'_> {
         Users {
@@ -193,10 +188,7 @@ impl From<DomainError> for StartupError {
 }
 
 fn load_master_key(config: &Config) -> Result<[u8; 32], StartupError> {
-    let invalid = |reason: &str| ConfigError::Invalid {
-        name: "MASTER_ENCRYPTION_KEY".to_owned(),
-        reason: reason.to_owned(),
-    };
+    let invalid = |reason: &str| ConfigError::invalid("MASTER_ENCRYPTION_KEY", reason);
     match &config.master_key {
         MasterKeySource::Env(secret) => {
             decode_master_key(secret.expose()).map_err(|_| invalid("must be base64 of 32 bytes").into())
@@ -273,7 +265,7 @@ impl Application {
         };
         let issuer = config.issuer_for_port(port);
         let bootstrap = config.bootstrap_admin.clone();
-        let state = AppState::init(config, issuer).await?;
+        let state = StateInner::init(config, issuer).await?;
         if let Some((email, password)) = bootstrap
             && state.db.user_by_email(&email).await?.is_none()
         {
@@ -330,9 +322,6 @@ impl Application {
 }
 
 async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
     #[cfg(unix)]
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -344,7 +333,7 @@ async fn shutdown_signal() {
     };
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term => {} }
 }
 
 /// `migrate`: applies the migrations, computes missing email keys, and reports what an
@@ -357,25 +346,19 @@ pub async fn migrate(config: &Config) -> Result<MigrationReport, StartupError> {
 
 /// `create-admin`: creates an admin account (or grants the role to an existing one).
 pub async fn create_admin(config: Config, email: &str, password: &str) -> Result<String, StartupError> {
-    config.validate()?;
-    let issuer = config.issuer_for_port(config.port);
-    let state = AppState::init(config, issuer).await?;
+    let state = StateInner::for_command(config).await?;
     Ok(state.users().create_admin(email, password).await?)
 }
 
 /// `keys rotate`: publishes a new signing key; returns its `kid`.
 pub async fn rotate_keys(config: Config) -> Result<String, StartupError> {
-    config.validate()?;
-    let issuer = config.issuer_for_port(config.port);
-    let state = AppState::init(config, issuer).await?;
+    let state = StateInner::for_command(config).await?;
     Ok(state.keys.rotate_by_operator().await?)
 }
 
 /// `keys rotate-master`: starts a new master-key version (old versions still decrypt).
 pub async fn rotate_master_key(config: Config) -> Result<String, StartupError> {
-    config.validate()?;
-    let issuer = config.issuer_for_port(config.port);
-    let state = AppState::init(config, issuer).await?;
+    let state = StateInner::for_command(config).await?;
     use crate::domain::trading_accounts::{RotationError, TradingAccounts};
     let accounts = TradingAccounts { db: &state.db, master: &state.master };
     accounts.rotate_master().await.map_err(|e| match e {
@@ -390,9 +373,7 @@ pub async fn create_client(
     name: &str,
     scopes: &[String],
 ) -> Result<(String, String), StartupError> {
-    config.validate()?;
-    let issuer = config.issuer_for_port(config.port);
-    let state = AppState::init(config, issuer).await?;
+    let state = StateInner::for_command(config).await?;
     use crate::domain::service_clients::{RegisterError, create};
     create(&state.db, name, scopes).await.map_err(|e| match e {
         RegisterError::Invalid(e) => StartupError::Command(e.to_string()),

@@ -111,33 +111,15 @@ struct SecuritySchemes;
 
 impl utoipa::Modify for SecuritySchemes {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let http = |scheme, description| HttpBuilder::new().scheme(scheme).description(Some(description));
+        let bearer =
+            http(HttpAuthScheme::Bearer, "An access token from `/v1/auth/login` or `/v1/auth/token`");
+        let basic = http(HttpAuthScheme::Basic, "A service client's id and secret (`/v1/auth/token`)");
+        let api_key = ApiKeyValue::with_description("X-API-Key", "An API key from `POST /v1/api-keys`");
         let components = doc.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some("An access token from `/v1/auth/login` or `/v1/auth/token`"))
-                    .build(),
-            ),
-        );
-        components.add_security_scheme(
-            "api_key",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
-                "X-API-Key",
-                "An API key from `POST /v1/api-keys`",
-            ))),
-        );
-        components.add_security_scheme(
-            "client_basic",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Basic)
-                    .description(Some("A service client's id and secret (`/v1/auth/token`)"))
-                    .build(),
-            ),
-        );
+        components.add_security_scheme("bearer", SecurityScheme::Http(bearer.bearer_format("JWT").build()));
+        components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(api_key)));
+        components.add_security_scheme("client_basic", SecurityScheme::Http(basic.build()));
     }
 }
 
