@@ -16,12 +16,11 @@ use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-#[cfg(test)]
-use jsonwebtoken::DecodingKey;
 use jsonwebtoken::EncodingKey;
 
 use super::actor::Actor;
 use super::error::{DomainError, DomainResult};
+use super::roles::once_each;
 use crate::config::SigningAlg;
 use crate::crypto::{MasterKey, sha256_b64url};
 use crate::db::Db;
@@ -125,10 +124,12 @@ impl KeyManager {
     /// current keys' removal. Returns the new `kid`.
     pub(crate) async fn rotate(&self, now: i64) -> Result<String, KeyError> {
         let activate_at = now + self.publish_delay;
-        let kid = self.insert_new_key(now, activate_at).await?;
-        self.db.expire_signing_keys(&kid, activate_at + self.retire_after).await?;
+        let row = self.new_key_row(activate_at).await?;
+        self.db.insert_signing_key(&row, now).await?;
+        tracing::info!(kid = %row.kid, activate_at, "created signing key");
+        self.db.expire_signing_keys(&row.kid, activate_at + self.retire_after).await?;
         self.reload(now).await?;
-        Ok(kid)
+        Ok(row.kid)
     }
 
     async fn new_key_row(&self, activate_at: i64) -> Result<SigningKeyRow, KeyError> {
@@ -146,22 +147,11 @@ impl KeyManager {
         })
     }
 
-    async fn insert_new_key(&self, now: i64, activate_at: i64) -> Result<String, KeyError> {
-        let row = self.new_key_row(activate_at).await?;
-        self.db.insert_signing_key(&row, now).await?;
-        tracing::info!(kid = %row.kid, activate_at, "created signing key");
-        Ok(row.kid)
-    }
-
     /// Re-reads the keys from the database.
     pub(crate) async fn reload(&self, now: i64) -> Result<Arc<Vec<LoadedKey>>, KeyError> {
         let _guard = self.reload_lock.lock().await;
         let rows = self.db.published_signing_keys(now).await?;
-        let mut keys = Vec::with_capacity(rows.len());
-        for row in rows {
-            keys.push(self.load(&row)?);
-        }
-        let keys = Arc::new(keys);
+        let keys = Arc::new(rows.iter().map(|row| self.load(row)).collect::<Result<Vec<_>, _>>()?);
         let jwks = serde_json::json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() });
         self.verifier_keys
             .replace_jwks_json(&jwks.to_string())
@@ -243,13 +233,8 @@ impl KeyManager {
     /// The distinct `alg` of the published keys, in JWKS order: what really signs (or will,
     /// or did for tokens still valid), not every algorithm the code could use.
     pub(crate) async fn published_algs(&self, now: i64) -> Result<Vec<String>, KeyError> {
-        let mut algs: Vec<String> = Vec::new();
-        for alg in self.keys(now).await?.iter().filter_map(|k| k.jwk.get("alg").and_then(|a| a.as_str())) {
-            if !algs.iter().any(|a| a == alg) {
-                algs.push(alg.to_owned());
-            }
-        }
-        Ok(algs)
+        let keys = self.keys(now).await?;
+        Ok(once_each(keys.iter().filter_map(|k| k.jwk["alg"].as_str().map(str::to_owned))))
     }
 
     /// An administrator's rotation (needs `admin:keys:rotate`): the new key's kid and
@@ -338,15 +323,16 @@ fn generate(alg: SigningAlg) -> Result<(Vec<u8>, serde_json::Value, String), Key
     Ok((pkcs8, jwk, kid))
 }
 
-/// RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace.
-#[cfg(test)]
-pub(crate) fn thumbprint(n: &str, e: &str) -> String {
-    sha256_b64url(format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#).as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
+    use jsonwebtoken::DecodingKey;
+
     use super::*;
+
+    /// RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace.
+    fn thumbprint(n: &str, e: &str) -> String {
+        sha256_b64url(format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#).as_bytes())
+    }
 
     #[test]
     fn rfc7638_thumbprint_example() {
