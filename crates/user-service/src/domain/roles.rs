@@ -40,12 +40,13 @@ const MAX_NAME: usize = 64;
 const MAX_DESCRIPTION: usize = 500;
 pub(crate) const MAX_PERMISSIONS: usize = 100;
 
-/// One entry of the permission catalog.
-#[derive(Debug, Clone, Copy)]
+/// A permission of the catalog (`GET /v1/permissions` answers the catalog as it is).
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct Permission {
+    #[schema(example = "alerts:read")]
     pub(crate) name: &'static str,
     pub(crate) description: &'static str,
-    /// Granted to service clients (OAuth client credentials) only, never through a role.
+    /// Held by service clients (OAuth client credentials) only; no role can grant it.
     pub(crate) service_clients_only: bool,
 }
 

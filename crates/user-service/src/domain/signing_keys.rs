@@ -55,6 +55,10 @@ pub enum KeyError {
     Material(String),
 }
 
+fn material(e: impl std::fmt::Display) -> KeyError {
+    KeyError::Material(e.to_string())
+}
+
 /// Loads, caches, creates and rotates the signing keys.
 #[derive(Clone)]
 pub(crate) struct KeyManager {
@@ -134,9 +138,8 @@ impl KeyManager {
 
     async fn new_key_row(&self, activate_at: i64) -> Result<SigningKeyRow, KeyError> {
         let alg = self.alg;
-        let (pkcs8, jwk, kid) = tokio::task::spawn_blocking(move || generate(alg))
-            .await
-            .map_err(|e| KeyError::Material(e.to_string()))??;
+        let (pkcs8, jwk, kid) =
+            tokio::task::spawn_blocking(move || generate(alg)).await.map_err(material)??;
         Ok(SigningKeyRow {
             private_key_enc: self.master.encrypt(&pkcs8, &kid),
             public_jwk: jwk.to_string(),
@@ -151,45 +154,32 @@ impl KeyManager {
     pub(crate) async fn reload(&self, now: i64) -> Result<Arc<Vec<LoadedKey>>, KeyError> {
         let _guard = self.reload_lock.lock().await;
         let rows = self.db.published_signing_keys(now).await?;
-        let keys = Arc::new(rows.iter().map(|row| self.load(row)).collect::<Result<Vec<_>, _>>()?);
+        let keys = Arc::new(rows.into_iter().map(|row| self.load(row)).collect::<Result<Vec<_>, _>>()?);
         let jwks = serde_json::json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() });
-        self.verifier_keys
-            .replace_jwks_json(&jwks.to_string())
-            .map_err(|e| KeyError::Material(e.to_string()))?;
+        self.verifier_keys.replace_jwks_json(&jwks.to_string()).map_err(material)?;
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         *cache = Some(Cache { loaded_at: Instant::now(), keys: keys.clone() });
         Ok(keys)
     }
 
-    fn load(&self, row: &SigningKeyRow) -> Result<LoadedKey, KeyError> {
-        let pkcs8 = self
-            .master
-            .decrypt(&row.private_key_enc, &row.kid)
-            .map_err(|_| KeyError::Decrypt(row.kid.clone()))?;
-        let (alg, encoding) = match row.alg.as_str() {
+    fn load(&self, row: SigningKeyRow) -> Result<LoadedKey, KeyError> {
+        let SigningKeyRow { kid, alg, private_key_enc, public_jwk, activate_at, expires_at } = row;
+        let pkcs8 =
+            self.master.decrypt(&private_key_enc, &kid).map_err(|_| KeyError::Decrypt(kid.clone()))?;
+        let (alg, encoding) = match alg.as_str() {
             "RS256" => {
                 let pem = format!(
                     "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
                     STANDARD.encode(&pkcs8)
                 );
-                let key = EncodingKey::from_rsa_pem(pem.as_bytes())
-                    .map_err(|e| KeyError::Material(e.to_string()))?;
-                (jsonwebtoken::Algorithm::RS256, key)
+                (jsonwebtoken::Algorithm::RS256, EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(material)?)
             }
             "ES256" => (jsonwebtoken::Algorithm::ES256, EncodingKey::from_ec_der(&pkcs8)),
             "EdDSA" => (jsonwebtoken::Algorithm::EdDSA, EncodingKey::from_ed_der(&pkcs8)),
-            other => return Err(KeyError::Material(format!("unsupported algorithm {other}"))),
+            other => return Err(material(format!("unsupported algorithm {other}"))),
         };
-        let jwk: serde_json::Value =
-            serde_json::from_str(&row.public_jwk).map_err(|e| KeyError::Material(e.to_string()))?;
-        Ok(LoadedKey {
-            kid: row.kid.clone(),
-            alg,
-            activate_at: row.activate_at,
-            expires_at: row.expires_at,
-            encoding,
-            jwk,
-        })
+        let jwk = serde_json::from_str(&public_jwk).map_err(material)?;
+        Ok(LoadedKey { kid, alg, activate_at, expires_at, encoding, jwk })
     }
 
     /// The published keys, re-read from the database when the cache is older than the
@@ -285,12 +275,11 @@ pub(crate) fn signer_index(keys: &[LoadedKey], now: i64) -> Option<usize> {
 /// Generates a key: `(pkcs8 der, public jwk, kid)`; kid is the RFC 7638 SHA-256
 /// thumbprint of the public JWK.
 fn generate(alg: SigningAlg) -> Result<(Vec<u8>, serde_json::Value, String), KeyError> {
-    let material = |e: &dyn std::fmt::Display| KeyError::Material(e.to_string());
     let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
     let (pkcs8, mut jwk, canonical) = match alg {
         SigningAlg::RS256 => {
-            let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|e| material(&e))?;
-            let pkcs8 = pair.as_der().map_err(|e| material(&e))?.as_ref().to_vec();
+            let pair = KeyPair::generate(KeySize::Rsa2048).map_err(material)?;
+            let pkcs8 = pair.as_der().map_err(material)?.as_ref().to_vec();
             let public = pair.public_key();
             let n = b64(public.modulus().big_endian_without_leading_zero());
             let e = b64(public.exponent().big_endian_without_leading_zero());
@@ -299,8 +288,8 @@ fn generate(alg: SigningAlg) -> Result<(Vec<u8>, serde_json::Value, String), Key
         }
         SigningAlg::ES256 => {
             use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
-            let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(|e| material(&e))?;
-            let pkcs8 = pair.to_pkcs8v1().map_err(|e| material(&e))?.as_ref().to_vec();
+            let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(material)?;
+            let pkcs8 = pair.to_pkcs8v1().map_err(material)?.as_ref().to_vec();
             // Uncompressed point: 0x04 || X || Y.
             let point = pair.public_key().as_ref();
             let (x, y) = (b64(&point[1..33]), b64(&point[33..65]));
@@ -309,8 +298,8 @@ fn generate(alg: SigningAlg) -> Result<(Vec<u8>, serde_json::Value, String), Key
         }
         SigningAlg::EdDSA => {
             use aws_lc_rs::signature::Ed25519KeyPair;
-            let pair = Ed25519KeyPair::generate().map_err(|e| material(&e))?;
-            let pkcs8 = pair.to_pkcs8v1().map_err(|e| material(&e))?.as_ref().to_vec();
+            let pair = Ed25519KeyPair::generate().map_err(material)?;
+            let pkcs8 = pair.to_pkcs8v1().map_err(material)?.as_ref().to_vec();
             let x = b64(pair.public_key().as_ref());
             let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
             (pkcs8, serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": x }), canonical)
