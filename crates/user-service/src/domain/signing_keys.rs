@@ -276,15 +276,15 @@ pub(crate) fn signer_index(keys: &[LoadedKey], now: i64) -> Option<usize> {
 /// thumbprint of the public JWK.
 fn generate(alg: SigningAlg) -> Result<(Vec<u8>, serde_json::Value, String), KeyError> {
     let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
-    let (pkcs8, mut jwk, canonical) = match alg {
+    // The members RFC 7638 requires, in lexicographic order: the thumbprint's input.
+    let (pkcs8, mut jwk) = match alg {
         SigningAlg::RS256 => {
             let pair = KeyPair::generate(KeySize::Rsa2048).map_err(material)?;
             let pkcs8 = pair.as_der().map_err(material)?.as_ref().to_vec();
             let public = pair.public_key();
             let n = b64(public.modulus().big_endian_without_leading_zero());
             let e = b64(public.exponent().big_endian_without_leading_zero());
-            let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
-            (pkcs8, serde_json::json!({ "kty": "RSA", "n": n, "e": e }), canonical)
+            (pkcs8, serde_json::json!({ "e": e, "kty": "RSA", "n": n }))
         }
         SigningAlg::ES256 => {
             use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
@@ -293,19 +293,17 @@ fn generate(alg: SigningAlg) -> Result<(Vec<u8>, serde_json::Value, String), Key
             // Uncompressed point: 0x04 || X || Y.
             let point = pair.public_key().as_ref();
             let (x, y) = (b64(&point[1..33]), b64(&point[33..65]));
-            let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-            (pkcs8, serde_json::json!({ "kty": "EC", "crv": "P-256", "x": x, "y": y }), canonical)
+            (pkcs8, serde_json::json!({ "crv": "P-256", "kty": "EC", "x": x, "y": y }))
         }
         SigningAlg::EdDSA => {
             use aws_lc_rs::signature::Ed25519KeyPair;
             let pair = Ed25519KeyPair::generate().map_err(material)?;
             let pkcs8 = pair.to_pkcs8v1().map_err(material)?.as_ref().to_vec();
             let x = b64(pair.public_key().as_ref());
-            let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
-            (pkcs8, serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": x }), canonical)
+            (pkcs8, serde_json::json!({ "crv": "Ed25519", "kty": "OKP", "x": x }))
         }
     };
-    let kid = sha256_b64url(canonical.as_bytes());
+    let kid = sha256_b64url(jwk.to_string().as_bytes());
     jwk["use"] = "sig".into();
     jwk["alg"] = alg.as_str().into();
     jwk["kid"] = kid.clone().into();

@@ -194,10 +194,7 @@ impl Users<'_> {
                     user.email
                 )));
             }
-            let mut roles = user.roles.clone();
-            if !roles.iter().any(|r| r == "admin") {
-                roles.push("admin".into());
-            }
+            let roles = once_each(user.roles.iter().cloned().chain(["admin".to_owned()]));
             self.db.set_roles(&user.id, &roles, now).await?;
             return Ok(format!("{email} already existed; it now has the admin role (password unchanged)"));
         }
