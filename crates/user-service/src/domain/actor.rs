@@ -42,6 +42,6 @@ impl Actor<'_> {
         user_id: Option<&str>,
         details: Option<serde_json::Value>,
     ) {
-        super::audit::record(db, event, user_id, Some(self.id), self.client, details).await;
+        db.audit(event, user_id, Some(self.id), self.client, details).await;
     }
 }

@@ -1,22 +1,10 @@
-//! The audit log: every domain operation records here what it did to an account (the
-//! event, who did it, from where, details), and the log is read back newest first.
+//! The audit log, read back newest first. Every domain operation records what it did to
+//! an account (the event, who did it, from where, details) with `Db::audit`.
 
 use super::actor::Actor;
 use super::error::DomainResult;
 use crate::db::Db;
-use crate::store::{AuditEvent, ClientInfo};
-
-/// Records an audit event; a failure is logged, never shown to the client.
-pub(crate) async fn record(
-    db: &Db,
-    event: &str,
-    user_id: Option<&str>,
-    actor_id: Option<&str>,
-    client: &ClientInfo,
-    details: Option<serde_json::Value>,
-) {
-    db.audit(event, user_id, actor_id, client, details).await;
-}
+use crate::store::AuditEvent;
 
 /// The events about one user (the caller's own), newest first.
 pub(crate) async fn events_of(

@@ -3,13 +3,11 @@
 //! for changing roles: names are immutable (`users.roles` and tokens hold them), the
 //! system `admin` role cannot change and no system role can be deleted (409
 //! `system_role`), a role still assigned cannot be deleted (409 `role_in_use`), nobody
-//! grants or narrows more than they hold. Reads need `admin:roles:read`, writes
-//! `admin:roles:write`.
+//! grants or narrows more than they hold.
 //!
-//! Several instances: the catalog reads the `roles` table through a cache that lives
-//! [`CACHE_TTL`] (2 s), so a change on instance A applies on B within two seconds, and at
-//! once on A (a write drops A's cache). Whether a role *exists* (assigning roles) is read
-//! from the table, so a role created on A a moment ago can be assigned through B.
+//! Several instances: role definitions are cached [`CACHE_TTL`] (2 s) per instance, and
+//! dropped at once by a write on that instance. Whether a role *exists* (assigning roles)
+//! is read from the table, so a role created on A a moment ago can be assigned through B.
 //! Unknown role names grant nothing.
 
 use std::collections::HashMap;
@@ -22,9 +20,8 @@ use crate::crypto::new_id;
 use crate::db::Db;
 use crate::store::Role;
 
-/// True if the permissions in `held` cover `required`, by the core's one matcher
-/// (`authgate::permission_matches`: `*` covers all, `admin:*` covers `admin:x` and never
-/// `administrator`).
+/// True if `held` covers `required`, by the core's one matcher (`*` covers all, `admin:*`
+/// covers `admin:x` and never `administrator`).
 pub(crate) fn covers(held: &[String], required: &str) -> bool {
     held.iter().any(|granted| authgate::permission_matches(granted, required))
 }
@@ -43,12 +40,13 @@ const MAX_NAME: usize = 64;
 const MAX_DESCRIPTION: usize = 500;
 pub(crate) const MAX_PERMISSIONS: usize = 100;
 
-/// One entry of the permission catalog.
-#[derive(Debug, Clone, Copy)]
+/// A permission of the catalog (`GET /v1/permissions` answers the catalog as it is).
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct Permission {
+    #[schema(example = "alerts:read")]
     pub(crate) name: &'static str,
     pub(crate) description: &'static str,
-    /// Granted to service clients (OAuth client credentials) only, never through a role.
+    /// Held by service clients (OAuth client credentials) only; no role can grant it.
     pub(crate) service_clients_only: bool,
 }
 
@@ -116,7 +114,18 @@ pub(crate) fn check_grantable(permission: &str) -> Result<(), GrantError> {
     Err(GrantError::Unknown(permission.to_owned()))
 }
 
-fn invalid(code: &'static str, message: impl Into<String>) -> DomainError {
+/// The items, each once, in their first order.
+pub(crate) fn once_each<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+pub(crate) fn invalid(code: &'static str, message: impl Into<String>) -> DomainError {
     DomainError::new(ErrorKind::Unprocessable, code, message)
 }
 
@@ -139,25 +148,17 @@ fn checked_permissions(permissions: Vec<String>) -> DomainResult<Vec<String>> {
     if permissions.len() > MAX_PERMISSIONS {
         return Err(invalid("too_many_permissions", "A role can grant at most 100 permissions"));
     }
-    let mut out: Vec<String> = Vec::with_capacity(permissions.len());
-    for p in permissions {
-        match check_grantable(&p) {
-            Ok(()) => {}
-            Err(GrantError::Unknown(_)) => {
-                return Err(invalid("unknown_permission", "Unknown permission; see GET /v1/permissions"));
+    for p in &permissions {
+        check_grantable(p).map_err(|e| match e {
+            GrantError::Unknown(_) => {
+                invalid("unknown_permission", "Unknown permission; see GET /v1/permissions")
             }
-            Err(GrantError::ServiceClientsOnly(_)) => {
-                return Err(invalid(
-                    "permission_not_grantable",
-                    "This permission is held by service clients only",
-                ));
+            GrantError::ServiceClientsOnly(_) => {
+                invalid("permission_not_grantable", "This permission is held by service clients only")
             }
-        }
-        if !out.contains(&p) {
-            out.push(p);
-        }
+        })?;
     }
-    Ok(out)
+    Ok(once_each(permissions))
 }
 
 /// Role name -> permissions.
@@ -165,13 +166,7 @@ type Grants = HashMap<String, Vec<String>>;
 
 /// The permissions of `roles`, in role order, each once. Unknown roles grant nothing.
 fn resolve(grants: &Grants, roles: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for p in roles.iter().filter_map(|r| grants.get(r)).flatten() {
-        if !out.contains(p) {
-            out.push(p.clone());
-        }
-    }
-    out
+    once_each(roles.iter().filter_map(|r| grants.get(r)).flatten().cloned())
 }
 
 struct Snapshot {
@@ -222,6 +217,10 @@ impl RoleCatalog {
     /// One role.
     pub(crate) async fn get(&self, actor: &Actor<'_>, id: &str) -> DomainResult<Role> {
         actor.require(ROLES_READ)?;
+        self.role(id).await
+    }
+
+    async fn role(&self, id: &str) -> DomainResult<Role> {
         self.db.role_by_id(id).await?.ok_or_else(DomainError::not_found)
     }
 
@@ -276,7 +275,7 @@ impl RoleCatalog {
         permissions: Option<Vec<String>>,
     ) -> DomainResult<Role> {
         actor.require(ROLES_WRITE)?;
-        let role = self.db.role_by_id(id).await?.ok_or_else(DomainError::not_found)?;
+        let role = self.role(id).await?;
         if role.system && role.name == ADMIN_ROLE {
             return Err(DomainError::conflict("system_role", "The admin role cannot be changed"));
         }
@@ -300,13 +299,13 @@ impl RoleCatalog {
             "permissions": permissions,
         });
         actor.record(&self.db, "role_updated", None, Some(details)).await;
-        self.db.role_by_id(id).await?.ok_or_else(DomainError::not_found)
+        self.role(id).await
     }
 
     /// Deletes a custom role that no user holds.
     pub(crate) async fn delete(&self, actor: &Actor<'_>, id: &str) -> DomainResult<()> {
         actor.require(ROLES_WRITE)?;
-        let role = self.db.role_by_id(id).await?.ok_or_else(DomainError::not_found)?;
+        let role = self.role(id).await?;
         if role.system {
             return Err(DomainError::conflict("system_role", "System roles cannot be deleted"));
         }

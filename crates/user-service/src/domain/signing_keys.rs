@@ -16,12 +16,11 @@ use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-#[cfg(test)]
-use jsonwebtoken::DecodingKey;
 use jsonwebtoken::EncodingKey;
 
 use super::actor::Actor;
 use super::error::{DomainError, DomainResult};
+use super::roles::once_each;
 use crate::config::SigningAlg;
 use crate::crypto::{MasterKey, sha256_b64url};
 use crate::db::Db;
@@ -54,6 +53,10 @@ pub enum KeyError {
     /// Key generation or parsing failed.
     #[error("key material: {0}")]
     Material(String),
+}
+
+fn material(e: impl std::fmt::Display) -> KeyError {
+    KeyError::Material(e.to_string())
 }
 
 /// Loads, caches, creates and rotates the signing keys.
@@ -125,17 +128,18 @@ impl KeyManager {
     /// current keys' removal. Returns the new `kid`.
     pub(crate) async fn rotate(&self, now: i64) -> Result<String, KeyError> {
         let activate_at = now + self.publish_delay;
-        let kid = self.insert_new_key(now, activate_at).await?;
-        self.db.expire_signing_keys(&kid, activate_at + self.retire_after).await?;
+        let row = self.new_key_row(activate_at).await?;
+        self.db.insert_signing_key(&row, now).await?;
+        tracing::info!(kid = %row.kid, activate_at, "created signing key");
+        self.db.expire_signing_keys(&row.kid, activate_at + self.retire_after).await?;
         self.reload(now).await?;
-        Ok(kid)
+        Ok(row.kid)
     }
 
     async fn new_key_row(&self, activate_at: i64) -> Result<SigningKeyRow, KeyError> {
         let alg = self.alg;
-        let (pkcs8, jwk, kid) = tokio::task::spawn_blocking(move || generate(alg))
-            .await
-            .map_err(|e| KeyError::Material(e.to_string()))??;
+        let (pkcs8, jwk, kid) =
+            tokio::task::spawn_blocking(move || generate(alg)).await.map_err(material)??;
         Ok(SigningKeyRow {
             private_key_enc: self.master.encrypt(&pkcs8, &kid),
             public_jwk: jwk.to_string(),
@@ -146,60 +150,36 @@ impl KeyManager {
         })
     }
 
-    async fn insert_new_key(&self, now: i64, activate_at: i64) -> Result<String, KeyError> {
-        let row = self.new_key_row(activate_at).await?;
-        self.db.insert_signing_key(&row, now).await?;
-        tracing::info!(kid = %row.kid, activate_at, "created signing key");
-        Ok(row.kid)
-    }
-
     /// Re-reads the keys from the database.
     pub(crate) async fn reload(&self, now: i64) -> Result<Arc<Vec<LoadedKey>>, KeyError> {
         let _guard = self.reload_lock.lock().await;
         let rows = self.db.published_signing_keys(now).await?;
-        let mut keys = Vec::with_capacity(rows.len());
-        for row in rows {
-            keys.push(self.load(&row)?);
-        }
-        let keys = Arc::new(keys);
+        let keys = Arc::new(rows.into_iter().map(|row| self.load(row)).collect::<Result<Vec<_>, _>>()?);
         let jwks = serde_json::json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() });
-        self.verifier_keys
-            .replace_jwks_json(&jwks.to_string())
-            .map_err(|e| KeyError::Material(e.to_string()))?;
+        self.verifier_keys.replace_jwks_json(&jwks.to_string()).map_err(material)?;
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         *cache = Some(Cache { loaded_at: Instant::now(), keys: keys.clone() });
         Ok(keys)
     }
 
-    fn load(&self, row: &SigningKeyRow) -> Result<LoadedKey, KeyError> {
-        let pkcs8 = self
-            .master
-            .decrypt(&row.private_key_enc, &row.kid)
-            .map_err(|_| KeyError::Decrypt(row.kid.clone()))?;
-        let (alg, encoding) = match row.alg.as_str() {
+    fn load(&self, row: SigningKeyRow) -> Result<LoadedKey, KeyError> {
+        let SigningKeyRow { kid, alg, private_key_enc, public_jwk, activate_at, expires_at } = row;
+        let pkcs8 =
+            self.master.decrypt(&private_key_enc, &kid).map_err(|_| KeyError::Decrypt(kid.clone()))?;
+        let (alg, encoding) = match alg.as_str() {
             "RS256" => {
                 let pem = format!(
                     "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
                     STANDARD.encode(&pkcs8)
                 );
-                let key = EncodingKey::from_rsa_pem(pem.as_bytes())
-                    .map_err(|e| KeyError::Material(e.to_string()))?;
-                (jsonwebtoken::Algorithm::RS256, key)
+                (jsonwebtoken::Algorithm::RS256, EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(material)?)
             }
             "ES256" => (jsonwebtoken::Algorithm::ES256, EncodingKey::from_ec_der(&pkcs8)),
             "EdDSA" => (jsonwebtoken::Algorithm::EdDSA, EncodingKey::from_ed_der(&pkcs8)),
-            other => return Err(KeyError::Material(format!("unsupported algorithm {other}"))),
+            other => return Err(material(format!("unsupported algorithm {other}"))),
         };
-        let jwk: serde_json::Value =
-            serde_json::from_str(&row.public_jwk).map_err(|e| KeyError::Material(e.to_string()))?;
-        Ok(LoadedKey {
-            kid: row.kid.clone(),
-            alg,
-            activate_at: row.activate_at,
-            expires_at: row.expires_at,
-            encoding,
-            jwk,
-        })
+        let jwk = serde_json::from_str(&public_jwk).map_err(material)?;
+        Ok(LoadedKey { kid, alg, activate_at, expires_at, encoding, jwk })
     }
 
     /// The published keys, re-read from the database when the cache is older than the
@@ -243,13 +223,8 @@ impl KeyManager {
     /// The distinct `alg` of the published keys, in JWKS order: what really signs (or will,
     /// or did for tokens still valid), not every algorithm the code could use.
     pub(crate) async fn published_algs(&self, now: i64) -> Result<Vec<String>, KeyError> {
-        let mut algs: Vec<String> = Vec::new();
-        for alg in self.keys(now).await?.iter().filter_map(|k| k.jwk.get("alg").and_then(|a| a.as_str())) {
-            if !algs.iter().any(|a| a == alg) {
-                algs.push(alg.to_owned());
-            }
-        }
-        Ok(algs)
+        let keys = self.keys(now).await?;
+        Ok(once_each(keys.iter().filter_map(|k| k.jwk["alg"].as_str().map(str::to_owned))))
     }
 
     /// An administrator's rotation (needs `admin:keys:rotate`): the new key's kid and
@@ -300,53 +275,51 @@ pub(crate) fn signer_index(keys: &[LoadedKey], now: i64) -> Option<usize> {
 /// Generates a key: `(pkcs8 der, public jwk, kid)`; kid is the RFC 7638 SHA-256
 /// thumbprint of the public JWK.
 fn generate(alg: SigningAlg) -> Result<(Vec<u8>, serde_json::Value, String), KeyError> {
-    let material = |e: &dyn std::fmt::Display| KeyError::Material(e.to_string());
     let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
-    let (pkcs8, mut jwk, canonical) = match alg {
+    // The members RFC 7638 requires, in lexicographic order: the thumbprint's input.
+    let (pkcs8, mut jwk) = match alg {
         SigningAlg::RS256 => {
-            let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|e| material(&e))?;
-            let pkcs8 = pair.as_der().map_err(|e| material(&e))?.as_ref().to_vec();
+            let pair = KeyPair::generate(KeySize::Rsa2048).map_err(material)?;
+            let pkcs8 = pair.as_der().map_err(material)?.as_ref().to_vec();
             let public = pair.public_key();
             let n = b64(public.modulus().big_endian_without_leading_zero());
             let e = b64(public.exponent().big_endian_without_leading_zero());
-            let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
-            (pkcs8, serde_json::json!({ "kty": "RSA", "n": n, "e": e }), canonical)
+            (pkcs8, serde_json::json!({ "e": e, "kty": "RSA", "n": n }))
         }
         SigningAlg::ES256 => {
             use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
-            let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(|e| material(&e))?;
-            let pkcs8 = pair.to_pkcs8v1().map_err(|e| material(&e))?.as_ref().to_vec();
+            let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(material)?;
+            let pkcs8 = pair.to_pkcs8v1().map_err(material)?.as_ref().to_vec();
             // Uncompressed point: 0x04 || X || Y.
             let point = pair.public_key().as_ref();
             let (x, y) = (b64(&point[1..33]), b64(&point[33..65]));
-            let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-            (pkcs8, serde_json::json!({ "kty": "EC", "crv": "P-256", "x": x, "y": y }), canonical)
+            (pkcs8, serde_json::json!({ "crv": "P-256", "kty": "EC", "x": x, "y": y }))
         }
         SigningAlg::EdDSA => {
             use aws_lc_rs::signature::Ed25519KeyPair;
-            let pair = Ed25519KeyPair::generate().map_err(|e| material(&e))?;
-            let pkcs8 = pair.to_pkcs8v1().map_err(|e| material(&e))?.as_ref().to_vec();
+            let pair = Ed25519KeyPair::generate().map_err(material)?;
+            let pkcs8 = pair.to_pkcs8v1().map_err(material)?.as_ref().to_vec();
             let x = b64(pair.public_key().as_ref());
-            let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
-            (pkcs8, serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": x }), canonical)
+            (pkcs8, serde_json::json!({ "crv": "Ed25519", "kty": "OKP", "x": x }))
         }
     };
-    let kid = sha256_b64url(canonical.as_bytes());
+    let kid = sha256_b64url(jwk.to_string().as_bytes());
     jwk["use"] = "sig".into();
     jwk["alg"] = alg.as_str().into();
     jwk["kid"] = kid.clone().into();
     Ok((pkcs8, jwk, kid))
 }
 
-/// RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace.
-#[cfg(test)]
-pub(crate) fn thumbprint(n: &str, e: &str) -> String {
-    sha256_b64url(format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#).as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
+    use jsonwebtoken::DecodingKey;
+
     use super::*;
+
+    /// RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace.
+    fn thumbprint(n: &str, e: &str) -> String {
+        sha256_b64url(format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#).as_bytes())
+    }
 
     #[test]
     fn rfc7638_thumbprint_example() {

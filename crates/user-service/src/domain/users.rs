@@ -3,8 +3,8 @@
 //! re-role). Nobody changes an account more powerful than their own.
 
 use super::actor::Actor;
-use super::error::{DomainError, DomainResult, ErrorKind};
-use super::roles::RoleCatalog;
+use super::error::{DomainError, DomainResult};
+use super::roles::{RoleCatalog, invalid, once_each};
 use super::sessions::Auth;
 use crate::crypto::new_id;
 use crate::db::Db;
@@ -156,26 +156,13 @@ impl Users<'_> {
         let target = self.db.user_by_id(id).await?.ok_or_else(DomainError::not_found)?;
         // Bounded before the quadratic de-duplication: a 2 MB body holds ~200k names.
         if requested.len() > MAX_ROLES_PER_USER {
-            return Err(DomainError::new(
-                ErrorKind::Unprocessable,
-                "too_many_roles",
-                "A user holds at most 32 roles",
-            ));
+            return Err(invalid("too_many_roles", "A user holds at most 32 roles"));
         }
-        let mut roles: Vec<String> = Vec::new();
-        for role in requested {
-            if !roles.contains(&role) {
-                roles.push(role);
-            }
-        }
+        let roles = once_each(requested);
         // Read from the table, not the cache: a role created a moment ago on another
         // instance can be assigned here.
         if !self.roles.unknown_roles(&roles).await?.is_empty() {
-            return Err(DomainError::new(
-                ErrorKind::Unprocessable,
-                "unknown_role",
-                "Unknown role; see GET /v1/roles",
-            ));
+            return Err(invalid("unknown_role", "Unknown role; see GET /v1/roles"));
         }
         if actor.id == target.id {
             return Err(DomainError::forbidden("own_roles", "Nobody can change their own roles"));
@@ -207,10 +194,7 @@ impl Users<'_> {
                     user.email
                 )));
             }
-            let mut roles = user.roles.clone();
-            if !roles.iter().any(|r| r == "admin") {
-                roles.push("admin".into());
-            }
+            let roles = once_each(user.roles.iter().cloned().chain(["admin".to_owned()]));
             self.db.set_roles(&user.id, &roles, now).await?;
             return Ok(format!("{email} already existed; it now has the admin role (password unchanged)"));
         }

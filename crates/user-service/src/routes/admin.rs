@@ -1,8 +1,6 @@
-//! `/v1/admin/*`: user administration, audit log, key rotation.
-//!
-//! Guarded by the tower crate's `AuthLayer` (the token); each domain operation checks its
-//! permission once against the user's current roles (a demotion applies at once). A
-//! missing permission is 403 `insufficient_scope` (`admin` holds `*`).
+//! `/v1/admin/*`: user administration, audit log, key rotation. The `AuthLayer` checks
+//! the token; each domain operation checks its permission (the operation's security
+//! scope) against the caller's current roles: 403 `insufficient_scope` without it.
 
 use axum::extract::{Path, State};
 use axum::routing::{get, patch, post, put};
@@ -10,9 +8,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::caller::Acting;
 use super::openapi::{BodyErrors, ErrorBody, PageErrors, PermissionErrors};
 use super::rfc3339;
-use super::users::{Acting, AuditEventList, Page};
+use super::users::{AuditEventList, Page};
 use super::views::UserView;
 use crate::domain::audit;
 use crate::domain::error::DomainResult;
@@ -44,7 +43,6 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route("/v1/admin/users/{id}/roles", put(set_roles))
         .route("/v1/admin/audit-events", get(audit_events))
         .route("/v1/admin/keys/rotate", post(rotate_keys))
-        // The service's own verifier, whose key set is replaced in place on reload.
         .route_layer(super::auth_layer(state))
 }
 
@@ -53,10 +51,9 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
     get,
     path = "/v1/admin/users",
     tag = "admin",
-    security(("bearer" = [])),
+    security(("bearer" = ["admin:users:read"])),
     params(Page),
-    responses((status = 200, description = "Users (needs `admin:users:read`)", body = UserList), PermissionErrors,
-        PageErrors),
+    responses((status = 200, description = "Users", body = UserList), PermissionErrors, PageErrors),
 )]
 async fn list_users(
     State(state): State<AppState>,
@@ -71,10 +68,10 @@ async fn list_users(
     get,
     path = "/v1/admin/users/{id}",
     tag = "admin",
-    security(("bearer" = [])),
+    security(("bearer" = ["admin:users:read"])),
     params(("id" = String, Path, description = "User id")),
     responses(
-        (status = 200, description = "The user (needs `admin:users:read`)", body = UserView),
+        (status = 200, description = "The user", body = UserView),
         PermissionErrors,
         (status = 404, description = "No such user", body = ErrorBody),
     ),
@@ -97,17 +94,17 @@ struct UpdateUser {
     name: Option<String>,
 }
 
-/// Disables (revoking every session), enables, unlocks or renames a user.
+/// Disables (revoking every session), enables, unlocks or renames a user; the caller
+/// needs every permission the user's roles grant.
 #[utoipa::path(
     patch,
     path = "/v1/admin/users/{id}",
     tag = "admin",
-    security(("bearer" = [])),
+    security(("bearer" = ["admin:users:write"])),
     params(("id" = String, Path, description = "User id")),
     request_body = UpdateUser,
     responses(
-        (status = 200, description = "The user (needs `admin:users:write` and every permission the \
-            user's roles grant)", body = UserView),
+        (status = 200, description = "The user", body = UserView),
         PermissionErrors,
         BodyErrors,
         (status = 404, description = "No such user", body = ErrorBody),
@@ -130,17 +127,17 @@ struct RolesBody {
     roles: Vec<String>,
 }
 
-/// Replaces a user's roles. Applies to the user's next access token, and at once to
-/// this service's own permission checks.
+/// Replaces a user's roles (never one's own). Applies to the user's next access token,
+/// and at once to this service's own permission checks.
 #[utoipa::path(
     put,
     path = "/v1/admin/users/{id}/roles",
     tag = "admin",
-    security(("bearer" = [])),
+    security(("bearer" = ["admin:roles:assign"])),
     params(("id" = String, Path, description = "User id")),
     request_body = RolesBody,
     responses(
-        (status = 200, description = "The user (needs `admin:roles:assign`; never one's own roles)", body = UserView),
+        (status = 200, description = "The user", body = UserView),
         PermissionErrors,
         BodyErrors,
         (status = 404, description = "No such user", body = ErrorBody),
@@ -161,10 +158,9 @@ async fn set_roles(
     path = "/v1/admin/audit-events",
     operation_id = "admin_audit_events",
     tag = "admin",
-    security(("bearer" = [])),
+    security(("bearer" = ["admin:audit:read"])),
     params(Page),
-    responses((status = 200, description = "Events (needs `admin:audit:read`)", body = AuditEventList),
-        PermissionErrors, PageErrors),
+    responses((status = 200, description = "Events", body = AuditEventList), PermissionErrors, PageErrors),
 )]
 async fn audit_events(
     State(state): State<AppState>,
@@ -180,9 +176,8 @@ async fn audit_events(
     post,
     path = "/v1/admin/keys/rotate",
     tag = "admin",
-    security(("bearer" = [])),
-    responses((status = 200, description = "The new key (needs `admin:keys:rotate`)", body = RotatedKey),
-        PermissionErrors),
+    security(("bearer" = ["admin:keys:rotate"])),
+    responses((status = 200, description = "The new key", body = RotatedKey), PermissionErrors),
 )]
 async fn rotate_keys(State(state): State<AppState>, me: Acting) -> DomainResult<Json<RotatedKey>> {
     let (kid, signs_from) = state.keys.rotate_by(&me.actor()).await?;

@@ -11,9 +11,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 
+use super::caller::Acting;
 use super::openapi::{BodyErrors, ErrorBody, PageErrors, PermissionErrors};
 use super::rfc3339;
-use super::users::{Acting, Page};
+use super::users::Page;
 use crate::domain::api_key_auth::api_key_environment;
 use crate::domain::api_keys::{ApiKeys, CreateApiKey, UpdateApiKey};
 use crate::domain::error::DomainResult;

@@ -1,10 +1,11 @@
-//! Who is calling: the [`Caller`] and [`MeCaller`] extractors.
+//! Who is calling: the [`Caller`], [`Acting`] and [`MeCaller`] extractors.
 //!
 //! One path: `authgate_tower::AuthLayer` (see `routes::auth_layer`) verifies the token
 //! with the core crate's `authgate::Verifier`, fed the service's own JWKS, and leaves an
 //! `authgate::Principal`. [`Caller`] builds on that principal, never on the header; the
 //! domain adds the service's own checks (`Auth::caller`: session active, user enabled,
-//! current permissions). Permissions are checked once, in the domain (`Actor::require`).
+//! current permissions). Permissions are checked once, in the domain operation, by
+//! `Actor::require` on the [`Acting::actor`] the handler passes.
 //!
 //! A route that takes [`Caller`] must sit behind the auth layer; one that does not
 //! answers 401 (no principal), never 500.
@@ -22,11 +23,14 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
+use super::RequestMeta;
+use crate::domain::actor::Actor;
 pub(crate) use crate::domain::api_key_auth::ApiKeyCaller;
 use crate::domain::api_key_auth::{ApiKeyAuth, refuse};
 use crate::domain::error::DomainError;
 pub(crate) use crate::domain::sessions::Caller;
 use crate::startup::AppState;
+use crate::store::ClientInfo;
 
 /// Extracts the bearer token (scheme matched case-insensitively; never from the query).
 pub(crate) fn bearer_token_from_headers(headers: &HeaderMap) -> Option<&str> {
@@ -42,13 +46,33 @@ impl FromRequestParts<AppState> for Caller {
         let Some(principal) = parts.extensions.get::<authgate::Principal>() else {
             // No principal: no credentials under an optional layer, or a route wired
             // without the auth layer (a bug, logged; still a clean 401, never a panic).
-            if !parts.headers.contains_key(AUTHORIZATION) {
-                return Err(DomainError::missing_token());
+            if parts.headers.contains_key(AUTHORIZATION) {
+                tracing::error!(path = %parts.uri.path(), "a route taking Caller has no AuthLayer");
             }
-            tracing::error!(path = %parts.uri.path(), "a route taking Caller has no AuthLayer");
             return Err(DomainError::missing_token());
         };
         state.auth().caller(principal).await
+    }
+}
+
+/// The caller and where the request came from: what the domain's [`Actor`] borrows.
+pub(crate) struct Acting {
+    pub(crate) caller: Caller,
+    pub(crate) client: ClientInfo,
+}
+
+impl FromRequestParts<AppState> for Acting {
+    type Rejection = DomainError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Acting, DomainError> {
+        let Ok(RequestMeta(client)) = RequestMeta::from_request_parts(parts, state).await;
+        Ok(Acting { caller: Caller::from_request_parts(parts, state).await?, client })
+    }
+}
+
+impl Acting {
+    pub(crate) fn actor(&self) -> Actor<'_> {
+        Actor { id: &self.caller.user.id, permissions: &self.caller.permissions, client: &self.client }
     }
 }
 

@@ -1,7 +1,5 @@
-//! `/v1/permissions`, `/v1/roles`: the role catalog (rules in `crate::domain::roles`).
-//!
-//! Guarded like `/v1/admin/*`: the tower `AuthLayer` checks the token, the domain the
-//! permission, once, against the caller's current roles.
+//! `/v1/permissions`, `/v1/roles`: the role catalog (rules in `crate::domain::roles`),
+//! guarded like `/v1/admin/*`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -11,11 +9,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
 
+use super::caller::Acting;
 use super::openapi::{BodyErrors, ErrorBody, PermissionErrors};
 use super::rfc3339;
-use super::users::Acting;
 use crate::domain::error::DomainResult;
-use crate::domain::roles::{MAX_PERMISSIONS, PERMISSIONS, RoleCatalog, check_grantable};
+use crate::domain::roles::{MAX_PERMISSIONS, PERMISSIONS, Permission, RoleCatalog, check_grantable};
 use crate::routes::error::ApiJson;
 use crate::startup::AppState;
 use crate::store::Role;
@@ -33,19 +31,9 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route_layer(super::auth_layer(state))
 }
 
-/// A permission of the catalog.
-#[derive(Serialize, ToSchema)]
-struct PermissionView {
-    #[schema(example = "alerts:read")]
-    name: &'static str,
-    description: &'static str,
-    /// Held by service clients only; no role can grant it.
-    service_clients_only: bool,
-}
-
 #[derive(Serialize, ToSchema)]
 struct PermissionList {
-    permissions: Vec<PermissionView>,
+    permissions: &'static [Permission],
 }
 
 /// A role.
@@ -136,19 +124,11 @@ fn grantable(types: SchemaType) -> utoipa::openapi::Array {
     get,
     path = "/v1/permissions",
     tag = "roles",
-    security(("bearer" = [])),
+    security(("bearer" = ["admin:roles:read"])),
     responses((status = 200, description = "The catalog", body = PermissionList), PermissionErrors),
 )]
 async fn list_permissions(me: Acting) -> DomainResult<Json<PermissionList>> {
-    let permissions = RoleCatalog::permission_catalog(&me.actor())?
-        .iter()
-        .map(|p| PermissionView {
-            name: p.name,
-            description: p.description,
-            service_clients_only: p.service_clients_only,
-        })
-        .collect();
-    Ok(Json(PermissionList { permissions }))
+    Ok(Json(PermissionList { permissions: RoleCatalog::permission_catalog(&me.actor())? }))
 }
 
 /// Every role, system roles first.
@@ -156,7 +136,7 @@ async fn list_permissions(me: Acting) -> DomainResult<Json<PermissionList>> {
     get,
     path = "/v1/roles",
     tag = "roles",
-    security(("bearer" = [])),
+    security(("bearer" = ["admin:roles:read"])),
     responses((status = 200, description = "The roles", body = RoleList), PermissionErrors),
 )]
 async fn list_roles(State(state): State<AppState>, me: Acting) -> DomainResult<Json<RoleList>> {
@@ -169,7 +149,7 @@ async fn list_roles(State(state): State<AppState>, me: Acting) -> DomainResult<J
     post,
     path = "/v1/roles",
     tag = "roles",
-    security(("bearer" = [])),
+    security(("bearer" = ["admin:roles:write"])),
     request_body = CreateRole,
     responses(
         (status = 201, description = "Created", body = RoleView),
@@ -192,7 +172,7 @@ async fn create_role(
     get,
     path = "/v1/roles/{id}",
     tag = "roles",
-    security(("bearer" = [])),
+    security(("bearer" = ["admin:roles:read"])),
     params(("id" = String, Path, description = "Role id")),
     responses(
         (status = 200, description = "The role", body = RoleView),
@@ -213,7 +193,7 @@ async fn get_role(
     patch,
     path = "/v1/roles/{id}",
     tag = "roles",
-    security(("bearer" = [])),
+    security(("bearer" = ["admin:roles:write"])),
     params(("id" = String, Path, description = "Role id")),
     request_body = UpdateRole,
     responses(
@@ -239,7 +219,7 @@ async fn update_role(
     delete,
     path = "/v1/roles/{id}",
     tag = "roles",
-    security(("bearer" = [])),
+    security(("bearer" = ["admin:roles:write"])),
     params(("id" = String, Path, description = "Role id")),
     responses(
         (status = 204, description = "Deleted"),

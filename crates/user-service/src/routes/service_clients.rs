@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
 
+use super::caller::Acting;
 use super::caller::bearer_token_from_headers;
 use super::openapi::{BodyErrors, ErrorBody, PageErrors, PermissionErrors};
-use super::users::{Acting, Page};
+use super::users::Page;
 use super::{auth_layer, no_store, rfc3339};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::service_clients::{self as clients, RefusedService, ServiceClient};

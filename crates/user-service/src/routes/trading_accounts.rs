@@ -11,8 +11,8 @@ use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::caller::Acting;
 use super::openapi::{BodyErrors, ErrorBody, PermissionErrors};
-use super::users::Acting;
 use super::{RequestMeta, no_store, rfc3339};
 use crate::domain::error::DomainResult;
 use crate::domain::service_clients::{RefusedService, ServiceClient};

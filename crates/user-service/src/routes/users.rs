@@ -1,47 +1,27 @@
 //! `/v1/users/me*`: profile, password change, sessions, own audit events.
 
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::RequestMeta;
+use super::caller::Acting;
 use super::caller::{ApiKeyCaller, Caller, MeCaller};
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody, PageErrors};
 use super::rfc3339;
 use super::views::UserView;
-use crate::domain::actor::Actor;
-use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::error::DomainResult;
 use crate::domain::{audit, password_reset};
 use crate::routes::error::{ApiJson, ApiQuery};
 use crate::startup::AppState;
-use crate::store::{AuditEvent, ClientInfo, Session};
+use crate::store::{ApiKey, AuditEvent, Session};
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(me, update_me, change_password, sessions, revoke_session, audit_events))]
 pub(crate) struct Api;
-
-/// The caller and where the request came from: the domain's [`Actor`].
-pub(super) struct Acting(Caller, ClientInfo);
-
-impl FromRequestParts<AppState> for Acting {
-    type Rejection = DomainError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Acting, DomainError> {
-        let Ok(RequestMeta(client)) = RequestMeta::from_request_parts(parts, state).await;
-        Ok(Acting(Caller::from_request_parts(parts, state).await?, client))
-    }
-}
-
-impl Acting {
-    pub(super) fn actor(&self) -> Actor<'_> {
-        Actor { id: &self.0.user.id, permissions: &self.0.permissions, client: &self.1 }
-    }
-}
 
 /// `GET /v1/users/me`: the user plus how the caller authenticated.
 #[derive(Serialize, ToSchema)]
@@ -71,22 +51,16 @@ impl MeView {
     fn api_key(caller: ApiKeyCaller) -> MeView {
         let mut user = UserView::new(&caller.user, &caller.permissions);
         user.roles = Vec::new();
-        let key = caller.key;
-        let api_key = MeApiKeyView {
-            id: key.id,
-            name: key.name,
-            prefix: key.display_prefix,
-            trading_account_id: key.trading_account_id,
-            expires_at: key.expires_at.map(rfc3339),
-        };
-        let (amr, session_id, recovery_codes_remaining) = (None, None, None);
+        let ApiKey { id, name, display_prefix: prefix, trading_account_id, expires_at, .. } = caller.key;
+        let expires_at = expires_at.map(rfc3339);
+        let api_key = Some(MeApiKeyView { id, name, prefix, trading_account_id, expires_at });
         MeView {
             user,
-            recovery_codes_remaining,
+            recovery_codes_remaining: None,
             auth_method: "api_key",
-            amr,
-            session_id,
-            api_key: Some(api_key),
+            amr: None,
+            session_id: None,
+            api_key,
         }
     }
 }
@@ -268,7 +242,7 @@ async fn change_password(
     ApiJson(body): ApiJson<ChangePassword>,
 ) -> DomainResult<StatusCode> {
     let (current, new) = (body.current_password, body.new_password);
-    password_reset::change(&state.auth(), &me.0, current, new, &me.1).await?;
+    password_reset::change(&state.auth(), &me.caller, current, new, &me.client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

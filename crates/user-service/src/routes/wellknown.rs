@@ -40,29 +40,20 @@ struct OpenIdConfiguration {
 /// client credentials only.
 #[derive(Serialize, utoipa::ToSchema)]
 struct AuthorizationServerMetadata {
-    /// The `iss` of every token this service signs.
-    issuer: String,
-    /// The JWKS.
-    jwks_uri: String,
+    #[serde(flatten)]
+    keys: OpenIdConfiguration,
     /// `/v1/auth/token`.
     token_endpoint: String,
-    /// `["client_credentials"]`.
+    /// The grants `/v1/auth/token` accepts: `["client_credentials"]`.
     #[schema(value_type = Vec<String>)]
     grant_types_supported: &'static [&'static str],
-    /// `["client_secret_basic", "client_secret_post"]`.
+    /// How `/v1/auth/token` authenticates clients.
     #[schema(value_type = Vec<String>)]
     token_endpoint_auth_methods_supported: &'static [&'static str],
     /// Empty: there is no authorization endpoint.
     #[schema(value_type = Vec<String>)]
     response_types_supported: &'static [&'static str],
-    /// The algorithms of the published signing keys (see the OpenID document).
-    id_token_signing_alg_values_supported: Vec<String>,
 }
-
-/// The grant types `/v1/auth/token` accepts.
-const GRANT_TYPES: &[&str] = &["client_credentials"];
-/// How `/v1/auth/token` authenticates clients.
-const TOKEN_ENDPOINT_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -112,14 +103,7 @@ async fn jwks_root(state: State<AppState>) -> DomainResult<Cached<Jwks>> {
     responses((status = 200, description = "The metadata", body = OpenIdConfiguration)),
 )]
 async fn openid_configuration(State(state): State<AppState>) -> DomainResult<Cached<OpenIdConfiguration>> {
-    let algs = state.keys.published_algs(crate::now()).await.map_err(DomainError::internal)?;
-    let issuer = state.issuer.clone();
-    let body = OpenIdConfiguration {
-        jwks_uri: jwks_uri(&issuer),
-        issuer,
-        id_token_signing_alg_values_supported: algs,
-    };
-    Ok(cached(&state, body))
+    Ok(cached(&state, OpenIdConfiguration::of(&state).await?))
 }
 
 /// OAuth 2.0 Authorization Server Metadata (RFC 8414).
@@ -132,20 +116,23 @@ async fn openid_configuration(State(state): State<AppState>) -> DomainResult<Cac
 async fn authorization_server(
     State(state): State<AppState>,
 ) -> DomainResult<Cached<AuthorizationServerMetadata>> {
-    let algs = state.keys.published_algs(crate::now()).await.map_err(DomainError::internal)?;
-    let iss = &state.issuer;
     let body = AuthorizationServerMetadata {
-        issuer: iss.clone(),
-        jwks_uri: jwks_uri(iss),
-        token_endpoint: format!("{iss}/v1/auth/token"),
-        grant_types_supported: GRANT_TYPES,
-        token_endpoint_auth_methods_supported: TOKEN_ENDPOINT_AUTH_METHODS,
+        token_endpoint: format!("{}/v1/auth/token", state.issuer),
+        keys: OpenIdConfiguration::of(&state).await?,
+        grant_types_supported: &["client_credentials"],
+        token_endpoint_auth_methods_supported: &["client_secret_basic", "client_secret_post"],
         response_types_supported: &[],
-        id_token_signing_alg_values_supported: algs,
     };
     Ok(cached(&state, body))
 }
 
-fn jwks_uri(issuer: &str) -> String {
-    format!("{issuer}/v1/auth/.well-known/jwks.json")
+impl OpenIdConfiguration {
+    async fn of(state: &AppState) -> DomainResult<OpenIdConfiguration> {
+        let algs = state.keys.published_algs(crate::now()).await.map_err(DomainError::internal)?;
+        Ok(OpenIdConfiguration {
+            issuer: state.issuer.clone(),
+            jwks_uri: format!("{}/v1/auth/.well-known/jwks.json", state.issuer),
+            id_token_signing_alg_values_supported: algs,
+        })
+    }
 }

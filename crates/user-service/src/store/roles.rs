@@ -103,22 +103,15 @@ impl Db {
         if self.role_names().await?.iter().any(|n| n == name) {
             return Ok(0);
         }
-        let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, roles FROM users WHERE roles LIKE $1")
-            .bind(format!("%{name}%"))
-            .fetch_all(&self.pool)
-            .await?;
         let mut changed = 0;
-        for (id, roles) in &rows {
-            if !roles.split(',').any(|r| r == name) {
-                continue;
-            }
+        for (id, roles) in self.role_holders(name).await? {
             let kept: Vec<&str> = roles.split(',').filter(|r| *r != name).collect();
             // Conditional on the list read, so a concurrent change is not overwritten.
             let r = sqlx::query("UPDATE users SET roles = $1, updated_at = $2 WHERE id = $3 AND roles = $4")
                 .bind(kept.join(","))
                 .bind(now)
                 .bind(id)
-                .bind(roles)
+                .bind(&roles)
                 .execute(&self.pool)
                 .await?;
             changed += r.rows_affected();
@@ -128,12 +121,17 @@ impl Db {
 
     /// How many users hold role `name`.
     pub(crate) async fn users_with_role(&self, name: &str) -> Result<i64> {
+        Ok(self.role_holders(name).await?.len() as i64)
+    }
+
+    /// `(id, roles)` of the users holding role `name`.
+    async fn role_holders(&self, name: &str) -> Result<Vec<(String, String)>> {
         // LIKE narrows the scan (role names are [a-z0-9_-], `_` only widens the match);
         // the exact test is on the split list.
-        let rows: Vec<String> = sqlx::query_scalar("SELECT roles FROM users WHERE roles LIKE $1")
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, roles FROM users WHERE roles LIKE $1")
             .bind(format!("%{name}%"))
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().filter(|roles| roles.split(',').any(|r| r == name)).count() as i64)
+        Ok(rows.into_iter().filter(|(_, roles)| roles.split(',').any(|r| r == name)).collect())
     }
 }

@@ -1,5 +1,8 @@
 //! SQL for the token signing keys.
 
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+
 use super::*;
 
 /// See [`Db::insert_first_signing_key`].
@@ -18,19 +21,9 @@ pub(crate) struct SigningKeyRow {
 
 impl Db {
     pub(crate) async fn insert_signing_key(&self, k: &SigningKeyRow, now: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, alg, private_key_enc, public_jwk, created_at, activate_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&k.kid)
-        .bind(&k.alg)
-        .bind(&k.private_key_enc)
-        .bind(&k.public_jwk)
-        .bind(now)
-        .bind(k.activate_at)
-        .bind(k.expires_at)
-        .execute(&self.pool)
-        .await?;
+        let sql = "INSERT INTO signing_keys (kid, alg, private_key_enc, public_jwk, created_at, activate_at, \
+                   expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        bind_key(sql, k, now).bind(k.expires_at).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -51,20 +44,10 @@ impl Db {
         if self.kind == crate::db::DbKind::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(7638001)").execute(&mut *tx).await?;
         }
-        let r = sqlx::query(
-            "INSERT INTO signing_keys (kid, alg, private_key_enc, public_jwk, created_at, activate_at, expires_at) \
-             SELECT $1, $2, $3, $4, $5, $6, NULL \
-             WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE expires_at IS NULL AND activate_at <= $7)",
-        )
-        .bind(&k.kid)
-        .bind(&k.alg)
-        .bind(&k.private_key_enc)
-        .bind(&k.public_jwk)
-        .bind(now)
-        .bind(k.activate_at)
-        .bind(now + FIRST_KEY_TOLERANCE_SECS)
-        .execute(&mut *tx)
-        .await?;
+        let sql = "INSERT INTO signing_keys (kid, alg, private_key_enc, public_jwk, created_at, activate_at, \
+                   expires_at) SELECT $1, $2, $3, $4, $5, $6, NULL \
+                   WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE expires_at IS NULL AND activate_at <= $7)";
+        let r = bind_key(sql, k, now).bind(now + FIRST_KEY_TOLERANCE_SECS).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(r.rows_affected() == 1)
     }
@@ -88,4 +71,16 @@ impl Db {
             .await?;
         Ok(())
     }
+}
+
+/// `sql` with a key's first six values bound (`$1`-`$6`: kid, alg, private key, public
+/// JWK, `now` as creation time, activation).
+fn bind_key<'q>(sql: &'static str, k: &'q SigningKeyRow, now: i64) -> Query<'q, Any, AnyArguments> {
+    sqlx::query(sql)
+        .bind(&k.kid)
+        .bind(&k.alg)
+        .bind(&k.private_key_enc)
+        .bind(&k.public_jwk)
+        .bind(now)
+        .bind(k.activate_at)
 }
