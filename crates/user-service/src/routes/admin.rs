@@ -50,7 +50,6 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/v1/admin/users",
-    tag = "admin",
     security(("bearer" = ["admin:users:read"])),
     params(Page),
     responses((status = 200, description = "Users", body = UserList), PermissionErrors, PageErrors),
@@ -67,7 +66,6 @@ async fn list_users(
 #[utoipa::path(
     get,
     path = "/v1/admin/users/{id}",
-    tag = "admin",
     security(("bearer" = ["admin:users:read"])),
     params(("id" = String, Path, description = "User id")),
     responses(
@@ -99,7 +97,6 @@ struct UpdateUser {
 #[utoipa::path(
     patch,
     path = "/v1/admin/users/{id}",
-    tag = "admin",
     security(("bearer" = ["admin:users:write"])),
     params(("id" = String, Path, description = "User id")),
     request_body = UpdateUser,
@@ -132,7 +129,6 @@ struct RolesBody {
 #[utoipa::path(
     put,
     path = "/v1/admin/users/{id}/roles",
-    tag = "admin",
     security(("bearer" = ["admin:roles:assign"])),
     params(("id" = String, Path, description = "User id")),
     request_body = RolesBody,
@@ -157,7 +153,6 @@ async fn set_roles(
     get,
     path = "/v1/admin/audit-events",
     operation_id = "admin_audit_events",
-    tag = "admin",
     security(("bearer" = ["admin:audit:read"])),
     params(Page),
     responses((status = 200, description = "Events", body = AuditEventList), PermissionErrors, PageErrors),
@@ -175,7 +170,6 @@ async fn audit_events(
 #[utoipa::path(
     post,
     path = "/v1/admin/keys/rotate",
-    tag = "admin",
     security(("bearer" = ["admin:keys:rotate"])),
     responses((status = 200, description = "The new key", body = RotatedKey), PermissionErrors),
 )]

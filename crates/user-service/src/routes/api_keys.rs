@@ -152,7 +152,6 @@ fn created((key, row): (String, ApiKey)) -> Response {
 #[utoipa::path(
     post,
     path = "/v1/api-keys",
-    tag = "api-keys",
     request_body = CreateApiKey,
     responses(
         (status = 201, description = "The new key, shown once", body = CreatedApiKey),
@@ -177,7 +176,6 @@ async fn create_key(
 #[utoipa::path(
     get,
     path = "/v1/api-keys",
-    tag = "api-keys",
     responses((status = 200, description = "The caller's keys", body = ApiKeyList), PermissionErrors),
     security(("bearer" = ["api_keys:manage"]))
 )]
@@ -190,7 +188,6 @@ async fn list_keys(State(state): State<AppState>, me: Acting) -> DomainResult<Js
 #[utoipa::path(
     get,
     path = "/v1/api-keys/{id}",
-    tag = "api-keys",
     params(("id" = String, Path, description = "Key id")),
     responses(
         (status = 200, description = "The key", body = ApiKeyView),
@@ -211,7 +208,6 @@ async fn get_key(
 #[utoipa::path(
     patch,
     path = "/v1/api-keys/{id}",
-    tag = "api-keys",
     params(("id" = String, Path, description = "Key id")),
     request_body = UpdateApiKey,
     responses(
@@ -238,7 +234,6 @@ async fn update_key(
 #[utoipa::path(
     delete,
     path = "/v1/api-keys/{id}",
-    tag = "api-keys",
     params(("id" = String, Path, description = "Key id")),
     responses(
         (status = 204, description = "Revoked"),
@@ -261,7 +256,6 @@ async fn revoke_key(
 #[utoipa::path(
     post,
     path = "/v1/api-keys/{id}/rotate",
-    tag = "api-keys",
     params(("id" = String, Path, description = "Key id")),
     responses(
         (status = 201, description = "The replacement key, shown once", body = CreatedApiKey),
@@ -284,7 +278,6 @@ async fn rotate_key(
 #[utoipa::path(
     get,
     path = "/v1/api-keys/{id}/usage",
-    tag = "api-keys",
     params(("id" = String, Path, description = "Key id"), Page),
     responses(
         (status = 200, description = "A page of uses", body = UsagePage),

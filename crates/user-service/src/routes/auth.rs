@@ -73,7 +73,6 @@ struct RegisterBody {
 #[utoipa::path(
     post,
     path = "/v1/auth/register",
-    tag = "auth",
     request_body = RegisterBody,
     responses(
         (status = 201, description = "Created", body = UserView),
@@ -123,7 +122,6 @@ enum LoginOutcome {
 #[utoipa::path(
     post,
     path = "/v1/auth/login",
-    tag = "auth",
     request_body = LoginBody,
     responses(
         (status = 200, description = "A token pair, or `mfa_required`", body = LoginOutcome),
@@ -161,7 +159,6 @@ struct MfaBody {
 #[utoipa::path(
     post,
     path = "/v1/auth/login/mfa",
-    tag = "auth",
     request_body = MfaBody,
     responses(
         (status = 200, description = "A token pair (and the refresh cookie)", body = TokenPair),
@@ -201,7 +198,6 @@ fn presented_refresh_token(headers: &HeaderMap, body: &Bytes) -> DomainResult<Op
 #[utoipa::path(
     post,
     path = "/v1/auth/refresh",
-    tag = "auth",
     request_body(content = Option<RefreshBody>, description = "Optional: the cookie works too"),
     responses(
         (status = 200, description = "A new token pair (`refresh_token` only in the cookie when the \
@@ -229,7 +225,6 @@ async fn refresh(
 #[utoipa::path(
     post,
     path = "/v1/auth/logout",
-    tag = "auth",
     request_body(content = Option<RefreshBody>, description = "Optional: the cookie or a bearer token works too"),
     security((), ("bearer" = [])),
     responses((status = 204, description = "Logged out, cookie cleared"), OptionalBodyErrors),
@@ -250,7 +245,6 @@ async fn logout(
 #[utoipa::path(
     post,
     path = "/v1/auth/logout-all",
-    tag = "auth",
     security(("bearer" = [])),
     responses((status = 204, description = "Every session revoked, cookie cleared"), BearerErrors),
 )]
@@ -282,7 +276,6 @@ struct Accepted {
 #[utoipa::path(
     post,
     path = "/v1/auth/password/forgot",
-    tag = "auth",
     request_body = ForgotBody,
     responses((status = 202, description = "Accepted (whether or not the account exists)", body = Accepted),
         BodyErrors,
@@ -317,7 +310,6 @@ struct ResetDone {
 #[utoipa::path(
     post,
     path = "/v1/auth/password/reset",
-    tag = "auth",
     request_body = ResetBody,
     responses(
         (status = 200, description = "Password changed; every session revoked", body = ResetDone),
@@ -352,7 +344,6 @@ struct EmailVerified {
 #[utoipa::path(
     post,
     path = "/v1/auth/email/verify",
-    tag = "auth",
     request_body = VerifyEmailBody,
     responses(
         (status = 200, description = "Verified", body = EmailVerified),
@@ -388,7 +379,6 @@ struct ResendBody {
 #[utoipa::path(
     post,
     path = "/v1/auth/email/verify/resend",
-    tag = "auth",
     request_body(content = Option<ResendBody>, description = "`email`, unless a bearer token names the caller"),
     security((), ("bearer" = [])),
     responses(

@@ -79,7 +79,6 @@ pub(crate) fn dev_router() -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/health",
-    tag = "operations",
     responses((status = 200, description = "The process answers", body = Health)),
 )]
 async fn health() -> Json<Health> {
@@ -91,7 +90,6 @@ async fn health() -> Json<Health> {
 #[utoipa::path(
     get,
     path = "/ready",
-    tag = "operations",
     responses(
         (status = 200, description = "Ready to serve", body = Ready),
         (status = 503, description = "A dependency is missing; `reason` says which", body = Ready),
@@ -146,7 +144,6 @@ impl Readiness {
 #[utoipa::path(
     get,
     path = "/v1/dev/outbox",
-    tag = "operations",
     responses(
         (status = 200, description = "The 50 newest messages", body = Outbox),
         (status = 404, description = "Not in `dev`", body = ErrorBody),

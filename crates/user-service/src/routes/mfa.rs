@@ -49,7 +49,6 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
 #[utoipa::path(
     post,
     path = "/v1/users/me/mfa/totp/setup",
-    tag = "mfa",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The pending secret", body = TotpSetup),
@@ -77,7 +76,6 @@ struct EnableBody {
 #[utoipa::path(
     post,
     path = "/v1/users/me/mfa/totp/enable",
-    tag = "mfa",
     security(("bearer" = [])),
     request_body = EnableBody,
     responses(
@@ -107,7 +105,6 @@ struct DisableBody {
 #[utoipa::path(
     post,
     path = "/v1/users/me/mfa/totp/disable",
-    tag = "mfa",
     security(("bearer" = [])),
     request_body = DisableBody,
     responses(
@@ -138,7 +135,6 @@ struct PasswordBody {
 #[utoipa::path(
     post,
     path = "/v1/users/me/mfa/recovery-codes",
-    tag = "mfa",
     security(("bearer" = [])),
     request_body = PasswordBody,
     responses(

@@ -166,7 +166,6 @@ fn is_form(headers: &HeaderMap) -> bool {
 #[utoipa::path(
     post,
     path = "/v1/auth/token",
-    tag = "service-clients",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "A token (Cache-Control: no-store)", body = TokenResponse),

@@ -127,18 +127,34 @@ impl utoipa::Modify for SecuritySchemes {
 pub(crate) fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Frame::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    doc.merge(super::health::Api::openapi());
-    doc.merge(super::wellknown::Api::openapi());
-    doc.merge(super::auth::Api::openapi());
-    doc.merge(super::password_policy::Api::openapi());
-    doc.merge(super::users::Api::openapi());
-    doc.merge(super::mfa::Api::openapi());
-    doc.merge(super::admin::Api::openapi());
-    doc.merge(super::api_keys::Api::openapi());
-    doc.merge(super::trading_accounts::Api::openapi());
-    doc.merge(super::oauth_token::Api::openapi());
-    doc.merge(super::service_clients::Api::openapi());
-    doc.merge(super::roles::Api::openapi());
+    let modules = [
+        (super::health::Api::openapi(), "operations"),
+        (super::wellknown::Api::openapi(), "discovery"),
+        (super::auth::Api::openapi(), "auth"),
+        (super::password_policy::Api::openapi(), "auth"),
+        (super::users::Api::openapi(), "users"),
+        (super::mfa::Api::openapi(), "mfa"),
+        (super::admin::Api::openapi(), "admin"),
+        (super::api_keys::Api::openapi(), "api-keys"),
+        (super::trading_accounts::Api::openapi(), "trading-accounts"),
+        (super::oauth_token::Api::openapi(), "service-clients"),
+        (super::service_clients::Api::openapi(), "service-clients"),
+        (super::roles::Api::openapi(), "roles"),
+    ];
+    for (mut part, tag) in modules {
+        // A module's operations share its tag, unless one names its own.
+        for item in part.paths.paths.values_mut() {
+            let operations =
+                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for operation in operations.into_iter().flatten() {
+                let tags = operation.tags.get_or_insert_default();
+                if tags.is_empty() {
+                    tags.push(tag.to_owned());
+                }
+            }
+        }
+        doc.merge(part);
+    }
     doc
 }
 

@@ -34,7 +34,6 @@ pub(crate) fn router() -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/v1/auth/password-policy",
-    tag = "auth",
     responses((status = 200, description = "The rules", body = PasswordPolicy)),
 )]
 async fn password_policy(State(state): State<AppState>) -> Json<PasswordPolicy> {

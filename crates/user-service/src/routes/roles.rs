@@ -123,7 +123,6 @@ fn grantable(types: SchemaType) -> utoipa::openapi::Array {
 #[utoipa::path(
     get,
     path = "/v1/permissions",
-    tag = "roles",
     security(("bearer" = ["admin:roles:read"])),
     responses((status = 200, description = "The catalog", body = PermissionList), PermissionErrors),
 )]
@@ -135,7 +134,6 @@ async fn list_permissions(me: Acting) -> DomainResult<Json<PermissionList>> {
 #[utoipa::path(
     get,
     path = "/v1/roles",
-    tag = "roles",
     security(("bearer" = ["admin:roles:read"])),
     responses((status = 200, description = "The roles", body = RoleList), PermissionErrors),
 )]
@@ -148,7 +146,6 @@ async fn list_roles(State(state): State<AppState>, me: Acting) -> DomainResult<J
 #[utoipa::path(
     post,
     path = "/v1/roles",
-    tag = "roles",
     security(("bearer" = ["admin:roles:write"])),
     request_body = CreateRole,
     responses(
@@ -171,7 +168,6 @@ async fn create_role(
 #[utoipa::path(
     get,
     path = "/v1/roles/{id}",
-    tag = "roles",
     security(("bearer" = ["admin:roles:read"])),
     params(("id" = String, Path, description = "Role id")),
     responses(
@@ -192,7 +188,6 @@ async fn get_role(
 #[utoipa::path(
     patch,
     path = "/v1/roles/{id}",
-    tag = "roles",
     security(("bearer" = ["admin:roles:write"])),
     params(("id" = String, Path, description = "Role id")),
     request_body = UpdateRole,
@@ -218,7 +213,6 @@ async fn update_role(
 #[utoipa::path(
     delete,
     path = "/v1/roles/{id}",
-    tag = "roles",
     security(("bearer" = ["admin:roles:write"])),
     params(("id" = String, Path, description = "Role id")),
     responses(

@@ -113,7 +113,6 @@ fn scopes_schema() -> utoipa::openapi::Array {
 #[utoipa::path(
     get,
     path = "/v1/admin/clients",
-    tag = "service-clients",
     params(Page),
     responses(
         (status = 200, description = "The clients", body = ClientList),
@@ -135,7 +134,6 @@ async fn list_clients(
 #[utoipa::path(
     post,
     path = "/v1/admin/clients",
-    tag = "service-clients",
     request_body = CreateClientBody,
     responses(
         (status = 201, description = "Created; the secret is shown once (Cache-Control: no-store)", body = CreatedClient),
@@ -162,7 +160,6 @@ async fn create_client(
 #[utoipa::path(
     delete,
     path = "/v1/admin/clients/{id}",
-    tag = "service-clients",
     params(("id" = String, Path, description = "The client's id or client_id")),
     responses(
         (status = 204, description = "Revoked (or already revoked)"),

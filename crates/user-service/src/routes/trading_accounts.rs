@@ -192,7 +192,6 @@ impl From<(TradingAccountRow, Credentials)> for AccountCredentials {
 #[utoipa::path(
     post,
     path = "/v1/trading-accounts",
-    tag = "trading-accounts",
     request_body = CreateAccount,
     responses(
         BodyErrors,
@@ -215,7 +214,6 @@ async fn create_account(
 #[utoipa::path(
     get,
     path = "/v1/trading-accounts",
-    tag = "trading-accounts",
     responses((status = 200, description = "The caller's accounts", body = AccountList), PermissionErrors),
     security(("bearer" = ["trading_accounts:read"]))
 )]
@@ -228,7 +226,6 @@ async fn list_accounts(State(state): State<AppState>, me: Acting) -> DomainResul
 #[utoipa::path(
     get,
     path = "/v1/users/me/accounts",
-    tag = "trading-accounts",
     responses((status = 200, description = "Owned and shared accounts", body = MyAccounts), PermissionErrors),
     security(("bearer" = ["trading_accounts:read"]))
 )]
@@ -246,7 +243,6 @@ async fn my_accounts(State(state): State<AppState>, me: Acting) -> DomainResult<
 #[utoipa::path(
     get,
     path = "/v1/trading-accounts/{id}",
-    tag = "trading-accounts",
     params(("id" = String, Path, description = "Trading account id")),
     responses(
         PermissionErrors,
@@ -268,7 +264,6 @@ async fn get_account(
 #[utoipa::path(
     patch,
     path = "/v1/trading-accounts/{id}",
-    tag = "trading-accounts",
     params(("id" = String, Path, description = "Trading account id")),
     request_body = UpdateAccount,
     responses(
@@ -295,7 +290,6 @@ async fn update_account(
 #[utoipa::path(
     delete,
     path = "/v1/trading-accounts/{id}",
-    tag = "trading-accounts",
     params(("id" = String, Path, description = "Trading account id")),
     responses(
         PermissionErrors,
@@ -318,7 +312,6 @@ async fn delete_account(
 #[utoipa::path(
     get,
     path = "/v1/trading-accounts/{id}/members",
-    tag = "trading-accounts",
     params(("id" = String, Path, description = "Trading account id")),
     responses(
         PermissionErrors,
@@ -341,7 +334,6 @@ async fn list_members(
 #[utoipa::path(
     post,
     path = "/v1/trading-accounts/{id}/members",
-    tag = "trading-accounts",
     params(("id" = String, Path, description = "Trading account id")),
     request_body = AddMember,
     responses(
@@ -372,7 +364,6 @@ async fn add_member(
 #[utoipa::path(
     delete,
     path = "/v1/trading-accounts/{id}/members/{user_id}",
-    tag = "trading-accounts",
     params(
         ("id" = String, Path, description = "Trading account id"),
         ("user_id" = String, Path, description = "The member's user id"),

@@ -168,7 +168,6 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/v1/users/me",
-    tag = "users",
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The caller", body = MeView),
@@ -201,7 +200,6 @@ struct UpdateMe {
 #[utoipa::path(
     patch,
     path = "/v1/users/me",
-    tag = "users",
     security(("bearer" = [])),
     request_body = UpdateMe,
     responses((status = 200, description = "The changed user", body = UserView), BearerErrors, BodyErrors),
@@ -225,7 +223,6 @@ struct ChangePassword {
 #[utoipa::path(
     post,
     path = "/v1/users/me/password",
-    tag = "users",
     security(("bearer" = [])),
     request_body = ChangePassword,
     responses(
@@ -250,7 +247,6 @@ async fn change_password(
 #[utoipa::path(
     get,
     path = "/v1/users/me/sessions",
-    tag = "users",
     security(("bearer" = [])),
     responses((status = 200, description = "Active sessions, newest first", body = SessionList), BearerErrors),
 )]
@@ -265,7 +261,6 @@ async fn sessions(State(state): State<AppState>, me: Caller) -> DomainResult<Jso
 #[utoipa::path(
     delete,
     path = "/v1/users/me/sessions/{id}",
-    tag = "users",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Session id")),
     responses(
@@ -317,7 +312,6 @@ impl Page {
 #[utoipa::path(
     get,
     path = "/v1/users/me/audit-events",
-    tag = "users",
     security(("bearer" = [])),
     params(Page),
     responses((status = 200, description = "Events", body = AuditEventList), BearerErrors, PageErrors),

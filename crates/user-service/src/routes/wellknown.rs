@@ -75,7 +75,6 @@ fn cached<T>(state: &AppState, body: T) -> Cached<T> {
 #[utoipa::path(
     get,
     path = "/v1/auth/.well-known/jwks.json",
-    tag = "discovery",
     responses((status = 200, description = "The key set (`Cache-Control: public, max-age`)", body = Jwks)),
 )]
 async fn jwks(State(state): State<AppState>) -> DomainResult<Cached<Jwks>> {
@@ -87,7 +86,6 @@ async fn jwks(State(state): State<AppState>) -> DomainResult<Cached<Jwks>> {
 #[utoipa::path(
     get,
     path = "/.well-known/jwks.json",
-    tag = "discovery",
     responses((status = 200, description = "The key set", body = Jwks)),
 )]
 async fn jwks_root(state: State<AppState>) -> DomainResult<Cached<Jwks>> {
@@ -99,7 +97,6 @@ async fn jwks_root(state: State<AppState>) -> DomainResult<Cached<Jwks>> {
 #[utoipa::path(
     get,
     path = "/.well-known/openid-configuration",
-    tag = "discovery",
     responses((status = 200, description = "The metadata", body = OpenIdConfiguration)),
 )]
 async fn openid_configuration(State(state): State<AppState>) -> DomainResult<Cached<OpenIdConfiguration>> {
@@ -110,7 +107,6 @@ async fn openid_configuration(State(state): State<AppState>) -> DomainResult<Cac
 #[utoipa::path(
     get,
     path = "/.well-known/oauth-authorization-server",
-    tag = "discovery",
     responses((status = 200, description = "The metadata", body = AuthorizationServerMetadata)),
 )]
 async fn authorization_server(
