@@ -10,45 +10,10 @@
 //! [`Config::production_problems`] lists anything. `crates/user-service/.env.*.example`
 //! ship every setting, commented.
 //!
-//! | Variable | Meaning | Default |
-//! | --- | --- | --- |
-//! | `APP_ENV` | `dev`, `staging` or `production` | `dev` |
-//! | `USER_SERVICE_HOST` | address to bind | `127.0.0.1` |
-//! | `USER_SERVICE_PORT` | port to bind | 8011 / 8111 / 8211 |
-//! | `DATABASE_URL` | `sqlite://...` or `postgres://...` (TLS: `?sslmode=verify-full&sslrootcert=/path/ca.pem`, or `require`) | `sqlite://.user-service-dev/{env}.db` |
-//! | `REDIS_URL` | throttling counters in Redis (else in the database); `rediss://` for TLS | none |
-//! | `REDIS_TLS_CA_FILE` | PEM CA that `rediss://` servers are checked against (else the system's roots) | none |
-//! | `ALLOW_CLEARTEXT_DATASTORES` | `true` lets production reach PostgreSQL/Redis on another host without TLS | `false` |
-//! | `SMTP_URL`, `SMTP_FROM` | SMTP for mail, e.g. `smtps://user:pass@host`, `smtp://host:587?tls=required` (STARTTLS) or `smtp://127.0.0.1`; required in production. Without it, dev keeps mail in the outbox table and other environments send none | none, `no-reply@localhost` |
-//! | `REDIS_KEY_PREFIX` | prefix of the Redis keys | `user-service:{env}:throttle:` |
-//! | `PUBLIC_URL` | the issuer (`https://` required in production) | `http://127.0.0.1:{port}` |
-//! | `FRONTEND_URL` | the web app that mail links open (`{FRONTEND_URL}/reset-password?token=...`); required in production | `http://127.0.0.1:3001` in dev, else none (links then use `PUBLIC_URL`) |
-//! | `JWT_AUDIENCE` | `aud` of access tokens | `trading-platform` |
-//! | `ACCESS_TOKEN_TTL_SECS` | access token lifetime, at most 900 | 900 |
-//! | `REFRESH_TOKEN_TTL_SECS` | refresh token (session) lifetime | 2592000 (30 days) |
-//! | `CLIENT_TOKEN_TTL_SECS` | lifetime of service-client (client credentials) tokens, at most 900 | 300 |
-//! | `MASTER_ENCRYPTION_KEY` | base64 of 32 bytes; encrypts signing keys, TOTP secrets and (through versioned data keys) broker credentials | dev: generated file |
-//! | `MASTER_ENCRYPTION_KEY_PREVIOUS` | the env master key being replaced: what it sealed still opens until `keys rotate-master` has re-encrypted it under the current key | none |
-//! | `CORS_ALLOWED_ORIGINS` | comma-separated origins (`*` and `null` refused in production) | the origin of `FRONTEND_URL`; in dev without it, `http://127.0.0.1:3001` and `http://localhost:3001` |
-//! | `SESSION_COOKIE_SECURE` | `Secure` flag of the refresh-token cookie | false (dev), true otherwise |
-//! | `SESSION_COOKIE_SAMESITE` | `lax`, `strict` or `none` | `lax` (dev), `strict` otherwise |
-//! | `LOG_LEVEL` | a level (`trace`, `debug`, `info`, `warn`, `error`, `off`, or Python's `DEBUG`, `INFO`, `WARNING`, `ERROR`, `CRITICAL`, any case) or `tracing` directives such as `user_service=debug,info`; anything else is refused | `info` |
-//! | `LOG_FORMAT` | `text` or `json` | `text` (dev), `json` otherwise |
-//! | `JWKS_MAX_AGE_SECS` | `Cache-Control: max-age` of the JWKS | 300 |
-//! | `KEY_PUBLISH_DELAY_SECS` | how long a rotated-in key is published before it signs | `JWKS_MAX_AGE_SECS` |
-//! | `SIGNING_ALG` | algorithm of new signing keys: `RS256`, `ES256` or `EdDSA` | `RS256` |
-//! | `BOOTSTRAP_ADMIN_EMAIL`, `BOOTSTRAP_ADMIN_PASSWORD` | create this admin on first start | none |
-//! | `TRUSTED_PROXIES`, `TRUSTED_PROXY_HEADER` | proxies (addresses, CIDR networks) whose forwarding header gives the client address, and that header (`x-forwarded-for` or `forwarded`) | none, `x-forwarded-for` |
-//! | `REQUIRE_EMAIL_VERIFICATION` | `true` refuses login (403 `email_not_verified`, after the password check) until the account's email is verified | `true` in production, `false` otherwise |
-//! | `EMAIL_VERIFICATION_TTL_SECS` | lifetime of an email-verification link, 300 to 604800 | 86400 (24 h) |
-//! | `PASSWORD_MIN_LENGTH` | minimum password length in characters, 8 to 128 | 12 (14 in production) |
-//! | `LOGIN_MAX_FAILURES` | failed logins per account within the window before 429 | 5 (3 in production) |
-//! | `LOGIN_MAX_FAILURES_PER_ADDRESS` | failed logins per client address within the window before 429 | 4 × `LOGIN_MAX_FAILURES` |
-//! | `THROTTLE_WINDOW_SECS` | the throttling window | 900 |
-//! | `ARGON2_MEMORY_KIB`, `ARGON2_ITERATIONS`, `ARGON2_PARALLELISM` | Argon2id cost of new hashes (production refuses less than 19456 KiB, 2 iterations) | 19456, 2, 1 |
-//! | `HASH_CONCURRENCY` | password hashes run at once; the rest queue | number of CPUs |
-//! | `DATABASE_MAX_CONNECTIONS` | size of the database connection pool | 8 (SQLite), 10 (PostgreSQL) |
-//! | `METRICS_ADDR` | `host:port` of the listener serving `GET /metrics` (Prometheus), or `off` | `127.0.0.1:{port + 1000}` |
+//! Every variable, its meaning and its default are in one table, "user-service
+//! configuration" in the repository's `docs/operations.md` (a test below keeps it
+//! complete); each field of [`Config`] names its variable, and `user-service config
+//! check` prints the effective values, secrets redacted.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -820,6 +785,24 @@ mod tests {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
+    /// The variables read outside clap's arguments (composite or special defaults).
+    const READ_BY_HAND: [&str; 5] = [
+        "MASTER_ENCRYPTION_KEY",
+        "BOOTSTRAP_ADMIN_EMAIL",
+        "BOOTSTRAP_ADMIN_PASSWORD",
+        "TRUSTED_PROXY_HEADER",
+        "USER_SERVICE_ENV_DIR",
+    ];
+
+    #[test]
+    fn the_operations_table_lists_exactly_the_variables_read() {
+        let command = Config::command();
+        let mut read: Vec<&str> =
+            command.get_arguments().filter_map(|arg| arg.get_long()).chain(READ_BY_HAND).collect();
+        read.sort_unstable();
+        assert_eq!(documented_variables(), read, "docs/operations.md and Config disagree");
+    }
+
     #[test]
     fn ports_follow_the_environment() {
         for (env, port) in [("dev", 8011), ("staging", 8111), ("production", 8211)] {
@@ -1220,14 +1203,18 @@ mod tests {
     ];
 
     /// Every variable of the table in the module docs.
-    fn documented_variables() -> Vec<String> {
-        include_str!("config.rs")
+    /// The variables of the table in `docs/operations.md`, "user-service configuration".
+    fn documented_variables() -> Vec<&'static str> {
+        let page = include_str!("../../../docs/operations.md");
+        let section = page.split("## user-service configuration").nth(1).unwrap_or_default();
+        let section = section.split("\n## ").next().unwrap_or_default();
+        let mut documented: Vec<&str> = section
             .lines()
-            .filter_map(|l| l.strip_prefix("//! | `"))
-            .flat_map(|l| {
-                l.split(" |").next().unwrap_or_default().split(", ").map(|v| v.trim_matches('`').to_owned())
-            })
-            .collect()
+            .filter_map(|row| row.strip_prefix("| `")?.split(" |").next())
+            .flat_map(|cell| cell.split(", ").map(|name| name.trim_matches('`')))
+            .collect();
+        documented.sort_unstable();
+        documented
     }
 
     #[test]
@@ -1235,7 +1222,8 @@ mod tests {
         let documented = documented_variables();
         assert!(documented.len() > 30, "{documented:?}");
         for (environment, text) in EXAMPLES {
-            for var in &documented {
+            // USER_SERVICE_ENV_DIR says where the files are, so no file can set it.
+            for var in documented.iter().filter(|v| **v != "USER_SERVICE_ENV_DIR") {
                 assert!(
                     text.lines()
                         .any(|l| l.starts_with(&format!("{var}=")) || l.starts_with(&format!("# {var}="))),
