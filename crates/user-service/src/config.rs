@@ -173,6 +173,12 @@ impl Argon2Params {
     /// The OWASP minimum for Argon2id (m=19456 KiB, t=2, p=1), our default.
     pub const OWASP: Argon2Params = Argon2Params { memory_kib: 19456, iterations: 2, parallelism: 1 };
 
+    /// The parameters for the `argon2` crate; an error when the three do not go together
+    /// (refused by [`Config::from_vars`], so startup never meets it).
+    pub(crate) fn params(self) -> Result<argon2::Params, argon2::Error> {
+        argon2::Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+    }
+
     fn below_minimum(self) -> bool {
         self.memory_kib < Self::OWASP.memory_kib || self.iterations < Self::OWASP.iterations
     }
@@ -373,6 +379,28 @@ fn without_trailing_slash(url: &str) -> Result<String, std::convert::Infallible>
     Ok(url.trim_end_matches('/').to_owned())
 }
 
+/// Whether `SMTP_URL` would send mail (and any credentials) in clear text to another
+/// machine: a plain `smtp://` URL without `tls=required` and a host other than loopback.
+pub(crate) fn smtp_url_is_cleartext_remote(smtp_url: &str) -> bool {
+    let Ok(url) = url::Url::parse(smtp_url) else { return false };
+    if url.scheme() != "smtp" {
+        return false;
+    }
+    let tls_required = url.query_pairs().any(|(k, v)| k == "tls" && v == "required");
+    // `smtp:` is not a "special" scheme to the URL parser, so an IPv4 address arrives as
+    // an opaque host name.
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost")
+                || d.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    !tls_required && !loopback
+}
+
 fn metrics_addr(value: &str) -> Result<MetricsAddr, String> {
     if value.eq_ignore_ascii_case("off") {
         return Ok(None);
@@ -481,8 +509,7 @@ impl Config {
                 .map_err(|e| ConfigError::invalid("TRUSTED_PROXY_HEADER", e.detail()))?;
             config.trusted_proxies = config.trusted_proxies.header(header);
         }
-        let Argon2Params { memory_kib, iterations, parallelism } = config.argon2;
-        if let Err(e) = argon2::Params::new(memory_kib, iterations, parallelism, None) {
+        if let Err(e) = config.argon2.params() {
             let reason = format!("not valid with ARGON2_ITERATIONS and ARGON2_PARALLELISM: {e}");
             return Err(ConfigError::invalid("ARGON2_MEMORY_KIB", reason));
         }
@@ -554,7 +581,7 @@ impl Config {
         );
         refuse(self.password_min_chars < 12, "PASSWORD_MIN_LENGTH must be at least 12");
         refuse(
-            self.smtp_url.as_ref().is_some_and(|u| crate::mailer::smtp_url_is_cleartext_remote(u.expose())),
+            self.smtp_url.as_ref().is_some_and(|u| smtp_url_is_cleartext_remote(u.expose())),
             "SMTP_URL sends mail unencrypted to a remote host: use smtps:// or ?tls=required",
         );
         problems
@@ -801,6 +828,23 @@ mod tests {
             command.get_arguments().filter_map(|arg| arg.get_long()).chain(READ_BY_HAND).collect();
         read.sort_unstable();
         assert_eq!(documented_variables(), read, "docs/operations.md and Config disagree");
+    }
+
+    #[test]
+    fn i04_default_parameters_meet_owasp() {
+        let d = Argon2Params::OWASP;
+        assert!(d.memory_kib >= 19456 && d.iterations >= 2 && d.parallelism >= 1);
+    }
+
+    #[test]
+    fn only_plain_smtp_to_another_host_is_cleartext_remote() {
+        assert!(smtp_url_is_cleartext_remote("smtp://user:pw@mail.example.com:25"));
+        assert!(smtp_url_is_cleartext_remote("smtp://10.0.0.5"));
+        assert!(!smtp_url_is_cleartext_remote("smtp://127.0.0.1:25"));
+        assert!(!smtp_url_is_cleartext_remote("smtp://localhost"));
+        assert!(!smtp_url_is_cleartext_remote("smtp://[::1]:2525"));
+        assert!(!smtp_url_is_cleartext_remote("smtp://mail.example.com:587?tls=required"));
+        assert!(!smtp_url_is_cleartext_remote("smtps://user:pw@mail.example.com"));
     }
 
     #[test]

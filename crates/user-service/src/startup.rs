@@ -108,7 +108,10 @@ impl StateInner {
         });
         let verifier = crate::domain::tokens::build_verifier(&issuer, keys.verifier_keys(), &config.audience)
             .map_err(|e| StartupError::Command(format!("building the token verifier: {e}")))?;
-        let passwords = Passwords::new(config.argon2, config.hash_concurrency);
+        let passwords = Passwords::new(
+            config.argon2.params().map_err(|e| StartupError::Command(format!("Argon2 parameters: {e}")))?,
+            config.hash_concurrency,
+        );
         let counters = match &config.redis_url {
             Some(url) => {
                 let client =

@@ -2,9 +2,14 @@
 //! from. Operations check their permission on it and record it in the audit log.
 
 use super::error::{DomainError, DomainResult};
-use super::roles::covers;
 use crate::db::Db;
 use crate::store::ClientInfo;
+
+/// True if `held` covers `required`, by the core's one matcher (`*` covers all, `admin:*`
+/// covers `admin:x` and never `administrator`).
+pub(crate) fn covers(held: &[String], required: &str) -> bool {
+    held.iter().any(|granted| authgate::permission_matches(granted, required))
+}
 
 /// The signed-in user on whose behalf an operation runs.
 pub(crate) struct Actor<'a> {
@@ -43,5 +48,32 @@ impl Actor<'_> {
         details: Option<serde_json::Value>,
     ) {
         db.audit(event, user_id, Some(self.id), self.client, details).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(permissions: &[&str]) -> Vec<String> {
+        permissions.iter().map(|p| (*p).to_owned()).collect()
+    }
+
+    #[test]
+    fn admin_prefix_wildcard_never_covers_administrator() {
+        assert!(!covers(&held(&["admin*"]), "administrator"));
+        assert!(!covers(&held(&["admin:*"]), "administrator"));
+        assert!(!covers(&held(&["admin:*"]), "administrator:users"));
+        assert!(covers(&held(&["admin:*"]), "admin:keys"));
+        assert!(!covers(&held(&["admin:*"]), "alerts:read"));
+    }
+
+    #[test]
+    fn star_covers_every_permission() {
+        for required in ["admin:users", "administrator", "alerts:read", "a:b:c"] {
+            assert!(covers(&held(&["*"]), required), "{required}");
+        }
+        assert!(!covers(&held(&["positions:read", "alerts:read"]), "admin:users"));
+        assert!(!covers(&held(&[]), "alerts:read"));
     }
 }

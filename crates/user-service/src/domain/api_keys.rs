@@ -10,15 +10,14 @@ use serde::Deserialize;
 use super::actor::Actor;
 use crate::crypto::new_id;
 use crate::db::Db;
+use crate::domain::actor::covers;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
-use crate::domain::roles::covers;
-use crate::domain::trading_accounts::printable;
+use crate::domain::input::{MAX_NAME_CHARS, printable};
 use crate::store::{ApiKey, ApiKeyUsageRow};
 
 const MANAGE: &str = "api_keys:manage";
 /// Keys a user may have that are neither revoked nor expired.
 const MAX_LIVE_KEYS: i64 = 50;
-const MAX_NAME_CHARS: usize = 100;
 const MAX_PERMISSIONS: usize = 64;
 const MAX_PERMISSION_BYTES: usize = 100;
 const MAX_EXPIRES_IN_DAYS: i64 = 3650;

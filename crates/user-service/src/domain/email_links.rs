@@ -6,8 +6,8 @@
 //! whether the account exists (I05).
 
 use crate::crypto::{hash_token, random_token};
+use crate::domain::auth::Auth;
 use crate::domain::error::{DomainError, DomainResult};
-use crate::domain::sessions::Auth;
 use crate::mailer::MailError;
 use crate::store::{ClientInfo, EmailToken, User};
 use crate::throttle::{Limit, account_key, ip_key};

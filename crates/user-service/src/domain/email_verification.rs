@@ -9,10 +9,10 @@
 //! [`super::sessions`]), and `create-admin` never promotes an unverified account.
 
 use crate::crypto::hash_token;
+use crate::domain::auth::Auth;
 use crate::domain::email_links;
 use crate::domain::error::{DomainError, DomainResult};
-use crate::domain::registration::checked_email;
-use crate::domain::sessions::Auth;
+use crate::domain::input::checked_email;
 use crate::store::{ClientInfo, EmailToken};
 
 /// Consumes `token` (400 `invalid_verification_token` when unknown, used, voided or

@@ -2,8 +2,8 @@
 //! pending until a code confirms it (I13); disabling needs the password and a code, new
 //! recovery codes the password (I20). Checking codes at login is in [`super::sessions`].
 
+use crate::domain::auth::Auth;
 use crate::domain::error::{DomainError, DomainResult};
-use crate::domain::sessions::Auth;
 use crate::store::{ClientInfo, User};
 use crate::totp;
 

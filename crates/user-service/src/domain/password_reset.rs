@@ -2,9 +2,9 @@
 //! password (I11). Every new password meets the policy; both revoke sessions.
 
 use crate::crypto::hash_token;
+use crate::domain::auth::{Auth, Caller};
 use crate::domain::email_links;
 use crate::domain::error::{DomainError, DomainResult};
-use crate::domain::sessions::{Auth, Caller};
 use crate::metrics::Metrics;
 use crate::password::check_policy;
 use crate::store::{ClientInfo, EmailToken};

@@ -1,32 +1,12 @@
 //! Creating an account: a valid email, name and password, the `user` role, and a mailed
 //! link to verify the address. No session: the new user logs in next.
 
+use crate::domain::auth::Auth;
 use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::input::{checked_email, checked_name};
 use crate::domain::password_reset::check_new_password;
-use crate::domain::sessions::Auth;
 use crate::metrics::Metrics;
 use crate::store::{ClientInfo, EmailToken, NewUser, User};
-
-/// Basic email shape check: one `@`, something on both sides, a dot in the domain.
-pub(crate) fn valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else { return false };
-    !local.is_empty()
-        && email.chars().count() <= 254
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.contains(char::is_whitespace)
-        && !email.contains(char::is_control)
-        && !domain.contains('@')
-}
-
-/// `email` trimmed, or 400 `invalid_email` unless it is [valid](valid_email).
-pub(crate) fn checked_email(email: &str) -> DomainResult<&str> {
-    let email = email.trim();
-    valid_email(email)
-        .then_some(email)
-        .ok_or_else(|| DomainError::bad_request("invalid_email", "The email address is not valid"))
-}
 
 /// Registers `email` (trimmed; 409 `email_taken` when its look-alike key is taken): the
 /// new user and the permissions their role grants.
@@ -38,7 +18,7 @@ pub(crate) async fn register(
     client: ClientInfo,
 ) -> DomainResult<(User, Vec<String>)> {
     let email = checked_email(email)?;
-    let name = crate::domain::users::checked_name(name.unwrap_or_default())?;
+    let name = checked_name(name.unwrap_or_default())?;
     check_new_password(auth, &password)?;
     let hash = auth.passwords.hash(password).await.map_err(DomainError::internal)?;
     let (id, roles) = (crate::crypto::new_id(), vec!["user".to_owned()]);

@@ -20,12 +20,6 @@ use crate::crypto::new_id;
 use crate::db::Db;
 use crate::store::Role;
 
-/// True if `held` covers `required`, by the core's one matcher (`*` covers all, `admin:*`
-/// covers `admin:x` and never `administrator`).
-pub(crate) fn covers(held: &[String], required: &str) -> bool {
-    held.iter().any(|granted| authgate::permission_matches(granted, required))
-}
-
 /// How long role definitions are cached per instance.
 pub(crate) const CACHE_TTL: Duration = Duration::from_secs(2);
 
@@ -344,28 +338,6 @@ impl RoleCatalog {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn held(permissions: &[&str]) -> Vec<String> {
-        permissions.iter().map(|p| (*p).to_owned()).collect()
-    }
-
-    #[test]
-    fn admin_prefix_wildcard_never_covers_administrator() {
-        assert!(!covers(&held(&["admin*"]), "administrator"));
-        assert!(!covers(&held(&["admin:*"]), "administrator"));
-        assert!(!covers(&held(&["admin:*"]), "administrator:users"));
-        assert!(covers(&held(&["admin:*"]), "admin:keys"));
-        assert!(!covers(&held(&["admin:*"]), "alerts:read"));
-    }
-
-    #[test]
-    fn star_covers_every_permission() {
-        for required in ["admin:users", "administrator", "alerts:read", "a:b:c"] {
-            assert!(covers(&held(&["*"]), required), "{required}");
-        }
-        assert!(!covers(&held(&["positions:read", "alerts:read"]), "admin:users"));
-        assert!(!covers(&held(&[]), "alerts:read"));
-    }
 
     fn grants() -> Grants {
         let mut g = Grants::new();

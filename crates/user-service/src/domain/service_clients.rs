@@ -20,8 +20,8 @@ use crate::crypto::{ct_eq, hash_token, new_id, random_bytes, random_token};
 use crate::db::Db;
 use crate::domain::actor::Actor;
 use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::input::{MAX_NAME_CHARS, printable};
 use crate::domain::signing_keys::KeyManager;
-use crate::domain::trading_accounts::printable;
 use crate::store::{ClientInfo, ServiceClientRow};
 use crate::throttle::Throttle;
 
@@ -34,7 +34,6 @@ const CLIENTS_READ: &str = "admin:clients:read";
 const CLIENTS_WRITE: &str = "admin:clients:write";
 
 /// Longest accepted client name, in characters.
-const MAX_NAME_CHARS: usize = 100;
 /// Longest accepted scope, in bytes.
 const MAX_SCOPE_LEN: usize = 128;
 /// Most scopes a client may hold.
@@ -401,7 +400,7 @@ impl ServiceClient {
     /// 403 `insufficient_scope` (with the scope in the challenge) unless the token's
     /// scopes cover `scope`, by the same matcher as every permission check.
     pub(crate) fn require(&self, scope: &str) -> DomainResult<()> {
-        let covered = crate::domain::roles::covers(&self.scopes, scope);
+        let covered = crate::domain::actor::covers(&self.scopes, scope);
         covered.then_some(()).ok_or_else(|| DomainError::insufficient_scope(scope))
     }
 }

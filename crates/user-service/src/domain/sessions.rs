@@ -18,15 +18,12 @@
 //! clears the account's counter; an admin unlock or a password reset clears it and the
 //! second factor's.
 
-use crate::crypto::{MasterKey, hash_token, new_id, random_token};
-use crate::db::Db;
+use crate::crypto::{hash_token, new_id, random_token};
+use crate::domain::auth::{Auth, Caller};
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
-use crate::domain::tokens::AccessTokens;
-use crate::mailer::Mailer;
 use crate::metrics::Metrics;
-use crate::password::Passwords;
 use crate::store::{ClientInfo, Session, User};
-use crate::throttle::{Attempt, Limit, Throttle, account_key};
+use crate::throttle::{Attempt, Limit, account_key};
 use crate::totp;
 
 /// Wrong codes after which an MFA challenge is locked (I16).
@@ -61,36 +58,6 @@ pub(crate) enum LoginStep {
     Done(SessionTokens),
     /// The second factor is due, with this single-use token.
     Mfa { token: String, expires_in: u64 },
-}
-
-/// The authenticated caller of a request: a live session's active user, with what the
-/// user's roles grant now.
-#[derive(Debug, Clone)]
-pub(crate) struct Caller {
-    pub(crate) user: User,
-    pub(crate) session_id: String,
-    pub(crate) permissions: Vec<String>,
-    pub(crate) amr: Vec<String>,
-}
-
-/// What the authentication flows need of the service, built per request by the routes.
-pub(crate) struct Auth<'a> {
-    pub(crate) db: &'a Db,
-    pub(crate) passwords: &'a Passwords,
-    pub(crate) throttle: &'a Throttle,
-    pub(crate) master: &'a MasterKey,
-    pub(crate) mailer: &'a Mailer,
-    pub(crate) metrics: &'a Metrics,
-    pub(crate) verifier: &'a authgate::Verifier,
-    pub(crate) tokens: AccessTokens<'a>,
-    /// Where mailed links point: `FRONTEND_URL`, else the issuer.
-    pub(crate) link_base: &'a str,
-    pub(crate) mfa_token_ttl_secs: u64,
-    pub(crate) reset_token_ttl_secs: u64,
-    pub(crate) email_verification_ttl_secs: u64,
-    pub(crate) password_min_chars: usize,
-    pub(crate) refresh_token_ttl_secs: u64,
-    pub(crate) require_email_verification: bool,
 }
 
 impl Auth<'_> {

@@ -42,6 +42,7 @@ use super::service_clients::{CREDENTIALS_READ, RefusedService, ServiceClient, au
 use crate::crypto::{Keyring, MasterKey, ciphertext_version, new_data_key};
 use crate::db::Db;
 use crate::domain::error::{DomainError, DomainResult, ErrorKind};
+use crate::domain::input::printable;
 use crate::store::{ClientInfo, MemberRemoval, MemberRow, MemberUpsert, TradingAccountRow};
 
 const READ: &str = "trading_accounts:read";
@@ -120,11 +121,6 @@ fn mask(value: &str) -> String {
         return "****".to_owned();
     }
     format!("****{}", value.chars().skip(n - 4).collect::<String>())
-}
-
-/// 1 to `max` characters, none of them a control character.
-pub(crate) fn printable(value: &str, max: usize) -> bool {
-    !value.is_empty() && value.chars().count() <= max && !value.chars().any(char::is_control)
 }
 
 impl Credentials {

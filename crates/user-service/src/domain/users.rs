@@ -3,34 +3,21 @@
 //! re-role). Nobody changes an account more powerful than their own.
 
 use super::actor::Actor;
+use super::auth::Auth;
 use super::error::{DomainError, DomainResult};
+use super::input::checked_name;
 use super::roles::{RoleCatalog, invalid, once_each};
-use super::sessions::Auth;
 use crate::crypto::new_id;
 use crate::db::Db;
 use crate::password::{Passwords, check_policy};
 use crate::store::{NewUser, Session, User};
 
 /// Longest display name, in characters.
-const MAX_NAME_CHARS: usize = 100;
 /// Most roles one user may hold.
 const MAX_ROLES_PER_USER: usize = 32;
 const USERS_READ: &str = "admin:users:read";
 const USERS_WRITE: &str = "admin:users:write";
 const ROLES_ASSIGN: &str = "admin:roles:assign";
-
-/// A display name as stored: trimmed, at most 100 characters, no control characters
-/// (names go into every access token, which verifiers cap at 8 KiB, and onto screens).
-pub(crate) fn checked_name(name: &str) -> DomainResult<String> {
-    let name = name.trim();
-    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(DomainError::bad_request(
-            "invalid_name",
-            "The name must have at most 100 characters and no control characters",
-        ));
-    }
-    Ok(name.to_owned())
-}
 
 /// A user and what the user's roles grant.
 pub(crate) struct Profile {
@@ -180,7 +167,7 @@ impl Users<'_> {
     pub(crate) async fn create_admin(&self, email: &str, password: &str) -> DomainResult<String> {
         let refuse = |message: String| DomainError::bad_request("refused", message);
         let email = email.trim();
-        if !super::registration::valid_email(email) {
+        if !super::input::valid_email(email) {
             return Err(refuse("invalid email".into()));
         }
         let now = crate::now();

@@ -27,8 +27,8 @@ use super::RequestMeta;
 use crate::domain::actor::Actor;
 pub(crate) use crate::domain::api_key_auth::ApiKeyCaller;
 use crate::domain::api_key_auth::{ApiKeyAuth, refuse};
+pub(crate) use crate::domain::auth::Caller;
 use crate::domain::error::DomainError;
-pub(crate) use crate::domain::sessions::Caller;
 use crate::startup::AppState;
 use crate::store::ClientInfo;
 

@@ -30,8 +30,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::domain::auth::Auth;
 use crate::domain::error::DomainError;
-use crate::domain::sessions::{Auth, SessionTokens};
+use crate::domain::sessions::SessionTokens;
 use crate::domain::tokens::AccessTokens;
 use crate::routes::error::{REALM, auth_error_body};
 use crate::startup::AppState;
