@@ -2,11 +2,12 @@
 //! the token; each domain operation checks its permission (the operation's security
 //! scope) against the caller's current roles: 403 `insufficient_scope` without it.
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::{get, patch, post, put};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::caller::Acting;
 use super::openapi::{BodyErrors, ErrorBody, PageErrors, PermissionErrors};
@@ -17,11 +18,6 @@ use crate::domain::audit;
 use crate::domain::error::DomainResult;
 use crate::routes::error::{ApiJson, ApiQuery};
 use crate::startup::AppState;
-
-/// This module's part of the OpenAPI document.
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(list_users, get_user, update_user, set_roles, audit_events, rotate_keys))]
-pub(crate) struct Api;
 
 #[derive(Serialize, ToSchema)]
 struct UserList {
@@ -36,13 +32,13 @@ struct RotatedKey {
     signs_from: String,
 }
 
-pub(crate) fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/users", get(list_users))
-        .route("/v1/admin/users/{id}", get(get_user).merge(patch(update_user)))
-        .route("/v1/admin/users/{id}/roles", put(set_roles))
-        .route("/v1/admin/audit-events", get(audit_events))
-        .route("/v1/admin/keys/rotate", post(rotate_keys))
+pub(crate) fn router(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users))
+        .routes(routes!(get_user, update_user))
+        .routes(routes!(set_roles))
+        .routes(routes!(audit_events))
+        .routes(routes!(rotate_keys))
         .route_layer(super::auth_layer(state))
 }
 

@@ -3,13 +3,14 @@
 //! Managing keys needs `api_keys:manage` and a bearer token: these endpoints never accept
 //! a key, so a leaked key cannot mint more.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header::{CACHE_CONTROL, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::caller::Acting;
 use super::openapi::{BodyErrors, ErrorBody, PageErrors, PermissionErrors};
@@ -22,28 +23,12 @@ use crate::routes::error::{ApiJson, ApiQuery};
 use crate::startup::AppState;
 use crate::store::{ApiKey, ApiKeyUsageRow};
 
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(create_key, list_keys, get_key, update_key, revoke_key, rotate_key, key_usage),
-    components(schemas(
-        CreateApiKey,
-        UpdateApiKey,
-        ApiKeyView,
-        ApiKeyStatus,
-        CreatedApiKey,
-        ApiKeyList,
-        UsageEntry,
-        UsagePage
-    ))
-)]
-pub(crate) struct Api;
-
-pub(crate) fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route("/v1/api-keys", post(create_key).get(list_keys))
-        .route("/v1/api-keys/{id}", get(get_key).patch(update_key).delete(revoke_key))
-        .route("/v1/api-keys/{id}/rotate", post(rotate_key))
-        .route("/v1/api-keys/{id}/usage", get(key_usage))
+pub(crate) fn router(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_key, list_keys))
+        .routes(routes!(get_key, update_key, revoke_key))
+        .routes(routes!(rotate_key))
+        .routes(routes!(key_usage))
         .route_layer(super::auth_layer(state))
 }
 

@@ -1,13 +1,14 @@
 //! `/v1/auth/*`: register, login (+ MFA step), refresh, logout, password forgot/reset.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::caller::{Caller, bearer_token_from_headers};
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody, OptionalBodyErrors};
@@ -19,35 +20,18 @@ use crate::domain::{email_verification, password_reset, registration};
 use crate::routes::error::{ApiJson, optional_json};
 use crate::startup::AppState;
 
-/// This module's part of the OpenAPI document.
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    register,
-    login,
-    login_mfa,
-    refresh,
-    logout,
-    logout_all,
-    forgot_password,
-    reset_password,
-    verify_email,
-    resend_verification
-))]
-pub(crate) struct Api;
-
-pub(crate) fn router(state: &AppState) -> Router<AppState> {
-    let signed_in =
-        Router::new().route("/v1/auth/logout-all", post(logout_all)).route_layer(super::auth_layer(state));
-    Router::new()
-        .route("/v1/auth/register", post(register))
-        .route("/v1/auth/login", post(login))
-        .route("/v1/auth/login/mfa", post(login_mfa))
-        .route("/v1/auth/refresh", post(refresh))
-        .route("/v1/auth/logout", post(logout))
-        .route("/v1/auth/password/forgot", post(forgot_password))
-        .route("/v1/auth/password/reset", post(reset_password))
-        .route("/v1/auth/email/verify", post(verify_email))
-        .route("/v1/auth/email/verify/resend", post(resend_verification))
+pub(crate) fn router(state: &AppState) -> OpenApiRouter<AppState> {
+    let signed_in = OpenApiRouter::new().routes(routes!(logout_all)).route_layer(super::auth_layer(state));
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(login_mfa))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(forgot_password))
+        .routes(routes!(reset_password))
+        .routes(routes!(verify_email))
+        .routes(routes!(resend_verification))
         .merge(signed_in)
 }
 

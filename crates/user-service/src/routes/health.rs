@@ -1,21 +1,17 @@
 //! `GET /health` (liveness), `GET /ready` (readiness), and in dev `GET /v1/dev/outbox`.
 //! `GET /metrics` is on the metrics listener (`crate::metrics`).
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::openapi::ErrorBody;
 use crate::domain::error::DomainResult;
 use crate::startup::AppState;
 use crate::store;
-
-/// This module's part of the OpenAPI document.
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(health, ready, outbox))]
-pub(crate) struct Api;
 
 /// The body of `/health`: the process answers.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -65,13 +61,13 @@ struct Outbox {
     messages: Vec<OutboxMessage>,
 }
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/health", get(health)).route("/ready", get(ready))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(health)).routes(routes!(ready))
 }
 
 /// Routes that exist only in `dev`.
-pub(crate) fn dev_router() -> Router<AppState> {
-    Router::new().route("/v1/dev/outbox", get(outbox))
+pub(crate) fn dev_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(outbox))
 }
 
 /// Liveness: the process is up and serving. Checks no dependency, so an orchestrator

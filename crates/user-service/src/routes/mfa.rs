@@ -1,11 +1,12 @@
 //! `/v1/users/me/mfa/*`: TOTP setup, enable, disable and recovery codes.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::RequestMeta;
 use super::caller::Caller;
@@ -15,11 +16,6 @@ use crate::domain::mfa;
 use crate::routes::error::ApiJson;
 use crate::startup::AppState;
 use crate::totp;
-
-/// This module's part of the OpenAPI document.
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(setup, enable, disable, regenerate_recovery_codes))]
-pub(crate) struct Api;
 
 /// A pending TOTP secret, to add to an authenticator app.
 #[derive(Serialize, ToSchema)]
@@ -36,12 +32,12 @@ struct RecoveryCodes {
     recovery_codes: Vec<String>,
 }
 
-pub(crate) fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route("/v1/users/me/mfa/totp/setup", post(setup))
-        .route("/v1/users/me/mfa/totp/enable", post(enable))
-        .route("/v1/users/me/mfa/totp/disable", post(disable))
-        .route("/v1/users/me/mfa/recovery-codes", post(regenerate_recovery_codes))
+pub(crate) fn router(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(setup))
+        .routes(routes!(enable))
+        .routes(routes!(disable))
+        .routes(routes!(regenerate_recovery_codes))
         .route_layer(super::auth_layer(state))
 }
 

@@ -44,26 +44,27 @@ pub(crate) const REFRESH_COOKIE: &str = "refresh_token";
 /// The whole router.
 pub(crate) fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors_allowed_origins);
-    let mut app = Router::new()
-        .merge(health::router())
-        .merge(wellknown::router())
-        .merge(auth::router(&state))
-        .merge(password_policy::router())
-        .merge(users::router(&state))
-        .merge(mfa::router(&state))
-        .merge(admin::router(&state))
-        .merge(api_keys::router(&state))
-        .merge(trading_accounts::router(&state))
-        .merge(oauth_token::router())
-        .merge(service_clients::router(&state))
-        .merge(roles::router(&state))
-        .merge(openapi::router(&state));
+    let mut modules = vec![
+        (health::router(), "operations"),
+        (wellknown::router(), "discovery"),
+        (auth::router(&state), "auth"),
+        (password_policy::router(), "auth"),
+        (users::router(&state), "users"),
+        (mfa::router(&state), "mfa"),
+        (admin::router(&state), "admin"),
+        (api_keys::router(&state), "api-keys"),
+        (trading_accounts::router(&state), "trading-accounts"),
+        (oauth_token::router(), "service-clients"),
+        (service_clients::router(&state), "service-clients"),
+        (roles::router(&state), "roles"),
+    ];
     if state.config.environment == crate::config::Environment::Dev {
-        app = app.merge(health::dev_router());
+        modules.push((health::dev_router(), "operations"));
     }
     // `x-route-fallback` tells a 404 of no route from a handler's 404 (the OpenAPI test
     // relies on it to check that every documented route is served).
-    app.fallback(|| async { ([("x-route-fallback", "1")], DomainError::not_found()) })
+    openapi::router(&state, modules)
+        .fallback(|| async { ([("x-route-fallback", "1")], DomainError::not_found()) })
         // Spans record the URI with token and key values redacted (I27): a client that
         // puts its key in the query string is refused, and must not leak it to the logs.
         .layer(

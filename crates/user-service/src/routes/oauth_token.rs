@@ -4,16 +4,17 @@
 //! (section 5.2), `Cache-Control: no-store`. The grant itself (throttling, audit, scopes)
 //! is [`crate::domain::service_clients::ClientTokens`].
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use base64::Engine;
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{RequestMeta, no_store};
 use crate::domain::service_clients::{ClientToken, ClientTokens, OAuthError};
@@ -24,12 +25,8 @@ const MAX_TOKEN_REQUEST_BYTES: usize = 8 * 1024;
 /// The realm of the Basic challenge on `invalid_client`.
 const BASIC_CHALLENGE: &str = r#"Basic realm="authgate", charset="UTF-8""#;
 
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(token), components(schemas(TokenRequest, TokenResponse, OAuthError)))]
-pub(crate) struct Api;
-
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/auth/token", post(token))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(token))
 }
 
 /// A successful token response (RFC 6749 section 5.1).

@@ -1,9 +1,10 @@
 //! `/openapi.json` (OpenAPI 3.1, generated with utoipa) and `/docs` (Swagger UI from
 //! vendored files, see `assets/swagger-ui/README.md`).
 //!
-//! Every route module documents its handlers with `#[utoipa::path]` and lists them in
-//! its own `Api`; [`document`] merges them. `tests/api/openapi.rs` checks that the
-//! document and the router list the same routes.
+//! Every route module documents its handlers with `#[utoipa::path]` and registers them
+//! with `routes!`, which adds the route and its operation at once; [`router`] merges the
+//! modules into the document. `tests/api/openapi.rs` checks that the document and the
+//! router list the same routes.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,13 +13,14 @@ use axum::extract::Path;
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Extension, Router};
 use utoipa::OpenApi;
 use utoipa::openapi::response::{Response as OaResponse, ResponseBuilder};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::server::ServerBuilder;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::domain::error::DomainError;
 pub(crate) use crate::routes::error::ErrorBody;
@@ -102,7 +104,6 @@ error_responses! {
         (name = "operations", description = "Health, metrics, development helpers"),
         (name = "docs", description = "This document and Swagger UI"),
     ),
-    paths(openapi_json, docs_index, docs_asset),
     modifiers(&SecuritySchemes),
 )]
 struct Frame;
@@ -123,27 +124,13 @@ impl utoipa::Modify for SecuritySchemes {
     }
 }
 
-/// The whole document: every route module contributes its own `Api`.
-pub(crate) fn document() -> utoipa::openapi::OpenApi {
-    let mut doc = Frame::openapi();
-    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    let modules = [
-        (super::health::Api::openapi(), "operations"),
-        (super::wellknown::Api::openapi(), "discovery"),
-        (super::auth::Api::openapi(), "auth"),
-        (super::password_policy::Api::openapi(), "auth"),
-        (super::users::Api::openapi(), "users"),
-        (super::mfa::Api::openapi(), "mfa"),
-        (super::admin::Api::openapi(), "admin"),
-        (super::api_keys::Api::openapi(), "api-keys"),
-        (super::trading_accounts::Api::openapi(), "trading-accounts"),
-        (super::oauth_token::Api::openapi(), "service-clients"),
-        (super::service_clients::Api::openapi(), "service-clients"),
-        (super::roles::Api::openapi(), "roles"),
-    ];
-    for (mut part, tag) in modules {
+/// The route modules, each with its OpenAPI tag, and the document they make, served
+/// with `/docs` at `/openapi.json`.
+pub(crate) fn router(state: &AppState, modules: Vec<(OpenApiRouter<AppState>, &str)>) -> Router<AppState> {
+    let mut app = OpenApiRouter::with_openapi(Frame::openapi());
+    for (mut module, tag) in modules {
         // A module's operations share its tag, unless one names its own.
-        for item in part.paths.paths.values_mut() {
+        for item in module.get_openapi_mut().paths.paths.values_mut() {
             let operations =
                 [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
             for operation in operations.into_iter().flatten() {
@@ -153,9 +140,25 @@ pub(crate) fn document() -> utoipa::openapi::OpenApi {
                 }
             }
         }
-        doc.merge(part);
+        app = app.merge(module);
     }
-    doc
+    let (app, doc) = app.split_for_parts();
+    let docs = OpenApiRouter::with_openapi(doc).routes(routes!(openapi_json)).routes(routes!(docs_index));
+    let (docs, mut doc) = docs.routes(routes!(docs_asset)).split_for_parts();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc.servers =
+        Some(vec![ServerBuilder::new().url(&state.issuer).description(Some("This instance")).build()]);
+    // Generated once per instance; a failure would be a bug in a schema: answer 500, not panic.
+    let json: Arc<Option<String>> = Arc::new(
+        serde_json::to_value(&doc)
+            .map(|doc| {
+                with_password_lengths(doc, state.config.password_min_chars, crate::password::MAX_CHARS)
+                    .to_string()
+            })
+            .map_err(|e| tracing::error!(error = %e, "serializing the OpenAPI document"))
+            .ok(),
+    );
+    app.merge(docs.layer(Extension(json)))
 }
 
 /// Every request field that takes a new password, as `(schema, property)`.
@@ -179,26 +182,6 @@ fn with_password_lengths(mut doc: serde_json::Value, min: usize, max: usize) -> 
         }
     }
     doc
-}
-
-pub(crate) fn router(state: &AppState) -> Router<AppState> {
-    let mut doc = document();
-    doc.servers =
-        Some(vec![ServerBuilder::new().url(&state.issuer).description(Some("This instance")).build()]);
-    // Generated once per instance; a failure would be a bug in a schema: answer 500, not panic.
-    let json: Arc<Option<String>> = Arc::new(
-        serde_json::to_value(&doc)
-            .map(|doc| {
-                with_password_lengths(doc, state.config.password_min_chars, crate::password::MAX_CHARS)
-                    .to_string()
-            })
-            .map_err(|e| tracing::error!(error = %e, "serializing the OpenAPI document"))
-            .ok(),
-    );
-    Router::new()
-        .route("/openapi.json", get(openapi_json).layer(Extension(json)))
-        .route("/docs", get(docs_index))
-        .route("/docs/{file}", get(docs_asset))
 }
 
 /// The OpenAPI 3.1 document of this service.

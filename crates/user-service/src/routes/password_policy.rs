@@ -1,17 +1,13 @@
 //! `GET /v1/auth/password-policy`: the password rules in force, so a client can check a
 //! new password before sending it. The OpenAPI document states the same limits.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::startup::AppState;
-
-/// This module's part of the OpenAPI document.
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(password_policy))]
-pub(crate) struct Api;
 
 /// The rules every new password must meet (registration, reset, change).
 #[derive(Serialize, utoipa::ToSchema)]
@@ -26,8 +22,8 @@ struct PasswordPolicy {
     refuses_common_passwords: bool,
 }
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/auth/password-policy", get(password_policy))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(password_policy))
 }
 
 /// The password rules in force (they differ by environment and `PASSWORD_MIN_LENGTH`).

@@ -1,13 +1,14 @@
 //! `/v1/permissions`, `/v1/roles`: the role catalog (rules in `crate::domain::roles`),
 //! guarded like `/v1/admin/*`.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::caller::Acting;
 use super::openapi::{BodyErrors, ErrorBody, PermissionErrors};
@@ -18,16 +19,11 @@ use crate::routes::error::ApiJson;
 use crate::startup::AppState;
 use crate::store::Role;
 
-/// This module's part of the OpenAPI document.
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(list_permissions, list_roles, create_role, get_role, update_role, delete_role))]
-pub(crate) struct Api;
-
-pub(crate) fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route("/v1/permissions", get(list_permissions))
-        .route("/v1/roles", get(list_roles).merge(axum::routing::post(create_role)))
-        .route("/v1/roles/{id}", get(get_role).merge(axum::routing::patch(update_role).delete(delete_role)))
+pub(crate) fn router(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_permissions))
+        .routes(routes!(list_roles, create_role))
+        .routes(routes!(get_role, update_role, delete_role))
         .route_layer(super::auth_layer(state))
 }
 

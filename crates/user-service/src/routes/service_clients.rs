@@ -2,15 +2,16 @@
 //! them (`admin:clients:read` / `:write`, checked by the domain); and the
 //! [`ServiceClient`] extractor of the routes that only service-client tokens may call.
 
+use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::caller::Acting;
 use super::caller::bearer_token_from_headers;
@@ -23,17 +24,10 @@ use crate::routes::error::{ApiJson, ApiQuery};
 use crate::startup::AppState;
 use crate::store::ServiceClientRow;
 
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(list_clients, create_client, revoke_client),
-    components(schemas(CreateClientBody, ClientView, ClientList, CreatedClient))
-)]
-pub(crate) struct Api;
-
-pub(crate) fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/clients", get(list_clients).merge(post(create_client)))
-        .route("/v1/admin/clients/{id}", delete(revoke_client))
+pub(crate) fn router(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_clients, create_client))
+        .routes(routes!(revoke_client))
         .route_layer(auth_layer(state))
 }
 

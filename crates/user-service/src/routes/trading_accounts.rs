@@ -3,13 +3,14 @@
 //! `/v1/internal/trading-accounts/{id}/credentials`, for service clients only
 //! ([`ServiceClient`]), without an `AuthLayer`, which would refuse before the audit.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::caller::Acting;
 use super::openapi::{BodyErrors, ErrorBody, PermissionErrors};
@@ -17,58 +18,22 @@ use super::{RequestMeta, no_store, rfc3339};
 use crate::domain::error::DomainResult;
 use crate::domain::service_clients::{RefusedService, ServiceClient};
 use crate::domain::trading_accounts::{
-    AddMember, Broker, CreateAccount, Credentials, CredentialsPatch, MaskedCredentials, MemberRole,
-    SubscriptionTier, TradingAccounts, UpdateAccount, role_of, stored_mask,
+    AddMember, Broker, CreateAccount, Credentials, MaskedCredentials, MemberRole, SubscriptionTier,
+    TradingAccounts, UpdateAccount, role_of, stored_mask,
 };
 use crate::routes::error::ApiJson;
 use crate::startup::AppState;
 use crate::store::{MemberRow, TradingAccountRow};
 
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        create_account,
-        list_accounts,
-        get_account,
-        update_account,
-        delete_account,
-        my_accounts,
-        list_members,
-        add_member,
-        remove_member,
-        account_credentials
-    ),
-    components(schemas(
-        CreateAccount,
-        Credentials,
-        UpdateAccount,
-        CredentialsPatch,
-        AddMember,
-        AccountView,
-        AccountList,
-        AccountSummary,
-        MyAccounts,
-        MemberView,
-        MemberList,
-        AccountCredentials,
-        MaskedCredentials,
-        Broker,
-        SubscriptionTier,
-        MemberRole
-    )),
-    tags((name = "trading-accounts", description = "Broker accounts, their encrypted credentials and members"))
-)]
-pub(crate) struct Api;
-
-pub(crate) fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route("/v1/trading-accounts", get(list_accounts).post(create_account))
-        .route("/v1/trading-accounts/{id}", get(get_account).patch(update_account).delete(delete_account))
-        .route("/v1/trading-accounts/{id}/members", get(list_members).post(add_member))
-        .route("/v1/trading-accounts/{id}/members/{user_id}", delete(remove_member))
-        .route("/v1/users/me/accounts", get(my_accounts))
+pub(crate) fn router(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_accounts, create_account))
+        .routes(routes!(get_account, update_account, delete_account))
+        .routes(routes!(list_members, add_member))
+        .routes(routes!(remove_member))
+        .routes(routes!(my_accounts))
         .route_layer(super::auth_layer(state))
-        .route("/v1/internal/trading-accounts/{id}/credentials", get(account_credentials))
+        .routes(routes!(account_credentials))
 }
 
 fn accounts(state: &AppState) -> TradingAccounts<'_> {

@@ -1,11 +1,12 @@
 //! `/v1/users/me*`: profile, password change, sessions, own audit events.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::caller::Acting;
 use super::caller::{ApiKeyCaller, Caller, MeCaller};
@@ -17,11 +18,6 @@ use crate::domain::{audit, password_reset};
 use crate::routes::error::{ApiJson, ApiQuery};
 use crate::startup::AppState;
 use crate::store::{ApiKey, AuditEvent, Session};
-
-/// This module's part of the OpenAPI document.
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(me, update_me, change_password, sessions, revoke_session, audit_events))]
-pub(crate) struct Api;
 
 /// `GET /v1/users/me`: the user plus how the caller authenticated.
 #[derive(Serialize, ToSchema)]
@@ -149,16 +145,15 @@ impl From<Vec<AuditEvent>> for AuditEventList {
     }
 }
 
-pub(crate) fn router(state: &AppState) -> Router<AppState> {
+pub(crate) fn router(state: &AppState) -> OpenApiRouter<AppState> {
     // `GET /v1/users/me` also takes an API key, so a missing token is not refused there.
-    let me = Router::new()
-        .route("/v1/users/me", get(me).patch(update_me))
-        .route_layer(super::optional_auth_layer(state));
-    Router::new()
-        .route("/v1/users/me/password", post(change_password))
-        .route("/v1/users/me/sessions", get(sessions))
-        .route("/v1/users/me/sessions/{id}", delete(revoke_session))
-        .route("/v1/users/me/audit-events", get(audit_events))
+    let me =
+        OpenApiRouter::new().routes(routes!(me, update_me)).route_layer(super::optional_auth_layer(state));
+    OpenApiRouter::new()
+        .routes(routes!(change_password))
+        .routes(routes!(sessions))
+        .routes(routes!(revoke_session))
+        .routes(routes!(audit_events))
         .route_layer(super::auth_layer(state))
         .merge(me)
 }

@@ -1,18 +1,14 @@
 //! Key discovery: JWKS (at two paths) and OpenID Provider metadata.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::domain::error::{DomainError, DomainResult};
 use crate::startup::AppState;
-
-/// This module's part of the OpenAPI document.
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(jwks, jwks_root, openid_configuration, authorization_server))]
-pub(crate) struct Api;
 
 /// A JSON Web Key Set (RFC 7517): the public keys that verify access tokens.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -55,12 +51,12 @@ struct AuthorizationServerMetadata {
     response_types_supported: &'static [&'static str],
 }
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/auth/.well-known/jwks.json", get(jwks))
-        .route("/.well-known/jwks.json", get(jwks_root))
-        .route("/.well-known/openid-configuration", get(openid_configuration))
-        .route("/.well-known/oauth-authorization-server", get(authorization_server))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(jwks))
+        .routes(routes!(jwks_root))
+        .routes(routes!(openid_configuration))
+        .routes(routes!(authorization_server))
 }
 
 /// `Cache-Control` of every discovery document.

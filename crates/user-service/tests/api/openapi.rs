@@ -11,14 +11,20 @@
 //!   `x-route-fallback`; a known path with an unregistered method answers 405. Either
 //!   fails the test.
 //! - **Router -> document.** The route files are read at compile time (`include_str!`
-//!   of every `src/routes/*.rs`) and every `.route("<path>", <method router>)` call is
-//!   parsed: the path literal, and the methods as the `get(`/`post(`/`put(`/`patch(`/
-//!   `delete(` calls inside that call's parentheses (`get(h).post(h)`,
+//!   of every `src/routes/*.rs`) and every registration is parsed. A
+//!   `.routes(routes!(h1, h2))` call (utoipa-axum) serves each handler at the method and
+//!   path of its `#[utoipa::path(<method>, path = "<path>", ..)]` in the same file; the
+//!   handlers of one `routes!` must share a path, since utoipa-axum serves all of their
+//!   methods at each of their paths. A plain axum `.route("<path>", <method router>)`
+//!   call is read as the path literal, and the methods as the `get(`/`post(`/`put(`/
+//!   `patch(`/`delete(` calls inside that call's parentheses (`get(h).post(h)`,
 //!   `get(h).layer(..).merge(post(h))`, `axum::routing::post(h)` all count). Each must be
-//!   documented, and the document must hold nothing else. A `.route(` whose path is not
-//!   a string literal, or with no recognizable method, fails the test loudly rather than
-//!   being skipped: write routes in that form. Comments and `#[cfg(test)]` modules are
-//!   ignored. A new route file must be added to [`ROUTE_SOURCES`].
+//!   documented, and the document must hold nothing else. A registration the scanner
+//!   cannot read (a `.route(` whose path is not a string literal, one with no
+//!   recognizable method, a `routes!` handler with no `#[utoipa::path]` in the file)
+//!   fails the test loudly rather than being skipped: write routes in those forms.
+//!   Comments and `#[cfg(test)]` modules are ignored. A new route file must be added to
+//!   [`ROUTE_SOURCES`].
 
 use std::collections::BTreeSet;
 
@@ -214,8 +220,8 @@ async fn every_documented_operation_is_served() {
     .await;
 }
 
-/// `(method, path)` of every `.route(...)` in a route file; `Err` for a call the scanner
-/// cannot read.
+/// `(method, path)` of every `.route(...)` and `routes!(...)` in a route file; `Err` for
+/// a call the scanner cannot read.
 fn registered_routes(file: &str, source: &str) -> Result<Vec<Operation>, String> {
     let code: String = source
         .split("#[cfg(test)]")
@@ -276,6 +282,40 @@ fn registered_routes(file: &str, source: &str) -> Result<Vec<Operation>, String>
         out.extend(methods.into_iter().map(|m| (m, path.to_owned())));
         rest = &after_path[end..];
     }
+    out.extend(utoipa_axum_routes(file, &code)?);
+    Ok(out)
+}
+
+/// `(method, path)` of every handler named in a `routes!(...)`, read from the handler's
+/// `#[utoipa::path(<method>, path = "<path>", ..)] .. fn <handler>` in the same code.
+fn utoipa_axum_routes(file: &str, code: &str) -> Result<Vec<Operation>, String> {
+    let mut documented = std::collections::BTreeMap::new();
+    for attribute in code.split("#[utoipa::path(").skip(1) {
+        let method = attribute.split(',').next().unwrap_or_default().trim();
+        let path = attribute.split_once("path = \"").and_then(|(_, p)| p.split_once('"')).map(|(p, _)| p);
+        let handler = attribute.split_once("fn ").and_then(|(_, f)| f.split(['(', '<']).next());
+        match (path, handler) {
+            (Some(path), Some(handler)) if METHODS.contains(&method) => {
+                documented.insert(handler.trim(), (method.to_owned(), path.to_owned()));
+            }
+            _ => return Err(format!("{file}: a #[utoipa::path] the scanner cannot read")),
+        }
+    }
+    let mut out = Vec::new();
+    for call in code.split("routes!(").skip(1) {
+        let handlers = call.split(')').next().unwrap_or_default();
+        let mut paths = BTreeSet::new();
+        for handler in handlers.split(',').map(str::trim).filter(|h| !h.is_empty()) {
+            let Some(operation) = documented.get(handler) else {
+                return Err(format!("{file}: routes!({handlers}): {handler} has no #[utoipa::path]"));
+            };
+            paths.insert(operation.1.clone());
+            out.push(operation.clone());
+        }
+        if paths.len() != 1 {
+            return Err(format!("{file}: routes!({handlers}) must name handlers of one path: {paths:?}"));
+        }
+    }
     Ok(out)
 }
 
@@ -290,6 +330,18 @@ fn the_route_scanner_reads_the_forms_the_service_uses() {
                 get(get_b).layer(require_permission(P)).merge(axum::routing::post(post_b).layer(L)),
             )
             .route("/c", put(set).layer(require_permission(X)))
+            .routes(routes!(list_d, create_d))
+            .routes(routes!(get_d))
+        #[utoipa::path(
+            get,
+            path = "/d",
+            responses((status = 200, description = "(a, b)")),
+        )]
+        async fn list_d() {}
+        #[utoipa::path(post, path = "/d")]
+        async fn create_d(State(s): State<AppState>) {}
+        #[utoipa::path(get, path = "/d/{id}")]
+        pub(crate) async fn get_d() {}
         #[cfg(test)]
         .route("/test-only", get(t))
     "#;
@@ -301,12 +353,19 @@ fn the_route_scanner_reads_the_forms_the_service_uses() {
         ("get", "/b/{id}"),
         ("post", "/b/{id}"),
         ("put", "/c"),
+        ("get", "/d"),
+        ("post", "/d"),
+        ("get", "/d/{id}"),
     ];
     let expected: BTreeSet<Operation> =
         expected.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
     assert_eq!(routes.into_iter().collect::<BTreeSet<_>>(), expected);
     assert!(registered_routes("t.rs", ".route(PATH, get(x))").is_err());
     assert!(registered_routes("t.rs", r#".route("/x", on(filter, x))"#).is_err());
+    assert!(registered_routes("t.rs", "routes!(undocumented)").is_err());
+    let two_paths = r#"routes!(a, b) #[utoipa::path(get, path = "/a")] fn a() {}
+        #[utoipa::path(get, path = "/b")] fn b() {}"#;
+    assert!(registered_routes("t.rs", two_paths).is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
