@@ -6,6 +6,14 @@
 //! ```text
 //! cargo run --release -p authgate --example verify_loop [rounds] [block]
 //! ```
+//!
+//! Each side's call is a function of its own that is never inlined, so callgrind can
+//! count one side alone, whatever the optimizer does inside it:
+//!
+//! ```text
+//! valgrind --tool=callgrind --toggle-collect='*verify_loop*authgate_once*' \
+//!     target/release/examples/verify_loop 2 500   # Ir / 1000 = instructions per verify
+//! ```
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -60,23 +68,21 @@ fn main() {
         let started = Instant::now();
         for i in 0..block {
             let token = &tokens[(round * block + i) % tokens.len()];
-            black_box(verifier.verify(token).now_or_never().expect("ready").expect("valid"));
+            black_box(authgate_once(&verifier, token));
         }
         best_authgate = best_authgate.min(started.elapsed() / block as u32);
 
         let started = Instant::now();
         for i in 0..block {
             let token = &tokens[(round * block + i) % tokens.len()];
-            black_box(
-                jsonwebtoken::decode::<authgate::AccessClaims>(token, &decoding, &validation).expect("valid"),
-            );
+            black_box(jsonwebtoken_once(token, &decoding, &validation));
         }
         best_jsonwebtoken = best_jsonwebtoken.min(started.elapsed() / block as u32);
 
         let started = Instant::now();
         for i in 0..block {
             let (input, sig) = &split[(round * block + i) % split.len()];
-            parsed.verify_sig(input.as_bytes(), sig).expect("valid");
+            signature_once(&parsed, input, sig);
         }
         best_signature = best_signature.min(started.elapsed() / block as u32);
     }
@@ -84,6 +90,25 @@ fn main() {
     println!("jsonwebtoken::decode (pre-built key): {best_jsonwebtoken:?}");
     println!("signature check alone:                {best_signature:?}");
     println!("ratio: {:.2}", best_authgate.as_secs_f64() / best_jsonwebtoken.as_secs_f64());
+}
+
+#[inline(never)]
+fn authgate_once(verifier: &Verifier, token: &str) -> authgate::Principal {
+    verifier.verify(token).now_or_never().expect("ready").expect("valid")
+}
+
+#[inline(never)]
+fn jsonwebtoken_once(
+    token: &str,
+    key: &jsonwebtoken::DecodingKey,
+    validation: &jsonwebtoken::Validation,
+) -> jsonwebtoken::TokenData<authgate::AccessClaims> {
+    jsonwebtoken::decode::<authgate::AccessClaims>(token, key, validation).expect("valid")
+}
+
+#[inline(never)]
+fn signature_once(key: &aws_lc_rs::signature::ParsedPublicKey, input: &str, sig: &[u8]) {
+    key.verify_sig(input.as_bytes(), sig).expect("valid");
 }
 
 fn base64_url(s: &str) -> Vec<u8> {

@@ -508,6 +508,21 @@ impl KeySet {
         Inner::wait(rx).await
     }
 
+    /// The key for a token's `kid` when the current key set holds it and is usable:
+    /// what [`Self::key_for`] answers without waiting (starting the same background
+    /// refresh when one is due). `None` means ask [`Self::key_for`].
+    pub(crate) fn key_now(&self, kid: Option<&str>) -> Option<Arc<VerifyingKey>> {
+        let now = Instant::now();
+        let snapshot = self.inner.snapshot().filter(|s| s.usable_at(now))?;
+        let Lookup::Found(key) = snapshot.table.lookup(kid) else {
+            return None;
+        };
+        if snapshot.refresh_at.is_some_and(|at| now >= at) {
+            self.inner.refresh_in_background(now);
+        }
+        Some(key)
+    }
+
     /// Finds the key for a token's `kid`, refreshing as the rules above allow.
     pub(crate) async fn key_for(&self, kid: Option<&str>) -> Result<Arc<VerifyingKey>, Error> {
         let now = Instant::now();

@@ -60,7 +60,8 @@ impl fmt::Display for AuthMethod {
 pub struct Principal(Arc<Inner>);
 
 struct Inner {
-    user_id: String,
+    /// `claims.sub` is the user id: always set and non-empty (checked for JWTs, given
+    /// to the builder), so it is not kept twice.
     method: AuthMethod,
     claims: AccessClaims,
     scopes: Vec<String>,
@@ -92,11 +93,9 @@ impl Principal {
         payload_json: Vec<u8>,
         grants: Option<Grants>,
     ) -> Result<Principal, Error> {
-        let user_id = claims
-            .sub
-            .clone()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| Error::new(ErrorKind::InvalidClaims, "sub is missing or empty"))?;
+        if claims.sub.as_deref().is_none_or(str::is_empty) {
+            return Err(Error::new(ErrorKind::InvalidClaims, "sub is missing or empty"));
+        }
         let (scopes, mapped) = match grants {
             None => (claims.scopes(), None),
             Some(Grants { roles, permissions, scopes }) => (scopes, Some(Box::new((roles, permissions)))),
@@ -104,7 +103,6 @@ impl Principal {
         let payload_json = payload_json.into_boxed_slice();
         let method = AuthMethod::Jwt;
         Ok(Principal(Arc::new(Inner {
-            user_id,
             method,
             claims,
             scopes,
@@ -117,7 +115,7 @@ impl Principal {
 
     /// The user id (`sub`).
     pub fn user_id(&self) -> &str {
-        &self.0.user_id
+        self.0.claims.sub.as_deref().unwrap_or_default()
     }
 
     /// The email address, if the token carries one.
@@ -269,7 +267,7 @@ impl Principal {
 impl fmt::Debug for Principal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Principal")
-            .field("user_id", &self.0.user_id)
+            .field("user_id", &self.user_id())
             .field("method", &self.0.method)
             .field("roles", &self.roles())
             .field("permissions", &self.permissions())
@@ -339,7 +337,7 @@ impl PrincipalBuilder {
     /// Finishes the principal.
     pub fn build(self) -> Principal {
         let mut claims = self.claims;
-        claims.sub = Some(self.user_id.clone());
+        claims.sub = Some(self.user_id);
         let scopes = claims.scopes();
         let raw = OnceLock::new();
         if let Some(given) = self.raw {
@@ -347,7 +345,6 @@ impl PrincipalBuilder {
         }
         let payload_json = Box::default();
         Principal(Arc::new(Inner {
-            user_id: self.user_id,
             method: self.method,
             claims,
             scopes,

@@ -67,9 +67,14 @@ impl TokenTypes {
     pub fn accepts(&self, typ: Option<&str>) -> bool {
         match typ {
             None => self.untyped,
+            // `normalize_typ` without allocating: the kept types are already lowercase
+            // and without the prefix.
             Some(t) => {
-                let t = normalize_typ(t);
-                self.types.contains(&t)
+                let t = match t.split_at_checked(PREFIX.len()) {
+                    Some((prefix, rest)) if prefix.eq_ignore_ascii_case(PREFIX) => rest,
+                    _ => t,
+                };
+                self.types.iter().any(|ok| ok.eq_ignore_ascii_case(t))
             }
         }
     }
@@ -85,7 +90,45 @@ impl fmt::Display for TokenTypes {
     }
 }
 
+/// Media types may be written with or without this prefix (RFC 7515 §4.1.9).
+const PREFIX: &str = "application/";
+
 fn normalize_typ(typ: &str) -> String {
     let lower = typ.to_ascii_lowercase();
-    lower.strip_prefix("application/").map(str::to_owned).unwrap_or(lower)
+    lower.strip_prefix(PREFIX).map(str::to_owned).unwrap_or(lower)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typ_matches_case_insensitively_with_or_without_the_media_type_prefix() {
+        let types = TokenTypes::only(["at+jwt", "JWT"]);
+        let accepted =
+            ["at+jwt", "AT+JWT", "application/at+jwt", "Application/AT+jwt", "jwt", "APPLICATION/JWT"];
+        let refused = [
+            "",
+            "application/",
+            "application",
+            "at+jwt ",
+            "application/application/jwt",
+            "JWS",
+            "ät+jwt",
+            "applicatioñ/jwt",
+            "applicatiöñ/jwt",
+            "application/ät+jwt",
+        ];
+        for typ in accepted {
+            assert!(types.accepts(Some(typ)), "{typ}");
+        }
+        for typ in refused {
+            assert!(!types.accepts(Some(typ)), "{typ}");
+        }
+        // The same answers as comparing normalized strings, which `accepts` no longer builds.
+        for typ in accepted.into_iter().chain(refused) {
+            assert_eq!(types.accepts(Some(typ)), types.types.contains(&normalize_typ(typ)), "{typ}");
+        }
+        assert!(!types.accepts(None) && types.or_untyped().accepts(None));
+    }
 }
