@@ -11,16 +11,19 @@
 # wrk -t1 -c32 against release servers with one worker thread each (wrk has the other
 # core). Every scenario runs ROUNDS times, interleaved (A B C ... A B C ...), so load from
 # elsewhere hits all of them alike; the table shows each scenario's median and the
-# ratios of medians. Then callgrind counts instructions per request of the same stacks
+# ratios of medians. The servers restart before every round, so no token cache carries
+# a distinct token from one round into the next, and a round that sends more requests
+# than there are tokens (so some token twice, which a cache may answer) is flagged:
+# raise TOKENS or shorten DURATION until none is. Then callgrind counts instructions per request of the same stacks
 # without a network (`loop` mode of each server, only the `measured` function), the
 # stable figure on a busy machine.
 #
 # Needs wrk, curl and (for CALLGRIND=1) valgrind: apt-get install -y wrk curl valgrind.
 set -euo pipefail
 
-DURATION=${DURATION:-5s}
+DURATION=${DURATION:-3s}
 ROUNDS=${ROUNDS:-5}
-TOKENS=${TOKENS:-60000}
+TOKENS=${TOKENS:-80000}
 PEER=${PEER:-1}
 CALLGRIND=${CALLGRIND:-1}
 N_SAME=${N_SAME:-20000}
@@ -52,14 +55,21 @@ token=$(head -n 1 "$TOKENS_FILE")
 
 pids=()
 work=$(mktemp -d)
-cleanup() {
+stop_servers() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    pids=()
+}
+start_servers() {
+    "$bin/bench_axum" serve "$data" "$PORT_AXUM" & pids+=($!)
+    "$bin/bench_actix" serve "$data" "$PORT_ACTIX" & pids+=($!)
+    if [ "$PEER" = 1 ]; then "$peer_bin" serve "$data" "$PORT_PEER" & pids+=($!); fi
+}
+cleanup() {
+    stop_servers
     rm -rf "$work"
 }
 trap cleanup EXIT
-"$bin/bench_axum" serve "$data" "$PORT_AXUM" & pids+=($!)
-"$bin/bench_actix" serve "$data" "$PORT_ACTIX" & pids+=($!)
-[ "$PEER" = 1 ] && { "$peer_bin" serve "$data" "$PORT_PEER" & pids+=($!); }
 
 # name, URL, token mode (same: one token; distinct: tokens.lua)
 scenarios=(
@@ -83,28 +93,41 @@ if [ "$PEER" = 1 ]; then
     )
 fi
 
-for s in "${scenarios[@]}"; do
-    read -r name url _ <<<"$s"
-    for _ in $(seq 100); do
-        code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$url" || true)
-        [ "$code" = 200 ] && break
-        sleep 0.1
+# Fresh servers, each scenario answering 200 to the same-token scenarios' token.
+restart_servers() {
+    stop_servers
+    start_servers
+    for s in "${scenarios[@]}"; do
+        read -r name url _ <<<"$s"
+        for _ in $(seq 100); do
+            code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$url" || true)
+            [ "$code" = 200 ] && break
+            sleep 0.1
+        done
+        [ "$code" = 200 ] || { echo "$name: $url answers $code" >&2; exit 1; }
+        # The same token a second time: cached from now on (admission on second sighting).
+        curl -s -o /dev/null -H "Authorization: Bearer $token" "$url"
     done
-    [ "$code" = 200 ] || { echo "$name: $url answers $code" >&2; exit 1; }
-    # The same token a second time: cached from now on (admission on second sighting).
-    curl -s -o /dev/null -H "Authorization: Bearer $token" "$url"
-done
+}
 
 rps() { sed -n 's/^Requests\/sec:[[:space:]]*//p' | tr -d ' '; }
 echo "wrk -t1 -c32 -d$DURATION, $ROUNDS interleaved rounds, $TOKENS distinct tokens"
+repeats=0
 for round in $(seq "$ROUNDS"); do
+    restart_servers
     line="round $round:"
     for s in "${scenarios[@]}"; do
         read -r name url mode <<<"$s"
         if [ "$mode" = same ]; then
             r=$(wrk -t1 -c32 -d"$DURATION" -H "Authorization: Bearer $token" "$url" | tee -a "$work/wrk.log" | rps)
         else
-            r=$(wrk -t1 -c32 -d"$DURATION" -s benches/wrk/tokens.lua "$url" | tee -a "$work/wrk.log" | rps)
+            out=$(wrk -t1 -c32 -d"$DURATION" -s benches/wrk/tokens.lua "$url" | tee -a "$work/wrk.log")
+            r=$(rps <<<"$out")
+            sent=$(awk '/requests in/ { print $1 }' <<<"$out")
+            if [ "${sent:-0}" -gt "$TOKENS" ]; then
+                echo "WARNING: $name sent $sent requests with $TOKENS tokens: some token twice" >&2
+                repeats=1
+            fi
         fi
         echo "$r" >>"$work/${name//\//_}"
         line="$line $r"
@@ -112,6 +135,7 @@ for round in $(seq "$ROUNDS"); do
     echo "$line"
 done
 grep -E 'Non-2xx|Socket errors' "$work/wrk.log" || true
+[ "$repeats" = 0 ] || echo "WARNING: tokens repeated within a round: the distinct figures include cache hits" >&2
 
 median() { sort -n "$work/${1//\//_}" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 declare -A med ir
