@@ -104,7 +104,10 @@ fn app(dir: &std::path::Path) -> Result<Router, Box<dyn std::error::Error>> {
             Router::new()
                 .route("/jsonwebtoken", get(hello))
                 .layer(from_fn_with_state(jwt, jsonwebtoken_auth)),
-        ))
+        )
+        // Turns every handler, with its layers, into a service once: a `Router<()>` left
+        // without state rebuilds each handler and re-applies its layers per request.
+        .with_state(()))
 }
 
 fn tokens(dir: &std::path::Path) -> Result<Vec<String>, Box<dyn std::error::Error>> {

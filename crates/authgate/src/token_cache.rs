@@ -4,36 +4,51 @@
 //! [`TokenCacheConfig::max_ttl`], and are ignored once their key has left the issuer's
 //! key set, so rotating a compromised key out takes effect at the next refresh.
 //!
-//! # Keys: a keyed hash of the token's tail picks the entry, the full token decides the hit
+//! # Keys: a keyed mix of the token's tail picks the bucket, the full token decides the hit
 //!
-//! An entry is found by a 64-bit SipHash-1-3, under a secret 128-bit key (std's
-//! [`RandomState`]: drawn from the OS at random per process and thread, and stepped for
-//! each cache), of the token's length and its last [`HASHED_TAIL`] bytes. It used to be
-//! a SHA-256 of the whole token, then a SipHash of the whole token; hashing ~770 bytes
-//! on every request cost more than the rest of a cache hit and guards nothing the
-//! comparison below does not.
+//! An entry is found by a 64-bit keyed mix of the token's length and its last
+//! [`HASHED_TAIL`] bytes: each 16 bytes, XORed with a secret 128-bit key (drawn from
+//! std's [`RandomState`], so from the OS, per cache), are folded by one 64x64-bit
+//! multiply (foldhash's construction). It used to be a SHA-256 of the whole token, then a
+//! SipHash of the whole token, then a SipHash of the tail; the mix costs about 30
+//! instructions, a tenth of the last, and guards nothing less, because the hash never
+//! decides an answer:
 //!
 //! - The tail spreads entries as well as the whole token would: a compact JWS ends with
 //!   its signature segment, at least 43 characters for every accepted algorithm (HS256's
 //!   32 bytes), so the last 32 characters are 192 bits of signature. Signatures of
 //!   different signing inputs are unpredictable for anyone without the issuer's key, so
-//!   two different verified tokens share a tail only by chance, and then the length and
-//!   the 64-bit hash still have to agree too.
-//! - Nobody can aim at an entry: SipHash is a keyed pseudo-random function, and the key
-//!   never leaves the process, so a client cannot compute which tokens share a hash
-//!   with another, nor learn the hash from timing any better than by guessing. Forging
-//!   a token that shares a cached token's tail (copying the signature segment onto
-//!   another header and payload) reaches that token's entry and no further: see next.
-//! - A shared hash never yields another token's principal: each entry keeps the token
-//!   it was verified for, and a hit compares all of it with the presented token in
-//!   constant time (aws-lc's `CRYPTO_memcmp`; `subtle`'s byte-wise `ct_eq` took 2.6 µs
-//!   for an 800-byte token, five times the hash). A mismatch is a miss, so the presented
-//!   token is verified like any unknown one. The comparison takes the same time wherever
-//!   the tokens differ, so a probe learns nothing of a cached token's bytes (only
-//!   whether the lengths differ, and JWT lengths are public anyway).
-//! - The worst a collision can do is replace an entry (two verified tokens sharing a
-//!   hash, about 2^-64 per pair): one extra verification, never a wrong answer.
-//! - Only verified tokens are stored, so unverified input cannot fill the cache.
+//!   two different verified tokens share a tail only by chance.
+//! - Nobody can aim at an entry in a way that matters. Only verified tokens are stored,
+//!   and a client cannot choose the signature of a token it is issued; it could only
+//!   pick, among many tokens issued to it, those landing beside another user's token,
+//!   which needs that token's tail (a secret bearer credential it does not have) and the
+//!   cache's key. The mix is not a pseudo-random function, so it promises no more than
+//!   that; a collision it allows costs one extra verification, never a wrong answer.
+//! - A shared bucket or hash never yields another token's principal: each entry keeps
+//!   the token it was verified for, and a hit compares all of it with the presented token
+//!   in constant time (the `constant_time_eq` crate: 16 bytes per step with SSE2, and an
+//!   optimization barrier so the compiler cannot stop at the first difference; 310
+//!   instructions for a 717-byte token, where aws-lc's `CRYPTO_memcmp` took 400 and
+//!   `subtle`'s byte-wise `ct_eq` 2.6 µs). A
+//!   mismatch is a miss, so the presented token is verified like any unknown one. The
+//!   comparison takes the same time wherever the tokens differ, so a probe learns nothing
+//!   of a cached token's bytes (only whether the lengths differ, and JWT lengths are
+//!   public anyway). The hash is compared first, in variable time: it is a function of
+//!   the presented token and a key the client never sees, and tells it nothing it could
+//!   not learn by trying the token.
+//!
+//! # A two-way table, no eviction machinery
+//!
+//! The cache is a fixed table of `max_entries / 2` buckets of two entries each, behind
+//! one read-write lock per bucket (readers share it; a writer holds it for two pointer
+//! stores, never across I/O). A hit is a bucket read, a hash compare, the token compare
+//! and a clone of the principal's `Arc`: about 400 instructions, where a general-purpose
+//! concurrent cache (moka, used here before) spent 1,000 on its frequency sketch, read
+//! log and clock. An insert takes the entry holding the same hash, else an empty one,
+//! else the one expiring first. Entries expire by the verifier's clock:
+//! never later than the token's `exp` (plus leeway) nor [`TokenCacheConfig::max_ttl`]
+//! after they were cached.
 //!
 //! # One lookup per request
 //!
@@ -56,31 +71,12 @@
 //! only noted in a small lossy table of hashes (one atomic word per slot, no locks, no
 //! allocation); it enters the cache when it is verified again while still noted there.
 //! A client repeating its token pays two verifications instead of one, then hits.
-//!
-//! # A filter in front of the cache: most new tokens skip the lookup
-//!
-//! A lookup that misses still costs moka's work (epoch pin, clock read, recording the
-//! miss), about a third of the time the cache adds to a first-seen token. So a bitset
-//! with one bit per hash slot, set when a token is cached, answers "certainly not
-//! cached" for most tokens never cached, and the cache is asked only when the bit is
-//! set. The bits come in two generations of [`TokenCacheConfig::max_ttl`] each (by the
-//! verifier's clock): an entry inserted in generation `e` has expired before `e + 2`
-//! starts, and that is when its generation's bits are cleared, so a live entry's bit is
-//! always set in one of the two. Every way the filter can be wrong is safe: a bit set
-//! for a token not cached (two tokens sharing a bit, or an expired entry) only costs the
-//! lookup it would have cost anyway; a bit cleared early (an insert racing the clear at a
-//! generation change, or a clock that jumps) only turns a hit into a miss, and a miss
-//! verifies the token like any unknown one.
 
 use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
-use std::hash::Hasher as _;
-use std::sync::Arc;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-
-use moka::Expiry;
-use moka::sync::Cache;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use crate::key::VerifyingKey;
 use crate::keyset::KeySet;
@@ -110,53 +106,91 @@ impl Default for TokenCacheConfig {
     }
 }
 
-/// One cached verification; shared behind an `Arc` so a hit clones one pointer.
+/// One cached verification; shared behind an `Arc` so an insert moves one pointer.
 pub(crate) struct Hit {
+    /// The probe hash it was cached under.
+    hash: u64,
     /// The verified token, compared in full on every hit.
     token: Box<[u8]>,
     principal: Principal,
     key: Arc<VerifyingKey>,
     keys: KeySet,
-    /// `exp + leeway`, seconds since the epoch.
+    /// The last second it may answer (seconds since the epoch): `exp + leeway`, or
+    /// [`TokenCacheConfig::max_ttl`] after it was cached if that comes first.
     valid_until: u64,
     /// The key set's generation when the key was last seen in it, and until when that
     /// set is usable: while the generation is unchanged the key is certainly still there.
     generation: u64,
     set_usable_until: Option<tokio::time::Instant>,
-    ttl: Duration,
 }
 
-type Entry = Arc<Hit>;
-
-struct PerEntryTtl;
-
-impl Expiry<u64, Entry> for PerEntryTtl {
-    fn expire_after_create(&self, _key: &u64, value: &Entry, _now: Instant) -> Option<Duration> {
-        Some(value.ttl)
-    }
-}
-
-/// The table hash of an entry is its key: the key already is a keyed hash, so hashing
-/// it again (moka's default SipHash) would be wasted work on every request.
-#[derive(Clone, Default)]
-struct PassThrough(u64);
-
-impl std::hash::Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used for `u64` keys; fold anything else in for safety.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+impl Hit {
+    /// Whether the key that verified the token is still trusted by its issuer's key set.
+    fn key_still_trusted(&self) -> bool {
+        if self.keys.is_unchanged(self.generation) {
+            self.set_usable_until.is_none_or(|until| tokio::time::Instant::now() < until)
+        } else {
+            self.keys.still_has(&self.key)
         }
     }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+}
+
+/// Two entries sharing a bucket.
+type Bucket = RwLock<[Option<Arc<Hit>>; 2]>;
+
+/// The default hasher of the cache key: a keyed multiply-fold (see the module docs).
+#[derive(Clone)]
+pub(crate) struct TailMix {
+    key: [u64; 2],
+}
+
+impl TailMix {
+    /// A secret key drawn from std's [`RandomState`] (the OS's randomness).
+    fn new() -> TailMix {
+        let random = RandomState::new();
+        TailMix { key: [random.hash_one(0x5eed_u64), random.hash_one(0xf01d_u64)] }
     }
 }
 
-type PassThroughHash = std::hash::BuildHasherDefault<PassThrough>;
+impl BuildHasher for TailMix {
+    type Hasher = TailMixer;
+
+    fn build_hasher(&self) -> TailMixer {
+        TailMixer { key: self.key, state: self.key[0].rotate_left(23) }
+    }
+}
+
+/// The state of one [`TailMix`] hash.
+pub(crate) struct TailMixer {
+    key: [u64; 2],
+    state: u64,
+}
+
+/// The upper and lower halves of a full 64x64-bit product, XORed.
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+impl Hasher for TailMixer {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(16) {
+            let mut block = [0u8; 16];
+            block.iter_mut().zip(chunk).for_each(|(to, from)| *to = *from);
+            let block = u128::from_le_bytes(block);
+            let (lo, hi) = (block as u64, (block >> 64) as u64);
+            self.state = folded_multiply(lo ^ self.key[0] ^ self.state, hi ^ self.key[1]);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.state = folded_multiply(self.state ^ n as u64 ^ self.key[1], self.key[0] | 1);
+    }
+
+    fn finish(&self) -> u64 {
+        folded_multiply(self.state, self.key[1] | 1)
+    }
+}
 
 /// How many bytes at the end of a token the cache key covers (see the module docs).
 pub(crate) const HASHED_TAIL: usize = 32;
@@ -209,100 +243,32 @@ impl Sightings {
     }
 }
 
-/// The filter in front of the cache (see the module docs): one bit per hash slot, in
-/// two generations of `generation_secs` each.
-struct MaybeCached {
-    generations: [Box<[AtomicU64]>; 2],
-    /// How far to shift a hash right to get its bit's index.
-    shift: u32,
-    /// The newest generation bits were set in (seconds since the epoch / `generation_secs`).
-    newest: AtomicU64,
-    generation_secs: u64,
-}
-
-impl MaybeCached {
-    /// About 64 bits per cached token (a bit set for another token one time in 64 when
-    /// the cache is full), 64 Ki..8 Mi bits per generation.
-    fn new(max_entries: u64, max_ttl: Duration) -> MaybeCached {
-        let bits = max_entries.saturating_mul(64).clamp(1 << 16, 1 << 23).next_power_of_two();
-        let words = || (0..bits / 64).map(|_| AtomicU64::new(0)).collect();
-        // Whole seconds, rounded up: an entry never outlives its generation's successor.
-        let generation_secs = max_ttl.as_secs() + u64::from(max_ttl.subsec_nanos() > 0);
-        MaybeCached {
-            generations: [words(), words()],
-            shift: 64 - bits.trailing_zeros(),
-            newest: AtomicU64::new(0),
-            generation_secs: generation_secs.max(1),
-        }
-    }
-
-    /// The word and bit of `hash`. The high bits pick it: the low ones pick the sightings
-    /// slot, and a token sharing one should not share the other.
-    fn bit(&self, generation: usize, hash: u64) -> Option<(&AtomicU64, u64)> {
-        let index = hash >> self.shift;
-        let word = self.generations.get(generation)?.get(usize::try_from(index / 64).ok()?)?;
-        Some((word, 1 << (index % 64)))
-    }
-
-    /// False when no token with this hash can be in the cache.
-    fn may_hold(&self, hash: u64) -> bool {
-        (0..2).any(|g| self.bit(g, hash).is_none_or(|(word, bit)| word.load(Ordering::Relaxed) & bit != 0))
-    }
-
-    /// Marks `hash` as possibly cached, first clearing a generation that has expired.
-    fn mark(&self, hash: u64, now: u64) {
-        let mut generation = now / self.generation_secs;
-        let newest = self.newest.load(Ordering::Relaxed);
-        if generation > newest {
-            // The first mark finds both generations as new: nothing to clear.
-            let swapped = self
-                .newest
-                .compare_exchange(newest, generation, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok();
-            if swapped && newest != 0 {
-                // Bits older than the previous generation belong to expired entries.
-                let stale = if generation - newest >= 2 { 0..2 } else { 0..1 };
-                for g in stale.map(|back| (generation - back) % 2) {
-                    if let Some(words) = usize::try_from(g).ok().and_then(|g| self.generations.get(g)) {
-                        words.iter().for_each(|w| w.store(0, Ordering::Relaxed));
-                    }
-                }
-            }
-        } else {
-            // A clock that went back: keep setting the newest generation.
-            generation = newest;
-        }
-        if let Some((word, bit)) = usize::try_from(generation % 2).ok().and_then(|g| self.bit(g, hash)) {
-            word.fetch_or(bit, Ordering::Relaxed);
-        }
-    }
-}
-
-pub(crate) struct TokenCache<S = RandomState> {
+pub(crate) struct TokenCache<S = TailMix> {
     id: u64,
-    cache: Cache<u64, Entry, PassThroughHash>,
+    buckets: Box<[Bucket]>,
     hasher: S,
     sightings: Option<Sightings>,
-    maybe_cached: MaybeCached,
-    max_ttl: Duration,
+    /// [`TokenCacheConfig::max_ttl`] in whole seconds, rounded up.
+    max_ttl_secs: u64,
 }
 
 impl TokenCache {
     pub(crate) fn new(config: &TokenCacheConfig) -> TokenCache {
-        TokenCache::with_hasher(config, RandomState::new())
+        TokenCache::with_hasher(config, TailMix::new())
     }
 }
 
 impl<S: BuildHasher> TokenCache<S> {
     fn with_hasher(config: &TokenCacheConfig, hasher: S) -> TokenCache<S> {
-        let cache = Cache::builder()
-            .max_capacity(config.max_entries)
-            .expire_after(PerEntryTtl)
-            .build_with_hasher(PassThroughHash::default());
+        // Two entries per bucket; at most 2^24 buckets, so a mistaken huge `max_entries`
+        // costs 400 MB of empty buckets at worst, not all memory.
+        let buckets = config.max_entries.div_ceil(2).clamp(1, 1 << 24);
+        let buckets = (0..buckets).map(|_| RwLock::new([None, None])).collect();
         let sightings = (!config.admit_on_first_sighting).then(|| Sightings::new(config.max_entries));
         let id = NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed);
-        let maybe_cached = MaybeCached::new(config.max_entries, config.max_ttl);
-        TokenCache { id, cache, hasher, sightings, maybe_cached, max_ttl: config.max_ttl }
+        let max_ttl = config.max_ttl;
+        let max_ttl_secs = max_ttl.as_secs() + u64::from(max_ttl.subsec_nanos() > 0);
+        TokenCache { id, buckets, hasher, sightings, max_ttl_secs }
     }
 
     /// Hashes the token's length and tail under this cache's key, for [`Self::get`] and
@@ -326,32 +292,40 @@ impl<S: BuildHasher> TokenCache<S> {
         (miss.cache == self.id).then_some(Probe { hash: miss.hash, token })
     }
 
-    /// A still-valid principal for exactly this token, if cached.
-    pub(crate) fn get(&self, probe: Probe<'_>, now: u64) -> Option<Principal> {
-        if !self.maybe_cached.may_hold(probe.hash) {
-            return None;
-        }
-        let hit = self.cache.get(&probe.hash)?;
-        if aws_lc_rs::constant_time::verify_slices_are_equal(&hit.token, probe.token.as_bytes()).is_err() {
-            // Another token's entry: not ours to answer with, nor to drop.
-            return None;
-        }
-        let key_still_trusted = if hit.keys.is_unchanged(hit.generation) {
-            hit.set_usable_until.is_none_or(|until| tokio::time::Instant::now() < until)
-        } else {
-            hit.keys.still_has(&hit.key)
-        };
-        if now > hit.valid_until || !key_still_trusted {
-            self.cache.invalidate(&probe.hash);
-            return None;
-        }
-        Some(hit.principal.clone())
+    /// The bucket of `hash`: its upper bits, scaled to the table (the lower bits pick
+    /// the sightings slot, and a token sharing one should not share the other).
+    fn bucket(&self, hash: u64) -> Option<&Bucket> {
+        let index = (u128::from(hash) * self.buckets.len() as u128) >> 64;
+        self.buckets.get(usize::try_from(index).ok()?)
     }
 
-    /// Records a verified token: cached on its second sighting (or at once when
-    /// configured so), while its key is still in the set and it has time left.
-    /// Takes the principal and key set by reference: a first sighting, the common case
-    /// with many users, is only noted, and copies nothing.
+    /// A still-valid principal for exactly this token, if cached.
+    pub(crate) fn get(&self, probe: Probe<'_>, now: u64) -> Option<Principal> {
+        let bucket = self.bucket(probe.hash)?;
+        {
+            // Entries are replaced whole, so a panic elsewhere cannot leave one half-written.
+            let entries = bucket.read().unwrap_or_else(PoisonError::into_inner);
+            let hit = entries.iter().flatten().find(|hit| {
+                hit.hash == probe.hash
+                    && constant_time_eq::constant_time_eq(&hit.token, probe.token.as_bytes())
+            })?;
+            if now <= hit.valid_until && hit.key_still_trusted() {
+                return Some(hit.principal.clone());
+            }
+        }
+        // Expired, or its key left the key set: drop it, unless replaced meanwhile.
+        let mut entries = bucket.write().unwrap_or_else(PoisonError::into_inner);
+        for entry in entries.iter_mut() {
+            if entry
+                .as_ref()
+                .is_some_and(|hit| hit.hash == probe.hash && *hit.token == *probe.token.as_bytes())
+            {
+                *entry = None;
+            }
+        }
+        None
+    }
+
     pub(crate) fn insert(
         &self,
         probe: Probe<'_>,
@@ -361,19 +335,37 @@ impl<S: BuildHasher> TokenCache<S> {
         valid_until: u64,
         now: u64,
     ) {
-        let ttl = Duration::from_secs(valid_until.saturating_sub(now)).min(self.max_ttl);
-        if ttl.is_zero() || self.sightings.as_ref().is_some_and(|s| !s.seen_again(probe.hash)) {
+        let valid_until = valid_until.min(now.saturating_add(self.max_ttl_secs));
+        if valid_until <= now || self.sightings.as_ref().is_some_and(|s| !s.seen_again(probe.hash)) {
             return;
         }
         let Some((generation, set_usable_until)) = keys.membership(&key) else {
             return;
         };
-        let (principal, keys) = (principal.clone(), keys.clone());
-        let token = probe.token.as_bytes().into();
-        let hit = Hit { token, principal, key, keys, valid_until, generation, set_usable_until, ttl };
-        // Marked first: a lookup between the two finds the bit set and asks the cache.
-        self.maybe_cached.mark(probe.hash, now);
-        self.cache.insert(probe.hash, Arc::new(hit));
+        let Some(bucket) = self.bucket(probe.hash) else { return };
+        let hit = Arc::new(Hit {
+            hash: probe.hash,
+            token: probe.token.as_bytes().into(),
+            principal: principal.clone(),
+            key,
+            keys: keys.clone(),
+            valid_until,
+            generation,
+            set_usable_until,
+        });
+        let mut entries = bucket.write().unwrap_or_else(PoisonError::into_inner);
+        // The entry of the same hash (the token again, or one it collides with), else an
+        // empty one, else the one expiring first (an expired one, if there is one).
+        let same = entries.iter().position(|e| e.as_ref().is_some_and(|e| e.hash == probe.hash));
+        let free = || entries.iter().position(Option::is_none);
+        let first_to_expire = || {
+            let until = |i: usize| entries.get(i).and_then(Option::as_ref).map_or(0, |e| e.valid_until);
+            usize::from(until(1) < until(0))
+        };
+        let victim = same.or_else(free).unwrap_or_else(first_to_expire);
+        if let Some(entry) = entries.get_mut(victim) {
+            *entry = Some(hit);
+        }
     }
 }
 
@@ -551,58 +543,77 @@ mod tests {
         assert_ne!(hash(&a, "a.b.c"), hash(&a, "a.b.d"));
     }
 
-    /// Records `token` as verified (twice, so it is admitted) at `now`, valid long after.
-    fn admitted_at<S: BuildHasher>(cache: &TokenCache<S>, token: &str, id: &str, now: u64) {
+    /// A cache of one bucket: every token shares it.
+    fn one_bucket() -> TokenCache {
+        TokenCache::new(&TokenCacheConfig { max_entries: 2, ..first_sighting() })
+    }
+
+    fn verified_until(cache: &TokenCache, token: &str, id: &str, valid_until: u64) {
         let (keys, key) = keys();
-        for _ in 0..2 {
-            cache.insert(cache.probe(token), &user(id), key.clone(), &keys, now + 3600, now);
-        }
-    }
-
-    fn one_minute_generations() -> TokenCacheConfig {
-        TokenCacheConfig { max_ttl: Duration::from_secs(60), ..TokenCacheConfig::default() }
+        cache.insert(cache.probe(token), &user(id), key, &keys, valid_until, NOW);
     }
 
     #[test]
-    fn the_filter_answers_for_tokens_never_cached() {
+    fn a_bucket_holds_two_tokens_and_a_third_replaces_the_one_expiring_first() {
+        let cache = one_bucket();
+        assert_eq!(cache.buckets.len(), 1);
+        verified_until(&cache, "a.b.c", "u1", NOW + 60);
+        verified_until(&cache, "d.e.f", "u2", NOW + 30);
+        assert_eq!(cached(&cache, "a.b.c", NOW).as_deref(), Some("u1"));
+        assert_eq!(cached(&cache, "d.e.f", NOW).as_deref(), Some("u2"), "two tokens, one bucket");
+        verified_until(&cache, "g.h.i", "u3", NOW + 90);
+        assert_eq!(cached(&cache, "d.e.f", NOW), None, "the one expiring first made room");
+        assert_eq!(cached(&cache, "a.b.c", NOW).as_deref(), Some("u1"));
+        assert_eq!(cached(&cache, "g.h.i", NOW).as_deref(), Some("u3"));
+    }
+
+    #[test]
+    fn the_same_token_again_takes_its_own_entry_not_a_second_one() {
+        let cache = one_bucket();
+        verified_until(&cache, "a.b.c", "u1", NOW + 60);
+        verified_until(&cache, "d.e.f", "u2", NOW + 30);
+        verified_until(&cache, "a.b.c", "u1", NOW + 90);
+        assert_eq!(cached(&cache, "d.e.f", NOW).as_deref(), Some("u2"), "not evicted by a repeat");
+        assert_eq!(cached(&cache, "a.b.c", NOW + 90).as_deref(), Some("u1"), "the newer expiry");
+    }
+
+    #[test]
+    fn an_entry_lives_no_longer_than_max_ttl_rounded_up_to_a_second() {
+        let config = TokenCacheConfig { max_ttl: Duration::from_millis(1500), ..first_sighting() };
+        let cache = TokenCache::new(&config);
+        assert_eq!(cache.max_ttl_secs, 2);
+        verified_until(&cache, "a.b.c", "u1", NOW + 3600);
+        assert_eq!(cached(&cache, "a.b.c", NOW + 2).as_deref(), Some("u1"));
+        assert_eq!(cached(&cache, "a.b.c", NOW + 3), None, "max_ttl, not exp, ended it");
+        let off = TokenCache::new(&TokenCacheConfig { max_ttl: Duration::ZERO, ..first_sighting() });
+        verified_until(&off, "a.b.c", "u1", NOW + 3600);
+        assert_eq!(cached(&off, "a.b.c", NOW), None, "a zero max_ttl caches nothing");
+    }
+
+    #[test]
+    fn the_table_has_half_as_many_buckets_as_entries_and_at_least_one() {
+        let buckets = |max_entries| {
+            TokenCache::new(&TokenCacheConfig { max_entries, ..first_sighting() }).buckets.len()
+        };
+        assert_eq!(buckets(10_000), 5_000);
+        assert_eq!(buckets(3), 2);
+        assert_eq!(buckets(0), 1);
+    }
+
+    #[test]
+    fn the_tail_mix_spreads_tokens_over_the_buckets() {
+        // 20 000 random-looking tails into 5 000 buckets: about 4 each, none crowded.
         let cache = TokenCache::new(&TokenCacheConfig::default());
-        let probe = cache.probe("a.b.c");
-        assert!(!cache.maybe_cached.may_hold(probe.hash), "nothing cached yet");
-        verified(&cache, "a.b.c", "u1");
-        assert!(!cache.maybe_cached.may_hold(probe.hash), "a first sighting is only noted");
-        verified(&cache, "a.b.c", "u1");
-        assert!(cache.maybe_cached.may_hold(probe.hash), "cached, so the cache is asked");
-        assert_eq!(cached(&cache, "a.b.c", NOW).as_deref(), Some("u1"));
-    }
-
-    #[test]
-    fn a_cached_token_stays_visible_until_its_generation_has_expired() {
-        let cache = TokenCache::new(&one_minute_generations());
-        admitted_at(&cache, "a.b.c", "u1", NOW + 59);
-        // The next generation starts: its bits are cleared, the previous ones kept.
-        admitted_at(&cache, "x.y.z", "u2", NOW + 60);
-        assert_eq!(cached(&cache, "a.b.c", NOW + 119).as_deref(), Some("u1"), "one generation later");
-        assert_eq!(cached(&cache, "x.y.z", NOW + 119).as_deref(), Some("u2"));
-        // Two generations later every entry of the first has outlived `max_ttl`.
-        admitted_at(&cache, "p.q.r", "u3", NOW + 120);
-        assert!(!cache.maybe_cached.may_hold(cache.probe("a.b.c").hash), "its bit is cleared");
-        assert!(cache.maybe_cached.may_hold(cache.probe("x.y.z").hash), "the newer one's is not");
-    }
-
-    #[test]
-    fn a_clock_that_goes_back_clears_nothing() {
-        let cache = TokenCache::new(&one_minute_generations());
-        admitted_at(&cache, "a.b.c", "u1", NOW);
-        admitted_at(&cache, "x.y.z", "u2", NOW - 3600);
-        assert_eq!(cached(&cache, "a.b.c", NOW).as_deref(), Some("u1"));
-        assert_eq!(cached(&cache, "x.y.z", NOW).as_deref(), Some("u2"));
-    }
-
-    #[test]
-    fn generations_last_max_ttl_rounded_up_to_whole_seconds() {
-        let generation = |max_ttl| MaybeCached::new(10_000, max_ttl).generation_secs;
-        assert_eq!(generation(Duration::from_secs(300)), 300);
-        assert_eq!(generation(Duration::from_millis(1500)), 2);
-        assert_eq!(generation(Duration::ZERO), 1);
+        let mut counts = vec![0u32; cache.buckets.len()];
+        for i in 0..20_000u64 {
+            let token =
+                format!("h.p.{:032x}", u128::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835));
+            let index = (u128::from(cache.probe(&token).hash) * counts.len() as u128) >> 64;
+            counts[index as usize] += 1;
+        }
+        let max = counts.iter().max().copied().unwrap_or_default();
+        let empty = counts.iter().filter(|&&c| c == 0).count();
+        assert!(max <= 16, "a bucket got {max} of 20 000");
+        assert!(empty < 200, "{empty} of 5 000 buckets got none (about 90 expected)");
     }
 }
