@@ -116,7 +116,7 @@ async fn update_user(
 #[derive(Deserialize, ToSchema)]
 struct RolesBody {
     /// Role names from `GET /v1/roles`; replaces the user's roles.
-    #[schema(example = json!(["user", "support"]))]
+    #[schema(example = json!(["user"]))]
     roles: Vec<String>,
 }
 

@@ -255,7 +255,12 @@ async fn docs_index() -> Response {
     tag = "docs",
     params(("file" = String, Path, description = "e.g. `swagger-ui-bundle.js`")),
     responses(
-        (status = 200, description = "The file", content_type = "application/octet-stream", body = [u8]),
+        (status = 200, description = "The file, with its own type", content(
+            (String = "text/javascript"),
+            (String = "text/css"),
+            ([u8] = "image/png"),
+            (String = "text/plain"),
+        )),
         (status = 404, description = "No such file", body = ErrorBody),
     ),
 )]

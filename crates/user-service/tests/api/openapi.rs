@@ -413,6 +413,15 @@ async fn docs_serve_swagger_ui_from_local_assets_only() {
         {
             assert!(assets.iter().any(|a| a == expected), "{expected} not referenced");
         }
+        // The contract: every type `/docs/{file}` answers is one its operation documents.
+        let spec: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
+        let documented: Vec<String> = spec
+            .pointer("/paths/~1docs~1{file}/get/responses/200/content")
+            .and_then(|c| c.as_object())
+            .expect("GET /docs/{file} documents its 200 content types")
+            .keys()
+            .cloned()
+            .collect();
         for asset in &assets {
             assert!(asset.starts_with("/docs/"), "{asset} is not a local asset");
             let r = app.get(asset).await;
@@ -425,6 +434,11 @@ async fn docs_serve_swagger_ui_from_local_assets_only() {
                 other => panic!("unexpected asset type {other}"),
             };
             assert!(ct.starts_with(want), "{asset}: {ct}");
+            let media_type = ct.split(';').next().unwrap_or_default().trim();
+            assert!(
+                documented.iter().any(|d| d == media_type),
+                "{asset}: {media_type} not in {documented:?}"
+            );
             assert!(r.headers().contains_key("cache-control"), "{asset}");
             assert_eq!(r.headers()["x-content-type-options"], "nosniff");
             let body = r.bytes().await.unwrap();

@@ -68,6 +68,18 @@ bearer="$(curl -fsS "$url/v1/auth/login" -H 'content-type: application/json' \
   -d "{\"email\":\"$email\",\"password\":\"$password\"}" | json_field access_token)"
 api_key="$(curl -fsS "$url/v1/api-keys" -H "authorization: Bearer $bearer" -H 'content-type: application/json' \
   -d '{"name":"contract"}' | json_field key)"
+# Ids no link of the spec leads to (schemathesis.toml passes them to the operations that
+# need them): a trading account of the admin's, a second user to add to it and to change
+# as an admin, and a session of the admin's to revoke.
+post() { curl -fsS "$url$1" -H "authorization: Bearer $bearer" -H 'content-type: application/json' -d "$2"; }
+account_id="$(post /v1/trading-accounts '{"broker":"kite","label":"contract","broker_user_id":"CT0001",
+  "credentials":{"api_key":"contract-key","api_secret":"contract-secret"}}' | json_field id)"
+member_id="$(post /v1/auth/register "{\"email\":\"member@contract.test\",\"password\":\"$password\"}" | json_field id)"
+post "/v1/trading-accounts/$account_id/members" '{"email":"member@contract.test","role":"viewer"}' >/dev/null
+other_session="$(curl -fsS "$url/v1/auth/login" -H 'content-type: application/json' \
+  -d "{\"email\":\"$email\",\"password\":\"$password\"}" | json_field access_token)"
+session_id="$(curl -fsS "$url/v1/users/me/sessions" -H "authorization: Bearer $other_session" | "$py" -c \
+  'import json, sys; print(next(s["id"] for s in json.load(sys.stdin)["sessions"] if s["current"]))')"
 
 # The second pass: what ends the caller's session or identity.
 second_pass=(
@@ -89,7 +101,8 @@ for name in "${second_pass[@]}"; do include+=(--include-name "$name"); exclude+=
 
 export CONTRACT_URL="$url" CONTRACT_EMAIL="$email" CONTRACT_PASSWORD="$password" CONTRACT_BEARER="$bearer" \
   CONTRACT_API_KEY="$api_key" CONTRACT_CLIENT_ID="$(sed -n 's/^client_id: //p' <<<"$client")" \
-  CONTRACT_CLIENT_SECRET="$(sed -n 's/^client_secret: //p' <<<"$client")"
+  CONTRACT_CLIENT_SECRET="$(sed -n 's/^client_secret: //p' <<<"$client")" \
+  CONTRACT_ACCOUNT_ID="$account_id" CONTRACT_MEMBER_ID="$member_id" CONTRACT_SESSION_ID="$session_id"
 st() {
   local pass="$1"; shift
   (cd "$work" && SCHEMATHESIS_HOOKS="$here/credentials.py" "$venv/bin/st" --config-file "$here/schemathesis.toml" \
