@@ -29,6 +29,7 @@ mod metrics;
 mod password;
 mod routes;
 mod startup;
+mod state;
 mod store;
 mod throttle;
 mod totp;

@@ -17,6 +17,7 @@ use crate::domain::users::Users;
 use crate::mailer::Mailer;
 use crate::metrics::Metrics;
 use crate::password::Passwords;
+use crate::state::{AppState, StateInner};
 use crate::throttle::{Counters, Throttle};
 use crate::usage::UsageLog;
 
@@ -48,25 +49,6 @@ impl From<sqlx::Error> for StartupError {
         StartupError::Db(DbError::Sqlx(e))
     }
 }
-
-/// Everything handlers share.
-pub(crate) struct StateInner {
-    pub(crate) config: Config,
-    pub(crate) issuer: String,
-    pub(crate) db: Db,
-    pub(crate) keys: std::sync::Arc<KeyManager>,
-    pub(crate) verifier: authgate::Verifier,
-    pub(crate) passwords: Passwords,
-    pub(crate) master: MasterKey,
-    pub(crate) metrics: Metrics,
-    pub(crate) throttle: Throttle,
-    pub(crate) mailer: Mailer,
-    pub(crate) usage: UsageLog,
-    pub(crate) roles: RoleCatalog,
-}
-
-/// The router's state: a cheaply cloneable handle to [`StateInner`].
-pub(crate) type AppState = Arc<StateInner>;
 
 impl StateInner {
     /// Connects, migrates, loads the master key and makes sure a signing key exists.

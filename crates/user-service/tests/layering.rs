@@ -34,13 +34,23 @@ fn offending_lines(folder: &str, forbidden: &[&str]) -> Vec<String> {
 
 #[test]
 fn the_domain_names_no_http_wiring() {
-    let found =
-        offending_lines("domain", &["axum", "crate::routes", "crate::startup", "AppState", "StateInner"]);
+    let found = offending_lines(
+        "domain",
+        &["axum", "crate::routes", "crate::startup", "crate::state", "AppState", "StateInner"],
+    );
     assert!(
         found.is_empty(),
         "domain files must not name axum, routes, startup or AppState:\n{}",
         found.join("\n")
     );
+}
+
+/// The routes take the shared state from `state.rs`; `startup.rs` mounts the routes, so a
+/// route naming it would make the two import each other.
+#[test]
+fn the_routes_never_name_the_startup_code_that_mounts_them() {
+    let found = offending_lines("routes", &["crate::startup"]);
+    assert!(found.is_empty(), "route files must not name crate::startup:\n{}", found.join("\n"));
 }
 
 #[test]

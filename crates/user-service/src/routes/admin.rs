@@ -11,13 +11,13 @@ use utoipa_axum::routes;
 
 use super::caller::Acting;
 use super::openapi::{BodyErrors, ErrorBody, PageErrors, PermissionErrors};
-use super::rfc3339;
 use super::users::{AuditEventList, Page};
 use super::views::UserView;
+use super::views::rfc3339;
 use crate::domain::audit;
 use crate::domain::error::DomainResult;
 use crate::routes::error::{ApiJson, ApiQuery};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 struct UserList {
@@ -39,7 +39,7 @@ pub(crate) fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(set_roles))
         .routes(routes!(audit_events))
         .routes(routes!(rotate_keys))
-        .route_layer(super::auth_layer(state))
+        .route_layer(super::caller::auth_layer(state))
 }
 
 /// Users, oldest first.

@@ -14,13 +14,13 @@ use utoipa_axum::routes;
 
 use super::caller::Acting;
 use super::openapi::{BodyErrors, ErrorBody, PageErrors, PermissionErrors};
-use super::rfc3339;
 use super::users::Page;
+use super::views::rfc3339;
 use crate::domain::api_key_auth::api_key_environment;
 use crate::domain::api_keys::{ApiKeys, CreateApiKey, UpdateApiKey};
 use crate::domain::error::DomainResult;
 use crate::routes::error::{ApiJson, ApiQuery};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{ApiKey, ApiKeyUsageRow};
 
 pub(crate) fn router(state: &AppState) -> OpenApiRouter<AppState> {
@@ -29,7 +29,7 @@ pub(crate) fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(get_key, update_key, revoke_key))
         .routes(routes!(rotate_key))
         .routes(routes!(key_usage))
-        .route_layer(super::auth_layer(state))
+        .route_layer(super::caller::auth_layer(state))
 }
 
 fn keys(state: &AppState) -> ApiKeys<'_> {

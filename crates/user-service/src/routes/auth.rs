@@ -10,18 +10,20 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::caller::RequestMeta;
 use super::caller::{Caller, bearer_token_from_headers};
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody, OptionalBodyErrors};
+use super::token_response::{RefreshFlow, TokenPair, clear_cookie, refresh_cookie, token_response};
 use super::views::UserView;
-use super::{RefreshFlow, RequestMeta, TokenPair, clear_cookie, refresh_cookie, token_response};
 use crate::domain::error::DomainResult;
 use crate::domain::sessions::{self, LoginStep};
 use crate::domain::{email_verification, password_reset, registration};
 use crate::routes::error::{ApiJson, optional_json};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub(crate) fn router(state: &AppState) -> OpenApiRouter<AppState> {
-    let signed_in = OpenApiRouter::new().routes(routes!(logout_all)).route_layer(super::auth_layer(state));
+    let signed_in =
+        OpenApiRouter::new().routes(routes!(logout_all)).route_layer(super::caller::auth_layer(state));
     OpenApiRouter::new()
         .routes(routes!(register))
         .routes(routes!(login))
@@ -127,7 +129,7 @@ async fn login(
         LoginStep::Mfa { token: mfa_token, expires_in } => {
             let outcome = LoginOutcome::Mfa(MfaRequired { mfa_required: true, mfa_token, expires_in });
             let mut response = Json(outcome).into_response();
-            super::no_store(response.headers_mut());
+            super::token_response::no_store(response.headers_mut());
             response
         }
     })

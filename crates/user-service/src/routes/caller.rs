@@ -1,6 +1,7 @@
-//! Who is calling: the [`Caller`], [`Acting`] and [`MeCaller`] extractors.
+//! Who is calling, and from where: the auth layers that verify a bearer token, the
+//! [`Caller`], [`Acting`] and [`MeCaller`] extractors built on them, and [`RequestMeta`].
 //!
-//! One path: `authgate_tower::AuthLayer` (see `routes::auth_layer`) verifies the token
+//! One path: `authgate_tower::AuthLayer` ([`auth_layer`]) verifies the token
 //! with the core crate's `authgate::Verifier`, fed the service's own JWKS, and leaves an
 //! `authgate::Principal`. [`Caller`] builds on that principal, never on the header; the
 //! domain adds the service's own checks (`Auth::caller`: session active, user enabled,
@@ -15,21 +16,22 @@
 //! other endpoint takes [`Caller`] and so stays JWT-only: a leaked key can identify
 //! its owner to other services but cannot manage keys or the account here.
 
+use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 
 use authgate::client_addr::TrustedProxies;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath};
-use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
 
-use super::RequestMeta;
 use crate::domain::actor::Actor;
 pub(crate) use crate::domain::api_key_auth::ApiKeyCaller;
 use crate::domain::api_key_auth::{ApiKeyAuth, refuse};
 pub(crate) use crate::domain::auth::Caller;
 use crate::domain::error::DomainError;
-use crate::startup::AppState;
+use crate::routes::error::{REALM, auth_error_body};
+use crate::state::AppState;
 use crate::store::ClientInfo;
 
 /// Extracts the bearer token (scheme matched case-insensitively; never from the query).
@@ -121,4 +123,47 @@ pub(crate) fn client_ip(parts: &Parts, proxies: &TrustedProxies) -> Option<IpAdd
     let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
     let forwarded = parts.headers.get_all(proxies.proxy_header().name());
     Some(proxies.resolve(peer, forwarded.iter().map(|v| v.as_bytes())))
+}
+
+/// The tower crate's `AuthLayer` over the service's own verifier (same key set, replaced
+/// in place on reload): the one place a bearer token is verified for the routes that
+/// take `Caller`. It answers in the service's error shape, the same as `DomainError::auth`.
+/// Domain operations check permissions once, with `Actor::require`.
+pub(crate) fn auth_layer(state: &AppState) -> authgate_tower::AuthLayer {
+    authgate_tower::AuthLayer::new(authenticator(state)).realm(REALM).error_body(error_body)
+}
+
+/// [`auth_layer`] for a route that also serves callers without a bearer token (an API
+/// key, checked by the handler's extractor): a token, if sent, must still be valid.
+pub(crate) fn optional_auth_layer(state: &AppState) -> authgate_tower::AuthLayer {
+    authgate_tower::AuthLayer::optional(authenticator(state)).realm(REALM).error_body(error_body)
+}
+
+fn authenticator(state: &AppState) -> authgate::Authenticator {
+    authgate::Authenticator::jwt(state.verifier.clone())
+}
+
+fn error_body(e: &authgate::Error) -> (HeaderValue, axum::body::Bytes) {
+    (
+        HeaderValue::from_static("application/json"),
+        axum::body::Bytes::from(serde_json::to_vec(&auth_error_body(e)).unwrap_or_default()),
+    )
+}
+
+/// Where a request came from (client address, through `TRUSTED_PROXIES`, and user
+/// agent), for throttling, audit and sessions.
+pub(crate) struct RequestMeta(pub(crate) ClientInfo);
+
+impl FromRequestParts<AppState> for RequestMeta {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ip = client_ip(parts, &state.config.trusted_proxies).map(|ip| ip.to_string());
+        let user_agent = parts
+            .headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(256).collect::<String>());
+        Ok(RequestMeta(ClientInfo { ip, user_agent }))
+    }
 }

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use super::openapi::ErrorBody;
 use crate::domain::error::DomainResult;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 
 /// The body of `/health`: the process answers.

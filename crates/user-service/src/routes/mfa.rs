@@ -8,13 +8,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::RequestMeta;
 use super::caller::Caller;
+use super::caller::RequestMeta;
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody};
 use crate::domain::error::DomainResult;
 use crate::domain::mfa;
 use crate::routes::error::ApiJson;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::totp;
 
 /// A pending TOTP secret, to add to an authenticator app.
@@ -38,7 +38,7 @@ pub(crate) fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(enable))
         .routes(routes!(disable))
         .routes(routes!(regenerate_recovery_codes))
-        .route_layer(super::auth_layer(state))
+        .route_layer(super::caller::auth_layer(state))
 }
 
 /// Creates a pending secret (stored encrypted, inactive until confirmed: I13).

@@ -16,9 +16,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{RequestMeta, no_store};
+use super::caller::RequestMeta;
+use super::token_response::no_store;
 use crate::domain::service_clients::{ClientToken, ClientTokens, OAuthError};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const MAX_TOKEN_REQUEST_BYTES: usize = 8 * 1024;
 

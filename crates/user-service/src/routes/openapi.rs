@@ -24,7 +24,7 @@ use utoipa_axum::routes;
 
 use crate::domain::error::DomainError;
 pub(crate) use crate::routes::error::ErrorBody;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 fn error_response(description: &str) -> RefOr<OaResponse> {
     let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();

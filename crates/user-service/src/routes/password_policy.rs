@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The rules every new password must meet (registration, reset, change).
 #[derive(Serialize, utoipa::ToSchema)]

@@ -12,11 +12,11 @@ use utoipa_axum::routes;
 
 use super::caller::Acting;
 use super::openapi::{BodyErrors, ErrorBody, PermissionErrors};
-use super::rfc3339;
+use super::views::rfc3339;
 use crate::domain::error::DomainResult;
 use crate::domain::roles::{MAX_PERMISSIONS, PERMISSIONS, Permission, RoleCatalog, check_grantable};
 use crate::routes::error::ApiJson;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::Role;
 
 pub(crate) fn router(state: &AppState) -> OpenApiRouter<AppState> {
@@ -24,7 +24,7 @@ pub(crate) fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(list_permissions))
         .routes(routes!(list_roles, create_role))
         .routes(routes!(get_role, update_role, delete_role))
-        .route_layer(super::auth_layer(state))
+        .route_layer(super::caller::auth_layer(state))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -14,14 +14,16 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::caller::Acting;
+use super::caller::auth_layer;
 use super::caller::bearer_token_from_headers;
 use super::openapi::{BodyErrors, ErrorBody, PageErrors, PermissionErrors};
+use super::token_response::no_store;
 use super::users::Page;
-use super::{auth_layer, no_store, rfc3339};
+use super::views::rfc3339;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::service_clients::{self as clients, RefusedService, ServiceClient};
 use crate::routes::error::{ApiJson, ApiQuery};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::ServiceClientRow;
 
 pub(crate) fn router(state: &AppState) -> OpenApiRouter<AppState> {

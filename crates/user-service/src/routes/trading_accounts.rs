@@ -13,8 +13,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::caller::Acting;
+use super::caller::RequestMeta;
 use super::openapi::{BodyErrors, ErrorBody, PermissionErrors};
-use super::{RequestMeta, no_store, rfc3339};
+use super::token_response::no_store;
+use super::views::rfc3339;
 use crate::domain::error::DomainResult;
 use crate::domain::service_clients::{RefusedService, ServiceClient};
 use crate::domain::trading_accounts::{
@@ -22,7 +24,7 @@ use crate::domain::trading_accounts::{
     TradingAccounts, UpdateAccount, role_of, stored_mask,
 };
 use crate::routes::error::ApiJson;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{MemberRow, TradingAccountRow};
 
 pub(crate) fn router(state: &AppState) -> OpenApiRouter<AppState> {
@@ -32,7 +34,7 @@ pub(crate) fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(list_members, add_member))
         .routes(routes!(remove_member))
         .routes(routes!(my_accounts))
-        .route_layer(super::auth_layer(state))
+        .route_layer(super::caller::auth_layer(state))
         .routes(routes!(account_credentials))
 }
 

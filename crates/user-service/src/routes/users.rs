@@ -11,12 +11,12 @@ use utoipa_axum::routes;
 use super::caller::Acting;
 use super::caller::{ApiKeyCaller, Caller, MeCaller};
 use super::openapi::{BearerErrors, BodyErrors, ErrorBody, PageErrors};
-use super::rfc3339;
 use super::views::UserView;
+use super::views::rfc3339;
 use crate::domain::error::DomainResult;
 use crate::domain::{audit, password_reset};
 use crate::routes::error::{ApiJson, ApiQuery};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{ApiKey, AuditEvent, Session};
 
 /// `GET /v1/users/me`: the user plus how the caller authenticated.
@@ -147,14 +147,15 @@ impl From<Vec<AuditEvent>> for AuditEventList {
 
 pub(crate) fn router(state: &AppState) -> OpenApiRouter<AppState> {
     // `GET /v1/users/me` also takes an API key, so a missing token is not refused there.
-    let me =
-        OpenApiRouter::new().routes(routes!(me, update_me)).route_layer(super::optional_auth_layer(state));
+    let me = OpenApiRouter::new()
+        .routes(routes!(me, update_me))
+        .route_layer(super::caller::optional_auth_layer(state));
     OpenApiRouter::new()
         .routes(routes!(change_password))
         .routes(routes!(sessions))
         .routes(routes!(revoke_session))
         .routes(routes!(audit_events))
-        .route_layer(super::auth_layer(state))
+        .route_layer(super::caller::auth_layer(state))
         .merge(me)
 }
 

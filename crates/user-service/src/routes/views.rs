@@ -3,7 +3,6 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::rfc3339;
 use crate::domain::users::Profile;
 use crate::store::User;
 
@@ -49,4 +48,12 @@ impl From<Profile> for UserView {
     fn from(p: Profile) -> UserView {
         UserView::new(&p.user, &p.permissions)
     }
+}
+
+/// RFC 3339 rendering of a Unix time.
+pub(crate) fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
 }

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::error::{DomainError, DomainResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A JSON Web Key Set (RFC 7517): the public keys that verify access tokens.
 #[derive(Serialize, utoipa::ToSchema)]
