@@ -30,7 +30,6 @@ use aws_lc_rs::signature::{
 };
 use serde_json::{Value, json};
 
-use crate::token::TokenBuilder;
 use crate::{b64, random_hex};
 
 /// A private key with the `kid` and `alg` it is published under.
@@ -500,18 +499,6 @@ impl TestKey {
                 hmac::sign(&hmac::Key::new(algorithm, secret), signing_input).as_ref().to_vec()
             }
         }
-    }
-
-    /// Starts a token signed by this key, with the header `{"alg", "typ": "at+jwt", "kid"}`
-    /// and no claims.
-    ///
-    /// ```
-    /// # use authgate_testkit::keys::TestKey;
-    /// let token = TestKey::ed25519().token().claim("sub", "alice").sign();
-    /// assert_eq!(token.split('.').count(), 3);
-    /// ```
-    pub fn token(&self) -> TokenBuilder {
-        TokenBuilder::new(self.clone())
     }
 }
 

@@ -140,6 +140,7 @@ mod keyset;
 pub mod mapping;
 pub mod metric_names;
 mod migration;
+mod permission;
 mod principal;
 pub mod redact;
 mod requirement;
@@ -161,8 +162,9 @@ pub use key::MIN_HMAC_SECRET_LEN;
 pub use keyset::{KeySet, KeySetConfig};
 pub use mapping::ClaimMapping;
 pub use migration::{ApiKeyDeprecation, http_date};
+pub use permission::permission_matches;
 pub use principal::{ApiKeyInfo, AuthMethod, Principal, PrincipalBuilder};
-pub use requirement::{Requirement, permission_matches};
+pub use requirement::Requirement;
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub use service_config::ServiceConfig;

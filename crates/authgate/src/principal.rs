@@ -223,7 +223,7 @@ impl Principal {
     /// Whether a granted permission covers `required` (see [`crate::Requirement`] for the
     /// wildcard rules).
     pub fn has_permission(&self, required: &str) -> bool {
-        self.permissions().iter().any(|g| crate::requirement::permission_matches(g, required))
+        self.permissions().iter().any(|g| crate::permission::permission_matches(g, required))
     }
 
     /// Whether the principal has role `role` (exact match).
