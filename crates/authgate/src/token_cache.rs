@@ -313,13 +313,14 @@ impl<S: BuildHasher> TokenCache<S> {
                 return Some(hit.principal.clone());
             }
         }
-        // Expired, or its key left the key set: drop it, unless replaced meanwhile.
+        // Expired, or its key left the key set: drop it, unless replaced meanwhile (by
+        // another token of the same hash, so compared in constant time again).
         let mut entries = bucket.write().unwrap_or_else(PoisonError::into_inner);
+        let same = |hit: &Arc<Hit>| {
+            hit.hash == probe.hash && constant_time_eq::constant_time_eq(&hit.token, probe.token.as_bytes())
+        };
         for entry in entries.iter_mut() {
-            if entry
-                .as_ref()
-                .is_some_and(|hit| hit.hash == probe.hash && *hit.token == *probe.token.as_bytes())
-            {
+            if entry.as_ref().is_some_and(same) {
                 *entry = None;
             }
         }
