@@ -66,12 +66,11 @@ done
 json_field() { "$py" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 bearer="$(curl -fsS "$url/v1/auth/login" -H 'content-type: application/json' \
   -d "{\"email\":\"$email\",\"password\":\"$password\"}" | json_field access_token)"
-api_key="$(curl -fsS "$url/v1/api-keys" -H "authorization: Bearer $bearer" -H 'content-type: application/json' \
-  -d '{"name":"contract"}' | json_field key)"
+post() { curl -fsS "$url$1" -H "authorization: Bearer $bearer" -H 'content-type: application/json' -d "$2"; }
+api_key="$(post /v1/api-keys '{"name":"contract"}' | json_field key)"
 # Ids no link of the spec leads to (schemathesis.toml passes them to the operations that
 # need them): a trading account of the admin's, a second user to add to it and to change
 # as an admin, and a session of the admin's to revoke.
-post() { curl -fsS "$url$1" -H "authorization: Bearer $bearer" -H 'content-type: application/json' -d "$2"; }
 account_id="$(post /v1/trading-accounts '{"broker":"kite","label":"contract","broker_user_id":"CT0001",
   "credentials":{"api_key":"contract-key","api_secret":"contract-secret"}}' | json_field id)"
 member_id="$(post /v1/auth/register "{\"email\":\"member@contract.test\",\"password\":\"$password\"}" | json_field id)"
