@@ -253,15 +253,20 @@ where
             req.extensions_mut().insert(ClientAddr(client));
         }
         // A token seen before, no credentials or unreadable ones: decided now, without
-        // the authenticator's future.
-        let credentials = match config.authenticator.sources().extract(&RequestSource::new(req.request())) {
-            Ok(credentials) if credentials.is_empty() => Err(Ok(None)),
-            Ok(credentials) => match config.authenticator.authenticate_cached(&credentials) {
-                Some(principal) => Err(Ok(Some(principal))),
-                // Owned, with the cache miss noted: verified without a second lookup.
-                None => Ok(credentials.into_owned()),
+        // the authenticator's future. A repeated `Authorization: Bearer` token is
+        // recognised from the header's bytes, before they are read and validated.
+        let source = RequestSource::new(req.request());
+        let credentials = match config.authenticator.authenticate_cached_request(&source) {
+            Some(principal) => Err(Ok(Some(principal))),
+            None => match config.authenticator.sources().extract(&source) {
+                Ok(credentials) if credentials.is_empty() => Err(Ok(None)),
+                Ok(credentials) => match config.authenticator.authenticate_cached(&credentials) {
+                    Some(principal) => Err(Ok(Some(principal))),
+                    // Owned, with the cache miss noted: verified without a second lookup.
+                    None => Ok(credentials.into_owned()),
+                },
+                Err(error) => Err(Err(error)),
             },
-            Err(error) => Err(Err(error)),
         };
         let credentials = match credentials {
             Ok(credentials) => credentials,

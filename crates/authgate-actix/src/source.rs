@@ -41,7 +41,15 @@ impl<'a> RequestSource<'a> {
 
 impl CredentialSource for RequestSource<'_> {
     fn header_values(&self, name: &HeaderName) -> impl Iterator<Item = &[u8]> {
-        self.req.headers().get_all(name.as_str()).map(|v| v.as_bytes())
+        let headers = self.req.headers();
+        // By text, actix parses the name on every lookup; `Authorization` is read on
+        // every request, so it goes by actix's own constant.
+        let values = if *name == http::header::AUTHORIZATION {
+            headers.get_all(actix_web::http::header::AUTHORIZATION)
+        } else {
+            headers.get_all(name.as_str())
+        };
+        values.map(|v| v.as_bytes())
     }
 
     fn query(&self) -> Option<&str> {

@@ -242,39 +242,45 @@ where
         }
         req.extensions_mut().insert(context);
 
-        let credentials = match shared.authenticator.sources().extract(&req) {
-            Ok(credentials) => credentials,
-            Err(error) => return self.fail(req, error),
-        };
-        if credentials.is_empty() {
-            return self.no_credentials(req);
-        }
-        // A token seen before: decided now, with no future and no copy of the token.
-        if let Some(principal) = shared.authenticator.authenticate_cached(&credentials) {
-            return match admit(shared, req, Ok(Some(principal))) {
-                Ok((req, deprecation)) => {
-                    ResponseFuture { state: State::Calling { fut: self.inner.call(req), deprecation } }
+        // A token seen before, decided now from the header's bytes: no validation, no
+        // future, no copy of the token.
+        let cached = shared.authenticator.authenticate_cached_request(&req);
+        let outcome = match cached {
+            Some(principal) => Ok(Some(principal)),
+            None => {
+                let credentials = match shared.authenticator.sources().extract(&req) {
+                    Ok(credentials) => credentials,
+                    Err(error) => return self.fail(req, error),
+                };
+                if credentials.is_empty() {
+                    return self.no_credentials(req);
                 }
-                Err(response) => ResponseFuture::rejected(*response),
-            };
+                // Other sources' tokens seen before (a cookie...).
+                match shared.authenticator.authenticate_cached(&credentials) {
+                    Some(principal) => Ok(Some(principal)),
+                    None => {
+                        let credentials = credentials.into_owned();
+                        return self.authenticate(req, credentials);
+                    }
+                }
+            }
+        };
+        match admit(shared, &mut req, outcome) {
+            Ok(deprecation) => {
+                ResponseFuture { state: State::Calling { fut: self.inner.call(req), deprecation } }
+            }
+            Err(response) => ResponseFuture::rejected(*response),
         }
-        let credentials = credentials.into_owned();
-        // The clone is not ready; the ready one moves into the future (tower's rule).
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        let shared = self.shared.clone();
-        let auth = self.shared.authenticator.clone();
-        let fut: BoxFuture<_> = Box::pin(async move { auth.authenticate_credentials(credentials).await });
-        ResponseFuture { state: State::Authenticating { fut, req: Some(req), inner, shared } }
     }
 }
 
-/// The request to forward, with the principal in its extensions and the deprecation
-/// headers to add to the response, or the rejection.
-type Admitted<B> = Result<(Request<B>, Option<DeprecationHeaders>), Box<Response<Bytes>>>;
+/// The deprecation headers to add to the response of an admitted request, or the
+/// rejection.
+type Admitted = Result<Option<DeprecationHeaders>, Box<Response<Bytes>>>;
 
-/// Applies the outcome of authentication to the request.
-fn admit<B>(shared: &Shared, mut req: Request<B>, outcome: Result<Option<Principal>, Error>) -> Admitted<B> {
+/// Applies the outcome of authentication to the request: the principal goes into its
+/// extensions.
+fn admit<B>(shared: &Shared, req: &mut Request<B>, outcome: Result<Option<Principal>, Error>) -> Admitted {
     match outcome {
         Ok(Some(principal)) => {
             count(&principal);
@@ -283,15 +289,37 @@ fn admit<B>(shared: &Shared, mut req: Request<B>, outcome: Result<Option<Princip
                 _ => None,
             };
             req.extensions_mut().insert(principal);
-            Ok((req, deprecation))
+            Ok(deprecation)
         }
-        Ok(None) if !shared.required => Ok((req, None)),
-        Ok(None) => reject_or_defer(shared, req, missing_credentials()).map(|r| (r, None)),
-        Err(error) => reject_or_defer(shared, req, error).map(|r| (r, None)),
+        Ok(None) if !shared.required => Ok(None),
+        Ok(None) => reject_or_defer(shared, req, missing_credentials()).map(|()| None),
+        Err(error) => reject_or_defer(shared, req, error).map(|()| None),
     }
 }
 
 impl<S> Auth<S> {
+    /// The slow path: verifies in a future that owns the request (and the ready inner
+    /// service), so the response future stays small for the cached path.
+    fn authenticate<ReqB>(
+        &mut self,
+        mut req: Request<ReqB>,
+        credentials: authgate::Credentials<'static>,
+    ) -> ResponseFuture<S, ReqB>
+    where
+        S: Service<Request<ReqB>> + Clone,
+        ReqB: Send + 'static,
+    {
+        // The clone is not ready; the ready one moves into the future (tower's rule).
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        let fut: BoxFuture<_> = Box::pin(async move {
+            let outcome = shared.authenticator.authenticate_credentials(credentials).await;
+            admit(&shared, &mut req, outcome).map(|deprecation| (req, deprecation))
+        });
+        ResponseFuture { state: State::Authenticating { fut, inner: Some(inner) } }
+    }
+
     fn no_credentials<ReqB>(&mut self, req: Request<ReqB>) -> ResponseFuture<S, ReqB>
     where
         S: Service<Request<ReqB>>,
@@ -303,12 +331,12 @@ impl<S> Auth<S> {
         }
     }
 
-    fn fail<ReqB>(&mut self, req: Request<ReqB>, error: Error) -> ResponseFuture<S, ReqB>
+    fn fail<ReqB>(&mut self, mut req: Request<ReqB>, error: Error) -> ResponseFuture<S, ReqB>
     where
         S: Service<Request<ReqB>>,
     {
-        match reject_or_defer(&self.shared, req, error) {
-            Ok(req) => ResponseFuture::calling(self.inner.call(req)),
+        match reject_or_defer(&self.shared, &mut req, error) {
+            Ok(()) => ResponseFuture::calling(self.inner.call(req)),
             Err(response) => ResponseFuture::rejected(*response),
         }
     }
@@ -322,15 +350,15 @@ fn missing_credentials() -> Error {
 /// failure for the handler.
 fn reject_or_defer<B>(
     shared: &Shared,
-    mut req: Request<B>,
+    req: &mut Request<B>,
     error: Error,
-) -> Result<Request<B>, Box<Response<Bytes>>> {
+) -> Result<(), Box<Response<Bytes>>> {
     log_rejection(&error);
     let defer = shared.ws.as_ref().is_some_and(|ws| ws.close_on_invalid)
         && error.kind() != ErrorKind::KeySourceUnavailable;
     if defer {
         req.extensions_mut().insert(Deferred(error));
-        Ok(req)
+        Ok(())
     } else {
         Err(Box::new(shared.responder.respond(&error)))
     }
@@ -358,10 +386,8 @@ pin_project! {
         S: Service<Request<ReqB>>,
     {
         Authenticating {
-            fut: BoxFuture<Result<Option<Principal>, Error>>,
-            req: Option<Request<ReqB>>,
-            inner: S,
-            shared: Arc<Shared>,
+            fut: BoxFuture<Result<(Request<ReqB>, Option<DeprecationHeaders>), Box<Response<Bytes>>>>,
+            inner: Option<S>,
         },
         Calling {
             #[pin]
@@ -406,14 +432,13 @@ where
         loop {
             let mut this = self.as_mut().project();
             let next = match this.state.as_mut().project() {
-                StateProj::Authenticating { fut, req, inner, shared } => {
-                    let outcome = ready!(fut.as_mut().poll(cx));
-                    let req = req.take().expect("request taken only once");
-                    match admit(shared, req, outcome) {
-                        Ok((req, deprecation)) => State::Calling { fut: inner.call(req), deprecation },
-                        Err(response) => State::Rejected { response: Some(*response) },
+                StateProj::Authenticating { fut, inner } => match ready!(fut.as_mut().poll(cx)) {
+                    Ok((req, deprecation)) => {
+                        let mut inner = inner.take().expect("the state changes once the future is done");
+                        State::Calling { fut: inner.call(req), deprecation }
                     }
-                }
+                    Err(response) => State::Rejected { response: Some(*response) },
+                },
                 StateProj::Calling { fut, deprecation } => {
                     let mut response = ready!(fut.poll(cx))?;
                     if let Some(headers) = deprecation {

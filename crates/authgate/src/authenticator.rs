@@ -297,6 +297,43 @@ impl Authenticator {
         }
         self.verifier.as_ref()?.verify_cached(credentials.bearer()?, credentials.cache_miss_slot())
     }
+
+    /// [`Authenticator::authenticate_cached`] straight from the request, before
+    /// [`TokenSources::extract`]: `Some` when the request's only credential is one
+    /// `Authorization: Bearer <token>` header whose token the verified-token cache holds.
+    /// `None` says nothing (another kind of request, or a miss): extract the credentials
+    /// and go on as usual.
+    ///
+    /// Middleware call it first, for the common case of a client repeating its token: a
+    /// token byte-for-byte equal to one verified before needs none of `extract`'s
+    /// validation (the 400 for a malformed header, the check that the header is ASCII),
+    /// which would otherwise read the whole token twice on every request.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use authgate::{Authenticator, KeySet, Verifier};
+    /// # use authgate_testkit::{TestKey, jwks, standard_claims};
+    /// # let key = TestKey::shared_rs256();
+    /// # let verifier = Verifier::builder()
+    /// #     .issuer("https://id.example", KeySet::from_jwks_json(&jwks(&[&key]).to_string())?)
+    /// #     .audience("api").build()?;
+    /// let auth = Authenticator::jwt(verifier);
+    /// # let token = key.token().claims(standard_claims("https://id.example", "api", "u1", 300)).sign();
+    /// let req = http::Request::get("/").header("authorization", format!("Bearer {token}")).body(())?;
+    /// assert!(auth.authenticate_cached_request(&req).is_none()); // never verified
+    /// auth.authenticate(&req).await?;
+    /// auth.authenticate(&req).await?; // verified a second time: now cached
+    /// let user = auth.authenticate_cached_request(&req).map(|u| u.user_id().to_owned());
+    /// assert_eq!(user.as_deref(), Some("u1"));
+    /// # Ok(()) }
+    /// ```
+    pub fn authenticate_cached_request<R: CredentialSource + ?Sized>(&self, req: &R) -> Option<Principal> {
+        if self.mode == AuthMode::ApiKeyOnly {
+            return None;
+        }
+        let token = self.sources.sole_bearer_token(req)?;
+        self.verifier.as_ref()?.cached(token).ok()
+    }
 }
 
 /// Counts refused API keys per client address in fixed windows.

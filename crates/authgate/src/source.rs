@@ -378,7 +378,7 @@ impl TokenSources {
         }
 
         let query = req.query().unwrap_or_default();
-        if query_pairs(query).any(|(k, _)| API_KEY_QUERY_NAMES.iter().any(|n| k.eq_ignore_ascii_case(n))) {
+        if names_an_api_key(query) {
             return Err(Error::new(
                 ErrorKind::InvalidApiKey,
                 "API keys are not accepted in the query string",
@@ -432,6 +432,46 @@ impl TokenSources {
     }
 }
 
+impl TokenSources {
+    /// The token of a request whose only credential can be one `Authorization` header of
+    /// exactly `Bearer <token>` (scheme in any case, one space, nothing after the token),
+    /// with no API-key header and no API key in the query, read by sources with no
+    /// cookie or WebSocket source: then [`TokenSources::extract`] would find that token
+    /// and nothing else, if the token is valid.
+    ///
+    /// The bytes are not validated (the point: this is the path of a token seen before).
+    /// Only a comparison with a token that was validated and verified may use them, as
+    /// the token cache does: a byte-equal token passes [`TokenSources::extract`]'s checks
+    /// just as the cached one did. Everything else goes through `extract`.
+    pub(crate) fn sole_bearer_token<'a, R: CredentialSource + ?Sized>(&self, req: &'a R) -> Option<&'a [u8]> {
+        if self.cookie.is_some() || self.query.is_some() || self.protocol_marker.is_some() {
+            return None;
+        }
+        let value = only_value(req.header_values(&AUTHORIZATION)).ok()??;
+        let (scheme, token) = value.split_at_checked(BEARER_PREFIX.len())?;
+        if !scheme.eq_ignore_ascii_case(BEARER_PREFIX) || token.is_empty() {
+            return None;
+        }
+        if let Some(name) = &self.api_key_header
+            && req.header_values(name).next().is_some()
+        {
+            return None;
+        }
+        if req.query().is_some_and(names_an_api_key) {
+            return None;
+        }
+        Some(token)
+    }
+}
+
+/// `Bearer ` with its one space, compared in any case.
+const BEARER_PREFIX: &[u8] = b"bearer ";
+
+/// Whether a query string carries a parameter named like an API key.
+fn names_an_api_key(query: &str) -> bool {
+    query_pairs(query).any(|(k, _)| API_KEY_QUERY_NAMES.iter().any(|n| k.eq_ignore_ascii_case(n)))
+}
+
 /// The value of a header that may occur at most once; `Err` when it is repeated.
 fn only_value<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Result<Option<&'a [u8]>, ()> {
     let first = values.next();
@@ -439,11 +479,12 @@ fn only_value<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Result<Option<&
 }
 
 /// Whether every byte is printable ASCII (`0x21..=0x7E`): RFC 6750's b64token alphabet
-/// and a little more. This runs over the whole token on every request, so it is one
-/// branch-free fold, which the compiler turns into SIMD code (tokens that fail are
-/// rare, so stopping early would not pay).
+/// and a little more. This runs over the whole token of every new token, so it is a
+/// branch-free minimum and maximum, which the compiler turns into SSE2's byte min/max
+/// (tokens that fail are rare, so stopping early would not pay).
 fn is_printable_ascii(bytes: &[u8]) -> bool {
-    bytes.iter().fold(0u8, |bad, &b| bad | u8::from(b.wrapping_sub(0x21) > 0x5d)) == 0
+    let (low, high) = bytes.iter().fold((u8::MAX, 0), |(low, high), &b| (low.min(b), high.max(b)));
+    bytes.is_empty() || (low >= 0x21 && high <= 0x7e)
 }
 
 /// Decoded `name=value` pairs of a query string.

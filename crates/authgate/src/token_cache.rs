@@ -199,7 +199,7 @@ pub(crate) const HASHED_TAIL: usize = 32;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Probe<'a> {
     hash: u64,
-    token: &'a str,
+    token: &'a [u8],
 }
 
 /// A cache miss noted for a token: which cache said so, and the token's hash in it.
@@ -273,12 +273,12 @@ impl<S: BuildHasher> TokenCache<S> {
 
     /// Hashes the token's length and tail under this cache's key, for [`Self::get`] and
     /// [`Self::insert`].
-    pub(crate) fn probe<'a>(&self, token: &'a str) -> Probe<'a> {
-        let bytes = token.as_bytes();
+    pub(crate) fn probe<'a, T: AsRef<[u8]> + ?Sized>(&self, token: &'a T) -> Probe<'a> {
+        let bytes = token.as_ref();
         let mut hasher = self.hasher.build_hasher();
         hasher.write(bytes.get(bytes.len().saturating_sub(HASHED_TAIL)..).unwrap_or(bytes));
         hasher.write_usize(bytes.len());
-        Probe { hash: hasher.finish(), token }
+        Probe { hash: hasher.finish(), token: bytes }
     }
 
     /// Notes that `probe` missed, for [`Self::after_miss`].
@@ -288,8 +288,12 @@ impl<S: BuildHasher> TokenCache<S> {
 
     /// The probe for `token` when this cache noted `miss` for it (no hashing, and no
     /// lookup needed); `None` when the miss is another cache's.
-    pub(crate) fn after_miss<'a>(&self, token: &'a str, miss: CacheMiss) -> Option<Probe<'a>> {
-        (miss.cache == self.id).then_some(Probe { hash: miss.hash, token })
+    pub(crate) fn after_miss<'a, T: AsRef<[u8]> + ?Sized>(
+        &self,
+        token: &'a T,
+        miss: CacheMiss,
+    ) -> Option<Probe<'a>> {
+        (miss.cache == self.id).then_some(Probe { hash: miss.hash, token: token.as_ref() })
     }
 
     /// The bucket of `hash`: its upper bits, scaled to the table (the lower bits pick
@@ -306,8 +310,7 @@ impl<S: BuildHasher> TokenCache<S> {
             // Entries are replaced whole, so a panic elsewhere cannot leave one half-written.
             let entries = bucket.read().unwrap_or_else(PoisonError::into_inner);
             let hit = entries.iter().flatten().find(|hit| {
-                hit.hash == probe.hash
-                    && constant_time_eq::constant_time_eq(&hit.token, probe.token.as_bytes())
+                hit.hash == probe.hash && constant_time_eq::constant_time_eq(&hit.token, probe.token)
             })?;
             if now <= hit.valid_until && hit.key_still_trusted() {
                 return Some(hit.principal.clone());
@@ -317,7 +320,7 @@ impl<S: BuildHasher> TokenCache<S> {
         // another token of the same hash, so compared in constant time again).
         let mut entries = bucket.write().unwrap_or_else(PoisonError::into_inner);
         let same = |hit: &Arc<Hit>| {
-            hit.hash == probe.hash && constant_time_eq::constant_time_eq(&hit.token, probe.token.as_bytes())
+            hit.hash == probe.hash && constant_time_eq::constant_time_eq(&hit.token, probe.token)
         };
         for entry in entries.iter_mut() {
             if entry.as_ref().is_some_and(same) {
@@ -346,7 +349,7 @@ impl<S: BuildHasher> TokenCache<S> {
         let Some(bucket) = self.bucket(probe.hash) else { return };
         let hit = Arc::new(Hit {
             hash: probe.hash,
-            token: probe.token.as_bytes().into(),
+            token: probe.token.into(),
             principal: principal.clone(),
             key,
             keys: keys.clone(),

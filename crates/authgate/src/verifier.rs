@@ -405,6 +405,13 @@ impl Verifier {
         token: &str,
         miss: Option<CacheMiss>,
     ) -> Result<Principal, Error> {
+        let miss = match miss {
+            Some(miss) => Some(miss),
+            None => match self.cached(token.as_bytes()) {
+                Ok(principal) => return Ok(principal),
+                Err(miss) => miss,
+            },
+        };
         let started = std::time::Instant::now();
         let result = self.verify_access(token, miss).await;
         record_outcome(AuthMethod::Jwt, &result, started);
@@ -416,20 +423,34 @@ impl Verifier {
     /// counted, since `verify` will count it) otherwise, with the miss noted in `miss`
     /// for [`Verifier::verify_after`].
     pub(crate) fn verify_cached(&self, token: &str, miss: &OnceLock<CacheMiss>) -> Option<Principal> {
-        let cache = self.inner.cache.as_ref()?;
-        if token.len() > self.inner.max_token_bytes {
-            return None;
+        match self.cached(token.as_bytes()) {
+            Ok(principal) => Some(principal),
+            Err(missed) => {
+                // Already set only if these credentials were probed before: keep that note.
+                if let Some(missed) = missed {
+                    let _ = miss.set(missed);
+                }
+                None
+            }
         }
-        let started = std::time::Instant::now();
+    }
+
+    /// The cached caller for `token` (any bytes: only an exact match with a verified
+    /// token answers), counted as a verification and a cache hit but not timed (the
+    /// latency histogram is for verifications that ran); else the miss, or `None` with
+    /// no cache or a token too long to be cached.
+    pub(crate) fn cached(&self, token: &[u8]) -> Result<Principal, Option<CacheMiss>> {
+        let Some(cache) = self.inner.cache.as_ref() else { return Err(None) };
+        if token.len() > self.inner.max_token_bytes {
+            return Err(None);
+        }
         let probe = cache.probe(token);
         let Some(principal) = cache.get(probe, self.inner.clock.now_unix()) else {
-            // Already set only if these credentials were probed before: keep that note.
-            let _ = miss.set(cache.miss(probe));
-            return None;
+            return Err(Some(cache.miss(probe)));
         };
         metric_names::increment!(metric_names::TOKEN_CACHE, "result" => "hit");
-        record_outcome(AuthMethod::Jwt, &Ok::<_, Error>(&principal), started);
-        Some(principal)
+        count_outcome(AuthMethod::Jwt, &Ok::<_, Error>(&principal));
+        Ok(principal)
     }
 
     async fn verify_access(&self, token: &str, miss: Option<CacheMiss>) -> Result<Principal, Error> {
@@ -437,17 +458,11 @@ impl Verifier {
         let now = self.inner.clock.now_unix();
         let mut cached = None;
         if let Some(cache) = &self.inner.cache {
+            // Missed a moment ago (`verify_after` asks first): asking again would almost
+            // always miss again. A miss noted by another cache only costs the hash.
             let probe = match miss.and_then(|miss| cache.after_miss(token, miss)) {
-                // Missed a moment ago: asking again would almost always miss again.
                 Some(probe) => probe,
-                None => {
-                    let probe = cache.probe(token);
-                    if let Some(principal) = cache.get(probe, now) {
-                        metric_names::increment!(metric_names::TOKEN_CACHE, "result" => "hit");
-                        return Ok(principal);
-                    }
-                    probe
-                }
+                None => cache.probe(token),
             };
             metric_names::increment!(metric_names::TOKEN_CACHE, "result" => "miss");
             cached = Some((cache, probe));
@@ -727,12 +742,18 @@ fn check_authorized_party(claims: &Payload, parties: &[String]) -> Result<(), Er
 /// Records one verification. The common outcomes use keys built once (see
 /// [`metric_names::increment!`]); errors name their kind, so build theirs.
 pub(crate) fn record_outcome<T>(method: AuthMethod, result: &Result<T, Error>, started: std::time::Instant) {
-    use metric_names::{VERIFICATIONS, VERIFY_SECONDS};
+    use metric_names::VERIFY_SECONDS;
     let seconds = started.elapsed().as_secs_f64();
     match method {
         AuthMethod::ApiKey => metric_names::record!(seconds; VERIFY_SECONDS, "method" => "api_key"),
         _ => metric_names::record!(seconds; VERIFY_SECONDS, "method" => "jwt"),
     }
+    count_outcome(method, result);
+}
+
+/// Counts a verification's outcome (and logs a refusal's reason), without timing it.
+fn count_outcome<T>(method: AuthMethod, result: &Result<T, Error>) {
+    use metric_names::VERIFICATIONS;
     match (method, result) {
         (AuthMethod::ApiKey, Ok(_)) => {
             metric_names::increment!(VERIFICATIONS, "method" => "api_key", "outcome" => "ok")

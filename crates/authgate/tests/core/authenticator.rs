@@ -250,3 +250,63 @@ async fn the_client_address_comes_from_the_request_extensions() {
         Some("192.0.2.9".parse().unwrap())
     );
 }
+
+/// `authenticate_cached_request` skips `extract`'s validation, so it may answer only
+/// where `extract` would have read that one token and nothing else.
+#[tokio::test]
+async fn a_cached_token_is_recognised_from_the_header_only_when_it_is_the_sole_credential() {
+    let (auth, f) = fixture(AuthMode::Either);
+    let req = |uri: &str, headers: &[(&str, &str)]| {
+        let mut b = http::Request::get(uri);
+        for (name, value) in headers {
+            b = b.header(*name, *value);
+        }
+        b.body(()).unwrap()
+    };
+    let bearer = format!("Bearer {}", f.token);
+    let plain = req("/api", &[("authorization", &bearer)]);
+    assert!(auth.authenticate_cached_request(&plain).is_none(), "not verified yet");
+    for _ in 0..2 {
+        auth.authenticate(&plain).await.unwrap();
+    }
+    let user = |r: &http::Request<()>| auth.authenticate_cached_request(r).map(|p| p.user_id().to_owned());
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let header = format!("{scheme} {}", f.token);
+        assert_eq!(user(&req("/api?page=2", &[("authorization", &header)])).as_deref(), Some("user-1"));
+    }
+
+    // Not the one-header shape: decided by `extract` and the full path, as before.
+    let two_spaces = req("/api", &[("authorization", &format!("Bearer  {}", f.token))]);
+    assert!(user(&two_spaces).is_none());
+    assert_eq!(auth.authenticate(&two_spaces).await.unwrap().unwrap().user_id(), "user-1");
+    let mut repeated = req("/api", &[("authorization", &bearer)]);
+    repeated.headers_mut().append("authorization", bearer.parse().unwrap());
+    assert!(user(&repeated).is_none());
+    assert_eq!(auth.authenticate(&repeated).await.unwrap_err().status(), 400);
+    let with_key = req("/api", &[("authorization", &bearer), ("x-api-key", &f.key_u2)]);
+    assert!(user(&with_key).is_none());
+    assert_eq!(auth.authenticate(&with_key).await.unwrap_err().kind(), ErrorKind::InvalidRequest);
+    let key_in_query = req("/api?api_key=ak_live_x", &[("authorization", &bearer)]);
+    assert!(user(&key_in_query).is_none());
+    assert_eq!(auth.authenticate(&key_in_query).await.unwrap_err().kind(), ErrorKind::InvalidApiKey);
+    let longer = req("/api", &[("authorization", &format!("{bearer}x"))]);
+    assert!(user(&longer).is_none());
+    assert_eq!(auth.authenticate(&longer).await.unwrap_err().status(), 401);
+    let trailing = req("/api", &[("authorization", &format!("{bearer} x"))]);
+    assert!(user(&trailing).is_none());
+    assert_eq!(auth.authenticate(&trailing).await.unwrap_err().status(), 400, "malformed Bearer credentials");
+    assert!(user(&req("/api", &[("authorization", &format!("Basic {}", f.token))])).is_none());
+
+    // Sources that read more than the header: always the full path.
+    let with_cookie = Authenticator::builder()
+        .jwt(verifier(&[&TestKey::shared_rs256()], &[authgate::Algorithm::RS256]))
+        .sources(TokenSources::default().cookie("access_token"))
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        with_cookie.authenticate(&plain).await.unwrap();
+    }
+    assert!(with_cookie.authenticate_cached_request(&plain).is_none());
+    let conflicting = req("/api", &[("authorization", &bearer), ("cookie", "access_token=other")]);
+    assert_eq!(with_cookie.authenticate(&conflicting).await.unwrap_err().status(), 400);
+}
