@@ -529,7 +529,42 @@ fn decode_jws_into<'a>(
     if s.is_empty() {
         return Err(Error::new(ErrorKind::MalformedToken, "empty signature segment"));
     }
-    let header = parse_header(b64_decode_into(h, header, spill)?)?;
+    let (alg, kid, typ) = match recall_header(h, header) {
+        Some((alg, kid_len, typ_len)) => {
+            // Copied into `header` by `recall_header`: kid first, then typ.
+            let header: &'a [u8] = header;
+            let text = |range: std::ops::Range<usize>| {
+                header.get(range).and_then(|b| std::str::from_utf8(b).ok()).map(Cow::Borrowed)
+            };
+            let kid = kid_len.and_then(|k| text(0..k));
+            let typ = typ_len.and_then(|t| text(kid_len.unwrap_or(0)..kid_len.unwrap_or(0) + t));
+            (alg, kid, typ)
+        }
+        None => {
+            let parts = check_header(h, header, spill)?;
+            remember_header(h, &parts);
+            parts
+        }
+    };
+    if p.is_empty() {
+        return Err(Error::new(ErrorKind::MalformedToken, "empty payload segment"));
+    }
+    let signature = decode_signature(s, signature)?;
+    let signing_input = &token[..second];
+    Ok(Jws { alg, kid, typ, payload: p, signing_input, signature })
+}
+
+/// `alg`, `kid` and `typ` of a header that passed every header rule.
+type HeaderParts<'a> = (Algorithm, Option<Cow<'a, str>>, Option<Cow<'a, str>>);
+
+/// Decodes and checks the header segment `h`: JSON rules, refused members, `alg`, `kid`
+/// and `typ` types, no `cty`.
+fn check_header<'a>(
+    h: &'a str,
+    buffer: &'a mut [u8; HEADER_INLINE_BYTES],
+    spill: &'a mut Vec<u8>,
+) -> Result<HeaderParts<'a>, Error> {
+    let header = parse_header(b64_decode_into(h, buffer, spill)?)?;
 
     if let Some(member) = header.refused.and_then(|i| REFUSED_HEADER_MEMBERS.get(i)) {
         return Err(Error::new(
@@ -573,13 +608,65 @@ fn decode_jws_into<'a>(
             format!("cty {} is not accepted", cty.type_name()),
         ));
     }
-    if p.is_empty() {
-        return Err(Error::new(ErrorKind::MalformedToken, "empty payload segment"));
-    }
-    let signature = decode_signature(s, signature)?;
-    let signing_input = &token[..second];
-    Ok(Jws { alg, kid, typ, payload: p, signing_input, signature })
+    Ok((alg, kid, typ))
 }
+
+/// The header segment that last passed [`check_header`] on this thread, and its parts.
+///
+/// Every token an issuer signs with one key has the same header bytes, so decoding and
+/// parsing them again (~2 000 instructions a token) gives the same answer; the answer is
+/// a function of those bytes alone (no configuration, no clock), so it is kept by them
+/// and used only for a byte-equal segment. One entry per thread: no lock, nothing shared
+/// between threads, and a header that misses is simply checked as before.
+struct HeaderMemo {
+    segment: Box<str>,
+    alg: Algorithm,
+    kid: Option<Box<str>>,
+    typ: Option<Box<str>>,
+}
+
+thread_local! {
+    static LAST_HEADER: std::cell::RefCell<Option<HeaderMemo>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The remembered parts of `h`, with `kid` then `typ` copied into `buffer`: `alg` and
+/// their lengths. `None` when `h` is not the remembered segment.
+fn recall_header(
+    h: &str,
+    buffer: &mut [u8; HEADER_INLINE_BYTES],
+) -> Option<(Algorithm, Option<usize>, Option<usize>)> {
+    LAST_HEADER.with(|memo| {
+        let memo = memo.try_borrow().ok()?;
+        let memo = memo.as_ref().filter(|memo| *memo.segment == *h)?;
+        let kid = memo.kid.as_deref().unwrap_or_default().as_bytes();
+        let typ = memo.typ.as_deref().unwrap_or_default().as_bytes();
+        buffer.get_mut(..kid.len())?.copy_from_slice(kid);
+        buffer.get_mut(kid.len()..kid.len() + typ.len())?.copy_from_slice(typ);
+        Some((memo.alg, memo.kid.as_ref().map(|_| kid.len()), memo.typ.as_ref().map(|_| typ.len())))
+    })
+}
+
+/// Remembers `h` and its parts for [`recall_header`], if they fit its buffer.
+fn remember_header(h: &str, (alg, kid, typ): &HeaderParts<'_>) {
+    let len = |s: &Option<Cow<'_, str>>| s.as_deref().map_or(0, str::len);
+    if len(kid) + len(typ) > HEADER_INLINE_BYTES || h.len() > MAX_REMEMBERED_HEADER {
+        return;
+    }
+    let memo = HeaderMemo {
+        segment: h.into(),
+        alg: *alg,
+        kid: kid.as_deref().map(Into::into),
+        typ: typ.as_deref().map(Into::into),
+    };
+    LAST_HEADER.with(|last| {
+        if let Ok(mut last) = last.try_borrow_mut() {
+            *last = Some(memo);
+        }
+    });
+}
+
+/// Longest header segment remembered: real ones are under 200 characters.
+const MAX_REMEMBERED_HEADER: usize = 1024;
 
 fn segment_count(token: &str) -> Error {
     Error::new(
@@ -756,6 +843,33 @@ mod tests {
             let sliced = b64_decode_slice(&text, &mut out).ok().flatten().map(<[u8]>::to_vec);
             assert_eq!(sliced, expected, "{text:?}");
         }
+    }
+
+    /// The per-thread memo of the last good header answers only for the same bytes,
+    /// with what checking them gives, and never lets a later header skip its checks.
+    #[test]
+    fn a_remembered_header_answers_only_for_byte_equal_segments() {
+        let token = |header: &str| format!("{}.{}.c2ln", b64(header), b64("{}"));
+        let parts =
+            |t: &str| decode(t).map(|d| (d.alg, d.kid.map(Cow::into_owned), d.typ.map(Cow::into_owned)));
+        let escaped = token(r#"{"alg":"RS256","kid":"k\u0031","typ":"at+jwt"}"#);
+        let expected = (Algorithm::RS256, Some("k1".to_owned()), Some("at+jwt".to_owned()));
+        for _ in 0..3 {
+            assert_eq!(parts(&escaped).unwrap(), expected, "checked, then remembered");
+        }
+        // Equivalent JSON in other bytes is checked on its own.
+        let spaced = token(r#"{"alg":"ES256", "kid":"k2"}"#);
+        assert_eq!(parts(&spaced).unwrap(), (Algorithm::ES256, Some("k2".to_owned()), None));
+        assert_eq!(parts(&escaped).unwrap(), expected);
+        // A header that differs by one member is checked, and refused, after a good one.
+        let with_jku = token(r#"{"alg":"RS256","kid":"k1","typ":"at+jwt","jku":"https://x"}"#);
+        assert_eq!(parts(&with_jku).unwrap_err().kind(), ErrorKind::UnsupportedHeader);
+        let no_alg = token(r#"{"kid":"k1","typ":"at+jwt"}"#);
+        assert_eq!(parts(&no_alg).unwrap_err().kind(), ErrorKind::AlgorithmNotAllowed);
+        assert_eq!(parts(&escaped).unwrap(), expected, "a refused header is not remembered");
+        // The remembered header does not excuse the rest of the token.
+        let empty_payload = format!("{}..c2ln", b64(r#"{"alg":"RS256","kid":"k\u0031","typ":"at+jwt"}"#));
+        assert_eq!(parts(&empty_payload).unwrap_err().kind(), ErrorKind::MalformedToken);
     }
 
     #[test]
