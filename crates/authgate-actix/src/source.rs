@@ -39,13 +39,21 @@ impl<'a> RequestSource<'a> {
     }
 }
 
+/// The default API-key header ([`authgate::TokenSources`]), as `http` 1 and as actix-web
+/// (`http` 0.2) name it.
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+const ACTIX_X_API_KEY: actix_web::http::header::HeaderName =
+    actix_web::http::header::HeaderName::from_static("x-api-key");
+
 impl CredentialSource for RequestSource<'_> {
     fn header_values(&self, name: &HeaderName) -> impl Iterator<Item = &[u8]> {
         let headers = self.req.headers();
-        // By text, actix parses the name on every lookup; `Authorization` is read on
-        // every request, so it goes by actix's own constant.
+        // By text, actix parses the name on every lookup; the two headers read on every
+        // request go by actix's own names instead.
         let values = if *name == http::header::AUTHORIZATION {
             headers.get_all(actix_web::http::header::AUTHORIZATION)
+        } else if *name == X_API_KEY {
+            headers.get_all(ACTIX_X_API_KEY)
         } else {
             headers.get_all(name.as_str())
         };
