@@ -119,7 +119,7 @@ pub use guard::{
     RequireMiddleware, RequireService, require_all, require_any, require_permission, require_role,
     require_scope,
 };
-pub use middleware::{AuthMiddleware, AuthService, REQUESTS_METRIC};
+pub use middleware::{AuthMiddleware, AuthService, REQUESTS_METRIC, ResponseFuture};
 pub use migration::ApiKeyDeprecation;
 pub use reply::{DEFAULT_REALM, ErrorBody};
 pub use source::RequestSource;

@@ -1,9 +1,11 @@
 //! The authentication middleware: [`AuthMiddleware`] (the `Transform`) and
 //! [`AuthService`] (the service it wraps around yours).
 
-use std::future::{Ready, ready};
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
@@ -13,6 +15,7 @@ use actix_web::{Error as ActixError, HttpMessage};
 use authgate::client_addr::{ClientAddr, TrustedProxies};
 use authgate::{AuthMethod, Authenticator, Error, ErrorKind, Principal};
 use futures_util::future::LocalBoxFuture;
+use pin_project_lite::pin_project;
 
 use crate::migration::ApiKeyDeprecation;
 use crate::origin::WsPolicy;
@@ -221,7 +224,7 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = ActixError;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+    type Future = ResponseFuture<S, B>;
 
     forward_ready!(service);
 
@@ -237,12 +240,11 @@ where
         };
         if config.preflight && is_cors_preflight(&req) {
             req.extensions_mut().insert(state);
-            let fut = self.service.call(req);
-            return Box::pin(async move { fut.await.map(ServiceResponse::map_into_left_body) });
+            return ResponseFuture::calling(self.service.call(req), None);
         }
         if let Some(ws) = &config.ws {
             if let Some(reply) = ws.check_origin(req.request()) {
-                return Box::pin(ready(Ok(reject(req, &reply))));
+                return ResponseFuture::answered(reject(req, &reply));
             }
             state.protocol = ws.offered_marker(req.request());
         }
@@ -273,23 +275,110 @@ where
             Err(outcome) => {
                 return match admit(config, req, state, outcome) {
                     Ok((req, method)) => {
-                        let fut = self.service.call(req);
-                        let config = Arc::clone(config);
-                        Box::pin(async move { Ok(decorate(&config, fut.await?, method)) })
+                        // Only API-key answers may need the deprecation headers.
+                        let deprecating = (method == Some(AuthMethod::ApiKey)
+                            && config.deprecation.is_some())
+                        .then(|| Arc::clone(config));
+                        ResponseFuture::calling(self.service.call(req), deprecating)
                     }
-                    Err(rejection) => Box::pin(ready(Ok(*rejection))),
+                    Err(rejection) => ResponseFuture::answered(*rejection),
                 };
             }
         };
         let service = Rc::clone(&self.service);
         let config = Arc::clone(config);
-        Box::pin(async move {
+        let fut = Box::pin(async move {
             let outcome = config.authenticator.authenticate_credentials(credentials).await;
             match admit(&config, req, state, outcome) {
                 Ok((req, method)) => Ok(decorate(&config, service.call(req).await?, method)),
                 Err(rejection) => Ok(*rejection),
             }
-        })
+        });
+        ResponseFuture { state: State::Authenticating { fut } }
+    }
+}
+
+pin_project! {
+    /// The future of [`AuthService`]: the inner service's answer (decided without
+    /// waiting: a cached token, a preflight), a rejection, or authentication then the
+    /// inner service. The first two allocate nothing.
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = ActixError>,
+    {
+        #[pin]
+        state: State<S, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, B>
+    where
+        S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = ActixError>,
+    {
+        Calling {
+            #[pin]
+            fut: S::Future,
+            // Set for API-key callers when deprecation headers are configured.
+            deprecating: Option<Arc<Config>>,
+        },
+        Answered {
+            response: Option<ServiceResponse<EitherBody<B>>>,
+        },
+        Authenticating {
+            fut: LocalBoxFuture<'static, Result<ServiceResponse<EitherBody<B>>, ActixError>>,
+        },
+    }
+}
+
+impl<S, B> ResponseFuture<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = ActixError>,
+{
+    fn calling(fut: S::Future, deprecating: Option<Arc<Config>>) -> Self {
+        ResponseFuture { state: State::Calling { fut, deprecating } }
+    }
+
+    fn answered(response: ServiceResponse<EitherBody<B>>) -> Self {
+        ResponseFuture { state: State::Answered { response: Some(response) } }
+    }
+}
+
+impl<S, B> std::fmt::Debug for ResponseFuture<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = ActixError>,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<S, B> Future for ResponseFuture<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = ActixError>,
+{
+    type Output = Result<ServiceResponse<EitherBody<B>>, ActixError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Calling { fut, deprecating } => {
+                let response = std::task::ready!(fut.poll(cx))?;
+                Poll::Ready(Ok(match deprecating {
+                    Some(config) => decorate(config, response, Some(AuthMethod::ApiKey)),
+                    None => response.map_into_left_body(),
+                }))
+            }
+            StateProj::Answered { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                // Polled again after it answered: futures may not be, so this is a bug
+                // in the caller; answer an error rather than panic.
+                None => {
+                    Poll::Ready(Err(actix_web::error::ErrorInternalServerError("polled after completion")))
+                }
+            },
+            StateProj::Authenticating { fut } => fut.as_mut().poll(cx),
+        }
     }
 }
 
