@@ -430,9 +430,7 @@ impl TokenSources {
             cache_miss: OnceLock::new(),
         })
     }
-}
 
-impl TokenSources {
     /// The token of a request whose only credential can be one `Authorization` header of
     /// exactly `Bearer <token>` (scheme in any case, one space, nothing after the token),
     /// with no API-key header and no API key in the query, read by sources with no
