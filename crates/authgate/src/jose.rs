@@ -530,17 +530,8 @@ fn decode_jws_into<'a>(
         return Err(Error::new(ErrorKind::MalformedToken, "empty signature segment"));
     }
     let (alg, kid, typ) = match recall_header(h, header) {
-        Some((alg, kid_len, typ_len)) => {
-            // Copied into `header` by `recall_header`: kid first, then typ.
-            let header: &'a [u8] = header;
-            let text = |range: std::ops::Range<usize>| {
-                header.get(range).and_then(|b| std::str::from_utf8(b).ok()).map(Cow::Borrowed)
-            };
-            let kid = kid_len.and_then(|k| text(0..k));
-            let typ = typ_len.and_then(|t| text(kid_len.unwrap_or(0)..kid_len.unwrap_or(0) + t));
-            (alg, kid, typ)
-        }
-        None => {
+        Ok(parts) => parts,
+        Err(header) => {
             let parts = check_header(h, header, spill)?;
             remember_header(h, &parts);
             parts
@@ -629,13 +620,13 @@ thread_local! {
     static LAST_HEADER: std::cell::RefCell<Option<HeaderMemo>> = const { std::cell::RefCell::new(None) };
 }
 
-/// The remembered parts of `h`, with `kid` then `typ` copied into `buffer`: `alg` and
-/// their lengths. `None` when `h` is not the remembered segment.
-fn recall_header(
+/// The remembered parts of `h`, with `kid` then `typ` copied into `buffer` and borrowed
+/// from there; `buffer` back, untouched, when `h` is not the remembered segment.
+fn recall_header<'a>(
     h: &str,
-    buffer: &mut [u8; HEADER_INLINE_BYTES],
-) -> Option<(Algorithm, Option<usize>, Option<usize>)> {
-    LAST_HEADER.with(|memo| {
+    buffer: &'a mut [u8; HEADER_INLINE_BYTES],
+) -> Result<HeaderParts<'a>, &'a mut [u8; HEADER_INLINE_BYTES]> {
+    let recalled = LAST_HEADER.with(|memo| {
         let memo = memo.try_borrow().ok()?;
         let memo = memo.as_ref().filter(|memo| *memo.segment == *h)?;
         let kid = memo.kid.as_deref().unwrap_or_default().as_bytes();
@@ -643,7 +634,17 @@ fn recall_header(
         buffer.get_mut(..kid.len())?.copy_from_slice(kid);
         buffer.get_mut(kid.len()..kid.len() + typ.len())?.copy_from_slice(typ);
         Some((memo.alg, memo.kid.as_ref().map(|_| kid.len()), memo.typ.as_ref().map(|_| typ.len())))
-    })
+    });
+    let Some((alg, kid_len, typ_len)) = recalled else { return Err(buffer) };
+    let buffer: &'a [u8] = buffer;
+    // Copied from strings, so always UTF-8.
+    let text = |range: std::ops::Range<usize>| {
+        buffer.get(range).and_then(|b| std::str::from_utf8(b).ok()).map(Cow::Borrowed)
+    };
+    let typ_start = kid_len.unwrap_or(0);
+    let kid = kid_len.and_then(|k| text(0..k));
+    let typ = typ_len.and_then(|t| text(typ_start..typ_start + t));
+    Ok((alg, kid, typ))
 }
 
 /// Remembers `h` and its parts for [`recall_header`], if they fit its buffer.
