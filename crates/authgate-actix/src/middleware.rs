@@ -13,7 +13,7 @@ use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{Error as ActixError, HttpMessage};
 use authgate::client_addr::{ClientAddr, TrustedProxies};
-use authgate::{AuthMethod, Authenticator, Error, ErrorKind, Principal};
+use authgate::{Attempt, AuthMethod, Authenticator, Error, ErrorKind, Principal};
 use futures_util::future::LocalBoxFuture;
 use pin_project_lite::pin_project;
 
@@ -255,20 +255,13 @@ where
             req.extensions_mut().insert(ClientAddr(client));
         }
         // A token seen before, no credentials or unreadable ones: decided now, without
-        // the authenticator's future. A repeated `Authorization: Bearer` token is
-        // recognised from the header's bytes, before they are read and validated.
+        // the authenticator's future or a copy of the token.
         let source = RequestSource::new(req.request());
-        let credentials = match config.authenticator.authenticate_cached_request(&source) {
-            Some(principal) => Err(Ok(Some(principal))),
-            None => match config.authenticator.sources().extract(&source) {
-                Ok(credentials) if credentials.is_empty() => Err(Ok(None)),
-                Ok(credentials) => match config.authenticator.authenticate_cached(&credentials) {
-                    Some(principal) => Err(Ok(Some(principal))),
-                    // Owned, with the cache miss noted: verified without a second lookup.
-                    None => Ok(credentials.into_owned()),
-                },
-                Err(error) => Err(Err(error)),
-            },
+        let credentials = match config.authenticator.attempt(&source) {
+            Ok(Attempt::Decided(outcome)) => Err(Ok(outcome)),
+            // Owned, with the cache miss noted: verified without a second lookup.
+            Ok(Attempt::Pending(credentials)) => Ok(credentials.into_owned()),
+            Err(error) => Err(Err(error)),
         };
         let credentials = match credentials {
             Ok(credentials) => credentials,

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use authgate::client_addr::{ClientAddr, TrustedProxies};
-use authgate::{AuthMethod, Authenticator, Error, ErrorKind, Principal};
+use authgate::{Attempt, AuthMethod, Authenticator, Error, ErrorKind, Principal};
 use bytes::Bytes;
 use http::{Method, Request, Response};
 use pin_project_lite::pin_project;
@@ -242,30 +242,18 @@ where
         }
         req.extensions_mut().insert(context);
 
-        // A token seen before, decided now from the header's bytes: no validation, no
-        // future, no copy of the token.
-        let cached = shared.authenticator.authenticate_cached_request(&req);
-        let outcome = match cached {
-            Some(principal) => Ok(Some(principal)),
-            None => {
-                let credentials = match shared.authenticator.sources().extract(&req) {
-                    Ok(credentials) => credentials,
-                    Err(error) => return self.fail(req, error),
-                };
-                if credentials.is_empty() {
-                    return self.no_credentials(req);
-                }
-                // Other sources' tokens seen before (a cookie...).
-                match shared.authenticator.authenticate_cached(&credentials) {
-                    Some(principal) => Ok(Some(principal)),
-                    None => {
-                        let credentials = credentials.into_owned();
-                        return self.authenticate(req, credentials);
-                    }
-                }
+        // A token seen before (or no credentials, or unreadable ones) is decided now:
+        // no future, no copy of the token.
+        let principal = match shared.authenticator.attempt(&req) {
+            Ok(Attempt::Decided(Some(principal))) => principal,
+            Ok(Attempt::Decided(None)) => return self.no_credentials(req),
+            Ok(Attempt::Pending(credentials)) => {
+                let credentials = credentials.into_owned();
+                return self.authenticate(req, credentials);
             }
+            Err(error) => return self.fail(req, error),
         };
-        match admit(shared, &mut req, outcome) {
+        match admit(shared, &mut req, Ok(Some(principal))) {
             Ok(deprecation) => {
                 ResponseFuture { state: State::Calling { fut: self.inner.call(req), deprecation } }
             }

@@ -209,8 +209,10 @@ impl Authenticator {
         &self,
         req: &R,
     ) -> Result<Option<Principal>, Error> {
-        let credentials = self.sources.extract(req)?;
-        self.authenticate_credentials(credentials).await
+        match self.attempt(req)? {
+            Attempt::Decided(principal) => Ok(principal),
+            Attempt::Pending(credentials) => self.authenticate_credentials(credentials).await,
+        }
     }
 
     /// Authenticates credentials already extracted.
@@ -261,8 +263,8 @@ impl Authenticator {
     /// when it is verified a second time (see [`crate::TokenCacheConfig`]). `None` means nothing is
     /// decided yet: call [`Authenticator::authenticate_credentials`].
     ///
-    /// Middleware use it to skip the future (and copying the token out of the request)
-    /// for the common case of a client repeating its token. A miss is noted in
+    /// For credentials at hand (taken from a WebSocket message, say); with a request,
+    /// [`Authenticator::attempt`] does this and the extraction in one. A miss is noted in
     /// `credentials` (and kept by [`Credentials::into_owned`]), so passing the same
     /// credentials on to [`Authenticator::authenticate_credentials`] costs no second
     /// cache lookup.
@@ -298,20 +300,29 @@ impl Authenticator {
         self.verifier.as_ref()?.verify_cached(credentials.bearer()?, credentials.cache_miss_slot())
     }
 
-    /// [`Authenticator::authenticate_cached`] straight from the request, before
-    /// [`TokenSources::extract`]: `Some` when the request's only credential is one
-    /// `Authorization: Bearer <token>` header whose token the verified-token cache holds.
-    /// `None` says nothing (another kind of request, or a miss): extract the credentials
-    /// and go on as usual.
+    /// Authentication as far as it goes without waiting: the answer when it is known now,
+    /// else the credentials to verify. Equal in every answer to
+    /// [`Authenticator::authenticate`], which is `attempt` followed by
+    /// [`Authenticator::authenticate_credentials`] for [`Attempt::Pending`].
     ///
-    /// Middleware call it first, for the common case of a client repeating its token: a
-    /// token byte-for-byte equal to one verified before needs none of `extract`'s
-    /// validation (the 400 for a malformed header, the check that the header is ASCII),
-    /// which would otherwise read the whole token twice on every request.
+    /// - [`Attempt::Decided`]`(Some(caller))`: a token the verified-token cache holds;
+    /// - [`Attempt::Decided`]`(None)`: no credentials at all (the adapter decides whether
+    ///   that is a 401);
+    /// - [`Attempt::Pending`]: credentials to verify, with a cache miss noted in them, so
+    ///   the verification neither hashes the token nor looks it up again. Call
+    ///   [`Credentials::into_owned`] if the future outlives the request;
+    /// - `Err`: credentials that cannot be read (a repeated header, a malformed one).
+    ///
+    /// Middleware call it first, so a client repeating its token costs no future and no
+    /// copy of the token. A request whose only credential is one `Authorization: Bearer
+    /// <token>` header is looked up by the header's bytes before [`TokenSources::extract`]
+    /// validates them: a token byte-for-byte equal to one verified before passes that
+    /// validation just as the verified one did, so it need not be read twice. Every other
+    /// request is extracted first.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # use authgate::{Authenticator, KeySet, Verifier};
+    /// # use authgate::{Attempt, Authenticator, KeySet, Verifier};
     /// # use authgate_testkit::{TestKey, jwks, standard_claims};
     /// # let key = TestKey::shared_rs256();
     /// # let verifier = Verifier::builder()
@@ -320,20 +331,62 @@ impl Authenticator {
     /// let auth = Authenticator::jwt(verifier);
     /// # let token = key.token().claims(standard_claims("https://id.example", "api", "u1", 300)).sign();
     /// let req = http::Request::get("/").header("authorization", format!("Bearer {token}")).body(())?;
-    /// assert!(auth.authenticate_cached_request(&req).is_none()); // never verified
-    /// auth.authenticate(&req).await?;
-    /// auth.authenticate(&req).await?; // verified a second time: now cached
-    /// let user = auth.authenticate_cached_request(&req).map(|u| u.user_id().to_owned());
-    /// assert_eq!(user.as_deref(), Some("u1"));
+    /// for _ in 0..3 {
+    ///     let user = match auth.attempt(&req)? {
+    ///         Attempt::Decided(user) => user, // the third time: from the cache
+    ///         Attempt::Pending(credentials) => auth.authenticate_credentials(credentials).await?,
+    ///     };
+    ///     assert_eq!(user.map(|u| u.user_id().to_owned()).as_deref(), Some("u1"));
+    /// }
+    /// assert!(matches!(auth.attempt(&req)?, Attempt::Decided(Some(_))));
     /// # Ok(()) }
     /// ```
-    pub fn authenticate_cached_request<R: CredentialSource + ?Sized>(&self, req: &R) -> Option<Principal> {
-        if self.mode == AuthMode::ApiKeyOnly {
-            return None;
+    pub fn attempt<'a, R: CredentialSource + ?Sized>(&self, req: &'a R) -> Result<Attempt<'a>, Error> {
+        let sole_token = match (&self.verifier, self.mode) {
+            (Some(_), AuthMode::ApiKeyOnly) | (None, _) => None,
+            (Some(verifier), _) => self.sources.sole_bearer_token(req).map(|token| (verifier, token)),
+        };
+        if let Some((verifier, token)) = sole_token {
+            let miss = match verifier.cached(token) {
+                Ok(principal) => return Ok(Attempt::Decided(Some(principal))),
+                Err(miss) => miss,
+            };
+            let credentials = self.sources.extract(req)?;
+            // The miss is the bearer token's when `extract` read these very bytes; it
+            // may have trimmed them (`Bearer  <token>`), and then its token is looked up.
+            if credentials.bearer().map(str::as_bytes) == Some(token) {
+                if let Some(miss) = miss {
+                    let _ = credentials.cache_miss_slot().set(miss);
+                }
+                return Ok(Attempt::Pending(credentials));
+            }
+            return Ok(self.attempt_cached(credentials));
         }
-        let token = self.sources.sole_bearer_token(req)?;
-        self.verifier.as_ref()?.cached(token).ok()
+        let credentials = self.sources.extract(req)?;
+        Ok(self.attempt_cached(credentials))
     }
+
+    fn attempt_cached<'a>(&self, credentials: Credentials<'a>) -> Attempt<'a> {
+        if credentials.is_empty() {
+            return Attempt::Decided(None);
+        }
+        match self.authenticate_cached(&credentials) {
+            Some(principal) => Attempt::Decided(Some(principal)),
+            None => Attempt::Pending(credentials),
+        }
+    }
+}
+
+/// How far [`Authenticator::attempt`] got without waiting. Complete like
+/// [`std::task::Poll`]: a request is decided or it is not.
+#[derive(Debug)]
+pub enum Attempt<'a> {
+    /// The answer: the caller (a cached token), or `None` when the request carries no
+    /// credentials.
+    Decided(Option<Principal>),
+    /// Credentials that must be verified: pass them to
+    /// [`Authenticator::authenticate_credentials`].
+    Pending(Credentials<'a>),
 }
 
 /// Counts refused API keys per client address in fixed windows.

@@ -154,7 +154,7 @@ mod verifier;
 mod wycheproof;
 
 pub use algorithm::Algorithm;
-pub use authenticator::{AuthMode, Authenticator, AuthenticatorBuilder};
+pub use authenticator::{Attempt, AuthMode, Authenticator, AuthenticatorBuilder};
 pub use claims::{AccessClaims, AccessClaimsBuilder, Audience, ScopeList};
 pub use clock::{Clock, SystemClock};
 pub use error::{Error, ErrorKind};

@@ -431,11 +431,11 @@ impl TokenSources {
         })
     }
 
-    /// The token of a request whose only credential can be one `Authorization` header of
-    /// exactly `Bearer <token>` (scheme in any case, one space, nothing after the token),
-    /// with no API-key header and no API key in the query, read by sources with no
-    /// cookie or WebSocket source: then [`TokenSources::extract`] would find that token
-    /// and nothing else, if the token is valid.
+    /// The bytes after `Bearer ` (scheme in any case) of a request whose only credential
+    /// can be one `Authorization` header, with no API-key header and no API key in the
+    /// query, read by sources with no cookie or WebSocket source: then
+    /// [`TokenSources::extract`] finds no other credential, and its bearer token is these
+    /// bytes (trimmed, if they have spaces around them) when they are a valid token.
     ///
     /// The bytes are not validated (the point: this is the path of a token seen before).
     /// Only a comparison with a token that was validated and verified may use them, as
@@ -519,6 +519,48 @@ mod tests {
             .unwrap()
             .into_owned();
         assert!(c.is_empty());
+    }
+
+    /// The raw-bytes path answers only for a lone `Authorization: Bearer <token>` whose
+    /// token `extract` reads and nothing else.
+    #[test]
+    fn sole_bearer_token_is_only_the_one_header_shape() {
+        let sole = |s: &TokenSources, r: &http::request::Parts| s.sole_bearer_token(r).map(<[u8]>::to_vec);
+        let s = TokenSources::default();
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            let r = req("/api?page=2", &[("authorization", &format!("{scheme} abc"))]);
+            assert_eq!(sole(&s, &r).as_deref(), Some(&b"abc"[..]), "{scheme}");
+            assert_eq!(s.extract(&r).unwrap().bearer(), Some("abc"));
+        }
+        let mut repeated = req("/", &[("authorization", "Bearer a")]);
+        repeated.headers.append("authorization", http::HeaderValue::from_static("Bearer a"));
+        let not_sole = [
+            repeated,
+            req("/", &[("authorization", "Bearer ")]),
+            req("/", &[("authorization", "Basic abc")]),
+            req("/", &[("authorization", "Bearerabc")]),
+            req("/", &[("authorization", "Bearer abc"), ("x-api-key", "k")]),
+            req("/?api_key=k", &[("authorization", "Bearer abc")]),
+            req("/?X-API-Key=k", &[("authorization", "Bearer abc")]),
+            req("/", &[]),
+        ];
+        for r in &not_sole {
+            assert_eq!(sole(&s, r), None, "{:?}", r.headers);
+        }
+        // Unvalidated bytes: with a second space they keep it, so they can only equal a
+        // token `extract` refused, which the cache never holds.
+        let spaced = req("/", &[("authorization", "Bearer  abc")]);
+        assert_eq!(sole(&s, &spaced).as_deref(), Some(&b" abc"[..]));
+        assert_eq!(s.extract(&spaced).unwrap().bearer(), Some("abc"));
+        let r = req("/", &[("authorization", "Bearer abc")]);
+        for reads_more in [
+            TokenSources::default().cookie("access_token"),
+            TokenSources::websocket(),
+            TokenSources::default().websocket_query("token"),
+            TokenSources::default().websocket_protocol("bearer"),
+        ] {
+            assert_eq!(sole(&reads_more, &r), None, "{reads_more:?}");
+        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Dual authentication: modes, method reporting, conflicting credentials.
 
 use authgate::api_key::{StaticApiKeys, format};
-use authgate::{AuthMethod, AuthMode, Authenticator, ErrorKind, KeySet, Principal, TokenSources, Verifier};
+use authgate::{
+    Attempt, AuthMethod, AuthMode, Authenticator, ErrorKind, KeySet, Principal, TokenSources, Verifier,
+};
 use authgate_testkit::{TestKey, jwks};
 
 use crate::helpers::{AUD, ISS, good, verifier};
@@ -251,10 +253,26 @@ async fn the_client_address_comes_from_the_request_extensions() {
     );
 }
 
-/// `authenticate_cached_request` skips `extract`'s validation, so it may answer only
-/// where `extract` would have read that one token and nothing else.
+/// What `attempt` answered, in a form tests compare: `Ok(Some(user))` decided,
+/// `Ok(None)` decided with no credentials, `Err(status)` refused; pending credentials
+/// are verified, so the answer is always the final one.
+async fn attempted(auth: &Authenticator, req: &http::Request<()>) -> (bool, Result<Option<String>, u16>) {
+    let user = |p: Option<Principal>| p.map(|p| p.user_id().to_owned());
+    match auth.attempt(req) {
+        Ok(Attempt::Decided(principal)) => (true, Ok(user(principal))),
+        Ok(Attempt::Pending(credentials)) => (
+            false,
+            auth.authenticate_credentials(credentials).await.map(user).map_err(|e| e.status().as_u16()),
+        ),
+        Err(e) => (true, Err(e.status().as_u16())),
+    }
+}
+
+/// `attempt` looks a lone `Authorization: Bearer` token up by the header's bytes, before
+/// `extract` validates them, so it must answer exactly as the full path does for every
+/// shape of request, cached token or not.
 #[tokio::test]
-async fn a_cached_token_is_recognised_from_the_header_only_when_it_is_the_sole_credential() {
+async fn attempt_answers_as_the_full_path_for_every_shape_of_request() {
     let (auth, f) = fixture(AuthMode::Either);
     let req = |uri: &str, headers: &[(&str, &str)]| {
         let mut b = http::Request::get(uri);
@@ -265,48 +283,76 @@ async fn a_cached_token_is_recognised_from_the_header_only_when_it_is_the_sole_c
     };
     let bearer = format!("Bearer {}", f.token);
     let plain = req("/api", &[("authorization", &bearer)]);
-    assert!(auth.authenticate_cached_request(&plain).is_none(), "not verified yet");
-    for _ in 0..2 {
-        auth.authenticate(&plain).await.unwrap();
+    // Seen once, then twice (the cache admits a token on its second sighting), then cached.
+    for decided in [false, false, true] {
+        assert_eq!(attempted(&auth, &plain).await, (decided, Ok(Some("user-1".into()))));
     }
-    let user = |r: &http::Request<()>| auth.authenticate_cached_request(r).map(|p| p.user_id().to_owned());
     for scheme in ["Bearer", "bearer", "BEARER"] {
         let header = format!("{scheme} {}", f.token);
-        assert_eq!(user(&req("/api?page=2", &[("authorization", &header)])).as_deref(), Some("user-1"));
+        let r = req("/api?page=2", &[("authorization", &header)]);
+        assert_eq!(attempted(&auth, &r).await, (true, Ok(Some("user-1".into()))), "{scheme}");
     }
 
-    // Not the one-header shape: decided by `extract` and the full path, as before.
     let two_spaces = req("/api", &[("authorization", &format!("Bearer  {}", f.token))]);
-    assert!(user(&two_spaces).is_none());
-    assert_eq!(auth.authenticate(&two_spaces).await.unwrap().unwrap().user_id(), "user-1");
     let mut repeated = req("/api", &[("authorization", &bearer)]);
     repeated.headers_mut().append("authorization", bearer.parse().unwrap());
-    assert!(user(&repeated).is_none());
-    assert_eq!(auth.authenticate(&repeated).await.unwrap_err().status(), 400);
-    let with_key = req("/api", &[("authorization", &bearer), ("x-api-key", &f.key_u2)]);
-    assert!(user(&with_key).is_none());
-    assert_eq!(auth.authenticate(&with_key).await.unwrap_err().kind(), ErrorKind::InvalidRequest);
-    let key_in_query = req("/api?api_key=ak_live_x", &[("authorization", &bearer)]);
-    assert!(user(&key_in_query).is_none());
-    assert_eq!(auth.authenticate(&key_in_query).await.unwrap_err().kind(), ErrorKind::InvalidApiKey);
-    let longer = req("/api", &[("authorization", &format!("{bearer}x"))]);
-    assert!(user(&longer).is_none());
-    assert_eq!(auth.authenticate(&longer).await.unwrap_err().status(), 401);
-    let trailing = req("/api", &[("authorization", &format!("{bearer} x"))]);
-    assert!(user(&trailing).is_none());
-    assert_eq!(auth.authenticate(&trailing).await.unwrap_err().status(), 400, "malformed Bearer credentials");
-    assert!(user(&req("/api", &[("authorization", &format!("Basic {}", f.token))])).is_none());
+    let cases = [
+        ("two spaces", two_spaces),
+        ("repeated header", repeated),
+        ("another user's API key", req("/api", &[("authorization", &bearer), ("x-api-key", &f.key_u2)])),
+        ("the same user's API key", req("/api", &[("authorization", &bearer), ("x-api-key", &f.key_u1)])),
+        ("API key in the query", req("/api?api_key=ak_live_x", &[("authorization", &bearer)])),
+        ("a longer token", req("/api", &[("authorization", &format!("{bearer}x"))])),
+        ("trailing text", req("/api", &[("authorization", &format!("{bearer} x"))])),
+        ("Basic", req("/api", &[("authorization", &format!("Basic {}", f.token))])),
+        ("no credentials", req("/api", &[])),
+        ("an API key alone", req("/api", &[("x-api-key", &f.key_u1)])),
+    ];
+    for (name, r) in &cases {
+        let full = auth
+            .authenticate(r)
+            .await
+            .map(|p| p.map(|p| p.user_id().to_owned()))
+            .map_err(|e| e.status().as_u16());
+        assert_eq!(attempted(&auth, r).await.1, full, "{name}");
+    }
+    let answers: Vec<_> = cases
+        .iter()
+        .map(|(name, r)| {
+            (
+                *name,
+                auth.attempt(r)
+                    .map(|a| matches!(a, Attempt::Decided(Some(_))))
+                    .map_err(|e| e.status().as_u16()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            ("two spaces", Ok(true)),
+            ("repeated header", Err(400)),
+            ("another user's API key", Ok(false)),
+            ("the same user's API key", Ok(false)),
+            ("API key in the query", Err(401)),
+            ("a longer token", Ok(false)),
+            ("trailing text", Err(400)),
+            ("Basic", Ok(false)),
+            ("no credentials", Ok(false)),
+            ("an API key alone", Ok(false)),
+        ],
+        "decided now: a cached token (or unreadable credentials), never one that needs an API key checked"
+    );
 
-    // Sources that read more than the header: always the full path.
+    // Sources that read more than the header: the same answers through `extract`.
     let with_cookie = Authenticator::builder()
         .jwt(verifier(&[&TestKey::shared_rs256()], &[authgate::Algorithm::RS256]))
         .sources(TokenSources::default().cookie("access_token"))
         .build()
         .unwrap();
-    for _ in 0..2 {
-        with_cookie.authenticate(&plain).await.unwrap();
+    for decided in [false, false, true] {
+        assert_eq!(attempted(&with_cookie, &plain).await, (decided, Ok(Some("user-1".into()))));
     }
-    assert!(with_cookie.authenticate_cached_request(&plain).is_none());
     let conflicting = req("/api", &[("authorization", &bearer), ("cookie", "access_token=other")]);
-    assert_eq!(with_cookie.authenticate(&conflicting).await.unwrap_err().status(), 400);
+    assert_eq!(attempted(&with_cookie, &conflicting).await, (true, Err(400)));
 }
