@@ -4,8 +4,11 @@
 //! background load only ever slows a block down. Prints both and their ratio.
 //!
 //! ```text
-//! cargo run --release -p authgate --example verify_loop [rounds] [block]
+//! cargo run --release -p authgate --example verify_loop [rounds] [block] [kids]
 //! ```
+//!
+//! `kids` (default 1) signs the tokens in turn under that many key ids of the same RSA
+//! key, as during a key rotation: the signature costs the same, only the headers differ.
 //!
 //! Each side's call is a function of its own that is never inlined, so callgrind can
 //! count one side alone, whatever the optimizer does inside it:
@@ -27,14 +30,21 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(30);
     let block: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let kids: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1).max(1);
 
     let key = TestKey::shared_rs256();
+    let signers: Vec<TestKey> = (0..kids)
+        .map(|k| if k == 0 { key.clone() } else { key.clone().with_kid(format!("kid-{k}")) })
+        .collect();
     let tokens: Vec<String> = (0..512)
         .map(|i| {
-            key.token().claims(standard_claims("https://id.example", "api", &format!("u{i}"), 3600)).sign()
+            signers[i % kids]
+                .token()
+                .claims(standard_claims("https://id.example", "api", &format!("u{i}"), 3600))
+                .sign()
         })
         .collect();
-    let keys = KeySet::from_jwks_json(&jwks(&[&key]).to_string()).expect("jwks");
+    let keys = KeySet::from_jwks_json(&jwks(&signers.iter().collect::<Vec<_>>()).to_string()).expect("jwks");
     let verifier = Verifier::builder()
         .issuer("https://id.example", keys)
         .audience("api")

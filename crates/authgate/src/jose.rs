@@ -602,13 +602,13 @@ fn check_header<'a>(
     Ok((alg, kid, typ))
 }
 
-/// The header segment that last passed [`check_header`] on this thread, and its parts.
+/// A header segment that passed [`check_header`] on this thread, and its parts.
 ///
 /// Every token an issuer signs with one key has the same header bytes, so decoding and
 /// parsing them again (~2 000 instructions a token) gives the same answer; the answer is
 /// a function of those bytes alone (no configuration, no clock), so it is kept by them
-/// and used only for a byte-equal segment. One entry per thread: no lock, nothing shared
-/// between threads, and a header that misses is simply checked as before.
+/// and used only for a byte-equal segment. Per thread: no lock, nothing shared between
+/// threads, and a header that misses is simply checked as before.
 struct HeaderMemo {
     segment: Box<str>,
     alg: Algorithm,
@@ -616,8 +616,21 @@ struct HeaderMemo {
     typ: Option<Box<str>>,
 }
 
+/// Headers remembered per thread: during a key rotation tokens signed with the old and
+/// the new key arrive interleaved, and a service may trust more than one issuer; with a
+/// single entry each such token would push the other's header out.
+const REMEMBERED_HEADERS: usize = 4;
+
+/// The thread's remembered headers, replaced in turn once all are taken.
+struct HeaderMemos {
+    entries: [Option<HeaderMemo>; REMEMBERED_HEADERS],
+    next: usize,
+}
+
 thread_local! {
-    static LAST_HEADER: std::cell::RefCell<Option<HeaderMemo>> = const { std::cell::RefCell::new(None) };
+    static HEADERS: std::cell::RefCell<HeaderMemos> = const {
+        std::cell::RefCell::new(HeaderMemos { entries: [const { None }; REMEMBERED_HEADERS], next: 0 })
+    };
 }
 
 /// The remembered parts of `h`, with `kid` then `typ` copied into `buffer` and borrowed
@@ -626,9 +639,9 @@ fn recall_header<'a>(
     h: &str,
     buffer: &'a mut [u8; HEADER_INLINE_BYTES],
 ) -> Result<HeaderParts<'a>, &'a mut [u8; HEADER_INLINE_BYTES]> {
-    let recalled = LAST_HEADER.with(|memo| {
-        let memo = memo.try_borrow().ok()?;
-        let memo = memo.as_ref().filter(|memo| *memo.segment == *h)?;
+    let recalled = HEADERS.with(|memos| {
+        let memos = memos.try_borrow().ok()?;
+        let memo = memos.entries.iter().flatten().find(|memo| *memo.segment == *h)?;
         let kid = memo.kid.as_deref().unwrap_or_default().as_bytes();
         let typ = memo.typ.as_deref().unwrap_or_default().as_bytes();
         buffer.get_mut(..kid.len())?.copy_from_slice(kid);
@@ -659,9 +672,18 @@ fn remember_header(h: &str, (alg, kid, typ): &HeaderParts<'_>) {
         kid: kid.as_deref().map(Into::into),
         typ: typ.as_deref().map(Into::into),
     };
-    LAST_HEADER.with(|last| {
-        if let Ok(mut last) = last.try_borrow_mut() {
-            *last = Some(memo);
+    HEADERS.with(|memos| {
+        let Ok(mut memos) = memos.try_borrow_mut() else { return };
+        let slot = match memos.entries.iter().position(Option::is_none) {
+            Some(free) => free,
+            None => {
+                let oldest = memos.next;
+                memos.next = (oldest + 1) % REMEMBERED_HEADERS;
+                oldest
+            }
+        };
+        if let Some(entry) = memos.entries.get_mut(slot) {
+            *entry = Some(memo);
         }
     });
 }
@@ -871,6 +893,33 @@ mod tests {
         // The remembered header does not excuse the rest of the token.
         let empty_payload = format!("{}..c2ln", b64(r#"{"alg":"RS256","kid":"k\u0031","typ":"at+jwt"}"#));
         assert_eq!(parts(&empty_payload).unwrap_err().kind(), ErrorKind::MalformedToken);
+    }
+
+    /// Old- and new-key tokens interleave during a rotation: both headers stay
+    /// remembered, and a fifth header replaces the one remembered first.
+    #[test]
+    fn remembered_headers_survive_interleaved_keys_until_a_fifth_replaces_the_first() {
+        let header = |kid: &str| b64(&format!(r#"{{"alg":"RS256","kid":"{kid}","typ":"at+jwt"}}"#));
+        let remembered = |kid: &str| recall_header(&header(kid), &mut [0; HEADER_INLINE_BYTES]).is_ok();
+        let verify_header_of = |kid: &str| {
+            let token = format!("{}.{}.c2ln", header(kid), b64("{}"));
+            assert_eq!(decode(&token).unwrap().kid.as_deref(), Some(kid));
+        };
+        for _ in 0..3 {
+            verify_header_of("old");
+            verify_header_of("new");
+        }
+        assert!(remembered("old") && remembered("new"));
+        for kid in ["k3", "k4"] {
+            verify_header_of(kid);
+        }
+        assert!(["old", "new", "k3", "k4"].into_iter().all(remembered));
+        verify_header_of("k5");
+        assert!(!remembered("old"), "the first remembered is replaced");
+        assert!(["new", "k3", "k4", "k5"].into_iter().all(remembered));
+        verify_header_of("old");
+        assert!(!remembered("new"), "then the next");
+        assert!(["old", "k3", "k4", "k5"].into_iter().all(remembered));
     }
 
     #[test]
