@@ -38,22 +38,25 @@
 //!   the presented token and a key the client never sees, and tells it nothing it could
 //!   not learn by trying the token.
 //!
-//! # A two-way table, no eviction machinery
+//! # An eight-way table, no eviction machinery
 //!
-//! The cache is a fixed table of `max_entries / 2` buckets of two entries each, behind
-//! one read-write lock per bucket (readers share it; a writer holds it for two pointer
-//! stores, never across I/O). A hit is a bucket read, a hash compare, the token compare
-//! and a clone of the principal's `Arc`: about 400 instructions, where a general-purpose
-//! concurrent cache (moka, used here before) spent 1,000 on its frequency sketch, read
-//! log and clock. An insert takes the entry holding the same hash, else an empty one,
-//! else the one expiring first. Entries expire by the verifier's clock:
-//! never later than the token's `exp` (plus leeway) nor [`TokenCacheConfig::max_ttl`]
-//! after they were cached.
+//! The cache is a fixed table of `max_entries / 8` buckets of eight entries each, behind
+//! one read-write lock per bucket (readers share it; a writer holds it for a few stores,
+//! never across I/O). Each entry's hash sits in the bucket beside its pointer, so a hit
+//! is a read of the bucket, a hash compare per entry, the token compare and a clone of
+//! the principal's `Arc`: about 400 instructions, where a general-purpose concurrent
+//! cache (moka, used here before) spent 1,000 on its frequency sketch, read log and
+//! clock. An insert takes the entry holding the same hash, else an empty one, else the
+//! one expiring first. Eight ways, not two, so that chance does not cost capacity: with
+//! half of `max_entries` in use, two-entry buckets that three or more tokens fell into
+//! kept missing 18% of the repeats; eight-entry buckets miss about 1%. Entries expire by
+//! the verifier's clock: never later than the token's `exp` (plus leeway) nor
+//! [`TokenCacheConfig::max_ttl`] after they were cached.
 //!
 //! # One lookup per request
 //!
-//! Middleware ask the cache first, synchronously
-//! ([`crate::Authenticator::authenticate_cached`]), and verify only on a miss. The miss
+//! Middleware ask the cache first, synchronously ([`crate::Authenticator::attempt`]),
+//! and verify only on a miss. The miss
 //! is noted in the [`crate::Credentials`] as a [`CacheMiss`] (which cache, and the
 //! token's hash), so the verification that follows neither hashes the token nor looks it
 //! up again, and records a verified token under the hash already computed. A noted miss
@@ -108,8 +111,6 @@ impl Default for TokenCacheConfig {
 
 /// One cached verification; shared behind an `Arc` so an insert moves one pointer.
 pub(crate) struct Hit {
-    /// The probe hash it was cached under.
-    hash: u64,
     /// The verified token, compared in full on every hit.
     token: Box<[u8]>,
     principal: Principal,
@@ -135,8 +136,20 @@ impl Hit {
     }
 }
 
-/// Two entries sharing a bucket.
-type Bucket = RwLock<[Option<Arc<Hit>>; 2]>;
+/// Entries per bucket. With two, a working set of half of `max_entries` lost 18% of
+/// its repeats for good: a bucket that three or more of its tokens fall into by chance
+/// (a quarter of them, at that load) keeps only two. With eight, about 1%.
+const WAYS: usize = 8;
+
+/// The entries sharing a bucket, each with the hash it was cached under beside it, so a
+/// probe reads the bucket's own memory and follows a pointer only for a matching hash.
+type Bucket = RwLock<[Slot; WAYS]>;
+
+#[derive(Default)]
+struct Slot {
+    hash: u64,
+    hit: Option<Arc<Hit>>,
+}
 
 /// The default hasher of the cache key: a keyed multiply-fold (see the module docs).
 #[derive(Clone)]
@@ -212,33 +225,60 @@ pub(crate) struct CacheMiss {
 /// Tells caches apart, so a miss noted by one is never taken for another's.
 static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Remembers the hashes of recently verified tokens, one per slot, so a token is
-/// admitted into the cache when seen again. Lossy on purpose: a newer token takes the
-/// slot, which only delays an admission.
+/// Remembers which tokens were verified recently, so a token is admitted into the cache
+/// when seen again: a Bloom filter of two bits per token, cleared once it has noted as
+/// many tokens as the cache holds (TinyLFU's doorkeeper).
+///
+/// Notes never overwrite each other. A table of one hash per slot, used before, did:
+/// two tokens sharing a slot, seen in turn, each replaced the other's note, so neither
+/// was ever admitted. With 5 000 users repeating their tokens and the default 10 000
+/// entries, that kept a quarter of them missing for good. Here a token is forgotten
+/// only when the filter is cleared, and a token noted by chance (another token set its
+/// two bits, about 1% of them at the fullest) is only admitted early.
 struct Sightings {
-    slots: Box<[AtomicU64]>,
+    words: Box<[AtomicU64]>,
+    /// Bits in the filter, less one (a power of two).
     mask: u64,
+    /// Tokens noted since the filter was last cleared, and how many clear it.
+    noted: AtomicU64,
+    limit: u64,
 }
 
 impl Sightings {
-    /// Room for about as many tokens as the cache holds (a power of two, 1 Ki..1 Mi
-    /// slots of 8 bytes).
+    /// 16 bits per token the cache holds (a power of two, 16 Ki..64 Mi bits).
     fn new(max_entries: u64) -> Sightings {
-        let n = max_entries.clamp(1 << 10, 1 << 20).next_power_of_two();
-        Sightings { slots: (0..n).map(|_| AtomicU64::new(0)).collect(), mask: n - 1 }
+        let bits = max_entries.saturating_mul(16).clamp(1 << 14, 1 << 26).next_power_of_two();
+        Sightings {
+            words: (0..bits / 64).map(|_| AtomicU64::new(0)).collect(),
+            mask: bits - 1,
+            noted: AtomicU64::new(0),
+            limit: max_entries.max(1),
+        }
     }
 
-    /// True if `hash` was noted before (and is still in its slot); notes it otherwise.
+    /// True if `hash` was noted since the filter was last cleared; notes it otherwise.
     fn seen_again(&self, hash: u64) -> bool {
-        // The low bits pick the slot; the whole hash is stored, so two tokens sharing a
-        // slot are told apart. A hash of 0 reads as noted (a 2^-64 early admission).
-        let Some(slot) = usize::try_from(hash & self.mask).ok().and_then(|i| self.slots.get(i)) else {
-            return false;
-        };
-        if slot.load(Ordering::Relaxed) == hash {
+        // Two bits from separate halves of the hash (the bucket uses its upper bits, in
+        // a different way).
+        let bits = [hash & self.mask, (hash >> 32) & self.mask];
+        let word = |bit: u64| usize::try_from(bit / 64).ok().and_then(|i| self.words.get(i));
+        let is_set = |bit: u64| word(bit).is_some_and(|w| w.load(Ordering::Relaxed) & (1 << (bit % 64)) != 0);
+        if bits.iter().all(|&bit| is_set(bit)) {
             return true;
         }
-        slot.store(hash, Ordering::Relaxed);
+        for bit in bits {
+            if let Some(w) = word(bit) {
+                w.fetch_or(1 << (bit % 64), Ordering::Relaxed);
+            }
+        }
+        // Cleared once full, so one-off tokens do not fill it up and admit everything.
+        // Racing clears only forget notes, which delays admissions.
+        if self.noted.fetch_add(1, Ordering::Relaxed) + 1 >= self.limit {
+            self.noted.store(0, Ordering::Relaxed);
+            for w in &self.words {
+                w.store(0, Ordering::Relaxed);
+            }
+        }
         false
     }
 }
@@ -260,10 +300,10 @@ impl TokenCache {
 
 impl<S: BuildHasher> TokenCache<S> {
     fn with_hasher(config: &TokenCacheConfig, hasher: S) -> TokenCache<S> {
-        // Two entries per bucket; at most 2^24 buckets, so a mistaken huge `max_entries`
-        // costs 400 MB of empty buckets at worst, not all memory.
-        let buckets = config.max_entries.div_ceil(2).clamp(1, 1 << 24);
-        let buckets = (0..buckets).map(|_| RwLock::new([None, None])).collect();
+        // At most 2^21 buckets (16 Mi entries), so a mistaken huge `max_entries` costs
+        // about 300 MB of empty buckets at worst, not all memory.
+        let buckets = config.max_entries.div_ceil(WAYS as u64).clamp(1, 1 << 21);
+        let buckets = (0..buckets).map(|_| RwLock::default()).collect();
         let sightings = (!config.admit_on_first_sighting).then(|| Sightings::new(config.max_entries));
         let id = NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed);
         let max_ttl = config.max_ttl;
@@ -296,8 +336,7 @@ impl<S: BuildHasher> TokenCache<S> {
         (miss.cache == self.id).then_some(Probe { hash: miss.hash, token: token.as_ref() })
     }
 
-    /// The bucket of `hash`: its upper bits, scaled to the table (the lower bits pick
-    /// the sightings slot, and a token sharing one should not share the other).
+    /// The bucket of `hash`: its upper bits, scaled to the table.
     fn bucket(&self, hash: u64) -> Option<&Bucket> {
         let index = (u128::from(hash) * self.buckets.len() as u128) >> 64;
         self.buckets.get(usize::try_from(index).ok()?)
@@ -308,9 +347,10 @@ impl<S: BuildHasher> TokenCache<S> {
         let bucket = self.bucket(probe.hash)?;
         {
             // Entries are replaced whole, so a panic elsewhere cannot leave one half-written.
-            let entries = bucket.read().unwrap_or_else(PoisonError::into_inner);
-            let hit = entries.iter().flatten().find(|hit| {
-                hit.hash == probe.hash && constant_time_eq::constant_time_eq(&hit.token, probe.token)
+            let slots = bucket.read().unwrap_or_else(PoisonError::into_inner);
+            let hit = slots.iter().find_map(|slot| {
+                let hit = slot.hit.as_ref().filter(|_| slot.hash == probe.hash)?;
+                constant_time_eq::constant_time_eq(&hit.token, probe.token).then_some(hit)
             })?;
             if now <= hit.valid_until && hit.key_still_trusted() {
                 return Some(hit.principal.clone());
@@ -318,13 +358,14 @@ impl<S: BuildHasher> TokenCache<S> {
         }
         // Expired, or its key left the key set: drop it, unless replaced meanwhile (by
         // another token of the same hash, so compared in constant time again).
-        let mut entries = bucket.write().unwrap_or_else(PoisonError::into_inner);
-        let same = |hit: &Arc<Hit>| {
-            hit.hash == probe.hash && constant_time_eq::constant_time_eq(&hit.token, probe.token)
-        };
-        for entry in entries.iter_mut() {
-            if entry.as_ref().is_some_and(same) {
-                *entry = None;
+        let mut slots = bucket.write().unwrap_or_else(PoisonError::into_inner);
+        for slot in slots.iter_mut().filter(|slot| slot.hash == probe.hash) {
+            if slot
+                .hit
+                .as_ref()
+                .is_some_and(|hit| constant_time_eq::constant_time_eq(&hit.token, probe.token))
+            {
+                slot.hit = None;
             }
         }
         None
@@ -348,7 +389,6 @@ impl<S: BuildHasher> TokenCache<S> {
         };
         let Some(bucket) = self.bucket(probe.hash) else { return };
         let hit = Arc::new(Hit {
-            hash: probe.hash,
             token: probe.token.into(),
             principal: principal.clone(),
             key,
@@ -357,18 +397,18 @@ impl<S: BuildHasher> TokenCache<S> {
             generation,
             set_usable_until,
         });
-        let mut entries = bucket.write().unwrap_or_else(PoisonError::into_inner);
+        let mut slots = bucket.write().unwrap_or_else(PoisonError::into_inner);
         // The entry of the same hash (the token again, or one it collides with), else an
         // empty one, else the one expiring first (an expired one, if there is one).
-        let same = entries.iter().position(|e| e.as_ref().is_some_and(|e| e.hash == probe.hash));
-        let free = || entries.iter().position(Option::is_none);
+        let same = slots.iter().position(|slot| slot.hit.is_some() && slot.hash == probe.hash);
+        let free = || slots.iter().position(|slot| slot.hit.is_none());
         let first_to_expire = || {
-            let until = |i: usize| entries.get(i).and_then(Option::as_ref).map_or(0, |e| e.valid_until);
-            usize::from(until(1) < until(0))
+            let until = |slot: &Slot| slot.hit.as_ref().map_or(0, |hit| hit.valid_until);
+            (0..WAYS).min_by_key(|&i| slots.get(i).map_or(0, until)).unwrap_or(0)
         };
         let victim = same.or_else(free).unwrap_or_else(first_to_expire);
-        if let Some(entry) = entries.get_mut(victim) {
-            *entry = Some(hit);
+        if let Some(slot) = slots.get_mut(victim) {
+            *slot = Slot { hash: probe.hash, hit: Some(hit) };
         }
     }
 }
@@ -447,17 +487,44 @@ mod tests {
         assert_eq!(cached(&cache, "a.b.c", NOW).as_deref(), Some("u1"));
     }
 
+    /// Tokens whose hashes share a sightings bit, seen in turn: neither keeps the other
+    /// out (a table of one hash per slot admitted neither, ever).
     #[test]
-    fn a_sighting_is_forgotten_when_another_token_takes_its_slot() {
+    fn tokens_sharing_sightings_bits_are_both_admitted() {
         let cache =
             TokenCache::with_hasher(&TokenCacheConfig::default(), BuildHasherDefault::<SameSlot>::default());
         assert_ne!(cache.probe("a.b.c").hash, cache.probe("x.y.zz").hash);
-        verified(&cache, "a.b.c", "u1");
-        verified(&cache, "x.y.zz", "u2");
-        verified(&cache, "a.b.c", "u1");
-        assert_eq!(cached(&cache, "a.b.c", NOW), None, "its first sighting was overwritten");
-        verified(&cache, "a.b.c", "u1");
+        for _ in 0..2 {
+            verified(&cache, "a.b.c", "u1");
+            verified(&cache, "x.y.zz", "u2");
+        }
         assert_eq!(cached(&cache, "a.b.c", NOW).as_deref(), Some("u1"));
+        assert_eq!(cached(&cache, "x.y.zz", NOW).as_deref(), Some("u2"));
+    }
+
+    #[test]
+    fn sightings_are_forgotten_once_as_many_tokens_as_the_cache_holds_were_noted() {
+        let sightings = Sightings::new(1_024);
+        let spread = |i: u64| i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        assert!(!sightings.seen_again(spread(0)), "first sighting");
+        assert!(sightings.seen_again(spread(0)), "second");
+        for i in 1..1_023 {
+            sightings.seen_again(spread(i));
+        }
+        assert!(sightings.seen_again(spread(0)), "1 023 notes: still remembered");
+        sightings.seen_again(spread(5_000));
+        assert!(!sightings.seen_again(spread(0)), "the 1 024th cleared the filter");
+    }
+
+    #[test]
+    fn a_full_filter_mistakes_few_new_tokens_for_seen_ones() {
+        let sightings = Sightings::new(10_000);
+        let spread = |i: u64| i.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17) ^ i.wrapping_mul(31);
+        for i in 0..9_999 {
+            sightings.seen_again(spread(i));
+        }
+        let early = (100_000..110_000).filter(|&i| sightings.seen_again(spread(i))).count();
+        assert!(early < 300, "{early} of 10 000 new tokens taken for seen ones (about 140 expected)");
     }
 
     #[test]
@@ -549,7 +616,7 @@ mod tests {
 
     /// A cache of one bucket: every token shares it.
     fn one_bucket() -> TokenCache {
-        TokenCache::new(&TokenCacheConfig { max_entries: 2, ..first_sighting() })
+        TokenCache::new(&TokenCacheConfig { max_entries: WAYS as u64, ..first_sighting() })
     }
 
     fn verified_until(cache: &TokenCache, token: &str, id: &str, valid_until: u64) {
@@ -558,17 +625,23 @@ mod tests {
     }
 
     #[test]
-    fn a_bucket_holds_two_tokens_and_a_third_replaces_the_one_expiring_first() {
+    fn a_bucket_holds_eight_tokens_and_a_ninth_replaces_the_one_expiring_first() {
         let cache = one_bucket();
         assert_eq!(cache.buckets.len(), 1);
-        verified_until(&cache, "a.b.c", "u1", NOW + 60);
-        verified_until(&cache, "d.e.f", "u2", NOW + 30);
-        assert_eq!(cached(&cache, "a.b.c", NOW).as_deref(), Some("u1"));
-        assert_eq!(cached(&cache, "d.e.f", NOW).as_deref(), Some("u2"), "two tokens, one bucket");
-        verified_until(&cache, "g.h.i", "u3", NOW + 90);
-        assert_eq!(cached(&cache, "d.e.f", NOW), None, "the one expiring first made room");
-        assert_eq!(cached(&cache, "a.b.c", NOW).as_deref(), Some("u1"));
-        assert_eq!(cached(&cache, "g.h.i", NOW).as_deref(), Some("u3"));
+        // Expiring in 60, 61, ... seconds, except the fifth: 30.
+        let until = |i: u64| if i == 4 { NOW + 30 } else { NOW + 60 + i };
+        for i in 0..WAYS as u64 {
+            verified_until(&cache, &format!("t{i}.b.c"), &format!("u{i}"), until(i));
+        }
+        for i in 0..WAYS as u64 {
+            let id = cached(&cache, &format!("t{i}.b.c"), NOW);
+            assert_eq!(id, Some(format!("u{i}")), "eight tokens, one bucket");
+        }
+        verified_until(&cache, "t8.b.c", "u8", NOW + 90);
+        assert_eq!(cached(&cache, "t4.b.c", NOW), None, "the one expiring first made room");
+        for i in (0..=WAYS as u64).filter(|&i| i != 4) {
+            assert_eq!(cached(&cache, &format!("t{i}.b.c"), NOW), Some(format!("u{i}")));
+        }
     }
 
     #[test]
@@ -595,19 +668,50 @@ mod tests {
     }
 
     #[test]
-    fn the_table_has_half_as_many_buckets_as_entries_and_at_least_one() {
+    fn the_table_has_an_eighth_as_many_buckets_as_entries_and_at_least_one() {
         let buckets = |max_entries| {
             TokenCache::new(&TokenCacheConfig { max_entries, ..first_sighting() }).buckets.len()
         };
-        assert_eq!(buckets(10_000), 5_000);
-        assert_eq!(buckets(3), 2);
+        assert_eq!(buckets(10_000), 1_250);
+        assert_eq!(buckets(9), 2);
         assert_eq!(buckets(0), 1);
+    }
+
+    /// A working set of half the configured entries, repeated, is answered from the
+    /// cache: neither buckets overflowing by chance nor tokens sharing sightings bits may
+    /// make a share of it miss for good.
+    #[test]
+    fn a_working_set_of_half_the_entries_is_served_from_the_cache() {
+        for admit_on_first_sighting in [false, true] {
+            let config = TokenCacheConfig { max_entries: 2_000, admit_on_first_sighting, ..first_sighting() };
+            let hits = working_set_hits(&TokenCache::new(&config));
+            assert!(hits >= 950, "{hits} of 1 000 repeated tokens hit (about 990 expected)");
+        }
+    }
+
+    /// Hits in the fourth round of 1 000 tokens, each verified on a miss.
+    fn working_set_hits(cache: &TokenCache) -> usize {
+        let tokens: Vec<String> = (0..1_000u64)
+            .map(|i| {
+                format!("h.p.{:032x}", u128::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835))
+            })
+            .collect();
+        let mut hits = 0;
+        for round in 0..4 {
+            for token in &tokens {
+                match cached(cache, token, NOW) {
+                    Some(_) => hits += usize::from(round == 3),
+                    None => verified(cache, token, "u"),
+                }
+            }
+        }
+        hits
     }
 
     #[test]
     fn the_tail_mix_spreads_tokens_over_the_buckets() {
         // 20 000 random-looking tails into 5 000 buckets: about 4 each, none crowded.
-        let cache = TokenCache::new(&TokenCacheConfig::default());
+        let cache = TokenCache::new(&TokenCacheConfig { max_entries: 40_000, ..first_sighting() });
         let mut counts = vec![0u32; cache.buckets.len()];
         for i in 0..20_000u64 {
             let token =
