@@ -71,9 +71,10 @@
 //! Most tokens a busy service sees once within a few minutes are not seen again soon
 //! (many users, each a few requests), and inserting every verified token into the cache
 //! cost about 15% of the throughput with distinct tokens. So a verified token is first
-//! only noted in a small lossy table of hashes (one atomic word per slot, no locks, no
-//! allocation); it enters the cache when it is verified again while still noted there.
-//! A client repeating its token pays two verifications instead of one, then hits.
+//! only noted in a Bloom filter (two bits per token, atomic words, no locks, no
+//! allocation, cleared after as many notes as the cache holds); it enters the cache when
+//! it is verified again while still noted there. A client repeating its token pays two
+//! verifications instead of one, then hits.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
