@@ -101,3 +101,39 @@ fn answers_from_the_cache_without_waiting_are_counted_like_verify() {
     assert_eq!(get(&format!("{TOKEN_CACHE}{{result=miss}}")), 2, "the first look is not counted: {seen:?}");
     assert_eq!(get(&format!("{VERIFY_SECONDS}{{method=jwt}}")), 2, "the hit is counted, not timed: {seen:?}");
 }
+
+/// Many users, each repeating a token: after two sightings each is answered from the
+/// cache, as `authgate_token_cache_total` shows, however their hashes happen to fall.
+#[test]
+fn a_repeated_working_set_is_answered_from_the_cache_after_two_sightings() {
+    let key = TestKey::shared_rs256();
+    let set = authgate::KeySet::from_jwks_json(&authgate_testkit::jwks(&[&key]).to_string()).unwrap();
+    let mut cache = authgate::TokenCacheConfig::default();
+    cache.max_entries = 1_000;
+    let v = authgate::Verifier::builder()
+        .issuer(crate::helpers::ISS, set)
+        .audience(crate::helpers::AUD)
+        .token_cache(cache)
+        .build()
+        .unwrap();
+    // 500 users: half of the cache's entries.
+    let tokens: Vec<String> = (0..500).map(|i| good(&key).claim("sub", format!("user-{i}")).sign()).collect();
+    let misses_per_round: Vec<u64> = (0..4)
+        .map(|_| {
+            let tally = Tally::default();
+            metrics::with_local_recorder(&tally, || {
+                for (i, token) in tokens.iter().enumerate() {
+                    let user = v.verify(token).now_or_never().expect("static keys never wait").unwrap();
+                    assert_eq!(user.user_id(), format!("user-{i}"));
+                }
+            });
+            let seen = tally.0.lock().unwrap().clone();
+            seen.get(&format!("{TOKEN_CACHE}{{result=miss}}")).copied().unwrap_or(0)
+        })
+        .collect();
+    assert!(
+        misses_per_round[..2].iter().all(|&m| m >= 475),
+        "first and second sightings: {misses_per_round:?}"
+    );
+    assert!(misses_per_round[2..].iter().all(|&m| m <= 25), "then hits: {misses_per_round:?}");
+}
