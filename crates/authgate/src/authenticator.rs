@@ -366,6 +366,8 @@ impl Authenticator {
         Ok(self.attempt_cached(credentials))
     }
 
+    /// [`Authenticator::attempt`] for extracted credentials: decided when there are none
+    /// or the cache holds their token.
     fn attempt_cached<'a>(&self, credentials: Credentials<'a>) -> Attempt<'a> {
         if credentials.is_empty() {
             return Attempt::Decided(None);
