@@ -72,9 +72,9 @@
 //! (many users, each a few requests), and inserting every verified token into the cache
 //! cost about 15% of the throughput with distinct tokens. So a verified token is first
 //! only noted in a Bloom filter (two bits per token, atomic words, no locks, no
-//! allocation, cleared after as many notes as the cache holds); it enters the cache when
-//! it is verified again while still noted there. A client repeating its token pays two
-//! verifications instead of one, then hits.
+//! allocation, cleared after about as many notes as the cache holds, at least 1 024); it
+//! enters the cache when it is verified again while still noted there. A client
+//! repeating its token pays two verifications instead of one, then hits.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -227,8 +227,8 @@ pub(crate) struct CacheMiss {
 static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Remembers which tokens were verified recently, so a token is admitted into the cache
-/// when seen again: a Bloom filter of two bits per token, cleared once it has noted as
-/// many tokens as the cache holds (TinyLFU's doorkeeper).
+/// when seen again: a Bloom filter of two bits per token, cleared once it has noted
+/// about as many tokens as the cache holds (TinyLFU's doorkeeper).
 ///
 /// Notes never overwrite each other. A table of one hash per slot, used before, did:
 /// two tokens sharing a slot, seen in turn, each replaced the other's note, so neither
@@ -246,14 +246,15 @@ struct Sightings {
 }
 
 impl Sightings {
-    /// 16 bits per token the cache holds (a power of two, 16 Ki..64 Mi bits).
+    /// 16 bits per token the cache holds (a power of two, 16 Ki..64 Mi bits), cleared
+    /// after one note per 16 bits: at least 1 024, so a tiny cache still admits tokens.
     fn new(max_entries: u64) -> Sightings {
         let bits = max_entries.saturating_mul(16).clamp(1 << 14, 1 << 26).next_power_of_two();
         Sightings {
             words: (0..bits / 64).map(|_| AtomicU64::new(0)).collect(),
             mask: bits - 1,
             noted: AtomicU64::new(0),
-            limit: max_entries.max(1),
+            limit: bits / 16,
         }
     }
 
@@ -503,6 +504,16 @@ mod tests {
         assert_eq!(cached(&cache, "x.y.zz", NOW).as_deref(), Some("u2"));
     }
 
+    /// A tiny cache still admits a repeated token: the filter is sized (and cleared)
+    /// for at least 1 024 notes, not for `max_entries` of them.
+    #[test]
+    fn a_cache_of_one_entry_admits_a_token_on_its_second_sighting() {
+        let cache = TokenCache::new(&TokenCacheConfig { max_entries: 1, ..TokenCacheConfig::default() });
+        verified(&cache, "a.b.c", "u1");
+        verified(&cache, "a.b.c", "u1");
+        assert_eq!(cached(&cache, "a.b.c", NOW).as_deref(), Some("u1"));
+    }
+
     #[test]
     fn sightings_are_forgotten_once_as_many_tokens_as_the_cache_holds_were_noted() {
         let sightings = Sightings::new(1_024);
@@ -520,8 +531,9 @@ mod tests {
     #[test]
     fn a_full_filter_mistakes_few_new_tokens_for_seen_ones() {
         let sightings = Sightings::new(10_000);
+        assert_eq!(sightings.limit, 16_384, "160 000 bits, rounded up to 2^18");
         let spread = |i: u64| i.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17) ^ i.wrapping_mul(31);
-        for i in 0..9_999 {
+        for i in 0..sightings.limit - 1 {
             sightings.seen_again(spread(i));
         }
         let early = (100_000..110_000).filter(|&i| sightings.seen_again(spread(i))).count();
