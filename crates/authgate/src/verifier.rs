@@ -540,19 +540,19 @@ impl Verifier {
     /// outcome depends only on the token, `now` and the configuration, so it is the same.
     async fn verify_raw(&self, token: &str, now: u64) -> Result<Verified<'_>, Error> {
         let (rules, kid) = match self.verify_now(token, now)? {
-            Attempt::Verified(verified) => return Ok(verified),
-            Attempt::NeedKey { rules, kid } => (rules, kid),
+            VerifyNow::Verified(verified) => return Ok(verified),
+            VerifyNow::NeedKey { rules, kid } => (rules, kid),
         };
         let key = rules.keys.key_for(kid.as_deref()).await?;
         self.verify_with(token, now, key)
     }
 
-    fn verify_now(&self, token: &str, now: u64) -> Result<Attempt<'_>, Error> {
+    fn verify_now(&self, token: &str, now: u64) -> Result<VerifyNow<'_>, Error> {
         let mut scratch = jose::Scratch::new();
         let checked = self.check(token, now, &mut scratch)?;
         match checked.rules.keys.key_now(checked.kid.as_deref()) {
-            Some(key) => self.finish(checked, key).map(Attempt::Verified),
-            None => Ok(Attempt::NeedKey { rules: checked.rules, kid: checked.kid.map(Cow::into_owned) }),
+            Some(key) => self.finish(checked, key).map(VerifyNow::Verified),
+            None => Ok(VerifyNow::NeedKey { rules: checked.rules, kid: checked.kid.map(Cow::into_owned) }),
         }
     }
 
@@ -672,7 +672,7 @@ struct Checked<'v, 'a> {
 }
 
 /// What [`Verifier::verify_now`] could do without waiting.
-enum Attempt<'a> {
+enum VerifyNow<'a> {
     Verified(Verified<'a>),
     /// Every check before the key lookup passed; the key set must be waited for.
     NeedKey {
