@@ -547,8 +547,8 @@ mod tests {
         for r in &not_sole {
             assert_eq!(sole(&s, r), None, "{:?}", r.headers);
         }
-        // Unvalidated bytes: with a second space they keep it, so they can only equal a
-        // token `extract` refused, which the cache never holds.
+        // Unvalidated bytes: with a second space they start with it, and no token that
+        // passed `extract`'s printable check (so no cached token) contains a space.
         let spaced = req("/", &[("authorization", "Bearer  abc")]);
         assert_eq!(sole(&s, &spaced).as_deref(), Some(&b" abc"[..]));
         assert_eq!(s.extract(&spaced).unwrap().bearer(), Some("abc"));
