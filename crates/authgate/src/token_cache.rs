@@ -90,7 +90,8 @@ use crate::principal::Principal;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct TokenCacheConfig {
-    /// Maximum number of cached tokens. Default 10 000.
+    /// Maximum number of cached tokens (rounded up to a multiple of eight, the entries
+    /// of a bucket). Default 10 000.
     pub max_entries: u64,
     /// Longest an entry lives, whatever the token's `exp`. Default 5 min.
     pub max_ttl: Duration,
