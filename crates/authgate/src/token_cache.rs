@@ -153,6 +153,15 @@ struct Slot {
     hit: Option<Arc<Hit>>,
 }
 
+impl Slot {
+    /// The entry for exactly `probe`'s token: the same hash, then the whole token
+    /// compared in constant time.
+    fn holds(&self, probe: &Probe<'_>) -> Option<&Arc<Hit>> {
+        let hit = self.hit.as_ref().filter(|_| self.hash == probe.hash)?;
+        constant_time_eq::constant_time_eq(&hit.token, probe.token).then_some(hit)
+    }
+}
+
 /// The default hasher of the cache key: a keyed multiply-fold (see the module docs).
 #[derive(Clone)]
 pub(crate) struct TailMix {
@@ -351,10 +360,7 @@ impl<S: BuildHasher> TokenCache<S> {
         {
             // Entries are replaced whole, so a panic elsewhere cannot leave one half-written.
             let slots = bucket.read().unwrap_or_else(PoisonError::into_inner);
-            let hit = slots.iter().find_map(|slot| {
-                let hit = slot.hit.as_ref().filter(|_| slot.hash == probe.hash)?;
-                constant_time_eq::constant_time_eq(&hit.token, probe.token).then_some(hit)
-            })?;
+            let hit = slots.iter().find_map(|slot| slot.holds(&probe))?;
             if now <= hit.valid_until && hit.key_still_trusted() {
                 return Some(hit.principal.clone());
             }
@@ -362,12 +368,8 @@ impl<S: BuildHasher> TokenCache<S> {
         // Expired, or its key left the key set: drop it, unless replaced meanwhile (by
         // another token of the same hash, so compared in constant time again).
         let mut slots = bucket.write().unwrap_or_else(PoisonError::into_inner);
-        for slot in slots.iter_mut().filter(|slot| slot.hash == probe.hash) {
-            if slot
-                .hit
-                .as_ref()
-                .is_some_and(|hit| constant_time_eq::constant_time_eq(&hit.token, probe.token))
-            {
+        for slot in slots.iter_mut() {
+            if slot.holds(&probe).is_some() {
                 slot.hit = None;
             }
         }
