@@ -346,23 +346,24 @@ impl Authenticator {
             (Some(_), AuthMode::ApiKeyOnly) | (None, _) => None,
             (Some(verifier), _) => self.sources.sole_bearer_token(req).map(|token| (verifier, token)),
         };
+        let mut missed = None;
         if let Some((verifier, token)) = sole_token {
-            let miss = match verifier.cached(token) {
+            match verifier.cached(token) {
                 Ok(principal) => return Ok(Attempt::Decided(Some(principal))),
-                Err(miss) => miss,
-            };
-            let credentials = self.sources.extract(req)?;
-            // The miss is the bearer token's when `extract` read these very bytes; it
-            // may have trimmed them (`Bearer  <token>`), and then its token is looked up.
-            if credentials.bearer().map(str::as_bytes) == Some(token) {
-                if let Some(miss) = miss {
-                    let _ = credentials.cache_miss_slot().set(miss);
-                }
-                return Ok(Attempt::Pending(credentials));
+                Err(miss) => missed = Some((token, miss)),
             }
-            return Ok(self.attempt_cached(credentials));
         }
         let credentials = self.sources.extract(req)?;
+        // The miss is the bearer token's when `extract` read these very bytes; it may have
+        // trimmed them (`Bearer  <token>`), and then its own token is looked up.
+        if let Some((token, miss)) = missed
+            && credentials.bearer().map(str::as_bytes) == Some(token)
+        {
+            if let Some(miss) = miss {
+                let _ = credentials.cache_miss_slot().set(miss);
+            }
+            return Ok(Attempt::Pending(credentials));
+        }
         Ok(self.attempt_cached(credentials))
     }
 
