@@ -257,37 +257,33 @@ where
         // A token seen before, no credentials or unreadable ones: decided now, without
         // the authenticator's future or a copy of the token.
         let source = RequestSource::new(req.request());
-        let credentials = match config.authenticator.attempt(&source) {
-            Ok(Attempt::Decided(outcome)) => Err(Ok(outcome)),
-            // Owned, with the cache miss noted: verified without a second lookup.
-            Ok(Attempt::Pending(credentials)) => Ok(credentials.into_owned()),
-            Err(error) => Err(Err(error)),
-        };
-        let credentials = match credentials {
-            Ok(credentials) => credentials,
-            Err(outcome) => {
-                return match admit(config, req, state, outcome) {
-                    Ok((req, method)) => {
-                        // Only API-key answers may need the deprecation headers.
-                        let deprecating = (method == Some(AuthMethod::ApiKey)
-                            && config.deprecation.is_some())
-                        .then(|| Arc::clone(config));
-                        ResponseFuture::calling(self.service.call(req), deprecating)
+        let outcome = match config.authenticator.attempt(&source) {
+            Ok(Attempt::Decided(outcome)) => Ok(outcome),
+            Ok(Attempt::Pending(credentials)) => {
+                // Owned, with the cache miss noted: verified without a second lookup.
+                let credentials = credentials.into_owned();
+                let service = Rc::clone(&self.service);
+                let config = Arc::clone(config);
+                let fut = Box::pin(async move {
+                    let outcome = config.authenticator.authenticate_credentials(credentials).await;
+                    match admit(&config, req, state, outcome) {
+                        Ok((req, method)) => Ok(decorate(&config, service.call(req).await?, method)),
+                        Err(rejection) => Ok(*rejection),
                     }
-                    Err(rejection) => ResponseFuture::answered(*rejection),
-                };
+                });
+                return ResponseFuture { state: State::Authenticating { fut } };
             }
+            Err(error) => Err(error),
         };
-        let service = Rc::clone(&self.service);
-        let config = Arc::clone(config);
-        let fut = Box::pin(async move {
-            let outcome = config.authenticator.authenticate_credentials(credentials).await;
-            match admit(&config, req, state, outcome) {
-                Ok((req, method)) => Ok(decorate(&config, service.call(req).await?, method)),
-                Err(rejection) => Ok(*rejection),
+        match admit(config, req, state, outcome) {
+            Ok((req, method)) => {
+                // Only API-key answers may need the deprecation headers.
+                let deprecating = (method == Some(AuthMethod::ApiKey) && config.deprecation.is_some())
+                    .then(|| Arc::clone(config));
+                ResponseFuture::calling(self.service.call(req), deprecating)
             }
-        });
-        ResponseFuture { state: State::Authenticating { fut } }
+            Err(rejection) => ResponseFuture::answered(*rejection),
+        }
     }
 }
 
