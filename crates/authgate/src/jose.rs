@@ -621,7 +621,7 @@ struct HeaderMemo {
 /// single entry each such token would push the other's header out.
 const REMEMBERED_HEADERS: usize = 4;
 
-/// The thread's remembered headers, replaced in turn once all are taken.
+/// The thread's remembered headers, taken and then replaced in turn.
 struct HeaderMemos {
     entries: [Option<HeaderMemo>; REMEMBERED_HEADERS],
     next: usize,
@@ -674,14 +674,10 @@ fn remember_header(h: &str, (alg, kid, typ): &HeaderParts<'_>) {
     };
     HEADERS.with(|memos| {
         let Ok(mut memos) = memos.try_borrow_mut() else { return };
-        let slot = match memos.entries.iter().position(Option::is_none) {
-            Some(free) => free,
-            None => {
-                let oldest = memos.next;
-                memos.next = (oldest + 1) % REMEMBERED_HEADERS;
-                oldest
-            }
-        };
+        // Filled in turn from the first entry, so the next one is empty until all are
+        // taken, and then the oldest.
+        let slot = memos.next;
+        memos.next = (slot + 1) % REMEMBERED_HEADERS;
         if let Some(entry) = memos.entries.get_mut(slot) {
             *entry = Some(memo);
         }
