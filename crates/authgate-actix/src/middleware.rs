@@ -254,8 +254,8 @@ where
             let client = config.proxies.resolve(peer.ip(), values);
             req.extensions_mut().insert(ClientAddr(client));
         }
-        // A token seen before, no credentials or unreadable ones: decided now, without
-        // the authenticator's future or a copy of the token.
+        // Decided now unless it must wait (an API key to look up, keys to fetch): no
+        // authenticator future, no copy of the token.
         let source = RequestSource::new(req.request());
         let outcome = match config.authenticator.attempt(&source) {
             Ok(Attempt::Decided(outcome)) => Ok(outcome),
@@ -289,7 +289,8 @@ where
 
 pin_project! {
     /// The future of [`AuthService`]: the inner service's answer (decided without
-    /// waiting: a cached token, a preflight), a rejection, or authentication then the
+    /// waiting: a token cached or verified with its key at hand, a preflight), a
+    /// rejection, or authentication that waits (keys to fetch, an API key) then the
     /// inner service. The first two allocate nothing.
     pub struct ResponseFuture<S, B>
     where

@@ -242,8 +242,8 @@ where
         }
         req.extensions_mut().insert(context);
 
-        // A token seen before (or no credentials, or unreadable ones) is decided now:
-        // no future, no copy of the token.
+        // Decided now unless it must wait (an API key to look up, keys to fetch): no
+        // future, no copy of the token.
         let principal = match shared.authenticator.attempt(&req) {
             Ok(Attempt::Decided(Some(principal))) => principal,
             Ok(Attempt::Decided(None)) => return self.no_credentials(req),
@@ -286,8 +286,8 @@ fn admit<B>(shared: &Shared, req: &mut Request<B>, outcome: Result<Option<Princi
 }
 
 impl<S> Auth<S> {
-    /// The slow path: verifies in a future that owns the request (and the ready inner
-    /// service), so the response future stays small for the cached path.
+    /// The path that waits: verifies in a future that owns the request (and the ready inner
+    /// service), so the response future stays small for requests decided at once.
     fn authenticate<ReqB>(
         &mut self,
         mut req: Request<ReqB>,

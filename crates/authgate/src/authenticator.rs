@@ -305,16 +305,22 @@ impl Authenticator {
     /// [`Authenticator::authenticate`], which is `attempt` followed by
     /// [`Authenticator::authenticate_credentials`] for [`Attempt::Pending`].
     ///
-    /// - [`Attempt::Decided`]`(Some(caller))`: a token the verified-token cache holds;
+    /// - [`Attempt::Decided`]`(Some(caller))`: a token the verified-token cache holds, or
+    ///   a bearer token (the only credential this authenticator reads) verified now
+    ///   because its key is at hand;
     /// - [`Attempt::Decided`]`(None)`: no credentials at all (the adapter decides whether
     ///   that is a 401);
-    /// - [`Attempt::Pending`]: credentials to verify, with a cache miss noted in them, so
-    ///   the verification neither hashes the token nor looks it up again. Call
-    ///   [`Credentials::into_owned`] if the future outlives the request;
-    /// - `Err`: credentials that cannot be read (a repeated header, a malformed one).
+    /// - [`Attempt::Pending`]: credentials that need waiting for: an API key to look up,
+    ///   or a token whose key set must be fetched first (not fetched yet, or a key it
+    ///   does not hold yet). A cache miss is noted in them, so the verification neither
+    ///   hashes the token nor looks it up again. Call [`Credentials::into_owned`] if the
+    ///   future outlives the request;
+    /// - `Err`: credentials that cannot be read (a repeated header, a malformed one) or a
+    ///   token refused now (bad signature, expired...).
     ///
-    /// Middleware call it first, so a client repeating its token costs no future and no
-    /// copy of the token. A request whose only credential is one `Authorization: Bearer
+    /// A signature check is computation, not waiting, so it runs here: middleware call
+    /// `attempt` first, and a token costs them neither a future nor a copy of the token
+    /// unless its keys must be fetched. A request whose only credential is one `Authorization: Bearer
     /// <token>` header is looked up by the header's bytes before [`TokenSources::extract`]
     /// validates them: a token byte-for-byte equal to one verified before passes that
     /// validation just as the verified one did, so it need not be read twice. Every other
@@ -333,7 +339,7 @@ impl Authenticator {
     /// let req = http::Request::get("/").header("authorization", format!("Bearer {token}")).body(())?;
     /// for _ in 0..3 {
     ///     let user = match auth.attempt(&req)? {
-    ///         Attempt::Decided(user) => user, // the third time: from the cache
+    ///         Attempt::Decided(user) => user, // verified now; the third time from the cache
     ///         Attempt::Pending(credentials) => auth.authenticate_credentials(credentials).await?,
     ///     };
     ///     assert_eq!(user.map(|u| u.user_id().to_owned()).as_deref(), Some("u1"));
@@ -362,20 +368,36 @@ impl Authenticator {
             if let Some(miss) = miss {
                 let _ = credentials.cache_miss_slot().set(miss);
             }
-            return Ok(Attempt::Pending(credentials));
+            return self.verify_without_waiting(credentials);
         }
-        Ok(self.attempt_cached(credentials))
+        self.attempt_cached(credentials)
     }
 
-    /// [`Authenticator::attempt`] for extracted credentials: decided when there are none
-    /// or the cache holds their token.
-    fn attempt_cached<'a>(&self, credentials: Credentials<'a>) -> Attempt<'a> {
+    /// [`Authenticator::attempt`] for extracted credentials: decided when there are none,
+    /// the cache holds their token or it can be verified now.
+    fn attempt_cached<'a>(&self, credentials: Credentials<'a>) -> Result<Attempt<'a>, Error> {
         if credentials.is_empty() {
-            return Attempt::Decided(None);
+            return Ok(Attempt::Decided(None));
         }
         match self.authenticate_cached(&credentials) {
-            Some(principal) => Attempt::Decided(Some(principal)),
-            None => Attempt::Pending(credentials),
+            Some(principal) => Ok(Attempt::Decided(Some(principal))),
+            None => self.verify_without_waiting(credentials),
+        }
+    }
+
+    /// Verifies credentials that missed the cache, when they are a bearer token alone
+    /// (as this authenticator reads them) and its key is at hand: the check is pure
+    /// computation, so a future would only cost an allocation and a copy of the token.
+    /// Pending when an API key must be looked up or the key set fetched.
+    fn verify_without_waiting<'a>(&self, credentials: Credentials<'a>) -> Result<Attempt<'a>, Error> {
+        let reads_api_key = credentials.api_key().is_some() && self.mode != AuthMode::JwtOnly;
+        let token = credentials.bearer().filter(|_| !reads_api_key && self.mode != AuthMode::ApiKeyOnly);
+        let (Some(verifier), Some(token)) = (&self.verifier, token) else {
+            return Ok(Attempt::Pending(credentials));
+        };
+        match verifier.verify_now_after(token, credentials.cache_miss_slot().get().copied()) {
+            Some(outcome) => outcome.map(|principal| Attempt::Decided(Some(principal))),
+            None => Ok(Attempt::Pending(credentials)),
         }
     }
 }
@@ -384,11 +406,11 @@ impl Authenticator {
 /// [`std::task::Poll`]: a request is decided or it is not.
 #[derive(Debug)]
 pub enum Attempt<'a> {
-    /// The answer: the caller (a cached token), or `None` when the request carries no
-    /// credentials.
+    /// The answer: the caller (a cached token, or one verified with its key at hand), or
+    /// `None` when the request carries no credentials.
     Decided(Option<Principal>),
-    /// Credentials that must be verified: pass them to
-    /// [`Authenticator::authenticate_credentials`].
+    /// Credentials whose verification must wait (an API key, keys to fetch): pass them
+    /// to [`Authenticator::authenticate_credentials`].
     Pending(Credentials<'a>),
 }
 

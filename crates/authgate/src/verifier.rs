@@ -25,7 +25,7 @@ use crate::keyset::KeySet;
 use crate::mapping::ClaimMapping;
 use crate::metric_names;
 use crate::principal::{AuthMethod, Principal};
-use crate::token_cache::{CacheMiss, TokenCache, TokenCacheConfig};
+use crate::token_cache::{CacheMiss, Probe, TokenCache, TokenCacheConfig};
 use crate::token_types::TokenTypes;
 
 /// Largest `exp`/`nbf`/`iat` accepted (year ~5138): bigger values are type confusion.
@@ -456,23 +456,64 @@ impl Verifier {
     async fn verify_access(&self, token: &str, miss: Option<CacheMiss>) -> Result<Principal, Error> {
         self.check_size(token)?;
         let now = self.inner.clock.now_unix();
-        let mut cached = None;
-        if let Some(cache) = &self.inner.cache {
-            // Missed a moment ago (`verify_after` asks first): asking again would almost
-            // always miss again. A miss noted by another cache only costs the hash.
-            let probe = match miss.and_then(|miss| cache.after_miss(token, miss)) {
-                Some(probe) => probe,
-                None => cache.probe(token),
-            };
-            metric_names::increment!(metric_names::TOKEN_CACHE, "result" => "miss");
-            cached = Some((cache, probe));
-        }
-        let Verified { principal, exp, key, rules } = self.verify_raw(token, now).await?;
+        let probe = self.note_miss(token, miss);
+        let verified = self.verify_raw(token, now).await?;
+        self.accept(verified, now, probe)
+    }
+
+    /// [`Verifier::verify_after`] when the token's key is at hand: the outcome, counted
+    /// and cached alike. `None` when the key must be fetched first; nothing is counted
+    /// then, and `verify_after` does it all.
+    pub(crate) fn verify_now_after(
+        &self,
+        token: &str,
+        miss: Option<CacheMiss>,
+    ) -> Option<Result<Principal, Error>> {
+        let started = std::time::Instant::now();
+        let result = match self.check_size(token) {
+            Err(error) => Err(error),
+            Ok(()) => {
+                let now = self.inner.clock.now_unix();
+                let verified = match self.verify_now(token, now) {
+                    Ok(VerifyNow::NeedKey { .. }) => return None,
+                    Ok(VerifyNow::Verified(verified)) => Ok(verified),
+                    Err(error) => Err(error),
+                };
+                let probe = self.note_miss(token, miss);
+                verified.and_then(|verified| self.accept(verified, now, probe))
+            }
+        };
+        record_outcome(AuthMethod::Jwt, &result, started);
+        Some(result)
+    }
+
+    /// Counts the cache miss of a token about to be verified; its probe, for caching
+    /// the outcome.
+    fn note_miss<'t>(&self, token: &'t str, miss: Option<CacheMiss>) -> Option<(&TokenCache, Probe<'t>)> {
+        let cache = self.inner.cache.as_ref()?;
+        // Missed a moment ago (`verify_after` asks first): asking again would almost
+        // always miss again. A miss noted by another cache only costs the hash.
+        let probe = match miss.and_then(|miss| cache.after_miss(token, miss)) {
+            Some(probe) => probe,
+            None => cache.probe(token),
+        };
+        metric_names::increment!(metric_names::TOKEN_CACHE, "result" => "miss");
+        Some((cache, probe))
+    }
+
+    /// The custom checks, then the verified token into the cache.
+    fn accept(
+        &self,
+        verified: Verified<'_>,
+        now: u64,
+        probe: Option<(&TokenCache, Probe<'_>)>,
+    ) -> Result<Principal, Error> {
+        let Verified { principal, exp, key, rules } = verified;
         let valid_until = exp.saturating_add(self.inner.leeway);
         for check in &self.inner.checks {
             check(&principal).map_err(Error::forbidden)?;
         }
-        if let Some((cache, probe)) = cached {
+        if let Some((cache, probe)) = probe {
             cache.insert(probe, &principal, key, &rules.keys, valid_until, now);
         }
         Ok(principal)

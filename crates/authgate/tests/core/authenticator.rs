@@ -4,7 +4,7 @@ use authgate::api_key::{StaticApiKeys, format};
 use authgate::{
     Attempt, AuthMethod, AuthMode, Authenticator, ErrorKind, KeySet, Principal, TokenSources, Verifier,
 };
-use authgate_testkit::{TestKey, jwks};
+use authgate_testkit::{MockJwksServer, TestKey, jwks, standard_claims};
 
 use crate::helpers::{AUD, ISS, good, verifier};
 
@@ -283,9 +283,10 @@ async fn attempt_answers_as_the_full_path_for_every_shape_of_request() {
     };
     let bearer = format!("Bearer {}", f.token);
     let plain = req("/api", &[("authorization", &bearer)]);
-    // Seen once, then twice (the cache admits a token on its second sighting), then cached.
-    for decided in [false, false, true] {
-        assert_eq!(attempted(&auth, &plain).await, (decided, Ok(Some("user-1".into()))));
+    // Verified now (its key is at hand) when first and second seen, then from the cache
+    // (it admits a token on its second sighting).
+    for _ in 0..3 {
+        assert_eq!(attempted(&auth, &plain).await, (true, Ok(Some("user-1".into()))));
     }
     for scheme in ["Bearer", "bearer", "BEARER"] {
         let header = format!("{scheme} {}", f.token);
@@ -335,13 +336,14 @@ async fn attempt_answers_as_the_full_path_for_every_shape_of_request() {
             ("another user's API key", Ok(false)),
             ("the same user's API key", Ok(false)),
             ("API key in the query", Err(401)),
-            ("a longer token", Ok(false)),
+            ("a longer token", Err(401)),
             ("trailing text", Err(400)),
             ("Basic", Ok(false)),
             ("no credentials", Ok(false)),
             ("an API key alone", Ok(false)),
         ],
-        "decided now: a cached token (or unreadable credentials), never one that needs an API key checked"
+        "decided now: a token (cached, or verified with its key at hand) or unreadable credentials, \
+         never one that needs an API key checked"
     );
 
     // Sources that read more than the header: the same answers through `extract`.
@@ -350,9 +352,45 @@ async fn attempt_answers_as_the_full_path_for_every_shape_of_request() {
         .sources(TokenSources::default().cookie("access_token"))
         .build()
         .unwrap();
-    for decided in [false, false, true] {
-        assert_eq!(attempted(&with_cookie, &plain).await, (decided, Ok(Some("user-1".into()))));
+    for _ in 0..3 {
+        assert_eq!(attempted(&with_cookie, &plain).await, (true, Ok(Some("user-1".into()))));
     }
     let conflicting = req("/api", &[("authorization", &bearer), ("cookie", "access_token=other")]);
     assert_eq!(attempted(&with_cookie, &conflicting).await, (true, Err(400)));
+}
+
+/// `attempt` decides a token without waiting only when its key is at hand. A key set not
+/// fetched yet, or a token signed by a key it does not hold yet (a rotation), leaves the
+/// token pending, and the full path then fetches the key and answers; nothing is counted
+/// twice on the way.
+#[tokio::test]
+async fn attempt_leaves_a_token_pending_while_its_key_must_be_fetched() {
+    let old = TestKey::shared_rs256();
+    let new = TestKey::shared_rs256().with_kid("rotated-in");
+    let idp = MockJwksServer::start().await;
+    idp.set_keys(&[&old]);
+    let set = KeySet::from_jwks_url_with(&idp.jwks_url(), crate::helpers::fast_config()).unwrap();
+    let verifier = Verifier::builder().issuer(idp.issuer(), set).audience(AUD).build().unwrap();
+    let auth = Authenticator::jwt(verifier);
+    let token = |key: &TestKey| key.token().claims(standard_claims(&idp.issuer(), AUD, "u1", 300)).sign();
+    let req = |token: &str| {
+        http::Request::get("/").header("authorization", format!("Bearer {token}")).body(()).unwrap()
+    };
+
+    // Nothing fetched yet: pending, then verified by the full path.
+    let first = req(&token(&old));
+    assert_eq!(attempted(&auth, &first).await, (false, Ok(Some("u1".into()))));
+    // Fetched: the next token of that key is decided at once.
+    let second = req(&token(&old));
+    assert_eq!(attempted(&auth, &second).await, (true, Ok(Some("u1".into()))));
+
+    // Rotated: a token of the new key waits for the refetch, then the key is at hand.
+    idp.set_keys(&[&old, &new]);
+    let rotated = req(&token(&new));
+    assert_eq!(attempted(&auth, &rotated).await, (false, Ok(Some("u1".into()))));
+    let again = req(&token(&new));
+    assert_eq!(attempted(&auth, &again).await, (true, Ok(Some("u1".into()))));
+    // A bad signature is refused at once, like any bad token whose key is at hand.
+    let forged = req(&format!("{}x", token(&new)));
+    assert_eq!(attempted(&auth, &forged).await, (true, Err(401)));
 }
