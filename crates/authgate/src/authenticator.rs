@@ -320,11 +320,14 @@ impl Authenticator {
     ///
     /// A signature check is computation, not waiting, so it runs here: middleware call
     /// `attempt` first, and a token costs them neither a future nor a copy of the token
-    /// unless its keys must be fetched. A request whose only credential is one `Authorization: Bearer
-    /// <token>` header is looked up by the header's bytes before [`TokenSources::extract`]
-    /// validates them: a token byte-for-byte equal to one verified before passes that
-    /// validation just as the verified one did, so it need not be read twice. Every other
-    /// request is extracted first.
+    /// unless its keys must be fetched.
+    ///
+    /// A request whose only credential is one `Authorization: Bearer <token>` header is
+    /// looked up by the header's bytes before [`TokenSources::extract`] validates them: a
+    /// token byte-for-byte equal to one verified before passes that validation just as
+    /// the verified one did, so it need not be read twice. On a miss, a token of
+    /// printable ASCII is what `extract` would read from that request, so it is verified
+    /// without reading the request again. Every other request is extracted first.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -352,25 +355,23 @@ impl Authenticator {
             (Some(_), AuthMode::ApiKeyOnly) | (None, _) => None,
             (Some(verifier), _) => self.sources.sole_bearer_token(req).map(|token| (verifier, token)),
         };
-        let mut missed = None;
         if let Some((verifier, token)) = sole_token {
             match verifier.cached(token) {
                 Ok(principal) => return Ok(Attempt::Decided(Some(principal))),
-                Err(miss) => missed = Some((token, miss)),
+                // Missed: when `extract` would read these very bytes, they are the
+                // credentials, and the miss stands for them. (With spaces around the
+                // token, `extract` trims, and then its own token is looked up.)
+                Err(miss) => {
+                    if let Some(credentials) = self.sources.sole_bearer_credentials(req, token) {
+                        if let Some(miss) = miss {
+                            let _ = credentials.cache_miss_slot().set(miss);
+                        }
+                        return self.verify_without_waiting(credentials);
+                    }
+                }
             }
         }
-        let credentials = self.sources.extract(req)?;
-        // The miss is the bearer token's when `extract` read these very bytes; it may have
-        // trimmed them (`Bearer  <token>`), and then its own token is looked up.
-        if let Some((token, miss)) = missed
-            && credentials.bearer().map(str::as_bytes) == Some(token)
-        {
-            if let Some(miss) = miss {
-                let _ = credentials.cache_miss_slot().set(miss);
-            }
-            return self.verify_without_waiting(credentials);
-        }
-        self.attempt_cached(credentials)
+        self.attempt_cached(self.sources.extract(req)?)
     }
 
     /// [`Authenticator::attempt`] for extracted credentials: decided when there are none,

@@ -460,6 +460,27 @@ impl TokenSources {
         }
         Some(token)
     }
+
+    /// What [`TokenSources::extract`] reads from a request whose
+    /// [`sole_bearer_token`](TokenSources::sole_bearer_token) is `token`, when `token`
+    /// is printable ASCII: then it has no spaces to trim and is valid UTF-8, so `extract`
+    /// would find that very token and nothing else. `None` otherwise (`extract` decides).
+    pub(crate) fn sole_bearer_credentials<'a, R: CredentialSource + ?Sized>(
+        &self,
+        req: &'a R,
+        token: &'a [u8],
+    ) -> Option<Credentials<'a>> {
+        if token.is_empty() || !is_printable_ascii(token) {
+            return None;
+        }
+        let token = std::str::from_utf8(token).ok()?;
+        Some(Credentials {
+            bearer: Some(Cow::Borrowed(token)),
+            api_key: None,
+            client_addr: req.client_addr(),
+            cache_miss: OnceLock::new(),
+        })
+    }
 }
 
 /// `Bearer ` with its one space, compared in any case.
@@ -561,6 +582,51 @@ mod tests {
         ] {
             assert_eq!(sole(&reads_more, &r), None, "{reads_more:?}");
         }
+    }
+
+    /// Where the raw-bytes path takes a token as the credentials, they are exactly
+    /// `extract`'s (client address included); where it declines, `extract` reads
+    /// something else or refuses the request.
+    #[test]
+    fn sole_bearer_credentials_are_what_extract_reads() {
+        let s = TokenSources::default();
+        let mut with_addr = req("/", &[("authorization", "Bearer abc.def-_~+/=")]);
+        with_addr.extensions.insert(crate::client_addr::ClientAddr("192.0.2.7".parse().unwrap()));
+        let taken = [
+            with_addr,
+            req("/api?page=2", &[("authorization", "bearer abc")]),
+            req("/", &[("authorization", "BEARER !#$%&'*+-.^_`|~09azAZ")]),
+            req("/", &[("authorization", "Bearer a"), ("cookie", "access_token=other")]),
+        ];
+        for r in &taken {
+            let token = s.sole_bearer_token(r).expect("a sole bearer token");
+            let credentials = s.sole_bearer_credentials(r, token).expect("taken");
+            assert_eq!(credentials, s.extract(r).unwrap(), "{:?}", r.headers);
+            assert!(credentials.api_key().is_none());
+        }
+        assert_eq!(
+            s.sole_bearer_credentials(&taken[0], b"abc").unwrap().client_addr(),
+            Some("192.0.2.7".parse().unwrap())
+        );
+        let declined: [(&str, Option<&str>); 4] = [
+            ("Bearer  abc", Some("abc")), // two spaces: `extract` trims
+            ("Bearer abc ", Some("abc")),
+            ("Bearer abc def", None), // refused
+            ("Bearer ab\tc", None),
+        ];
+        for (header, read) in declined {
+            let r = req("/", &[("authorization", header)]);
+            let token = s.sole_bearer_token(&r).expect("a sole bearer token");
+            assert!(s.sole_bearer_credentials(&r, token).is_none(), "{header:?}");
+            let extracted = s.extract(&r).ok().and_then(|c| c.bearer().map(str::to_owned));
+            assert_eq!(extracted.as_deref(), read, "{header:?}");
+        }
+        let non_ascii = http::HeaderValue::from_bytes(b"Bearer ab\xffc").unwrap();
+        let mut r = req("/", &[]);
+        r.headers.insert("authorization", non_ascii);
+        let token = s.sole_bearer_token(&r).expect("a sole bearer token");
+        assert!(s.sole_bearer_credentials(&r, token).is_none());
+        assert!(s.extract(&r).is_err());
     }
 
     #[test]
