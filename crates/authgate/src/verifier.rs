@@ -575,8 +575,8 @@ impl Verifier {
 
     /// Every rule and the signature check, then the principal. The common case (the
     /// key set holds the token's key) runs in one synchronous frame, which keeps the
-    /// decoded header and signature ([`jose::Scratch`], 1.5 KiB) on the stack instead
-    /// of in this future, where every move of the future would copy them. When the key
+    /// decoded header and signature (the thread's [`jose::Scratch`], 1.5 KiB) out of
+    /// this future, where every move of the future would copy them. When the key
     /// must be waited for, the token is decoded and checked again after the wait: the
     /// outcome depends only on the token, `now` and the configuration, so it is the same.
     async fn verify_raw(&self, token: &str, now: u64) -> Result<Verified<'_>, Error> {
@@ -589,18 +589,22 @@ impl Verifier {
     }
 
     fn verify_now(&self, token: &str, now: u64) -> Result<VerifyNow<'_>, Error> {
-        let mut scratch = jose::Scratch::new();
-        let checked = self.check(token, now, &mut scratch)?;
-        match checked.rules.keys.key_now(checked.kid.as_deref()) {
-            Some(key) => self.finish(checked, key).map(VerifyNow::Verified),
-            None => Ok(VerifyNow::NeedKey { rules: checked.rules, kid: checked.kid.map(Cow::into_owned) }),
-        }
+        jose::Scratch::with(|scratch| {
+            let checked = self.check(token, now, scratch)?;
+            match checked.rules.keys.key_now(checked.kid.as_deref()) {
+                Some(key) => self.finish(checked, key).map(VerifyNow::Verified),
+                None => {
+                    Ok(VerifyNow::NeedKey { rules: checked.rules, kid: checked.kid.map(Cow::into_owned) })
+                }
+            }
+        })
     }
 
     fn verify_with(&self, token: &str, now: u64, key: Arc<VerifyingKey>) -> Result<Verified<'_>, Error> {
-        let mut scratch = jose::Scratch::new();
-        let checked = self.check(token, now, &mut scratch)?;
-        self.finish(checked, key)
+        jose::Scratch::with(|scratch| {
+            let checked = self.check(token, now, scratch)?;
+            self.finish(checked, key)
+        })
     }
 
     /// Everything before the key lookup: structure, header, issuer, `typ`, required
