@@ -4,6 +4,7 @@
 //! | path | in front of `hello` |
 //! |---|---|
 //! | `/none` | nothing |
+//! | `/passthrough` | a layer that does nothing (tower's `MapRequestLayer`, identity) |
 //! | `/authgate` | `AuthLayer`, default configuration (token cache on) |
 //! | `/nocache` | `AuthLayer`, verifier built `without_token_cache()` |
 //! | `/firstsight` | `AuthLayer`, token cache admitting tokens on their first sighting |
@@ -33,10 +34,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::StatusCode;
 use tower::ServiceExt;
+use tower::util::MapRequestLayer;
 
 const ISSUER: &str = "https://id.bench.example";
 const AUDIENCE: &str = "bench-api";
-const PATHS: [&str; 5] = ["/none", "/authgate", "/nocache", "/firstsight", "/jsonwebtoken"];
+const PATHS: [&str; 6] = ["/none", "/passthrough", "/authgate", "/nocache", "/firstsight", "/jsonwebtoken"];
 
 async fn hello() -> &'static str {
     "hello"
@@ -90,6 +92,9 @@ fn app(dir: &std::path::Path) -> Result<Router, Box<dyn std::error::Error>> {
                 .route("/authgate", get(hello))
                 .layer(AuthLayer::new(Authenticator::jwt(verifier(Some(TokenCacheConfig::default()))?))),
         )
+        // What any layer costs in axum (`Router::layer` boxes the layered service and its
+        // future): the floor under every middleware's same-token figure.
+        .merge(Router::new().route("/passthrough", get(hello)).layer(MapRequestLayer::new(|r: Request| r)))
         .merge(
             Router::new()
                 .route("/nocache", get(hello))

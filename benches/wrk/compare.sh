@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side by side in one run, for axum and actix-web: the same `hello` handler with no
-# auth, behind authgate (one token, and a new token on every request), behind authgate
+# auth, (axum) behind a layer that does nothing, behind authgate (one token, and a new token on every request), behind authgate
 # without its token cache, behind a hand-written `jsonwebtoken::decode` middleware, and
 # (axum 0.7) behind jwt-authorizer, built from benches/peer outside the workspace.
 #
@@ -74,6 +74,7 @@ trap cleanup EXIT
 # name, URL, token mode (same: one token; distinct: tokens.lua)
 scenarios=(
     "axum/none               http://127.0.0.1:$PORT_AXUM/none same"
+    "axum/passthrough        http://127.0.0.1:$PORT_AXUM/passthrough same"
     "axum/authgate           http://127.0.0.1:$PORT_AXUM/authgate same"
     "axum/authgate-distinct  http://127.0.0.1:$PORT_AXUM/authgate distinct"
     "axum/nocache-distinct   http://127.0.0.1:$PORT_AXUM/nocache distinct"
@@ -191,6 +192,8 @@ for fw in axum actix; do
     ratio "$fw: authgate distinct / hand-written jsonwebtoken" "$fw/authgate-distinct" "$fw/jsonwebtoken-distinct" 1.2
 done
 ratio "axum: first-sighting admission distinct / without cache" axum/firstsight-distinct axum/nocache-distinct ""
+ratio "axum: a layer that does nothing / no auth" axum/passthrough axum/none ""
+ratio "axum: authgate same token / the do-nothing layer" axum/authgate axum/passthrough ""
 if [ "$PEER" = 1 ]; then
     ratio "peer: jwt-authorizer same token / its no auth" peer/jwt-authorizer peer/none ""
     ratio "axum: authgate same token / jwt-authorizer" axum/authgate peer/jwt-authorizer ""
