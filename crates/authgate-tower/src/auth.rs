@@ -80,6 +80,11 @@ impl Shared {
 /// [`CurrentUser`](crate::CurrentUser) or from the request extensions
 /// (`req.extensions().get::<authgate::Principal>()`).
 ///
+/// A token is checked in `call` when its key is at hand (a cache hit, or the signature
+/// check, which is computation), as tower-http's request validators do; only a key-set
+/// fetch or an API-key lookup runs in the response future. So a `Buffer` belongs inside
+/// this layer, not in front of it, or its one worker would check every signature.
+///
 /// ```
 /// # fn main() -> Result<(), authgate::Error> {
 /// use authgate::{Authenticator, KeySet, Verifier};

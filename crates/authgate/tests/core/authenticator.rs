@@ -4,7 +4,7 @@ use authgate::api_key::{StaticApiKeys, format};
 use authgate::{
     Attempt, AuthMethod, AuthMode, Authenticator, ErrorKind, KeySet, Principal, TokenSources, Verifier,
 };
-use authgate_testkit::{MockJwksServer, TestKey, jwks, standard_claims};
+use authgate_testkit::{TestKey, jwks};
 
 use crate::helpers::{AUD, ISS, good, verifier};
 
@@ -361,10 +361,13 @@ async fn attempt_answers_as_the_full_path_for_every_shape_of_request() {
 
 /// `attempt` decides a token without waiting only when its key is at hand. A key set not
 /// fetched yet, or a token signed by a key it does not hold yet (a rotation), leaves the
-/// token pending, and the full path then fetches the key and answers; nothing is counted
-/// twice on the way.
+/// token pending, and the full path then fetches the key and answers (that it is counted
+/// once: `observability::a_token_left_pending_for_its_key_is_counted_once`).
+#[cfg(feature = "remote")]
 #[tokio::test]
 async fn attempt_leaves_a_token_pending_while_its_key_must_be_fetched() {
+    use authgate_testkit::{MockJwksServer, standard_claims};
+
     let old = TestKey::shared_rs256();
     let new = TestKey::shared_rs256().with_kid("rotated-in");
     let idp = MockJwksServer::start().await;

@@ -102,6 +102,76 @@ fn answers_from_the_cache_without_waiting_are_counted_like_verify() {
     assert_eq!(get(&format!("{VERIFY_SECONDS}{{method=jwt}}")), 2, "the hit is counted, not timed: {seen:?}");
 }
 
+/// `attempt` verifies a token whose key is at hand there and then; it must count and
+/// time exactly as `Verifier::verify` does (compare the first test).
+#[test]
+fn tokens_decided_by_attempt_are_counted_like_verify() {
+    let key = TestKey::shared_rs256();
+    let auth = authgate::Authenticator::jwt(verifier(&[&key], &[Algorithm::RS256]));
+    let request = |token: String| {
+        http::Request::get("/").header("authorization", format!("Bearer {token}")).body(()).unwrap()
+    };
+    let fresh = request(good(&key).sign());
+    let expired = request(good(&key).claim("exp", 1000).sign());
+    let tally = Tally::default();
+    metrics::with_local_recorder(&tally, || {
+        // Verified twice (cached on the second sighting), then a hit; all decided at once.
+        for _ in 0..3 {
+            assert!(matches!(auth.attempt(&fresh), Ok(authgate::Attempt::Decided(Some(_)))));
+        }
+        assert_eq!(
+            auth.attempt(&expired).map(|_| ()).map_err(|e| e.kind()),
+            Err(authgate::ErrorKind::Expired)
+        );
+    });
+    let seen = tally.0.lock().unwrap().clone();
+    let get = |k: &str| seen.get(k).copied().unwrap_or(0);
+    assert_eq!(get(&format!("{VERIFICATIONS}{{method=jwt,outcome=ok}}")), 3, "{seen:?}");
+    assert_eq!(get(&format!("{VERIFICATIONS}{{method=jwt,outcome=expired}}")), 1, "{seen:?}");
+    assert_eq!(get(&format!("{AUTH_FAILURES}{{reason=expired}}")), 1, "{seen:?}");
+    assert_eq!(get(&format!("{TOKEN_CACHE}{{result=hit}}")), 1, "{seen:?}");
+    assert_eq!(get(&format!("{TOKEN_CACHE}{{result=miss}}")), 3, "{seen:?}");
+    assert_eq!(get(&format!("{VERIFY_SECONDS}{{method=jwt}}")), 3, "the hit is counted, not timed: {seen:?}");
+}
+
+/// A token whose key set must be fetched first is left pending by `attempt`, which
+/// counts nothing; the full path then counts it once.
+#[cfg(feature = "remote")]
+#[test]
+fn a_token_left_pending_for_its_key_is_counted_once() {
+    let key = TestKey::shared_rs256();
+    let tally = Tally::default();
+    metrics::with_local_recorder(&tally, || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let idp = authgate_testkit::MockJwksServer::start().await;
+            idp.set_keys(&[&key]);
+            let set =
+                authgate::KeySet::from_jwks_url_with(&idp.jwks_url(), crate::helpers::fast_config()).unwrap();
+            let verifier = authgate::Verifier::builder()
+                .issuer(idp.issuer(), set)
+                .audience(crate::helpers::AUD)
+                .build()
+                .unwrap();
+            let auth = authgate::Authenticator::jwt(verifier);
+            let claims = authgate_testkit::standard_claims(&idp.issuer(), crate::helpers::AUD, "u1", 300);
+            let token = key.token().claims(claims).sign();
+            let req =
+                http::Request::get("/").header("authorization", format!("Bearer {token}")).body(()).unwrap();
+            let Ok(authgate::Attempt::Pending(credentials)) = auth.attempt(&req) else {
+                panic!("the key set is not fetched yet: pending");
+            };
+            let user = auth.authenticate_credentials(credentials).await.unwrap().unwrap();
+            assert_eq!(user.user_id(), "u1");
+        });
+    });
+    let seen = tally.0.lock().unwrap().clone();
+    let get = |k: &str| seen.get(k).copied().unwrap_or(0);
+    assert_eq!(get(&format!("{VERIFICATIONS}{{method=jwt,outcome=ok}}")), 1, "{seen:?}");
+    assert_eq!(get(&format!("{TOKEN_CACHE}{{result=miss}}")), 1, "{seen:?}");
+    assert_eq!(get(&format!("{VERIFY_SECONDS}{{method=jwt}}")), 1, "{seen:?}");
+}
+
 /// Many users, each repeating a token: after two sightings each is answered from the
 /// cache, as `authgate_token_cache_total` shows, however their hashes happen to fall.
 #[test]
