@@ -54,6 +54,19 @@ impl Recorder for Tally {
     }
 }
 
+/// What one token verified three times (cached on its second sighting, so the third is a
+/// hit) and one expired token leave, however they were asked for.
+fn assert_three_verified_then_one_expired(tally: &Tally) {
+    let seen = tally.0.lock().unwrap().clone();
+    let get = |k: &str| seen.get(k).copied().unwrap_or(0);
+    assert_eq!(get(&format!("{VERIFICATIONS}{{method=jwt,outcome=ok}}")), 3, "{seen:?}");
+    assert_eq!(get(&format!("{VERIFICATIONS}{{method=jwt,outcome=expired}}")), 1, "{seen:?}");
+    assert_eq!(get(&format!("{AUTH_FAILURES}{{reason=expired}}")), 1, "{seen:?}");
+    assert_eq!(get(&format!("{TOKEN_CACHE}{{result=hit}}")), 1, "{seen:?}");
+    assert_eq!(get(&format!("{TOKEN_CACHE}{{result=miss}}")), 3, "{seen:?}");
+    assert_eq!(get(&format!("{VERIFY_SECONDS}{{method=jwt}}")), 3, "the hit is counted, not timed: {seen:?}");
+}
+
 #[test]
 fn verifications_cache_results_and_latency_are_recorded() {
     let key = TestKey::shared_rs256();
@@ -67,14 +80,7 @@ fn verifications_cache_results_and_latency_are_recorded() {
             let _ = v.verify(t).now_or_never().expect("static keys never wait");
         }
     });
-    let seen = tally.0.lock().unwrap().clone();
-    let get = |k: &str| seen.get(k).copied().unwrap_or(0);
-    assert_eq!(get(&format!("{VERIFICATIONS}{{method=jwt,outcome=ok}}")), 3, "{seen:?}");
-    assert_eq!(get(&format!("{VERIFICATIONS}{{method=jwt,outcome=expired}}")), 1, "{seen:?}");
-    assert_eq!(get(&format!("{AUTH_FAILURES}{{reason=expired}}")), 1, "{seen:?}");
-    assert_eq!(get(&format!("{TOKEN_CACHE}{{result=hit}}")), 1, "{seen:?}");
-    assert_eq!(get(&format!("{TOKEN_CACHE}{{result=miss}}")), 3, "{seen:?}");
-    assert_eq!(get(&format!("{VERIFY_SECONDS}{{method=jwt}}")), 3, "the hit is counted, not timed: {seen:?}");
+    assert_three_verified_then_one_expired(&tally);
 }
 
 #[test]
@@ -124,14 +130,7 @@ fn tokens_decided_by_attempt_are_counted_like_verify() {
             Err(authgate::ErrorKind::Expired)
         );
     });
-    let seen = tally.0.lock().unwrap().clone();
-    let get = |k: &str| seen.get(k).copied().unwrap_or(0);
-    assert_eq!(get(&format!("{VERIFICATIONS}{{method=jwt,outcome=ok}}")), 3, "{seen:?}");
-    assert_eq!(get(&format!("{VERIFICATIONS}{{method=jwt,outcome=expired}}")), 1, "{seen:?}");
-    assert_eq!(get(&format!("{AUTH_FAILURES}{{reason=expired}}")), 1, "{seen:?}");
-    assert_eq!(get(&format!("{TOKEN_CACHE}{{result=hit}}")), 1, "{seen:?}");
-    assert_eq!(get(&format!("{TOKEN_CACHE}{{result=miss}}")), 3, "{seen:?}");
-    assert_eq!(get(&format!("{VERIFY_SECONDS}{{method=jwt}}")), 3, "the hit is counted, not timed: {seen:?}");
+    assert_three_verified_then_one_expired(&tally);
 }
 
 /// A token whose key set must be fetched first is left pending by `attempt`, which
