@@ -293,11 +293,17 @@ impl Authenticator {
     /// # Ok(()) }
     /// ```
     pub fn authenticate_cached(&self, credentials: &Credentials<'_>) -> Option<Principal> {
+        self.verifier.as_ref()?.verify_cached(self.lone_bearer(credentials)?, credentials.cache_miss_slot())
+    }
+
+    /// The bearer token when it is the only credential this authenticator reads: then
+    /// the token alone decides (no API key to look up and compare).
+    fn lone_bearer<'c>(&self, credentials: &'c Credentials<'_>) -> Option<&'c str> {
         let reads_api_key = credentials.api_key().is_some() && self.mode != AuthMode::JwtOnly;
         if reads_api_key || self.mode == AuthMode::ApiKeyOnly {
             return None;
         }
-        self.verifier.as_ref()?.verify_cached(credentials.bearer()?, credentials.cache_miss_slot())
+        credentials.bearer()
     }
 
     /// Authentication as far as it goes without waiting: the answer when it is known now,
@@ -391,9 +397,7 @@ impl Authenticator {
     /// computation, so a future would only cost an allocation and a copy of the token.
     /// Pending when an API key must be looked up or the key set fetched.
     fn verify_without_waiting<'a>(&self, credentials: Credentials<'a>) -> Result<Attempt<'a>, Error> {
-        let reads_api_key = credentials.api_key().is_some() && self.mode != AuthMode::JwtOnly;
-        let token = credentials.bearer().filter(|_| !reads_api_key && self.mode != AuthMode::ApiKeyOnly);
-        let (Some(verifier), Some(token)) = (&self.verifier, token) else {
+        let (Some(verifier), Some(token)) = (&self.verifier, self.lone_bearer(&credentials)) else {
             return Ok(Attempt::Pending(credentials));
         };
         match verifier.verify_now_after(token, credentials.cache_miss_slot().get().copied()) {
